@@ -1,0 +1,59 @@
+"""Settings, read once from the environment and passed down explicitly."""
+
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+# (GMV below this bound, creators a week); the last tier has no bound.
+DEFAULT_TIERS = ((Decimal(1_000), 10), (Decimal(10_000), 50), (Decimal(100_000), 200), (None, 500))
+
+
+def parse_tiers(text: str) -> tuple[tuple[Decimal | None, int], ...]:
+    """Parse `INBOX_OUTREACH_TIERS`, e.g. "1000:10,10000:50,100000:200,*:500"."""
+    tiers = []
+    for part in text.split(","):
+        bound, limit = part.strip().split(":")
+        tiers.append((None if bound.strip() == "*" else Decimal(bound), int(limit)))
+    if tiers[-1][0] is not None:
+        raise ValueError("the last outreach tier must be '*:<limit>'")
+    return tuple(tiers)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".inbox")
+    database_url: str = ""
+    jwt_secret: str | None = None
+    redis_url: str | None = None
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    outreach_tiers: tuple = DEFAULT_TIERS
+    db_pool_size: int = 10
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("INBOX_DATA_DIR", ".inbox"))
+        tiers = env.get("INBOX_OUTREACH_TIERS")
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}",
+            jwt_secret=env.get("INBOX_JWT_SECRET") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            environment=env.get("INBOX_ENV", "development"),
+            host=env.get("INBOX_HOST", "127.0.0.1"),
+            port=int(env.get("INBOX_PORT", "8000")),
+            outreach_tiers=parse_tiers(tiers) if tiers else DEFAULT_TIERS,
+            db_pool_size=int(env.get("INBOX_DB_POOL_SIZE", "10")),
+        )
