@@ -1,0 +1,68 @@
+"""The inbox, one conversation, its messages and the folder counts."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from resolvers.context import Context
+from resolvers.ids import decode_cursor, decode_id, encode_cursor, page_size
+from services import history, inbox
+from services.errors import BadUserInput
+from services.history import Page
+
+DEFAULT_MESSAGES = 20
+
+
+def conversation_cursor(row) -> str:
+    return encode_cursor(row.last_activity_at.isoformat(), row.id)
+
+
+def message_cursor(row) -> str:
+    return encode_cursor(row.id)
+
+
+def decode_message_cursor(value: str | None) -> int | None:
+    return decode_cursor(value, int)
+
+
+def creator_filter(flt) -> inbox.CreatorFilter | None:
+    """The service filter of a `CreatorFilter` input."""
+    if flt is None:
+        return None
+    return inbox.CreatorFilter(
+        min_followers=flt.min_followers, max_followers=flt.max_followers, categories=flt.categories,
+        min_gmv=Decimal(flt.min_gmv) if flt.min_gmv is not None else None,
+        max_gmv=Decimal(flt.max_gmv) if flt.max_gmv is not None else None, search=flt.search)
+
+
+async def conversations(ctx: Context, folder: str, flt, first: int | None, after: str | None) -> Page:
+    """A page of the viewer's inbox folder; the loaders are primed with its rows."""
+    size = page_size(first, 20)
+    cursor = decode_cursor(after, datetime.fromisoformat, int)
+    async with ctx.connect() as conn:
+        rows, has_next = await inbox.list_conversations(conn, ctx.viewer, folder, creator_filter(flt), size, cursor)
+    ctx.loaders.prime_conversations(rows)
+    return Page(rows, has_next, cursor is not None)
+
+
+async def conversation(ctx: Context, conversation_id: str):
+    """The conversation row, if the viewer may see it."""
+    return await ctx.loaders.conversation_by_id.load(decode_id(conversation_id, "Conversation"))
+
+
+async def counts(ctx: Context) -> dict[str, int]:
+    async with ctx.connect() as conn:
+        return await inbox.inbox_counts(conn, ctx.viewer)
+
+
+async def messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
+                   last: int | None, before: str | None) -> Page:
+    """Messages of a conversation the viewer already reached (so already authorised)."""
+    if (first is not None or after is not None) and (last is not None or before is not None):
+        raise BadUserInput("Page with first/after or with last/before, not both.")
+    after_id, before_id = decode_message_cursor(after), decode_message_cursor(before)
+    async with ctx.connect() as conn:
+        if first is not None or after is not None:
+            return await history.list_messages(conn, conversation_pk, first=page_size(first, DEFAULT_MESSAGES),
+                                               after=after_id)
+        return await history.list_messages(conn, conversation_pk, last=page_size(last, DEFAULT_MESSAGES, "last"),
+                                           before=before_id)

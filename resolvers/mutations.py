@@ -1,0 +1,107 @@
+"""Mutations: decode the input, call one service, hand back ids and business refusals."""
+
+from collections.abc import Awaitable, Callable
+
+from resolvers.access import require_creator, require_seller
+from resolvers.context import Context
+from resolvers.ids import decode_id
+from services import blocking, bulk, collaborations, folders, samples, sending
+from services.chat import Content
+from services.content import text_content
+from services.errors import RuleViolation, invalid
+
+
+async def attempt(call: Callable[[], Awaitable]) -> tuple[object, list[RuleViolation]]:
+    """(result, []) or (None, [the refusal]) of a service call."""
+    try:
+        return await call(), []
+    except RuleViolation as error:
+        return None, [error]
+
+
+def client_key(value: str, name: str) -> str:
+    if not 1 <= len(value) <= 100:
+        raise invalid(f"{name} must be 1 to 100 characters.", ["input", name])
+    return value
+
+
+def message_content(ctx: Context, value) -> Content:
+    """The content of a `MessageContentInput` (exactly one field is set)."""
+    if value.text is not None:
+        return text_content(value.text)
+    if value.product_id is not None:
+        return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
+    return Content("COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration",
+                                                               "collaborationId"))
+
+
+def _optional_id(value, type_name: str, name: str) -> int | None:
+    return decode_id(value, type_name, name) if value is not None else None
+
+
+async def start_conversation(ctx: Context, input) -> tuple[int | None, list]:
+    require_seller(ctx, "startConversation")
+    creator_id = decode_id(input.creator_id, "Creator", "creatorId")
+    return await attempt(lambda: folders.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
+
+
+async def send_message(ctx: Context, input) -> tuple[sending.Sent | None, list]:
+    target = sending.Target(
+        conversation_id=_optional_id(input.conversation_id, "Conversation", "conversationId"),
+        creator_id=_optional_id(input.creator_id, "Creator", "creatorId"),
+        shop_id=_optional_id(input.shop_id, "Shop", "shopId"))
+    entrance = input.entrance.value if input.entrance else None
+    return await attempt(lambda: sending.send_message(
+        ctx.app, ctx.viewer, target, message_content(ctx, input.content),
+        client_key(input.client_message_id, "clientMessageId"), entrance))
+
+
+async def send_bulk_message(ctx: Context, input) -> tuple[list[bulk.BulkOutcome], list]:
+    """Per-creator outcomes; a batch-wide refusal fails every creator with it."""
+    require_seller(ctx, "sendBulkMessage")
+    creator_ids = [decode_id(value, "Creator", "creatorIds") for value in input.creator_ids]
+    outcomes, errors = await attempt(lambda: bulk.send_bulk(
+        ctx.app, ctx.viewer, creator_ids, message_content(ctx, input.content),
+        client_key(input.client_batch_id, "clientBatchId")))
+    if errors:
+        outcomes = [bulk.BulkOutcome(creator_id, error=errors[0]) for creator_id in creator_ids]
+    return outcomes, errors
+
+
+async def set_flag(ctx: Context, input, action: str) -> tuple[int | None, list]:
+    conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
+    return await attempt(lambda: folders.set_flag(ctx.app, ctx.viewer, conversation_id, action))
+
+
+async def mark_read(ctx: Context, input) -> tuple[int | None, list]:
+    conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
+    up_to = _optional_id(input.up_to_message_id, "Message", "upToMessageId")
+    return await attempt(lambda: folders.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))
+
+
+async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
+    """((creator id, conversation id or None), errors)."""
+    require_seller(ctx, "blockCreator" if blocked else "unblockCreator")
+    creator_id = decode_id(input.creator_id, "Creator", "creatorId")
+    conversation_id, errors = await attempt(lambda: blocking.set_blocked(ctx.app, ctx.viewer, creator_id, blocked))
+    return (None if errors else (creator_id, conversation_id)), errors
+
+
+async def request_sample(ctx: Context, input) -> tuple[object, list]:
+    require_creator(ctx, "requestSample")
+    product_id = decode_id(input.product_id, "Product", "productId")
+    return await attempt(lambda: samples.request_sample(
+        ctx.app, ctx.viewer, product_id, input.note, client_key(input.client_request_id, "clientRequestId")))
+
+
+async def decide_sample(ctx: Context, input, status: str, reason: str | None = None) -> tuple[object, list]:
+    require_seller(ctx, "approveSampleRequest" if status == "APPROVED" else "rejectSampleRequest")
+    request_id = decode_id(input.sample_request_id, "SampleRequest", "sampleRequestId")
+    return await attempt(lambda: samples.decide(ctx.app, ctx.viewer, request_id, status, reason))
+
+
+async def create_collaboration(ctx: Context, input) -> tuple[object, list]:
+    require_seller(ctx, "createTargetCollaboration")
+    product_ids = [decode_id(value, "Product", "productIds") for value in input.product_ids]
+    return await attempt(lambda: collaborations.create_collaboration(
+        ctx.app, ctx.viewer, input.name, product_ids, input.commission_rate))

@@ -1,0 +1,89 @@
+"""The contract's enums; their values are the strings stored in the database."""
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum
+class ViewerRole(Enum):
+    SELLER = "SELLER"
+    CREATOR = "CREATOR"
+
+
+@strawberry.enum
+class ShopStatus(Enum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    CLOSED = "CLOSED"
+
+
+@strawberry.enum
+class TargetCollaborationStatus(Enum):
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"
+
+
+@strawberry.enum
+class ConversationEntrance(Enum):
+    CREATOR_MESSAGES = "CREATOR_MESSAGES"
+    FIND_CREATORS = "FIND_CREATORS"
+    TARGETED_PLAN = "TARGETED_PLAN"
+    SAMPLE_REQUEST = "SAMPLE_REQUEST"
+    BULK_MESSAGE = "BULK_MESSAGE"
+    CREATOR_INITIATED = "CREATOR_INITIATED"
+
+
+@strawberry.enum(description="""Inbox folders, always from the viewer's side:
+ALL: every conversation the viewer has not archived.
+UNREAD: not archived, with at least one message from the other side newer than the viewer's read position.
+UNREPLIED: not archived, and the newest message is from the other side.
+STARRED: starred by the viewer (archived or not).
+ARCHIVED: archived by the viewer. A new message from the other side moves a conversation back out of ARCHIVED.""")
+class InboxFolder(Enum):
+    ALL = "ALL"
+    UNREAD = "UNREAD"
+    UNREPLIED = "UNREPLIED"
+    STARRED = "STARRED"
+    ARCHIVED = "ARCHIVED"
+
+
+@strawberry.enum
+class CreatorOrder(Enum):
+    FOLLOWERS_DESC = "FOLLOWERS_DESC"
+    GMV_DESC = "GMV_DESC"
+
+
+@strawberry.enum(description="SYSTEM messages (notices) show in the chat and as lastMessage, "
+                             "but never count as unread and are ignored by UNREPLIED.")
+class SenderRole(Enum):
+    SELLER = "SELLER"
+    CREATOR = "CREATOR"
+    SYSTEM = "SYSTEM"
+
+
+@strawberry.enum
+class SystemNoticeCode(Enum):
+    CREATOR_BLOCKED = "CREATOR_BLOCKED"
+    CREATOR_UNBLOCKED = "CREATOR_UNBLOCKED"
+    SAMPLE_APPROVED = "SAMPLE_APPROVED"
+    SAMPLE_REJECTED = "SAMPLE_REJECTED"
+
+
+@strawberry.enum
+class SampleRequestStatus(Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.enum
+class ErrorCode(Enum):
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    FORBIDDEN = "FORBIDDEN"
+    BLOCKED = "BLOCKED"
+    WEEKLY_OUTREACH_LIMIT_REACHED = "WEEKLY_OUTREACH_LIMIT_REACHED"
+    PRE_REPLY_LIMIT_REACHED = "PRE_REPLY_LIMIT_REACHED"
+    SAMPLE_ALREADY_DECIDED = "SAMPLE_ALREADY_DECIDED"
+    RATE_LIMITED = "RATE_LIMITED"

@@ -1,0 +1,53 @@
+"""Every GraphQL error leaves with an `extensions.code`; unexpected ones leave masked.
+
+Applied in `InboxSchema.process_errors`, which strawberry calls for HTTP and WebSocket
+results alike, before they are formatted.
+"""
+
+import logging
+import uuid
+
+from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from services.errors import InboxError
+
+log = logging.getLogger("inbox.errors")
+
+# graphql-core's wording for a value that does not fit its type, in a literal or a variable.
+VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot represent", "got invalid value",
+                       "of required type", "was not provided", "must specify exactly one key",
+                       "must be non-null", "Expected type")
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, pool exhausted)."""
+    if isinstance(error, (OperationalError, PoolTimeout, ConnectionError, OSError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def classify(error: GraphQLError) -> None:
+    """Set the error's code, and mask the message of anything unexpected."""
+    extensions = dict(error.extensions or {})
+    original = error.original_error
+    if "code" in extensions:
+        pass
+    elif isinstance(original, InboxError):
+        extensions["code"] = original.code
+    elif original is not None and _is_unavailable(original):
+        extensions["code"] = "SERVICE_UNAVAILABLE"
+        error.message = "The service is temporarily unavailable; retry shortly."
+    elif original is not None:
+        error_id = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s", error_id, exc_info=original)
+        extensions.update(code="INTERNAL_SERVER_ERROR", errorId=error_id)
+        error.message = f"Internal server error (error id {error_id})."
+    elif error.message.startswith("Syntax Error"):
+        extensions["code"] = "GRAPHQL_PARSE_FAILED"
+    elif any(marker in error.message for marker in VALUE_ERROR_MARKERS):
+        extensions["code"] = "BAD_USER_INPUT"
+    else:
+        extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+    error.extensions = extensions

@@ -1,0 +1,111 @@
+"""Shops, creators and products: the commerce platform's records."""
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import catalog as catalog_resolvers
+from resolvers.ids import encode_id
+from schema.enums import ShopStatus
+from schema.relay import Connection, Node, build_connection, empty_connection
+
+if TYPE_CHECKING:
+    from schema.conversation import Conversation
+    from schema.offers import TargetCollaboration
+
+ConversationRef = Annotated["Conversation", strawberry.lazy("schema.conversation")]
+TargetCollaborationRef = Annotated["TargetCollaboration", strawberry.lazy("schema.offers")]
+
+
+@strawberry.type
+class Shop(Node):
+    id: strawberry.ID
+    platform_id: str = strawberry.field(
+        description="The shop's id on the commerce platform (the id used in imports and token subjects).")
+    name: str
+    status: ShopStatus
+    affiliate_gmv_30d: Decimal = strawberry.field(
+        description="Affiliate GMV over the last 30 days; it sets the weekly outreach limit.")
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row) -> "Shop":
+        return cls(id=encode_id("Shop", row.id), pk=row.id, platform_id=row.platform_id, name=row.name,
+                   status=ShopStatus(row.status), affiliate_gmv_30d=row.affiliate_gmv_30d)
+
+    @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
+    async def products(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection["Product"]:
+        page = await catalog_resolvers.shop_products(info.context, self.pk, first, after)
+        if page is None:
+            return empty_connection()
+        return build_connection(page.rows, Product.from_row, catalog_resolvers.id_cursor, page.has_next,
+                                page.has_previous)
+
+    @strawberry.field
+    async def target_collaborations(self, info: Info, first: int | None = 20,
+                                    after: str | None = None) -> Connection[TargetCollaborationRef]:
+        from schema.offers import TargetCollaboration
+
+        page = await catalog_resolvers.shop_collaborations(info.context, self.pk, first, after)
+        if page is None:
+            return empty_connection()
+        return build_connection(page.rows, TargetCollaboration.from_row, catalog_resolvers.id_cursor,
+                                page.has_next, page.has_previous)
+
+
+@strawberry.type
+class Creator(Node):
+    id: strawberry.ID
+    platform_id: str
+    handle: str
+    display_name: str
+    avatar_url: str | None
+    follower_count: int
+    main_category: str
+    gmv_30d: Decimal = strawberry.field(description="Sales performance: GMV the creator drove over the last 30 days.")
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row) -> "Creator":
+        return cls(id=encode_id("Creator", row.id), pk=row.id, platform_id=row.platform_id, handle=row.handle,
+                   display_name=row.display_name, avatar_url=row.avatar_url, follower_count=row.follower_count,
+                   main_category=row.main_category, gmv_30d=row.gmv_30d)
+
+    @strawberry.field(description="The viewer shop's conversation with this creator, if one exists (seller viewers).")
+    async def conversation(self, info: Info) -> ConversationRef | None:
+        from schema.conversation import Conversation
+
+        if not info.context.viewer.is_seller:
+            return None
+        row = await info.context.loaders.conversation_by_creator.load(self.pk)
+        return Conversation.from_row(row, info.context.viewer) if row else None
+
+    @strawberry.field(description="Whether the viewer shop has blocked this creator (seller viewers).")
+    async def is_blocked(self, info: Info) -> bool:
+        if not info.context.viewer.is_seller:
+            return False
+        return await info.context.loaders.creator_blocked.load(self.pk)
+
+
+@strawberry.type
+class Product(Node):
+    id: strawberry.ID
+    platform_id: str
+    title: str
+    price: Decimal
+    currency: str
+    image_url: str | None
+    shop_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row) -> "Product":
+        return cls(id=encode_id("Product", row.id), shop_id=row.shop_id, platform_id=row.platform_id,
+                   title=row.title, price=row.price, currency=row.currency, image_url=row.image_url)
+
+    @strawberry.field
+    async def shop(self, info: Info) -> Shop:
+        return Shop.from_row(await info.context.loaders.shop_by_id.load(self.shop_id))
+
+

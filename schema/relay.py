@@ -1,0 +1,51 @@
+"""Node, PageInfo and the generic keyset connection (ConversationConnection, ...)."""
+
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+import strawberry
+
+T = TypeVar("T")
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def build_connection(rows: Iterable, to_node: Callable, cursor_of: Callable[[object], str],
+                     has_next: bool, has_previous: bool = False) -> Connection:
+    """A connection over `rows`, each turned into a node and given its cursor."""
+    edges = [Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows]
+    return Connection(edges=edges, page_info=PageInfo(
+        has_next_page=has_next, has_previous_page=has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None))
+
+
+def empty_connection() -> Connection:
+    return build_connection([], None, None, False)

@@ -1,0 +1,153 @@
+"""The inbox API server: app factory and command line.
+
+    python server.py                 serve (SQLite by default; migrates and seeds a demo on first start)
+    python server.py migrate         apply the database migrations
+    python server.py import FILE     upsert shops, creators and products from a platform export
+    python server.py token SUBJECT   print a bearer token, e.g. `token shop:s1`
+    python server.py seed-demo       fill the database with demo data
+    python server.py export-schema   write schema.graphql from the code
+"""
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from models.database import create_engine
+from models.migrate import upgrade
+from services.runtime import Runtime
+from schema import schema
+from schema.view import InboxView
+from services.auth import issue_token, resolve_secret
+from services.config import Settings
+
+ROOT = Path(__file__).resolve().parent
+APP_STATE = web.AppKey("app_state", Runtime)
+log = logging.getLogger("inbox")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application; the engine lives as long as the app."""
+    app = web.Application()
+    state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
+                     secret=resolve_secret(settings))
+    app[APP_STATE] = state
+
+    async def lifetime(_app):
+        yield
+        await state.engine.dispose()
+
+    app.cleanup_ctx.append(lifetime)
+    view = InboxView(schema, state, graphql_ide=None if settings.production else "graphiql")
+    app.router.add_route("*", "/graphql", view)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def export_schema(path: Path = ROOT / "schema.graphql") -> None:
+    path.write_text(schema.as_str() + "\n")
+
+
+async def _prepare_embedded(settings: Settings, seed: bool) -> bool:
+    """Migrate the embedded database, and seed a small demo into an empty one. True if seeded."""
+    from services.demo import database_is_empty, seed_demo
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        if seed and await database_is_empty(engine):
+            await seed_demo(engine, scale=1)
+            return True
+        return False
+    finally:
+        await engine.dispose()
+
+
+def _print_welcome(settings: Settings) -> None:
+    secret = resolve_secret(settings)
+    base = f"http://{settings.host}:{settings.port}/graphql"
+    print(f"\nGraphiQL: {base}")
+    for who, subject in (("demo seller (shop s1)", "shop:s1"), ("demo creator (c1)", "creator:c1")):
+        print(f"  {who}: {{\"Authorization\": \"Bearer {issue_token(secret, subject, 7 * 86_400)}\"}}")
+    print()
+
+
+def serve(settings: Settings, seed_demo: bool) -> None:
+    if settings.is_sqlite:
+        asyncio.run(_prepare_embedded(settings, seed_demo))
+        _print_welcome(settings)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+def _import(settings: Settings, path: str) -> None:
+    from services.platform_sync import InvalidImportFile, import_platform_data, load_import_file
+
+    async def run():
+        engine = create_engine(settings.database_url)
+        try:
+            return await import_platform_data(engine, load_import_file(path))
+        finally:
+            await engine.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except InvalidImportFile as error:
+        sys.exit(f"import refused, nothing written: {error}")
+    print(f"imported {summary}")
+
+
+def _seed(settings: Settings, scale: int) -> None:
+    from services.demo import seed_demo
+
+    async def run():
+        engine = create_engine(settings.database_url)
+        try:
+            return await seed_demo(engine, scale=scale)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="server.py", description="Seller-creator inbox GraphQL API")
+    commands = parser.add_subparsers(dest="command")
+    serve_cmd = commands.add_parser("serve", help="run the server (the default)")
+    serve_cmd.add_argument("--no-demo", action="store_true", help="do not seed a demo into an empty database")
+    parser.add_argument("--no-demo", action="store_true", help=argparse.SUPPRESS)
+    commands.add_parser("migrate", help="apply the database migrations")
+    import_cmd = commands.add_parser("import", help="upsert shops, creators and products from a JSON file")
+    import_cmd.add_argument("file")
+    token_cmd = commands.add_parser("token", help="print a bearer token for shop:<id> or creator:<id>")
+    token_cmd.add_argument("subject")
+    token_cmd.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
+    seed_cmd = commands.add_parser("seed-demo", help="fill the database with demo data")
+    seed_cmd.add_argument("--scale", type=int, default=1)
+    commands.add_parser("export-schema", help="write schema.graphql from the code")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings.from_env()
+    if args.command in (None, "serve"):
+        serve(settings, seed_demo=not args.no_demo)
+    elif args.command == "migrate":
+        upgrade(settings.database_url)
+    elif args.command == "import":
+        _import(settings, args.file)
+    elif args.command == "token":
+        print(issue_token(resolve_secret(settings), args.subject, args.ttl))
+    elif args.command == "seed-demo":
+        _seed(settings, args.scale)
+    elif args.command == "export-schema":
+        export_schema()
+
+
+if __name__ == "__main__":
+    main()

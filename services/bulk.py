@@ -1,0 +1,78 @@
+"""Bulk messages: one message to up to 100 creators, every rule applied per creator."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Message
+from services import events
+from services.chat import Content, append_message, get_creator, open_conversation
+from services.errors import RuleViolation, invalid, not_found
+from services.rules import BULK_LIMIT
+from services.runtime import Runtime
+from services.sending import check_may_send
+from services.viewer import SELLER, Viewer
+
+message_t = Message.__table__
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    creator_id: int
+    message: object | None = None
+    error: RuleViolation | None = None
+
+
+async def send_bulk(rt: Runtime, viewer: Viewer, creator_ids: list[int], content: Content,
+                    batch_id: str) -> list[BulkOutcome]:
+    """Per-creator outcomes, in the order given; one creator's failure does not stop the others.
+
+    A batch-wide refusal (too many creators, a reused batch key) raises instead.
+    """
+    if not 1 <= len(creator_ids) <= BULK_LIMIT or len(set(creator_ids)) != len(creator_ids):
+        raise invalid(f"Give 1 to {BULK_LIMIT} different creators.", ["input", "creatorIds"])
+    await _check_batch_key(rt, viewer, content, batch_id)
+    return [await _send_one(rt, viewer, creator_id, content, batch_id) for creator_id in creator_ids]
+
+
+async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_id: str) -> None:
+    async with rt.engine.connect() as conn:
+        earlier = (await conn.execute(select(message_t).where(
+            message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id).limit(1))).first()
+    if earlier is not None and not content.matches(earlier):
+        raise invalid("This clientBatchId was already used for another message; use a new key.",
+                      ["input", "clientBatchId"])
+
+
+async def _send_one(rt: Runtime, viewer: Viewer, creator_id: int, content: Content, batch_id: str) -> BulkOutcome:
+    for attempt in range(2):
+        try:
+            async with rt.engine.begin() as conn:
+                message, is_new, conversation = await _deliver(conn, rt.settings, viewer, creator_id, content, batch_id)
+            break
+        except RuleViolation as error:
+            return BulkOutcome(creator_id, error=error)
+        except IntegrityError:
+            # A racing retry of the same batch sent to this creator first; the retry returns it.
+            if attempt:
+                raise
+    if is_new:
+        await rt.publish([events.message_added(conversation, message.id)])
+    return BulkOutcome(creator_id, message=message)
+
+
+async def _deliver(conn, settings, viewer: Viewer, creator_id: int, content: Content, batch_id: str):
+    """(message, sent now, conversation) for one creator of the batch."""
+    if await get_creator(conn, creator_id) is None:
+        raise not_found("The creator", ["input", "creatorIds"])
+    conversation, _ = await open_conversation(conn, viewer.shop_id, creator_id, "BULK_MESSAGE", SELLER)
+    earlier = (await conn.execute(select(message_t).where(
+        message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id,
+        message_t.c.conversation_id == conversation.id))).first()
+    if earlier is not None:
+        return earlier, False, conversation
+    await check_may_send(conn, settings, viewer, conversation, content)
+    message = await append_message(conn, conversation, SELLER, content, sender_key=viewer.principal,
+                                   client_batch_id=batch_id)
+    return message, True, conversation

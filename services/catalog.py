@@ -1,0 +1,41 @@
+"""A shop's products and target collaborations, paginated by id."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import CollaborationProduct, Product, TargetCollaboration
+
+product_t = Product.__table__
+collaboration_t = TargetCollaboration.__table__
+
+
+async def _page(conn: AsyncConnection, table, shop_id: int, first: int, after: int | None):
+    query = select(table).where(table.c.shop_id == shop_id)
+    if after is not None:
+        query = query.where(table.c.id > after)
+    rows = (await conn.execute(query.order_by(table.c.id).limit(first + 1))).all()
+    return rows[:first], len(rows) > first
+
+
+async def list_products(conn: AsyncConnection, shop_id: int, first: int, after: int | None):
+    """A page of the shop's products, oldest first; (rows, has_next_page)."""
+    return await _page(conn, product_t, shop_id, first, after)
+
+
+async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int, after: int | None):
+    """A page of the shop's target collaborations, oldest first; (rows, has_next_page)."""
+    return await _page(conn, collaboration_t, shop_id, first, after)
+
+
+async def products_by_collaboration(conn: AsyncConnection, collaboration_ids: list[int]) -> dict:
+    """{collaboration id: [product rows in the collaboration's order]}, in one query."""
+    link = CollaborationProduct.__table__
+    rows = await conn.execute(
+        select(link.c.collaboration_id, product_t)
+        .join(product_t, product_t.c.id == link.c.product_id)
+        .where(link.c.collaboration_id.in_(collaboration_ids))
+        .order_by(link.c.collaboration_id, link.c.position))
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row.collaboration_id, []).append(row)
+    return grouped

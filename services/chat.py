@@ -1,0 +1,132 @@
+"""The shared write mechanics of a conversation: opening it, locking it, appending a message.
+
+Every message (a send, a sample card, a system notice) goes through `append_message`,
+which keeps the denormalised inbox columns right in the same transaction.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Block, Conversation, ConversationState, Creator, Message, Shop
+from models.database import insert_ignoring_conflicts
+from models.types import utcnow
+from services.viewer import CREATOR, SELLER
+
+conversation_t = Conversation.__table__
+state_t = ConversationState.__table__
+message_t = Message.__table__
+SYSTEM = "SYSTEM"
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a message carries; `kind` is TEXT, PRODUCT, COLLABORATION, SAMPLE_REQUEST or NOTICE."""
+
+    kind: str
+    text: str | None = None
+    product_id: int | None = None
+    collaboration_id: int | None = None
+    sample_request_id: int | None = None
+    notice_code: str | None = None
+
+    def columns(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "product_id": self.product_id,
+                "collaboration_id": self.collaboration_id, "sample_request_id": self.sample_request_id,
+                "notice_code": self.notice_code}
+
+    def matches(self, row) -> bool:
+        """Whether a stored message carries this same content."""
+        return all(getattr(row, name) == value for name, value in self.columns().items())
+
+
+async def lock_conversation(conn: AsyncConnection, conversation_id: int):
+    """The conversation row, locked until commit.
+
+    Every write to a conversation takes this lock first, so its messages get ids in commit
+    order and the per-conversation counters (five before a reply) are read and bumped atomically.
+    """
+    query = select(conversation_t).where(conversation_t.c.id == conversation_id).with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int):
+    return (await conn.execute(select(conversation_t).where(
+        conversation_t.c.shop_id == shop_id, conversation_t.c.creator_id == creator_id))).first()
+
+
+async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int, entrance: str,
+                            opened_by: str) -> tuple[object, bool]:
+    """(locked conversation, opened now) for the pair, opening it if there is none.
+
+    ON CONFLICT DO NOTHING makes two racing opens wait on the unique pair: exactly one
+    inserts, the other finds its row. The entrance is recorded only by the one that opens.
+    """
+    now = utcnow()
+    inserted = (await conn.execute(insert_ignoring_conflicts(
+        conn, conversation_t, shop_id=shop_id, creator_id=creator_id, entrance=entrance, created_at=now,
+        last_activity_at=now, creator_has_replied=False, seller_message_count=0,
+    ).returning(conversation_t.c.id))).scalar()
+    if inserted is not None:
+        # A creator does not see a conversation a seller opened until its first message.
+        await conn.execute(insert(state_t), [
+            dict(conversation_id=inserted, side=SELLER, owner_id=shop_id, visible=True, last_activity_at=now),
+            dict(conversation_id=inserted, side=CREATOR, owner_id=creator_id, visible=opened_by == CREATOR,
+                 last_activity_at=now),
+        ])
+        conversation_id = inserted
+    else:
+        conversation_id = (await find_conversation(conn, shop_id, creator_id)).id
+    return await lock_conversation(conn, conversation_id), inserted is not None
+
+
+async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
+                         sender_key: str | None = None, client_message_id: str | None = None,
+                         client_batch_id: str | None = None):
+    """Insert a message into a locked conversation and update both sides' inbox state."""
+    now = utcnow()
+    message = (await conn.execute(insert(message_t).values(
+        conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
+        client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
+        **content.columns()).returning(*message_t.c))).one()
+    await conn.execute(update(conversation_t).where(conversation_t.c.id == conversation.id).values(
+        last_message_id=message.id, last_activity_at=now,
+        creator_has_replied=conversation_t.c.creator_has_replied | (sender_role == CREATOR),
+        seller_message_count=conversation_t.c.seller_message_count + (1 if sender_role == SELLER else 0)))
+    await conn.execute(_state_update(conversation.id, sender_role, message.id, now))
+    return message
+
+
+def _state_update(conversation_id: int, sender_role: str, message_id: int, now):
+    """Both sides see the new activity; the receiver gets an unread message and an unreplied
+    conversation out of ARCHIVED; the sender has read everything up to its own message.
+    System notices change neither unread counts nor replied state."""
+    s = state_t.c
+    values = {"last_activity_at": now, "visible": True}
+    if sender_role != SYSTEM:
+        receives = s.side != sender_role
+        values.update(
+            unread_count=case((receives, s.unread_count + 1), else_=0),
+            unreplied=receives,
+            archived=case((receives, False), else_=s.archived),
+            last_read_message_id=case((receives, s.last_read_message_id), else_=message_id))
+    return update(state_t).where(s.conversation_id == conversation_id).values(**values)
+
+
+async def lock_shop(conn: AsyncConnection, shop_id: int):
+    """The shop row, locked: serialises the outreach units of one shop."""
+    return (await conn.execute(select(Shop.__table__).where(Shop.id == shop_id).with_for_update())).one()
+
+
+async def is_blocked(conn: AsyncConnection, shop_id: int, creator_id: int) -> bool:
+    return (await conn.execute(select(Block.creator_id).where(
+        Block.shop_id == shop_id, Block.creator_id == creator_id))).first() is not None
+
+
+async def get_shop(conn: AsyncConnection, shop_id: int):
+    return (await conn.execute(select(Shop.__table__).where(Shop.id == shop_id))).first()
+
+
+async def get_creator(conn: AsyncConnection, creator_id: int):
+    return (await conn.execute(select(Creator.__table__).where(Creator.id == creator_id))).first()

@@ -1,0 +1,48 @@
+"""Target collaborations: a shop's commission offer on some of its products."""
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import insert, select
+
+from models import CollaborationProduct, Product, TargetCollaboration
+from models.types import utcnow
+from services.errors import invalid
+from services.rules import MAX_COMMISSION, MIN_COMMISSION
+from services.runtime import Runtime
+from services.viewer import Viewer
+
+collaboration_t = TargetCollaboration.__table__
+MAX_PRODUCTS = 50
+
+
+def _check(name: str, product_ids: list[int], rate) -> tuple[str, Decimal]:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise invalid("The name must be 1 to 200 characters.", ["input", "name"])
+    if not 1 <= len(product_ids) <= MAX_PRODUCTS or len(set(product_ids)) != len(product_ids):
+        raise invalid(f"Give 1 to {MAX_PRODUCTS} different products.", ["input", "productIds"])
+    try:
+        rate = Decimal(rate)
+    except (InvalidOperation, TypeError, ValueError):
+        rate = None
+    if rate is None or not Decimal(MIN_COMMISSION) <= rate <= Decimal(MAX_COMMISSION) or rate.as_tuple().exponent < -4:
+        raise invalid(f"The commission rate must be from {MIN_COMMISSION} to {MAX_COMMISSION}.",
+                      ["input", "commissionRate"])
+    return name, rate
+
+
+async def create_collaboration(rt: Runtime, viewer: Viewer, name: str, product_ids: list[int], rate) -> object:
+    """An ACTIVE collaboration over the shop's own products."""
+    name, rate = _check(name, product_ids, rate)
+    async with rt.engine.begin() as conn:
+        owned = set((await conn.execute(select(Product.id).where(
+            Product.id.in_(product_ids), Product.shop_id == viewer.shop_id))).scalars())
+        if owned != set(product_ids):
+            raise invalid("Every product must be one of your shop's products.", ["input", "productIds"])
+        collaboration = (await conn.execute(insert(collaboration_t).values(
+            shop_id=viewer.shop_id, name=name, commission_rate=rate, status="ACTIVE", created_at=utcnow(),
+        ).returning(*collaboration_t.c))).one()
+        await conn.execute(insert(CollaborationProduct.__table__), [
+            {"collaboration_id": collaboration.id, "product_id": pid, "position": i}
+            for i, pid in enumerate(product_ids)])
+    return collaboration

@@ -1,0 +1,47 @@
+"""Checks on what a message carries: text rules, and cards the sender's shop may send."""
+
+import unicodedata
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Product, TargetCollaboration
+from services.chat import Content
+from services.errors import invalid
+from services.rules import MAX_TEXT_LENGTH
+from services.viewer import Viewer
+
+CONTENT_FIELD = ["input", "content"]
+
+
+def clean_text(text: str, field: list[str]) -> str:
+    """Trimmed text of 1 to 2,000 characters, with no control characters but newline and tab."""
+    text = text.strip()
+    if not 1 <= len(text) <= MAX_TEXT_LENGTH:
+        raise invalid(f"Text must be 1 to {MAX_TEXT_LENGTH} characters after trimming.", field)
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise invalid("Text may not contain control characters other than newline and tab.", field)
+    return text
+
+
+def text_content(text: str) -> Content:
+    return Content("TEXT", text=clean_text(text, CONTENT_FIELD + ["text"]))
+
+
+async def check_card(conn: AsyncConnection, viewer: Viewer, content: Content) -> None:
+    """A product or collaboration card must be the sender shop's own; creators send text only."""
+    if content.kind == "TEXT":
+        return
+    if not viewer.is_seller:
+        raise invalid("Creators can send text messages only.", CONTENT_FIELD)
+    if content.kind == "PRODUCT":
+        shop_id = (await conn.execute(
+            select(Product.shop_id).where(Product.id == content.product_id))).scalar()
+        if shop_id != viewer.shop_id:
+            raise invalid("The product must be one of your shop's products.", CONTENT_FIELD + ["productId"])
+    elif content.kind == "COLLABORATION":
+        row = (await conn.execute(select(TargetCollaboration.shop_id, TargetCollaboration.status).where(
+            TargetCollaboration.id == content.collaboration_id))).first()
+        if row is None or row.shop_id != viewer.shop_id or row.status != "ACTIVE":
+            raise invalid("The collaboration must be an active target collaboration of your shop.",
+                          CONTENT_FIELD + ["collaborationId"])

@@ -1,0 +1,32 @@
+"""Events the services publish after commit, addressed to the participants who may see them."""
+
+from dataclasses import dataclass
+
+from subscriptions import participant_channel
+
+
+@dataclass(frozen=True)
+class Event:
+    payload: dict
+    channels: tuple[str, ...]
+
+
+def shop_channel(shop_id: int) -> str:
+    return participant_channel("shop", shop_id)
+
+
+def creator_channel(creator_id: int) -> str:
+    return participant_channel("creator", creator_id)
+
+
+def message_added(conversation, message_id: int) -> Event:
+    """A new message: both participants see it, and their conversation changed with it."""
+    return Event({"type": "message", "conversation_id": conversation.id, "message_id": message_id},
+                 (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)))
+
+
+def conversation_changed(conversation, *, seller: bool = True, creator: bool = True) -> Event:
+    """A conversation's state changed for one side or both (read position, star, archive, ...)."""
+    channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
+        (creator_channel(conversation.creator_id),) if creator else ())
+    return Event({"type": "conversation", "conversation_id": conversation.id}, channels)

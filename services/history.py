@@ -1,0 +1,50 @@
+"""Reading a conversation's messages and the viewer's sample requests."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Message, SampleRequest
+from services.viewer import Viewer
+
+message_t = Message.__table__
+sample_t = SampleRequest.__table__
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list
+    has_next: bool
+    has_previous: bool
+
+
+async def list_messages(conn: AsyncConnection, conversation_id: int, *, first: int | None = None,
+                        after: int | None = None, last: int | None = None,
+                        before: int | None = None) -> Page:
+    """Messages in chronological order: `first` after a cursor, or the `last` before one."""
+    m = message_t.c
+    query = select(message_t).where(m.conversation_id == conversation_id)
+    if after is not None:
+        query = query.where(m.id > after)
+    if before is not None:
+        query = query.where(m.id < before)
+    if last is not None:
+        rows = (await conn.execute(query.order_by(m.id.desc()).limit(last + 1))).all()
+        return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
+    rows = (await conn.execute(query.order_by(m.id).limit(first + 1))).all()
+    return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
+
+
+async def list_sample_requests(conn: AsyncConnection, viewer: Viewer, status: str | None,
+                               first: int, after: int | None) -> Page:
+    """The viewer's sample requests (the shop's, or the creator's own), newest first."""
+    s = sample_t.c
+    owner = s.shop_id == viewer.shop_id if viewer.is_seller else s.creator_id == viewer.creator_id
+    query = select(sample_t).where(owner)
+    if status is not None:
+        query = query.where(s.status == status)
+    if after is not None:
+        query = query.where(s.id < after)
+    rows = (await conn.execute(query.order_by(s.id.desc()).limit(first + 1))).all()
+    return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)

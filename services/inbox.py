@@ -1,0 +1,131 @@
+"""Reading the inbox: folders, creator filters, keyset pages and badge counts.
+
+Both roles read through `conversation_state`, the viewer's side of each conversation,
+so one query serves a seller's inbox and a creator's.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, select, true, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Block, Conversation, ConversationState, Creator
+from services.viewer import Viewer
+
+conversation_t = Conversation.__table__
+state_t = ConversationState.__table__
+creator_t = Creator.__table__
+block_t = Block.__table__
+
+CREATOR_PREFIX = "creator__"
+FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
+
+
+@dataclass(frozen=True)
+class CreatorFilter:
+    min_followers: int | None = None
+    max_followers: int | None = None
+    categories: list[str] | None = None
+    min_gmv: Decimal | None = None
+    max_gmv: Decimal | None = None
+    search: str | None = None
+
+
+def folder_condition(folder: str):
+    s = state_t.c
+    return {
+        "ALL": ~s.archived,
+        "UNREAD": and_(~s.archived, s.unread_count > 0),
+        "UNREPLIED": and_(~s.archived, s.unreplied),
+        "STARRED": s.starred,
+        "ARCHIVED": s.archived,
+    }[folder]
+
+
+def creator_conditions(flt: CreatorFilter | None) -> list:
+    """SQL conditions on `creator` for a filter; bounds are inclusive."""
+    if flt is None:
+        return []
+    c = creator_t.c
+    conditions = []
+    if flt.min_followers is not None:
+        conditions.append(c.follower_count >= flt.min_followers)
+    if flt.max_followers is not None:
+        conditions.append(c.follower_count <= flt.max_followers)
+    if flt.categories is not None:
+        conditions.append(c.main_category.in_(flt.categories))
+    if flt.min_gmv is not None:
+        conditions.append(c.gmv_30d >= flt.min_gmv)
+    if flt.max_gmv is not None:
+        conditions.append(c.gmv_30d <= flt.max_gmv)
+    if flt.search:
+        needle = flt.search.lower()
+        conditions.append(func.lower(c.handle).contains(needle, autoescape=True)
+                          | func.lower(c.display_name).contains(needle, autoescape=True))
+    return conditions
+
+
+def conversation_select(viewer: Viewer):
+    """Conversations with the viewer's side state, their creator and block flag, in one row each.
+
+    Inbox rows need all three; selecting them together saves a round trip per page.
+    """
+    s, c = state_t.c, conversation_t.c
+    creator_columns = [col.label(CREATOR_PREFIX + col.name) for col in creator_t.c]
+    return (
+        select(c.id, c.shop_id, c.creator_id, c.entrance, c.created_at, c.last_message_id,
+               c.last_activity_at, c.creator_has_replied, c.seller_message_count,
+               s.starred, s.archived, s.unread_count, s.unreplied, s.last_read_message_id,
+               (block_t.c.shop_id.is_not(None)).label("blocked"), *creator_columns)
+        .select_from(
+            state_t.join(conversation_t, c.id == s.conversation_id)
+            .join(creator_t, creator_t.c.id == c.creator_id)
+            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id)))
+        .where(s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
+    )
+
+
+async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
+                             flt: CreatorFilter | None, first: int,
+                             after: tuple[datetime, int] | None) -> tuple[list, bool]:
+    """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
+    s = state_t.c
+    query = conversation_select(viewer).where(folder_condition(folder), *creator_conditions(flt))
+    if after is not None:
+        query = query.where(tuple_(s.last_activity_at, s.conversation_id) < tuple_(*after))
+    query = query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(first + 1)
+    rows = (await conn.execute(query)).all()
+    return rows[:first], len(rows) > first
+
+
+async def conversations_by_ids(conn: AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
+    """The conversations among `ids` that the viewer may see."""
+    rows = await conn.execute(conversation_select(viewer).where(conversation_t.c.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def conversations_by_creators(conn: AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
+    """The viewer shop's conversation with each of `creator_ids`, where one exists."""
+    rows = await conn.execute(conversation_select(viewer).where(conversation_t.c.creator_id.in_(creator_ids)))
+    return {row.creator_id: row for row in rows}
+
+
+async def inbox_counts(conn: AsyncConnection, viewer: Viewer) -> dict[str, int]:
+    """Badge counts of the five folders, in one pass over the viewer's side."""
+    def count(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = (await conn.execute(
+        select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
+        .where(state_t.c.side == viewer.side, state_t.c.owner_id == viewer.owner_id,
+               state_t.c.visible == true()))).one()
+    return dict(row._mapping)
+
+
+async def blocked_creators(conn: AsyncConnection, shop_id: int | None, creator_ids: list[int]) -> dict[int, bool]:
+    """{creator id: True} for those of `creator_ids` the shop blocks."""
+    rows = await conn.execute(select(block_t.c.creator_id).where(
+        block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids)))
+    return {creator_id: True for creator_id in rows.scalars()}

@@ -1,0 +1,21 @@
+"""Batch reads by key, the queries behind the per-request DataLoaders."""
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def rows_by_key(conn: AsyncConnection, table, keys: list, key: str = "id") -> dict:
+    """{key: row} for the rows of `table` whose `key` column is in `keys`, in one query."""
+    rows = await conn.execute(select(table).where(table.c[key].in_(keys)))
+    return {getattr(row, key): row for row in rows}
+
+
+async def rows_grouped_by(conn: AsyncConnection, table, keys: list, key: str, order_by: str = "id") -> dict:
+    """{key: [rows...]} for the rows of `table` whose `key` is in `keys`, in one query."""
+    rows = await conn.execute(select(table).where(table.c[key].in_(keys)).order_by(table.c[order_by]))
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, key)].append(row)
+    return grouped

@@ -1,0 +1,34 @@
+"""The Find creators marketplace: filtered, ordered, keyset-paginated creators."""
+
+from decimal import Decimal
+
+from sqlalchemy import distinct, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Creator
+from services.inbox import CreatorFilter, creator_conditions
+
+creator_t = Creator.__table__
+ORDER_COLUMNS = {"FOLLOWERS_DESC": "follower_count", "GMV_DESC": "gmv_30d"}
+
+
+def order_value(row, order: str):
+    """The value a row is ordered by, as kept in its cursor."""
+    return getattr(row, ORDER_COLUMNS[order])
+
+
+async def list_creators(conn: AsyncConnection, flt: CreatorFilter | None, order: str, first: int,
+                        after: tuple[int | Decimal, int] | None) -> tuple[list, bool]:
+    """One page of creators, highest first by `order`, ties by id; (rows, has_next_page)."""
+    column = creator_t.c[ORDER_COLUMNS[order]]
+    query = select(creator_t).where(*creator_conditions(flt))
+    if after is not None:
+        query = query.where(tuple_(column, creator_t.c.id) < tuple_(*after))
+    rows = (await conn.execute(query.order_by(column.desc(), creator_t.c.id.desc()).limit(first + 1))).all()
+    return rows[:first], len(rows) > first
+
+
+async def categories(conn: AsyncConnection) -> list[str]:
+    """Distinct main categories, alphabetically."""
+    rows = await conn.execute(select(distinct(creator_t.c.main_category)).order_by(creator_t.c.main_category))
+    return list(rows.scalars())

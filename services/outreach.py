@@ -1,0 +1,75 @@
+"""The weekly outreach allowance: limits from GMV tiers, units recorded in `outreach_unit`."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import OutreachUnit, Shop
+from models.database import insert_ignoring_conflicts
+from models.types import utcnow
+from services.errors import RuleViolation
+
+
+@dataclass(frozen=True)
+class Quota:
+    weekly_limit: int
+    used: int
+    period_start: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.weekly_limit - self.used)
+
+    @property
+    def resets_at(self) -> datetime:
+        return self.period_start + timedelta(days=7)
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday 00:00 UTC of the week containing `now`."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def weekly_limit(tiers, gmv: Decimal) -> int:
+    """The limit of the first tier whose bound is above `gmv`."""
+    for bound, limit in tiers:
+        if bound is None or gmv < bound:
+            return limit
+    raise ValueError("outreach tiers must end with an unbounded tier")
+
+
+async def read_quota(conn: AsyncConnection, tiers, shop_id: int, now: datetime | None = None) -> Quota:
+    """The shop's allowance for the current week."""
+    start = week_start(now or utcnow())
+    gmv = (await conn.execute(select(Shop.affiliate_gmv_30d).where(Shop.id == shop_id))).scalar_one()
+    used = (await conn.execute(
+        select(func.count()).select_from(OutreachUnit)
+        .where(OutreachUnit.shop_id == shop_id, OutreachUnit.week_start == start))).scalar_one()
+    return Quota(weekly_limit(tiers, gmv), used, start)
+
+
+async def use_unit(conn: AsyncConnection, tiers, shop_id: int, creator_id: int) -> None:
+    """Record that the shop reached `creator_id` this week, or refuse at the limit.
+
+    The caller holds the shop row lock (`lock_shop`), so concurrent sends of one shop
+    count and insert one after another and can never overshoot the limit.
+    """
+    now = utcnow()
+    start = week_start(now)
+    already = (await conn.execute(select(OutreachUnit.creator_id).where(
+        OutreachUnit.shop_id == shop_id, OutreachUnit.week_start == start,
+        OutreachUnit.creator_id == creator_id))).first()
+    if already:
+        return
+    quota = await read_quota(conn, tiers, shop_id, now)
+    if quota.remaining <= 0:
+        raise RuleViolation(
+            "WEEKLY_OUTREACH_LIMIT_REACHED",
+            f"Your shop has reached its weekly outreach limit of {quota.weekly_limit} creators; "
+            f"it resets at {quota.resets_at.isoformat()}. Creators who already wrote to you can still be answered.")
+    await conn.execute(insert_ignoring_conflicts(
+        conn, OutreachUnit.__table__, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))

@@ -1,0 +1,101 @@
+"""Sample requests: a creator asks, the shop's seller approves or rejects once."""
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from models import Product, SampleRequest
+from models.types import utcnow
+from services import events
+from services.chat import SYSTEM, Content, append_message, get_shop, is_blocked, lock_conversation, open_conversation
+from services.errors import RuleViolation, invalid, not_found
+from services.runtime import Runtime
+from services.viewer import CREATOR, Viewer
+
+sample_t = SampleRequest.__table__
+MAX_NOTE = 1000
+DECISIONS = {"APPROVED": "SAMPLE_APPROVED", "REJECTED": "SAMPLE_REJECTED"}
+
+
+def clean_note(note: str | None, field: list[str]) -> str | None:
+    """An optional free text of at most 1,000 characters; blank means none."""
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise invalid(f"At most {MAX_NOTE} characters.", field)
+    return note or None
+
+
+async def request_sample(rt: Runtime, viewer: Viewer, product_id: int, note: str | None, client_request_id: str):
+    """Create a PENDING request and its card in the conversation with the product's shop."""
+    note = clean_note(note, ["input", "note"])
+    for attempt in range(2):
+        try:
+            async with rt.engine.begin() as conn:
+                request, published = await _request(conn, viewer, product_id, note, client_request_id)
+            break
+        except IntegrityError:
+            # A racing retry with the same clientRequestId committed first; the retry returns it.
+            if attempt:
+                raise
+    await rt.publish(published)
+    return request
+
+
+async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key: str):
+    previous = await _by_client_id(conn, viewer.creator_id, key)
+    if previous is not None:
+        if previous.product_id != product_id or previous.note != note:
+            raise invalid("This clientRequestId was already used for another request; use a new key.",
+                          ["input", "clientRequestId"])
+        return previous, []
+    product = (await conn.execute(select(Product.__table__).where(Product.id == product_id))).first()
+    if product is None:
+        raise not_found("The product", ["input", "productId"])
+    if (await get_shop(conn, product.shop_id)).status != "ACTIVE":
+        raise RuleViolation("FORBIDDEN", "This shop can no longer receive sample requests.")
+    if await is_blocked(conn, product.shop_id, viewer.creator_id):
+        raise RuleViolation("BLOCKED", "This shop has blocked you, so you cannot request samples from it.")
+    conversation, _ = await open_conversation(conn, product.shop_id, viewer.creator_id, "SAMPLE_REQUEST", CREATOR)
+    request = (await conn.execute(insert(sample_t).values(
+        shop_id=product.shop_id, creator_id=viewer.creator_id, product_id=product_id,
+        conversation_id=conversation.id, status="PENDING", note=note, client_request_id=key,
+        created_at=utcnow()).returning(*sample_t.c))).one()
+    # The card is the creator's message: it lifts the five-message limit and is unread for the seller.
+    card = await append_message(conn, conversation, CREATOR, Content("SAMPLE_REQUEST", sample_request_id=request.id),
+                                sender_key=viewer.principal)
+    return request, [events.message_added(conversation, card.id)]
+
+
+async def _by_client_id(conn, creator_id: int, key: str):
+    return (await conn.execute(select(sample_t).where(
+        sample_t.c.creator_id == creator_id, sample_t.c.client_request_id == key))).first()
+
+
+async def decide(rt: Runtime, viewer: Viewer, request_id: int, status: str, reason: str | None = None):
+    """Approve or reject once; the same decision again changes nothing, the other one is refused."""
+    reason = clean_note(reason, ["input", "reason"])
+    async with rt.engine.begin() as conn:
+        # The row lock makes two racing decisions take turns: the second sees the first's status.
+        request = (await conn.execute(select(sample_t).where(
+            sample_t.c.id == request_id, sample_t.c.shop_id == viewer.shop_id).with_for_update())).first()
+        if request is None:
+            raise not_found("The sample request", ["input", "sampleRequestId"])
+        if request.status == status:
+            return request
+        if request.status != "PENDING":
+            raise RuleViolation("SAMPLE_ALREADY_DECIDED",
+                                f"This sample request was already {request.status.lower()}; it cannot change.")
+        request = (await conn.execute(update(sample_t).where(sample_t.c.id == request_id).values(
+            status=status, decided_at=utcnow(), reject_reason=reason if status == "REJECTED" else None,
+        ).returning(*sample_t.c))).one()
+        conversation = await lock_conversation(conn, request.conversation_id)
+        notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))
+    await rt.publish([events.message_added(conversation, notice.id)])
+    return request
+
+
+def _notice(status: str, reason: str | None) -> Content:
+    if status == "APPROVED":
+        text = "The shop approved your sample request."
+    else:
+        text = "The shop rejected your sample request." + (f" Reason: {reason}" if reason else "")
+    return Content("NOTICE", text=text, notice_code=DECISIONS[status])

@@ -1,0 +1,138 @@
+"""Sending messages: the single conversation per pair, the seller rules, idempotent retries."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Message
+from services import events
+from services.chat import (Content, append_message, conversation_t, get_creator, get_shop, is_blocked, lock_conversation,
+                           lock_shop, open_conversation)
+from services.content import check_card
+from services.errors import RuleViolation, invalid, not_found
+from services.outreach import use_unit
+from services.rules import PRE_REPLY_LIMIT
+from services.runtime import Runtime
+from services.viewer import Viewer
+
+message_t = Message.__table__
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes: an existing conversation, or the other party."""
+
+    conversation_id: int | None = None
+    creator_id: int | None = None
+    shop_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: object
+    conversation_id: int
+
+
+async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str,
+                       entrance: str | None = None) -> Sent:
+    """Send one message, or return the first message sent with the same `client_message_id`."""
+    _check_target_shape(viewer, target)
+    for attempt in range(2):
+        try:
+            async with rt.engine.begin() as conn:
+                sent, published = await _send(conn, rt.settings, viewer, target, content, client_message_id, entrance)
+            break
+        except IntegrityError:
+            # A racing request with the same key committed first (into another conversation,
+            # so the conversation lock did not order us); the retry finds and compares it.
+            if attempt:
+                raise
+    await rt.publish(published)
+    return sent
+
+
+async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target, content: Content, key: str,
+                entrance: str | None):
+    previous = await _by_client_id(conn, viewer, key)
+    if previous is None:
+        conversation = await _target_conversation(conn, viewer, target, entrance)
+        # Checked again under the conversation lock: a racing retry may have committed meanwhile.
+        previous = await _by_client_id(conn, viewer, key)
+    if previous is not None:
+        return await _replay(conn, viewer, previous, target, content), []
+    await check_may_send(conn, settings, viewer, conversation, content)
+    message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
+                                   client_message_id=key)
+    return Sent(message, conversation.id), [events.message_added(conversation, message.id)]
+
+
+def _check_target_shape(viewer: Viewer, target: Target) -> None:
+    other = target.creator_id if viewer.is_seller else target.shop_id
+    wrong = target.shop_id if viewer.is_seller else target.creator_id
+    given = [value for value in (target.conversation_id, other) if value is not None]
+    if wrong is not None or len(given) != 1:
+        party = "creatorId" if viewer.is_seller else "shopId"
+        raise invalid(f"Give either conversationId or {party}.", ["input"])
+
+
+async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None):
+    """The locked conversation a send goes to, opened if the other party was given."""
+    if target.conversation_id is not None:
+        conversation = await lock_conversation(conn, target.conversation_id)
+        if conversation is None or not viewer.owns(conversation.shop_id, conversation.creator_id):
+            raise not_found("The conversation", ["input", "conversationId"])
+        return conversation
+    if viewer.is_seller:
+        if await get_creator(conn, target.creator_id) is None:
+            raise not_found("The creator", ["input", "creatorId"])
+        pair = (viewer.shop_id, target.creator_id, entrance or "CREATOR_MESSAGES")
+    else:
+        if await get_shop(conn, target.shop_id) is None:
+            raise not_found("The shop", ["input", "shopId"])
+        pair = (target.shop_id, viewer.creator_id, entrance or "CREATOR_INITIATED")
+    conversation, _opened = await open_conversation(conn, *pair, opened_by=viewer.role)
+    return conversation
+
+
+async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conversation, content: Content) -> None:
+    """Every rule a send must pass, cheapest first; raises the first that fails."""
+    await check_card(conn, viewer, content)
+    if viewer.is_seller:
+        await _check_seller_send(conn, settings, conversation, content)
+        return
+    shop = await get_shop(conn, conversation.shop_id)
+    if shop.status != "ACTIVE":
+        raise RuleViolation("FORBIDDEN", "This shop can no longer receive creator messages.")
+    if await is_blocked(conn, conversation.shop_id, conversation.creator_id):
+        raise RuleViolation("BLOCKED", "This shop has blocked you, so you cannot message it.")
+
+
+async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
+    if await is_blocked(conn, conversation.shop_id, conversation.creator_id):
+        raise RuleViolation("BLOCKED", "You have blocked this creator; unblock the creator first.")
+    if not conversation.creator_has_replied and conversation.seller_message_count >= PRE_REPLY_LIMIT:
+        raise RuleViolation("PRE_REPLY_LIMIT_REACHED",
+                            f"You can send up to {PRE_REPLY_LIMIT} messages before the creator replies; "
+                            "wait for their reply.")
+    first_outreach = conversation.seller_message_count == 0 and not conversation.creator_has_replied
+    if content.kind == "COLLABORATION" or first_outreach:
+        await lock_shop(conn, conversation.shop_id)
+        await use_unit(conn, settings.outreach_tiers, conversation.shop_id, conversation.creator_id)
+
+
+async def _by_client_id(conn: AsyncConnection, viewer: Viewer, key: str):
+    return (await conn.execute(select(message_t).where(
+        message_t.c.sender_key == viewer.principal, message_t.c.client_message_id == key))).first()
+
+
+async def _replay(conn: AsyncConnection, viewer: Viewer, message, target: Target, content: Content) -> Sent:
+    """The first message of a retried key, if the retry asks for the same thing."""
+    row = (await conn.execute(select(conversation_t).where(conversation_t.c.id == message.conversation_id))).one()
+    same_target = (target.conversation_id == row.id if target.conversation_id is not None
+                   else (target.creator_id == row.creator_id if viewer.is_seller else target.shop_id == row.shop_id))
+    if not same_target or not content.matches(message):
+        raise invalid("This clientMessageId was already used for another message; use a new key.",
+                      ["input", "clientMessageId"])
+    return Sent(message, row.id)

@@ -1,0 +1,106 @@
+"""Fixtures: a migrated database per test on SQLite and on PostgreSQL, an app client, tokens.
+
+PostgreSQL tests run against INBOX_TEST_POSTGRES_URL (default: the local server). When it
+cannot be reached they are skipped with a clear reason, unless INBOX_REQUIRE_POSTGRES=1
+(as in CI), where they fail instead.
+"""
+
+import asyncio
+import os
+import shutil
+import uuid
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from models.migrate import upgrade
+from services.config import Settings
+
+from tests.client import GraphQLClient
+
+PG_URL = os.environ.get("INBOX_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REQUIRE_PG = os.environ.get("INBOX_REQUIRE_POSTGRES") == "1"
+JWT_SECRET = "test-secret-" + "x" * 32
+TEMPLATE_DB = f"inbox_test_template_{os.getpid()}"
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    return dsn.rsplit("/", 1)[0] + f"/{database}" if database else dsn
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(_dsn(PG_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template():
+    """A database migrated once per session, cloned for each test (as Synapse does)."""
+    try:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'))
+        asyncio.run(_admin(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (INBOX_REQUIRE_POSTGRES=1) but unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL} ({error}); PostgreSQL tests skipped")
+    upgrade(_dsn(PG_URL, TEMPLATE_DB).replace("postgresql://", "postgresql+asyncpg://"))
+    yield TEMPLATE_DB
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite-template") / "inbox.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "inbox.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"inbox_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(request):
+    """A fresh PostgreSQL database only, for tests that race across processes."""
+    template = request.getfixturevalue("postgres_template")
+    name = f"inbox_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
+    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest_asyncio.fixture
+async def api(aiohttp_client, settings):
+    """A GraphQL client of a running app on the test database."""
+    from server import APP_STATE, create_app
+
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    return GraphQLClient(client, JWT_SECRET, app[APP_STATE].engine)
