@@ -23,6 +23,7 @@ from schema import schema
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.config import Settings
+from subscriptions import SYSTEM_CHANNEL, create_broker
 
 ROOT = Path(__file__).resolve().parent
 APP_STATE = web.AppKey("app_state", Runtime)
@@ -33,15 +34,18 @@ def create_app(settings: Settings) -> web.Application:
     """The aiohttp application; the engine lives as long as the app."""
     app = web.Application()
     state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
-                     secret=resolve_secret(settings))
+                    secret=resolve_secret(settings), broker=create_broker(settings.redis_url))
     app[APP_STATE] = state
 
     async def lifetime(_app):
+        await state.broker.start()
         yield
+        await state.broker.close()
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)
-    view = InboxView(schema, state, graphql_ide=None if settings.production else "graphiql")
+    view = InboxView(schema, state, graphql_ide=None if settings.production else "graphiql",
+                     max_subscriptions_per_connection=settings.max_subscriptions_per_connection)
     app.router.add_route("*", "/graphql", view)
     app.router.add_get("/healthz", _healthz)
     return app
@@ -92,15 +96,30 @@ def _import(settings: Settings, path: str) -> None:
     async def run():
         engine = create_engine(settings.database_url)
         try:
-            return await import_platform_data(engine, load_import_file(path))
+            summary = await import_platform_data(engine, load_import_file(path))
         finally:
             await engine.dispose()
+        await _announce_status_changes(settings, summary.changed_shop_ids)
+        return summary
 
     try:
         summary = asyncio.run(run())
     except InvalidImportFile as error:
         sys.exit(f"import refused, nothing written: {error}")
     print(f"imported {summary}")
+
+
+async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> None:
+    """Tell running servers at once that shops changed status (needs Redis; else they poll)."""
+    if not settings.redis_url or not shop_ids:
+        return
+    broker = create_broker(settings.redis_url)
+    await broker.start()
+    try:
+        for shop_id in shop_ids:
+            await broker.publish(SYSTEM_CHANNEL, {"type": "shop_status", "shop_id": shop_id})
+    finally:
+        await broker.close()
 
 
 def _seed(settings: Settings, scale: int) -> None:

@@ -13,13 +13,21 @@ from services.viewer import Viewer
 
 @dataclass
 class Context:
+    """One HTTP request's context, or one WebSocket connection's (viewer set at connection_init)."""
+
     app: Runtime
-    viewer: Viewer
-    loaders: Loaders = field(init=False)
+    viewer: Viewer | None
     request: Any = None
     response: Any = None
+    connection_params: dict | None = None
+    loaders: Loaders | None = field(init=False, default=None)
 
     def __post_init__(self):
+        if self.viewer is not None:
+            self.refresh_loaders()
+
+    def refresh_loaders(self) -> None:
+        """Fresh loaders: per request, and per delivered event on a long-lived WebSocket."""
         self.loaders = Loaders(self.app.engine, self.viewer)
 
     @property

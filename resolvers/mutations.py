@@ -2,6 +2,8 @@
 
 from collections.abc import Awaitable, Callable
 
+from strawberry import UNSET
+
 from resolvers.access import require_creator, require_seller
 from resolvers.context import Context
 from resolvers.ids import decode_id
@@ -27,9 +29,10 @@ def client_key(value: str, name: str) -> str:
 
 def message_content(ctx: Context, value) -> Content:
     """The content of a `MessageContentInput` (exactly one field is set)."""
-    if value.text is not None:
+    # Fields left out of a oneOf input are UNSET, not None.
+    if value.text is not None and value.text is not UNSET:
         return text_content(value.text)
-    if value.product_id is not None:
+    if value.product_id is not None and value.product_id is not UNSET:
         return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
     return Content("COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration",
                                                                "collaborationId"))

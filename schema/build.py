@@ -5,6 +5,7 @@ import strawberry
 from schema.errors import classify
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 
 class InboxSchema(strawberry.Schema):
@@ -13,4 +14,4 @@ class InboxSchema(strawberry.Schema):
             classify(error)
 
 
-schema = InboxSchema(query=Query, mutation=Mutation)
+schema = InboxSchema(query=Query, mutation=Mutation, subscription=Subscription)

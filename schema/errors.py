@@ -21,7 +21,7 @@ VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot re
                        "must be non-null", "Expected type")
 
 
-def _is_unavailable(error: BaseException) -> bool:
+def is_unavailable(error: BaseException) -> bool:
     """The database cannot be reached (down, restarting, pool exhausted)."""
     if isinstance(error, (OperationalError, PoolTimeout, ConnectionError, OSError)):
         return True
@@ -36,7 +36,7 @@ def classify(error: GraphQLError) -> None:
         pass
     elif isinstance(original, InboxError):
         extensions["code"] = original.code
-    elif original is not None and _is_unavailable(original):
+    elif original is not None and is_unavailable(original):
         extensions["code"] = "SERVICE_UNAVAILABLE"
         error.message = "The service is temporarily unavailable; retry shortly."
     elif original is not None:

@@ -1,17 +1,21 @@
-"""The aiohttp GraphQL view: bearer authentication, JSON errors, orjson responses."""
+"""The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors."""
 
 import orjson
 from aiohttp import web
-from strawberry.aiohttp.views import GraphQLView
 from cross_web import HTTPException
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from resolvers.context import Context
-from services.runtime import Runtime
-from schema.errors import _is_unavailable
+from schema.errors import is_unavailable
 from services.auth import authenticate
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
+from services.runtime import Runtime
+from services.viewer import Viewer
 
-VIEWER_KEY = web.RequestKey("viewer", object)
+VIEWER_KEY = web.RequestKey("viewer", Viewer)
+FORBIDDEN_CLOSE_CODE = 4403
 
 
 def error_response(error: InboxError, status: int) -> web.Response:
@@ -20,10 +24,32 @@ def error_response(error: InboxError, status: int) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
+class LegacyWSHandler(BaseGraphQLWSHandler):
+    """`graphql-ws` closes a rejected connection with 1011; both protocols close with 4403 here."""
+
+    async def handle_connection_init(self, message) -> None:
+        try:
+            await self.view.authenticate_ws(self.context, message.get("payload"))
+        except ConnectionRejectionError:
+            await self.websocket.close(code=FORBIDDEN_CLOSE_CODE, reason="Forbidden")
+            return
+        await super().handle_connection_init(message)
+
+
 class InboxView(GraphQLView):
-    def __init__(self, schema, app_state: Runtime, **kwargs):
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, schema, runtime: Runtime, **kwargs):
         super().__init__(schema, **kwargs)
-        self.app_state = app_state
+        self.runtime = runtime
+
+    async def _authenticate(self, header: str | None) -> Viewer:
+        """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
+        viewer = await authenticate(self.runtime.engine, self.runtime.secret, header)
+        if viewer.is_seller and viewer.shop_status != "ACTIVE":
+            raise ShopInactive(
+                f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")
+        return viewer
 
     def _is_ide_page(self, request: web.Request) -> bool:
         return (request.method == "GET" and "query" not in request.query
@@ -32,26 +58,37 @@ class InboxView(GraphQLView):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if not self.is_websocket_request(request) and not self._is_ide_page(request):
             try:
-                viewer = await authenticate(self.app_state.engine, self.app_state.secret,
-                                            request.headers.get("Authorization"))
+                request[VIEWER_KEY] = await self._authenticate(request.headers.get("Authorization"))
             except Unauthenticated as error:
                 return error_response(error, 401)
+            except ShopInactive as error:
+                return error_response(error, 200)
             except Exception as error:
-                if not _is_unavailable(error):
+                if not is_unavailable(error):
                     raise
                 return error_response(ServiceUnavailable("The database is unavailable; retry shortly."), 503)
-            if viewer.is_seller and viewer.shop_status != "ACTIVE":
-                return error_response(ShopInactive(
-                    f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages."),
-                    200)
-            request[VIEWER_KEY] = viewer
         try:
             return await self.run(request=request)
         except HTTPException as error:
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
 
     async def get_context(self, request: web.Request, response) -> Context:
-        return Context(self.app_state, request[VIEWER_KEY], request=request, response=response)
+        return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def authenticate_ws(self, context: Context, params: dict | None) -> None:
+        """Authenticate a WebSocket from its connection_init payload, or reject it."""
+        if context.viewer is not None:
+            return
+        header = (params or {}).get("Authorization") if isinstance(params, dict) else None
+        try:
+            context.viewer = await self._authenticate(header)
+        except (Unauthenticated, ShopInactive) as error:
+            raise ConnectionRejectionError({"message": error.message, "code": error.code}) from None
+        context.refresh_loaders()
+
+    async def on_ws_connect(self, context: Context):
+        await self.authenticate_ws(context, context.connection_params)
+
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: WebSocket clients expect text frames.
+        return orjson.dumps(data).decode()

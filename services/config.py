@@ -1,7 +1,7 @@
 """Settings, read once from the environment and passed down explicitly."""
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ class Settings:
     port: int = 8000
     outreach_tiers: tuple = DEFAULT_TIERS
     db_pool_size: int = 10
-    extra: dict = field(default_factory=dict)
+    max_subscriptions_per_connection: int = 20
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,4 +56,5 @@ class Settings:
             port=int(env.get("INBOX_PORT", "8000")),
             outreach_tiers=parse_tiers(tiers) if tiers else DEFAULT_TIERS,
             db_pool_size=int(env.get("INBOX_DB_POOL_SIZE", "10")),
+            max_subscriptions_per_connection=int(env.get("INBOX_WS_MAX_SUBSCRIPTIONS", "20")),
         )

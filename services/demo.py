@@ -310,6 +310,7 @@ class _Plan:
     entrance: str
     created_at: datetime
     first_at: datetime | None  # None: opened by the seller, no message yet
+    seed: int  # of the conversation's own generator
     blocked: bool = False
     script: tuple | None = None  # one of _C1_SCRIPT
     pin_to_end: bool = False  # its last message is the demo's newest
@@ -352,7 +353,8 @@ class _Thread:
     """The messages of one conversation, appended in time order (so ids grow with time)."""
 
     def __init__(self, demo: "_Demo", conversation_id: int, plan: _Plan):
-        self.demo, self.rng, self.id, self.plan = demo, demo.rng, conversation_id, plan
+        # Its own generator: a change in one conversation leaves the others as they were.
+        self.demo, self.rng, self.id, self.plan = demo, random.Random(plan.seed), conversation_id, plan
         self.at = plan.first_at
         self.rows: list[dict] = []
         self.samples: list[dict] = []
@@ -518,29 +520,30 @@ class _Demo:
         rng = self.rng
         entrance = rng.choices(_ENTRANCES, _ENTRANCE_WEIGHTS)[0]
         opened = self.start + (self.end - self.start - timedelta(hours=1)) * rng.random()
-        if entrance not in SELLER_ENTRANCES:
-            return _Plan(shop, creator, entrance, opened, opened)  # the creator's message opened it
+        if entrance not in SELLER_ENTRANCES:  # the creator's message opened it
+            return _Plan(shop, creator, entrance, opened, opened, rng.getrandbits(64))
         first_at = None if rng.random() < 0.02 else opened + timedelta(seconds=rng.uniform(0, 90))
-        return _Plan(shop, creator, entrance, opened, first_at)
+        return _Plan(shop, creator, entrance, opened, first_at, rng.getrandbits(64))
 
     def _scripted_plan(self, shop: _ShopInfo, n: int) -> _Plan:
         """Creator c1's conversation with shop n: a fixed view, so each of c1's folders has one."""
         opened = self.end - timedelta(days=2 + 3 * n)
-        return _Plan(shop, self.creators[0], "FIND_CREATORS", opened, opened,
+        return _Plan(shop, self.creators[0], "FIND_CREATORS", opened, opened, self.rng.getrandbits(64),
                      script=_C1_SCRIPT[n], pin_to_end=n == 0)
 
     def _cap_outreach(self, plans: list[_Plan]) -> None:
-        """Keep every shop at half its weekly limit: move further openings before this week."""
-        used: dict[int, int] = {}
-        latest = self.week_start - timedelta(days=1)
+        """Keep every shop at half its weekly limit: further openings move a week back.
+
+        The move draws no random number, so the rest of the data does not depend on the date."""
+        used: Counter[int] = Counter()
         for plan in sorted(plans, key=lambda plan: plan.script is None):  # scripted plans stay
             if not self._uses_outreach(plan):
                 continue
-            if used.get(plan.shop.id, 0) < plan.shop.limit // 2:
-                used[plan.shop.id] = used.get(plan.shop.id, 0) + 1
+            if used[plan.shop.id] < plan.shop.limit // 2:
+                used[plan.shop.id] += 1
             else:
-                plan.created_at = self.start + (latest - self.start) * self.rng.random()
-                plan.first_at = plan.created_at + timedelta(seconds=30)
+                plan.created_at -= timedelta(weeks=1)
+                plan.first_at -= timedelta(weeks=1)
 
     def _uses_outreach(self, plan: _Plan) -> bool:
         """The seller opened it and its first message falls in the current week."""
@@ -556,8 +559,8 @@ class _Demo:
         for _ in range(2 * self.scale):  # and a few without one
             pair = next(pair for pair in iter(self._random_pair, None) if pair not in pairs)
             pairs.add(pair)
-                self.writer.add("block", {"shop_id": pair[0], "creator_id": pair[1],
-                                          "created_at": self.end - timedelta(days=self.rng.uniform(1, 60))})
+            self.writer.add("block", {"shop_id": pair[0], "creator_id": pair[1],
+                                      "created_at": self.end - timedelta(days=self.rng.uniform(1, 60))})
 
     def _random_pair(self) -> tuple[int, int]:
         return self.rng.choice(self.shops).id, self.rng.choice(self.creators).id
@@ -600,16 +603,16 @@ class _Demo:
             pass
         plan = thread.plan
         if plan.script is not None and (plan.pin_to_end or thread.last_speaker() != plan.script[0]):
-            thread.wait(self.rng.uniform(60, 3600), clamp=True)
+            thread.wait(thread.rng.uniform(60, 3600), clamp=True)
             thread.at = self.end if plan.pin_to_end else thread.at
             thread.say(plan.script[0], _SELLER_REPLIES if plan.script[0] == "SELLER" else _CREATOR_REPLIES)
         if plan.blocked:
-            thread.wait(self.rng.lognormvariate(10, 1), clamp=True)
+            thread.wait(thread.rng.lognormvariate(10, 1), clamp=True)
             thread.notice("CREATOR_BLOCKED")
 
     def _open(self, thread: _Thread) -> bool:
         """The first messages; True when the creator has spoken."""
-        rng, plan = self.rng, thread.plan
+        rng, plan = thread.rng, thread.plan
         if plan.entrance == "SAMPLE_REQUEST":
             thread.request_sample()
             return True
@@ -634,29 +637,29 @@ class _Demo:
 
     def _exchange(self, thread: _Thread) -> None:
         """Turns of one to three messages, the seller answering first."""
-        rng, plan = self.rng, thread.plan
+        rng, plan = thread.rng, thread.plan
         sampled = plan.entrance == "SAMPLE_REQUEST"
         role = "SELLER"
-        for _ in range(int(rng.lognormvariate(1.7, 0.8))):
+        for _ in range(min(60, int(rng.lognormvariate(1.5, 0.8)))):
             thread.wait(rng.lognormvariate(8.5, 1.3))
             for n in range(rng.choice((1, 1, 1, 2, 2, 3))):
                 if n:
                     thread.wait(rng.uniform(15, 240))
                 if role == "SELLER":
                     thread.seller_turn_message()
-                elif not sampled and rng.random() < 0.08:
+                elif not sampled and rng.random() < 0.03:
                     thread.request_sample()
                     sampled = True
                 else:
                     thread.say("CREATOR", _CREATOR_REPLIES)
-            if not plan.blocked and rng.random() < 0.005:
+            if not plan.blocked and rng.random() < 0.0005:
                 thread.block_and_unblock()
             role = "CREATOR" if role == "SELLER" else "SELLER"
 
     def _state(self, thread: _Thread, side: str, owner_id: int, activity: datetime,
                script: tuple | None) -> dict:
         """One side's folders and read position, consistent with the messages."""
-        rng, rows = self.rng, thread.rows
+        rng, rows = thread.rng, thread.rows
         other = "CREATOR" if side == "SELLER" else "SELLER"
         if script is None:
             starred, archived, unread = rng.random() < 0.1, rng.random() < 0.1, rng.random() < 0.75

@@ -2,14 +2,15 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Message, SampleRequest
+from models import ConversationState, Message, SampleRequest, Shop
 from services.viewer import Viewer
 
 message_t = Message.__table__
 sample_t = SampleRequest.__table__
+state_t = ConversationState.__table__
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,22 @@ async def list_sample_requests(conn: AsyncConnection, viewer: Viewer, status: st
         query = query.where(s.id < after)
     rows = (await conn.execute(query.order_by(s.id.desc()).limit(first + 1))).all()
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
+
+
+async def visible_messages_after(conn: AsyncConnection, viewer: Viewer, after: int,
+                                 conversation_id: int | None = None, limit: int = 500) -> list:
+    """Messages with id > `after` in the conversations the viewer sees (or in one), by id."""
+    s = state_t.c
+    query = (select(message_t).join(state_t, s.conversation_id == message_t.c.conversation_id)
+             .where(message_t.c.id > after, s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible))
+    if conversation_id is not None:
+        query = query.where(message_t.c.conversation_id == conversation_id)
+    return (await conn.execute(query.order_by(message_t.c.id).limit(limit))).all()
+
+
+async def newest_message_id(conn: AsyncConnection) -> int:
+    return (await conn.execute(select(func.coalesce(func.max(message_t.c.id), 0)))).scalar_one()
+
+
+async def shop_status(conn: AsyncConnection, shop_id: int) -> str:
+    return (await conn.execute(select(Shop.status).where(Shop.id == shop_id))).scalar_one()

@@ -1,5 +1,6 @@
 """A small GraphQL test client over aiohttp's test client, with SQL statement counting."""
 
+import asyncio
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -8,10 +9,17 @@ from services.auth import issue_token
 
 
 class GraphQLClient:
-    def __init__(self, http, secret: str, engine):
+    def __init__(self, http, secret: str, runtime):
         self.http = http
         self.secret = secret
-        self.engine = engine
+        self.runtime = runtime
+        self.engine = runtime.engine
+
+    async def wait_subscribed(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until the app's broker holds `count` subscriptions (GraphQL has no subscribe ack)."""
+        async with asyncio.timeout(timeout):
+            while self.runtime.broker.subscribers_count() < count:
+                await asyncio.sleep(0.01)
 
     def token(self, subject: str) -> str:
         return issue_token(self.secret, subject)

@@ -103,4 +103,4 @@ async def api(aiohttp_client, settings):
 
     app = create_app(settings)
     client = await aiohttp_client(app)
-    return GraphQLClient(client, JWT_SECRET, app[APP_STATE].engine)
+    return GraphQLClient(client, JWT_SECRET, app[APP_STATE])

@@ -1,0 +1,100 @@
+"""The subscription streams: broker events in, rows the viewer may see out, nothing lost.
+
+Broker events are only hints that a conversation changed; the database is the source of
+truth. For each conversation the stream remembers the newest message it delivered and,
+on a hint, reads every newer message in id order. So messages of one conversation always
+arrive in order and once, even when their events arrive late, twice or not at all.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from resolvers.context import Context
+from services import history
+from services.errors import InboxError, ShopInactive
+from services.events import creator_channel, shop_channel
+from subscriptions import RESYNC, SlowConsumer
+
+QUEUE_SIZE = 256
+# Without Redis, an import in another process cannot tell us a shop closed: check this often.
+STATUS_CHECK_SECONDS = 30.0
+
+
+class SlowConsumerError(InboxError):
+    code = "SLOW_CONSUMER"
+
+
+def viewer_channel(ctx: Context) -> str:
+    viewer = ctx.viewer
+    return shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+
+
+async def _events(ctx: Context) -> AsyncIterator[dict]:
+    """The viewer's broker events; ends the stream when the seller's shop becomes inactive."""
+    viewer = ctx.viewer
+    try:
+        async with ctx.app.broker.subscribe(viewer_channel(ctx), maxsize=QUEUE_SIZE) as sub:
+            yield RESYNC  # subscribed: the caller may now read the database without a gap
+            while True:
+                try:
+                    event = await asyncio.wait_for(anext(sub), STATUS_CHECK_SECONDS)
+                except TimeoutError:
+                    await _check_shop(ctx)
+                    continue
+                except StopAsyncIteration:
+                    return
+                if event.get("type") == "shop_status":
+                    if event["shop_id"] == viewer.shop_id:
+                        await _check_shop(ctx)
+                    continue
+                yield event
+    except SlowConsumer:
+        raise SlowConsumerError("The subscription fell too far behind; resubscribe with `after`.") from None
+
+
+async def _check_shop(ctx: Context) -> None:
+    if ctx.viewer.is_seller:
+        async with ctx.connect() as conn:
+            if await history.shop_status(conn, ctx.viewer.shop_id) != "ACTIVE":
+                raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
+
+
+async def message_rows(ctx: Context, conversation_id: int | None, after: int | None) -> AsyncIterator:
+    """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
+    delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
+    floor = after
+    async for event in _events(ctx):
+        if event is RESYNC or event.get("type") == "resync":
+            if floor is None:  # no cursor: start from what exists when the subscription began
+                async with ctx.connect() as conn:
+                    floor = await history.newest_message_id(conn)
+                continue
+            rows = await _read_after(ctx, floor, conversation_id)
+        elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
+            if event["message_id"] <= delivered.get(event["conversation_id"], floor):
+                continue
+            rows = await _read_after(ctx, delivered.get(event["conversation_id"], floor), event["conversation_id"])
+        else:
+            continue
+        for row in rows:
+            if row.id > delivered.get(row.conversation_id, floor):
+                delivered[row.conversation_id] = row.id
+                yield row
+
+
+async def _read_after(ctx: Context, after: int, conversation_id: int | None) -> list:
+    """Every visible message after `after` (in one conversation, or all), read in batches."""
+    rows, batch = [], None
+    async with ctx.connect() as conn:
+        while batch is None or len(batch) == 500:
+            batch = await history.visible_messages_after(conn, ctx.viewer, after, conversation_id)
+            rows.extend(batch)
+            after = batch[-1].id if batch else after
+    return rows
+
+
+async def conversation_ids(ctx: Context) -> AsyncIterator[int]:
+    """Ids of the viewer's conversations as they change, for `conversationUpdated`."""
+    async for event in _events(ctx):
+        if event.get("type") in ("message", "conversation"):
+            yield event["conversation_id"]

@@ -1,0 +1,107 @@
+"""Authentication: who may call the API at all, and what a refused caller gets back."""
+
+import jwt
+import pytest
+
+from services.auth import issue_token
+from tests.gql import COUNTS, gid, text_to_creator
+from tests.world import build_world, unchanged
+
+VIEWER = "query { viewer { role shop { platformId } creator { platformId } } }"
+SEND = """mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) { message { id } userErrors { code } } }"""
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def assert_unauthenticated(api, headers: dict, document: str = VIEWER, variables: dict | None = None):
+    status, body = await api.post(document, variables, headers=headers)
+    assert status == 401, (status, body)
+    assert body["data"] is None, body
+    assert len(body["errors"]) == 1, body
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
+    assert body["errors"][0]["message"], body
+
+
+async def test_valid_tokens_are_accepted(api):
+    await build_world(api.engine)
+    for subject, role in (("shop:s1", "SELLER"), ("creator:c1", "CREATOR")):
+        status, body = await api.post(VIEWER, headers=bearer(issue_token(api.secret, subject)))
+        assert status == 200 and "errors" not in body, body
+        assert body["data"]["viewer"]["role"] == role
+
+
+async def test_missing_or_malformed_authorization_header_is_401(api):
+    await build_world(api.engine)
+    valid = issue_token(api.secret, "shop:s1")
+    for headers in ({}, {"Authorization": ""}, {"Authorization": "Bearer"}, {"Authorization": "Bearer   "},
+                    {"Authorization": f"Basic {valid}"}, {"Authorization": valid},
+                    {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Bearer a.b.c"}):
+        await assert_unauthenticated(api, headers)
+
+
+async def test_expired_token_is_401(api):
+    await build_world(api.engine)
+    await assert_unauthenticated(api, bearer(issue_token(api.secret, "shop:s1", -10)))
+    await assert_unauthenticated(api, bearer(issue_token(api.secret, "creator:c1", -10)))
+
+
+async def test_badly_signed_token_is_401(api):
+    await build_world(api.engine)
+    forged = issue_token("another-secret-" + "y" * 32, "shop:s1")
+    await assert_unauthenticated(api, bearer(forged))
+    # A token with no signature at all ("alg": "none") is refused too.
+    unsigned = jwt.encode({"sub": "shop:s1", "exp": 4_000_000_000}, None, algorithm="none")
+    await assert_unauthenticated(api, bearer(unsigned))
+    # Another algorithm with the right secret is refused: only HS256 tokens are issued.
+    other_alg = jwt.encode({"sub": "shop:s1", "exp": 4_000_000_000}, api.secret, algorithm="HS512")
+    await assert_unauthenticated(api, bearer(other_alg))
+
+
+@pytest.mark.parametrize("subject", ["shop:nope", "creator:nope", "shop:c1", "creator:s1"])
+async def test_unknown_subject_is_401(api, subject):
+    await build_world(api.engine)
+    await assert_unauthenticated(api, bearer(issue_token(api.secret, subject)))
+
+
+async def test_token_without_subject_or_with_foreign_subject_kind_is_401(api):
+    await build_world(api.engine)
+    for claims in ({"exp": 4_000_000_000}, {"sub": "admin:s1", "exp": 4_000_000_000},
+                   {"sub": "shop:", "exp": 4_000_000_000}, {"sub": "shop:s1"}):
+        await assert_unauthenticated(api, bearer(jwt.encode(claims, api.secret, algorithm="HS256")))
+
+
+async def test_unauthenticated_mutation_is_401_and_writes_nothing(api):
+    await build_world(api.engine)
+    async with unchanged(api.engine):
+        await assert_unauthenticated(api, {}, SEND, text_to_creator(1, "hello", "k1"))
+        await assert_unauthenticated(api, bearer(issue_token(api.secret, "shop:s1", -10)), SEND,
+                                     text_to_creator(1, "hello", "k1"))
+
+
+async def test_suspended_shop_seller_gets_shop_inactive_on_queries(api):
+    await build_world(api.engine)
+    for document in (VIEWER, COUNTS, "query { conversations { edges { cursor } } }",
+                     "query { outreachQuota { used } }"):
+        status, body = await api.post(document, as_="shop:s3")
+        assert status == 200, (status, body)
+        assert body.get("data") is None, body
+        assert [error["extensions"]["code"] for error in body["errors"]] == ["SHOP_INACTIVE"], body
+
+
+async def test_suspended_shop_seller_gets_shop_inactive_on_mutations_and_nothing_is_written(api):
+    await build_world(api.engine)
+    async with unchanged(api.engine):
+        status, body = await api.post(SEND, text_to_creator(1, "hello", "k1"), as_="shop:s3")
+        assert status == 200, (status, body)
+        assert body.get("data") is None, body
+        assert body["errors"][0]["extensions"]["code"] == "SHOP_INACTIVE", body
+        status, body = await api.post(
+            "mutation($id: ID!) { blockCreator(input: {creatorId: $id}) { userErrors { code } } }",
+            {"id": gid("Creator", 1)}, as_="shop:s3")
+        assert status == 200 and body["errors"][0]["extensions"]["code"] == "SHOP_INACTIVE", body
+    # The creator sees nothing from the suspended shop, and the creator's own access is unaffected.
+    data = await api.query("query { conversations { edges { cursor } } }", as_="creator:c1")
+    assert data["conversations"]["edges"] == []
