@@ -1,7 +1,7 @@
 """A shop's products and target collaborations: shown only to the shop's own seller."""
 
 from resolvers.context import Context
-from resolvers.ids import decode_cursor, encode_cursor, page_size
+from resolvers.ids import cursor_int, decode_cursor, encode_cursor, page_size
 from services import catalog
 from services.history import Page
 
@@ -19,7 +19,7 @@ async def shop_collaborations(ctx: Context, shop_id: int, first: int | None, aft
 
 
 async def _own_shop_page(ctx: Context, fetch, shop_id: int, first: int | None, after: str | None) -> Page | None:
-    size, cursor = page_size(first, 20), decode_cursor(after, int)
+    size, cursor = page_size(first, 20), decode_cursor(after, cursor_int)
     if ctx.viewer.shop_id != shop_id:
         return None
     async with ctx.connect() as conn:

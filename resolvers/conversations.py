@@ -1,10 +1,10 @@
 """The inbox, one conversation, its messages and the folder counts."""
 
-from datetime import datetime
 from decimal import Decimal
 
 from resolvers.context import Context
-from resolvers.ids import decode_cursor, decode_id, encode_cursor, page_size
+from resolvers.ids import (cursor_big_int, cursor_datetime, cursor_int, decode_cursor, decode_id, encode_cursor,
+                          page_size)
 from services import history, inbox
 from services.errors import BadUserInput
 from services.history import Page
@@ -21,7 +21,17 @@ def message_cursor(row) -> str:
 
 
 def decode_message_cursor(value: str | None) -> int | None:
-    return decode_cursor(value, int)
+    return decode_cursor(value, cursor_big_int)
+
+
+def gmv_bound(value, name: str) -> Decimal | None:
+    """A finite GMV bound the database can compare with (NaN and 1e999999 are not amounts)."""
+    if value is None:
+        return None
+    amount = Decimal(value)
+    if not amount.is_finite() or abs(amount) >= 10**18:
+        raise BadUserInput(f"filter.{name} must be a finite amount below 10^18.")
+    return amount
 
 
 def creator_filter(flt) -> inbox.CreatorFilter | None:
@@ -30,14 +40,13 @@ def creator_filter(flt) -> inbox.CreatorFilter | None:
         return None
     return inbox.CreatorFilter(
         min_followers=flt.min_followers, max_followers=flt.max_followers, categories=flt.categories,
-        min_gmv=Decimal(flt.min_gmv) if flt.min_gmv is not None else None,
-        max_gmv=Decimal(flt.max_gmv) if flt.max_gmv is not None else None, search=flt.search)
+        min_gmv=gmv_bound(flt.min_gmv, "minGmv"), max_gmv=gmv_bound(flt.max_gmv, "maxGmv"), search=flt.search)
 
 
 async def conversations(ctx: Context, folder: str, flt, first: int | None, after: str | None) -> Page:
     """A page of the viewer's inbox folder; the loaders are primed with its rows."""
     size = page_size(first, 20)
-    cursor = decode_cursor(after, datetime.fromisoformat, int)
+    cursor = decode_cursor(after, cursor_datetime, cursor_int)
     async with ctx.connect() as conn:
         rows, has_next = await inbox.list_conversations(conn, ctx.viewer, folder, creator_filter(flt), size, cursor)
     ctx.loaders.prime_conversations(rows)

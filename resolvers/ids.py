@@ -2,8 +2,16 @@
 
 import base64
 import binascii
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from services.errors import BadUserInput
+
+# Keys are INTEGER columns (BIGINT for messages): a larger number cannot name a row, and the
+# database refuses to compare with it, so such an ID or cursor is malformed, not merely unknown.
+MAX_KEY = 2**31 - 1
+MAX_BIG_KEY = 2**63 - 1
+BIG_KEY_TYPES = ("Message",)
 
 
 def _encode(text: str) -> str:
@@ -24,7 +32,8 @@ def encode_id(type_name: str, pk: int) -> str:
 def decode_any_id(value: str) -> tuple[str, int]:
     """(type name, primary key) of a global ID."""
     type_name, _, pk = _decode(str(value)).partition(":")
-    if not type_name or not pk.isdigit():
+    maximum = MAX_BIG_KEY if type_name in BIG_KEY_TYPES else MAX_KEY
+    if not type_name or not pk.isascii() or not pk.isdigit() or int(pk) > maximum:
         raise BadUserInput(f"Malformed ID: {value!r}.")
     return type_name, int(pk)
 
@@ -53,6 +62,38 @@ def decode_cursor(value: str | None, *parsers):
     except (ValueError, ArithmeticError):
         raise BadUserInput(f"Malformed cursor: {value!r}.") from None
     return values[0] if len(values) == 1 else values
+
+
+def cursor_int(text: str) -> int:
+    """A key or a count in a cursor (an INTEGER column)."""
+    value = int(text)
+    if not -MAX_KEY - 1 <= value <= MAX_KEY:
+        raise ValueError(text)
+    return value
+
+
+def cursor_big_int(text: str) -> int:
+    """A message id in a cursor (a BIGINT column)."""
+    value = int(text)
+    if not -MAX_BIG_KEY - 1 <= value <= MAX_BIG_KEY:
+        raise ValueError(text)
+    return value
+
+
+def cursor_decimal(text: str) -> Decimal:
+    """A money amount in a cursor: finite, and small enough for the database to compare."""
+    value = Decimal(text)
+    if not value.is_finite() or abs(value) >= 10**18:
+        raise ValueError(text)
+    return value
+
+
+def cursor_datetime(text: str) -> datetime:
+    """A UTC timestamp in a cursor, as made by `datetime.isoformat` of an aware datetime."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(text)
+    return value.astimezone(UTC)  # OverflowError for a date that leaves the calendar in UTC
 
 
 MAX_PAGE = 100

@@ -13,31 +13,32 @@ from resolvers.context import Context
 from services import history
 from services.errors import InboxError, ShopInactive
 from services.events import creator_channel, shop_channel
-from subscriptions import RESYNC, SlowConsumer
-
-QUEUE_SIZE = 256
-# Without Redis, an import in another process cannot tell us a shop closed: check this often.
-STATUS_CHECK_SECONDS = 30.0
+from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 
 
 class SlowConsumerError(InboxError):
     code = "SLOW_CONSUMER"
 
 
-def viewer_channel(ctx: Context) -> str:
+def viewer_channels(ctx: Context) -> list[str]:
+    """The viewer's own channel; sellers also hear shop status changes on the system channel."""
     viewer = ctx.viewer
-    return shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+    if viewer.is_seller:
+        return [shop_channel(viewer.shop_id), SYSTEM_CHANNEL]
+    return [creator_channel(viewer.creator_id)]
 
 
 async def _events(ctx: Context) -> AsyncIterator[dict]:
     """The viewer's broker events; ends the stream when the seller's shop becomes inactive."""
     viewer = ctx.viewer
     try:
-        async with ctx.app.broker.subscribe(viewer_channel(ctx), maxsize=QUEUE_SIZE) as sub:
+        settings = ctx.settings
+        async with ctx.app.broker.subscribe(viewer_channels(ctx), maxsize=settings.subscription_queue_size) as sub:
             yield RESYNC  # subscribed: the caller may now read the database without a gap
             while True:
                 try:
-                    event = await asyncio.wait_for(anext(sub), STATUS_CHECK_SECONDS)
+                    # Without Redis, an import in another process cannot tell us a shop closed: poll.
+                    event = await asyncio.wait_for(anext(sub), settings.shop_status_check_seconds)
                 except TimeoutError:
                     await _check_shop(ctx)
                     continue

@@ -1,11 +1,10 @@
 """The remaining root queries: node, marketplace, quota, sample requests."""
 
-from decimal import Decimal
-
 from resolvers.access import require_seller
 from resolvers.context import Context
 from resolvers.conversations import creator_filter
-from resolvers.ids import decode_any_id, decode_cursor, decode_id, encode_cursor, page_size
+from resolvers.ids import (cursor_decimal, cursor_int, decode_any_id, decode_cursor, decode_id, encode_cursor,
+                          page_size)
 from services import history, marketplace, outreach
 from services.errors import BadUserInput
 from services.history import Page
@@ -50,8 +49,8 @@ def creator_cursor(order: str):
 async def creators(ctx: Context, flt, order: str, first: int | None, after: str | None) -> Page:
     require_seller(ctx, "The creator marketplace")
     size = page_size(first, 20)
-    value_type = int if order == "FOLLOWERS_DESC" else Decimal
-    cursor = decode_cursor(after, value_type, int)
+    value_type = cursor_int if order == "FOLLOWERS_DESC" else cursor_decimal
+    cursor = decode_cursor(after, value_type, cursor_int)
     async with ctx.connect() as conn:
         rows, has_next = await marketplace.list_creators(conn, creator_filter(flt), order, size, cursor)
     return Page(rows, has_next, cursor is not None)
@@ -73,6 +72,6 @@ async def outreach_quota(ctx: Context) -> outreach.Quota:
 
 
 async def sample_requests(ctx: Context, status: str | None, first: int | None, after: str | None) -> Page:
-    size, cursor = page_size(first, 20), decode_cursor(after, int)
+    size, cursor = page_size(first, 20), decode_cursor(after, cursor_int)
     async with ctx.connect() as conn:
         return await history.list_sample_requests(conn, ctx.viewer, status, size, cursor)

@@ -32,6 +32,8 @@ class Settings:
     outreach_tiers: tuple = DEFAULT_TIERS
     db_pool_size: int = 10
     max_subscriptions_per_connection: int = 20
+    subscription_queue_size: int = 256
+    shop_status_check_seconds: float = 30.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,4 +59,6 @@ class Settings:
             outreach_tiers=parse_tiers(tiers) if tiers else DEFAULT_TIERS,
             db_pool_size=int(env.get("INBOX_DB_POOL_SIZE", "10")),
             max_subscriptions_per_connection=int(env.get("INBOX_WS_MAX_SUBSCRIPTIONS", "20")),
+            subscription_queue_size=int(env.get("INBOX_WS_QUEUE_SIZE", "256")),
+            shop_status_check_seconds=float(env.get("INBOX_SHOP_STATUS_CHECK_SECONDS", "30")),
         )

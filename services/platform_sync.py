@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from models import Creator, Product, Shop
@@ -248,8 +248,10 @@ async def import_platform_data(engine: AsyncEngine, data: dict) -> ImportSummary
 async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary:
     """Upsert validated rows inside the caller's transaction."""
     now = utcnow()
-    before = await _shop_statuses(conn, [shop["platform_id"] for shop in rows.shops])
-    shop_ids = await _upsert_all(conn, SHOPS, [{**shop, "updated_at": now} for shop in rows.shops])
+    platform_ids = [shop["platform_id"] for shop in rows.shops]
+    before = await _shop_column(conn, SHOPS.c.status, platform_ids)
+    await _upsert_all(conn, SHOPS, [{**shop, "updated_at": now} for shop in rows.shops])
+    shop_ids = await _shop_column(conn, SHOPS.c.id, platform_ids)
     await _upsert_all(conn, CREATORS, [{**creator, "updated_at": now} for creator in rows.creators])
     # A product whose platform id belonged to another shop moves: shop_id is updated too.
     products = [{key: value for key, value in product.items() if key != "shop_platform_id"}
@@ -265,20 +267,24 @@ def _batches(items: list) -> Iterator[list]:
         yield items[start:start + BATCH_SIZE]
 
 
-async def _shop_statuses(conn: AsyncConnection, platform_ids: list[str]) -> dict[str, str]:
-    """platform id -> current status of the shops that already exist."""
-    statuses = {}
+async def _shop_column(conn: AsyncConnection, column, platform_ids: list[str]) -> dict:
+    """platform id -> `column` of the shops with these platform ids that exist."""
+    found = {}
     for batch in _batches(platform_ids):
-        query = select(SHOPS.c.platform_id, SHOPS.c.status).where(SHOPS.c.platform_id.in_(batch))
-        statuses.update((await conn.execute(query)).all())
-    return statuses
+        query = select(SHOPS.c.platform_id, column).where(SHOPS.c.platform_id.in_(batch))
+        found.update((await conn.execute(query)).all())
+    return found
 
 
-async def _upsert_all(conn: AsyncConnection, table, rows: list[dict]) -> dict[str, int]:
-    """Upsert rows keyed by platform_id, updating every other column; platform id -> id."""
-    ids = {}
+async def _upsert_all(conn: AsyncConnection, table, rows: list[dict]) -> None:
+    """Upsert rows keyed by platform_id, updating every other column.
+
+    One statement of bind parameters runs for each batch of rows (an executemany): it is
+    compiled once, where a multi-row VALUES would be compiled again for every batch."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    stmt = upsert(conn, table, [{name: bindparam(name) for name in columns}], "platform_id",
+                  [name for name in columns if name != "platform_id"])
     for batch in _batches(rows):
-        update = [name for name in batch[0] if name != "platform_id"]
-        stmt = upsert(conn, table, batch, "platform_id", update)
-        ids.update((await conn.execute(stmt.returning(table.c.platform_id, table.c.id))).all())
-    return ids
+        await conn.execute(stmt, batch)

@@ -83,3 +83,89 @@ async def test_other_tenants_receive_nothing(api):
     await api.query(SEND, text_to_creator(2, "for c2", "k2"), as_="shop:s2")
     assert _text(await other_seller.next_payload()) == "for c2"
     assert _text(await other_creator.next_payload()) == "for c2"
+
+
+async def _subscribe(api, subject: str, query: str = MESSAGE_ADDED, variables: dict | None = None,
+                     protocol: str = "graphql-transport-ws", expected: int = 1) -> WSClient:
+    client = await _connect(api, protocol, subject)
+    assert await client.acked()
+    await client.subscribe(query, variables)
+    await api.wait_subscribed(expected)
+    return client
+
+
+async def test_refused_send_publishes_nothing(api):
+    await build_world(api.engine)
+    for i in range(5):
+        await api.query(SEND, text_to_creator(1, f"m{i}", f"k{i}"), as_="shop:s1")
+    creator = await _subscribe(api, "creator:c1")
+    refused = await api.query(SEND, text_to_creator(1, "sixth", "k6"), as_="shop:s1")
+    assert refused["sendMessage"]["userErrors"][0]["code"] == "PRE_REPLY_LIMIT_REACHED"
+    await api.query(SEND, text_to_shop(1, "reply", "r1"), as_="creator:c1")
+    assert _text(await creator.next_payload()) == "reply"
+
+
+async def test_slow_consumer_is_ended_with_its_code(aiohttp_client, database_url, tmp_path):
+    from server import APP_STATE, create_app
+    from tests.client import GraphQLClient
+    from tests.conftest import JWT_SECRET, make_settings
+
+    app = create_app(make_settings(database_url, tmp_path, subscription_queue_size=4))
+    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
+    await build_world(api.engine)
+    await api.query(SEND, text_to_creator(1, "hello", "k1"), as_="shop:s1")
+    client = await _subscribe(api, "creator:c1")
+    # A burst the consumer cannot keep up with: the in-process broker delivers synchronously,
+    # so the subscription's queue of 4 overflows before its generator runs again.
+    for _ in range(10):
+        await api.runtime.broker.publish("inbox:creator:1", {"type": "message", "conversation_id": 1,
+                                                              "message_id": 10**9})
+    message = await client.next_payload()
+    assert message["type"] == "error" or message["payload"].get("errors"), message
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "SLOW_CONSUMER"
+
+
+async def test_conversation_updated_follows_the_viewers_changes(api):
+    await build_world(api.engine)
+    await api.query(SEND, text_to_creator(1, "hello", "k1"), as_="shop:s1")
+    other_tab = await _subscribe(api, "shop:s1", CONVERSATION_UPDATED)
+    creator = await _subscribe(api, "creator:c1", CONVERSATION_UPDATED, expected=2)
+    star = "mutation($id: ID!) { starConversation(input: {conversationId: $id}) { userErrors { code } } }"
+    await api.query(star, {"id": gid("Conversation", 1)}, as_="shop:s1")
+    update = (await other_tab.next_payload())["payload"]["data"]["conversationUpdated"]
+    assert update["isStarred"] is True
+    await api.query(SEND, text_to_shop(1, "reply", "r1"), as_="creator:c1")
+    update = (await other_tab.next_payload())["payload"]["data"]["conversationUpdated"]
+    assert update["unreadCount"] == 1
+    # The creator's stream saw only the reply, not the seller's star.
+    assert (await creator.next_payload())["payload"]["data"]["conversationUpdated"]["isStarred"] is False
+
+
+async def test_block_shows_up_live(api):
+    await build_world(api.engine)
+    await api.query(SEND, text_to_creator(1, "hello", "k1"), as_="shop:s1")
+    creator = await _subscribe(api, "creator:c1")
+    block = "mutation($id: ID!) { blockCreator(input: {creatorId: $id}) { userErrors { code } } }"
+    await api.query(block, {"id": gid("Creator", 1)}, as_="shop:s1")
+    notice = (await creator.next_payload())["payload"]["data"]["messageAdded"]
+    assert notice["senderRole"] == "SYSTEM"
+
+
+async def test_inactive_shop_ends_seller_subscriptions(aiohttp_client, database_url, tmp_path):
+    from server import APP_STATE, create_app
+    from services.platform_sync import import_platform_data
+    from tests.client import GraphQLClient
+    from tests.conftest import JWT_SECRET, make_settings
+    from tests.world import world_data
+
+    app = create_app(make_settings(database_url, tmp_path, shop_status_check_seconds=0.2))
+    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
+    await build_world(api.engine)
+    seller = await _subscribe(api, "shop:s1")
+    data = world_data()
+    data["shops"][0]["status"] = "SUSPENDED"
+    await import_platform_data(api.engine, data)
+    message = await seller.next_payload()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"
