@@ -20,6 +20,8 @@ from models.database import create_engine
 from models.migrate import upgrade
 from services.runtime import Runtime
 from schema import schema
+from schema.build import build_schema
+from schema.limits import Limits
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.config import Settings
@@ -44,7 +46,8 @@ def create_app(settings: Settings) -> web.Application:
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)
-    view = InboxView(schema, state, graphql_ide=None if settings.production else "graphiql",
+    limits = Limits(settings.max_depth, settings.max_aliases, settings.max_tokens, settings.max_cost)
+    view = InboxView(build_schema(limits, settings.production), state, graphql_ide=None if settings.production else "graphiql",
                      max_subscriptions_per_connection=settings.max_subscriptions_per_connection)
     app.router.add_route("*", "/graphql", view)
     app.router.add_get("/healthz", _healthz)

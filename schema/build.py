@@ -1,11 +1,18 @@
-"""Assembles the schema from the root types."""
+"""Assembles the schema from the root types, once per configuration."""
+
+from functools import lru_cache
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import classify
+from schema.limits import Limits, limits_extension, validation_rules
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+
+CACHE_SIZE = 1024
 
 
 class InboxSchema(strawberry.Schema):
@@ -14,4 +21,15 @@ class InboxSchema(strawberry.Schema):
             classify(error)
 
 
-schema = InboxSchema(query=Query, mutation=Mutation, subscription=Subscription)
+@lru_cache(maxsize=8)
+def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSchema:
+    """The schema with its limits; production also hides introspection and field suggestions."""
+    rules = validation_rules(limits, production)
+    return InboxSchema(
+        query=Query, mutation=Mutation, subscription=Subscription,
+        config=StrawberryConfig(disable_field_suggestions=production),
+        extensions=[limits_extension(limits, rules),
+                    lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)])
+
+
+schema = build_schema()

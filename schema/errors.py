@@ -20,6 +20,9 @@ VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot re
                        "of required type", "was not provided", "must specify exactly one key",
                        "must be non-null", "Expected type")
 
+# strawberry's depth and alias rules and graphql-core's token cap report without a code.
+TOO_COMPLEX_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "Document contains more than")
+
 
 def is_unavailable(error: BaseException) -> bool:
     """The database cannot be reached (down, restarting, pool exhausted)."""
@@ -44,6 +47,8 @@ def classify(error: GraphQLError) -> None:
         log.error("unexpected error %s", error_id, exc_info=original)
         extensions.update(code="INTERNAL_SERVER_ERROR", errorId=error_id)
         error.message = f"Internal server error (error id {error_id})."
+    elif any(marker in error.message for marker in TOO_COMPLEX_MARKERS):
+        extensions["code"] = "QUERY_TOO_COMPLEX"
     elif error.message.startswith("Syntax Error"):
         extensions["code"] = "GRAPHQL_PARSE_FAILED"
     elif any(marker in error.message for marker in VALUE_ERROR_MARKERS):

@@ -1,5 +1,8 @@
 """The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors."""
 
+import logging
+import uuid
+
 import orjson
 from aiohttp import web
 from cross_web import HTTPException
@@ -16,6 +19,7 @@ from services.viewer import Viewer
 
 VIEWER_KEY = web.RequestKey("viewer", Viewer)
 FORBIDDEN_CLOSE_CODE = 4403
+log = logging.getLogger("inbox.http")
 
 
 def error_response(error: InboxError, status: int) -> web.Response:
@@ -71,6 +75,12 @@ class InboxView(GraphQLView):
             return await self.run(request=request)
         except HTTPException as error:
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
+        except Exception as error:  # a bug of ours: logged with an id, never a traceback to the client
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("unhandled error %s", error_id)
+            if is_unavailable(error):
+                return error_response(ServiceUnavailable("The service is unavailable; retry shortly."), 503)
+            return error_response(InboxError(f"Internal server error (error id {error_id})."), 500)
 
     async def get_context(self, request: web.Request, response) -> Context:
         return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response)

@@ -24,7 +24,9 @@ from tqdm import tqdm
 from models import (Block, CollaborationProduct, Conversation, ConversationState, Creator, Message,
                     OutreachUnit, Product, SampleRequest, Shop, TargetCollaboration)
 from models.types import utcnow
+from services.blocking import NOTICES as BLOCK_NOTICES
 from services.config import DEFAULT_TIERS
+from services.outreach import week_start, weekly_limit
 from services.platform_sync import apply_import, parse_import_data
 
 MAX_SCALE = 100
@@ -193,12 +195,6 @@ _SAMPLE_NOTES = (None, None, "Would love to feature this in my next video!",
 _REJECT_REASONS = (None, "Out of stock at the moment, sorry!",
                    "We're focusing on other categories this month.",
                    "This product isn't part of our sample program.")
-_NOTICES = {
-    "SAMPLE_APPROVED": "{shop} approved the sample request for {product}.",
-    "SAMPLE_REJECTED": "{shop} rejected the sample request for {product}.",
-    "CREATOR_BLOCKED": "{shop} blocked @{handle}. Messages can no longer be sent in this chat.",
-    "CREATOR_UNBLOCKED": "{shop} unblocked @{handle}. You can message each other again.",
-}
 
 
 # --- platform data -----------------------------------------------------------------------
@@ -265,17 +261,6 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
     for i in by_remainder[:total - sum(counts)]:
         counts[i] += 1
     return counts
-
-
-def weekly_limit(gmv: Decimal) -> int:
-    """The default outreach tier's weekly limit for a shop with this affiliate GMV."""
-    return next(limit for bound, limit in DEFAULT_TIERS if bound is None or gmv < bound)
-
-
-def _week_start(moment: datetime) -> datetime:
-    """Monday 00:00 UTC of the week holding `moment`."""
-    day = moment - timedelta(days=moment.weekday())
-    return day.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 # --- generation ----------------------------------------------------------------------------
@@ -360,7 +345,7 @@ class _Thread:
         self.samples: list[dict] = []
         shop, creator = plan.shop, plan.creator
         self.words = {"name": creator.first_name, "shop": shop.name, "category": creator.category.lower(),
-                      "followers": f"{creator.followers:,}", "handle": creator.handle, "rate": shop.rate}
+                      "followers": f"{creator.followers:,}", "rate": shop.rate}
 
     def wait(self, seconds: float, clamp: bool = False) -> None:
         """Move the clock on; past the demo's end raise _OutOfTime, or stop at the end if clamped."""
@@ -406,15 +391,14 @@ class _Thread:
         else:
             self.say("SELLER", _SELLER_REPLIES)
 
-    def notice(self, code: str, **content) -> None:
-        words = self.words | content.pop("words", {})
-        self.message("SYSTEM", "NOTICE", notice_code=code, text=_NOTICES[code].format(**words), **content)
+    def notice(self, code: str, wording: str, **content) -> None:
+        self.message("SYSTEM", "NOTICE", notice_code=code, text=wording, **content)
 
     def request_sample(self) -> None:
         """The creator's sample request card; most are decided hours later (if that is past)."""
         rng, demo = self.rng, self.demo
         demo.sample_id += 1
-        product_id, title, _ = rng.choice(self.plan.shop.products)
+        product_id = rng.choice(self.plan.shop.products)[0]
         sample = {"id": demo.sample_id, "shop_id": self.plan.shop.id, "creator_id": self.plan.creator.id,
                   "product_id": product_id, "conversation_id": self.id, "status": "PENDING",
                   "note": rng.choice(_SAMPLE_NOTES), "reject_reason": None,
@@ -424,18 +408,22 @@ class _Thread:
         self.message("CREATOR", "SAMPLE_REQUEST", sample_request_id=sample["id"])
         if rng.random() < 0.75:
             self.wait(rng.lognormvariate(9.5, 1.0))
-            approved = rng.random() < 0.7
-            sample.update(status="APPROVED" if approved else "REJECTED", decided_at=self.at,
-                          reject_reason=None if approved else rng.choice(_REJECT_REASONS))
-            self.notice("SAMPLE_APPROVED" if approved else "SAMPLE_REJECTED", words={"product": title})
+            if rng.random() < 0.7:
+                sample.update(status="APPROVED", decided_at=self.at)
+                self.notice("SAMPLE_APPROVED", "The shop approved your sample request.")
+            else:
+                reason = rng.choice(_REJECT_REASONS)
+                sample.update(status="REJECTED", decided_at=self.at, reject_reason=reason)
+                self.notice("SAMPLE_REJECTED", "The shop rejected your sample request."
+                            + (f" Reason: {reason}" if reason else ""))
 
     def block_and_unblock(self) -> None:
         """A block lifted later: both notices, or neither if the unblock would lie in the future."""
         self.wait(self.rng.lognormvariate(8, 1))
         blocked_at = self.at
         self.wait(self.rng.lognormvariate(11, 1))
-        self.notice("CREATOR_BLOCKED", created_at=blocked_at)
-        self.notice("CREATOR_UNBLOCKED")
+        self.notice("CREATOR_BLOCKED", BLOCK_NOTICES["CREATOR_BLOCKED"], created_at=blocked_at)
+        self.notice("CREATOR_UNBLOCKED", BLOCK_NOTICES["CREATOR_UNBLOCKED"])
 
 
 class _Demo:
@@ -446,7 +434,7 @@ class _Demo:
         now = utcnow()
         self.end = now - timedelta(minutes=3)  # the newest message
         self.start = now - HISTORY
-        self.week_start = _week_start(now)
+        self.week_start = week_start(now)
         self.message_id = self.sample_id = 0
         self.shops: list[_ShopInfo] = []
         self.creators: list[_CreatorInfo] = []
@@ -460,7 +448,7 @@ class _Demo:
         shops = await conn.execute(select(Shop.platform_id, Shop.id, Shop.name, Shop.affiliate_gmv_30d))
         for pid, id_, name, gmv in sorted(shops, key=lambda row: int(row[0][1:])):
             n = len(self.shops)
-            self.shops.append(_ShopInfo(id_, name, categories[n], weekly_limit(gmv),
+            self.shops.append(_ShopInfo(id_, name, categories[n], weekly_limit(DEFAULT_TIERS, gmv),
                                         _SHOP_TIERS[n % len(_SHOP_TIERS)][1], products[id_], [],
                                         self.rng.randrange(8, 25)))
         creators = await conn.execute(select(Creator.platform_id, Creator.id, Creator.handle,
@@ -608,7 +596,7 @@ class _Demo:
             thread.say(plan.script[0], _SELLER_REPLIES if plan.script[0] == "SELLER" else _CREATOR_REPLIES)
         if plan.blocked:
             thread.wait(thread.rng.lognormvariate(10, 1), clamp=True)
-            thread.notice("CREATOR_BLOCKED")
+            thread.notice("CREATOR_BLOCKED", BLOCK_NOTICES["CREATOR_BLOCKED"])
 
     def _open(self, thread: _Thread) -> bool:
         """The first messages; True when the creator has spoken."""

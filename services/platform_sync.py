@@ -20,7 +20,7 @@ from models.database import upsert
 from models.types import utcnow
 
 SHOP_STATUSES = ("ACTIVE", "SUSPENDED", "CLOSED")
-BATCH_SIZE = 1000  # rows per statement: well under SQLite's bound-parameter limit
+BATCH_SIZE = 1000  # rows per executemany, ids per IN list (SQLite caps bound parameters)
 MAX_LISTED_ERRORS = 20
 _MAX_MONEY = Decimal(10) ** 12  # Numeric(14, 2) holds 12 integer digits
 _MAX_INT = 2**31 - 1
@@ -51,11 +51,11 @@ class ImportSummary:
 
 @dataclass
 class ImportRows:
-    """A validated import file as table rows (products still name their shop by platform id)."""
+    """A validated import file as table rows."""
 
     shops: list[dict]
     creators: list[dict]
-    products: list[dict]
+    products: list[tuple[str, dict]]  # (the shop's platform id, row without shop_id)
 
 
 class _Bad(Exception):
@@ -217,7 +217,7 @@ def parse_import_data(data: dict) -> ImportRows:
         for j, raw_product in enumerate(v.items(raw_products, f"shops[{i}].products")):
             product = v.record(raw_product, f"shops[{i}].products[{j}]", "product", _PRODUCT_FIELDS)
             if product is not None and shop is not None:
-                rows.products.append({**product, "shop_platform_id": shop["platform_id"]})
+                rows.products.append((shop["platform_id"], product))
         if shop is not None:
             rows.shops.append(shop)
     for i, raw in enumerate(v.items(data.get("creators"), "creators")):
@@ -254,9 +254,8 @@ async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary
     shop_ids = await _shop_column(conn, SHOPS.c.id, platform_ids)
     await _upsert_all(conn, CREATORS, [{**creator, "updated_at": now} for creator in rows.creators])
     # A product whose platform id belonged to another shop moves: shop_id is updated too.
-    products = [{key: value for key, value in product.items() if key != "shop_platform_id"}
-                | {"shop_id": shop_ids[product["shop_platform_id"]]} for product in rows.products]
-    await _upsert_all(conn, PRODUCTS, products)
+    await _upsert_all(conn, PRODUCTS, [{**product, "shop_id": shop_ids[shop_platform_id]}
+                                       for shop_platform_id, product in rows.products])
     changed = sorted(shop_ids[shop["platform_id"]] for shop in rows.shops
                      if before.get(shop["platform_id"], shop["status"]) != shop["status"])
     return ImportSummary(len(rows.shops), len(rows.creators), len(rows.products), changed)

@@ -1,0 +1,138 @@
+"""The GraphQL documents of each scenario, for the API and for PostGraphile, and the row ids
+each answer holds (compared before timing: both servers must return the same page)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+PAGE = 50
+FILTER = {"minFollowers": 10_000, "categories": ["Beauty", "Fashion"]}
+
+# The inbox page of the brief: 50 conversations of the seller side, newest activity first, with
+# creator handle, follower count, category, avatar, last message content and time, unread
+# count, star/archive flags.
+API_INBOX = """
+query BenchInbox($folder: InboxFolder, $filter: CreatorFilter) {
+  conversations(folder: $folder, filter: $filter, first: %d) {
+    edges { cursor node {
+      id lastActivityAt unreadCount isStarred isArchived
+      creator { id handle avatarUrl followerCount mainCategory }
+      lastMessage { id createdAt content { __typename ... on TextContent { text } } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""" % PAGE
+
+PEER_INBOX = """
+query BenchInbox($owner: Int!, $filter: ConversationStateFilter) {
+  allConversationStates(first: %d, filter: $filter,
+      condition: {side: "SELLER", ownerId: $owner, visible: true, archived: false},
+      orderBy: [LAST_ACTIVITY_AT_DESC, CONVERSATION_ID_DESC]) {
+    edges { cursor node {
+      conversationId lastActivityAt unreadCount starred archived
+      conversationByConversationId {
+        creatorByCreatorId { rowId handle avatarUrl followerCount mainCategory }
+        lastMessage { rowId createdAt kind text }
+      }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}""" % PAGE
+
+# The brief's messages page: the latest 50 messages of one conversation, oldest first.
+API_MESSAGES = """
+query BenchMessages($id: ID!) {
+  conversation(id: $id) { messages(last: %d) { edges { cursor node {
+    id senderRole createdAt content { __typename ... on TextContent { text } }
+  } } } }
+}""" % PAGE
+
+PEER_MESSAGES = """
+query BenchMessages($id: Int!) {
+  conversationByRowId(rowId: $id) { messagesByConversationId(last: %d, orderBy: [PRIMARY_KEY_ASC]) {
+    edges { cursor node { rowId senderRole createdAt kind text } }
+  } }
+}""" % PAGE
+
+API_COUNTS = "query BenchCounts { inboxCounts { all unread unreplied starred archived } }"
+
+_SIDE = 'side: "SELLER", ownerId: $owner, visible: true'
+PEER_COUNTS = f"""
+query BenchCounts($owner: Int!) {{
+  all: allConversationStates(condition: {{{_SIDE}, archived: false}}) {{ totalCount }}
+  unread: allConversationStates(condition: {{{_SIDE}, archived: false}},
+                                filter: {{unreadCount: {{greaterThan: 0}}}}) {{ totalCount }}
+  unreplied: allConversationStates(condition: {{{_SIDE}, archived: false, unreplied: true}}) {{ totalCount }}
+  starred: allConversationStates(condition: {{{_SIDE}, starred: true}}) {{ totalCount }}
+  archived: allConversationStates(condition: {{{_SIDE}, archived: true}}) {{ totalCount }}
+}}"""
+
+SEND = """
+mutation BenchSend($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    message { id createdAt }
+    userErrors { code message }
+  }
+}"""
+
+SUBSCRIPTION = "subscription BenchLive { messageAdded { id createdAt content { ... on TextContent { text } } } }"
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    """The API's global id (resolvers/ids.py: urlsafe base64 of "Type:pk", unpadded)."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_id(value: str) -> int:
+    text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    return int(text.partition(":")[2])
+
+
+@dataclass
+class Scenario:
+    """One read scenario: the same page asked of both servers."""
+
+    name: str
+    api_query: str
+    api_variables: dict
+    peer_query: str | None
+    peer_variables: dict | None
+
+    def api_ids(self, data: dict) -> list:
+        return _ids(self.name, data, api=True)
+
+    def peer_ids(self, data: dict) -> list:
+        return _ids(self.name, data, api=False)
+
+
+def _ids(name: str, data: dict, api: bool) -> list:
+    if name.startswith("inbox"):
+        if api:
+            return [decode_id(e["node"]["id"]) for e in data["conversations"]["edges"]]
+        return [e["node"]["conversationId"] for e in data["allConversationStates"]["edges"]]
+    if name == "messages":
+        if api:
+            return [decode_id(e["node"]["id"]) for e in data["conversation"]["messages"]["edges"]]
+        return [int(e["node"]["rowId"]) for e in data["conversationByRowId"]["messagesByConversationId"]["edges"]]
+    if name == "counts":
+        if api:
+            return [data["inboxCounts"][k] for k in ("all", "unread", "unreplied", "starred", "archived")]
+        return [data[k]["totalCount"] for k in ("all", "unread", "unreplied", "starred", "archived")]
+    raise KeyError(name)
+
+
+def read_scenarios(shop_pk: int, busy_conversation: int) -> list[Scenario]:
+    peer_creator = {"conversationByConversationId": {"creatorByCreatorId": {
+        "followerCount": {"greaterThanOrEqualTo": FILTER["minFollowers"]},
+        "mainCategory": {"in": FILTER["categories"]}}}}
+    return [
+        Scenario("inbox_all", API_INBOX, {"folder": "ALL"}, PEER_INBOX, {"owner": shop_pk}),
+        Scenario("inbox_unread", API_INBOX, {"folder": "UNREAD"}, PEER_INBOX,
+                 {"owner": shop_pk, "filter": {"unreadCount": {"greaterThan": 0}}}),
+        Scenario("inbox_filtered", API_INBOX, {"folder": "ALL", "filter": FILTER}, PEER_INBOX,
+                 {"owner": shop_pk, "filter": peer_creator}),
+        Scenario("messages", API_MESSAGES, {"id": encode_id("Conversation", busy_conversation)},
+                 PEER_MESSAGES, {"id": busy_conversation}),
+        Scenario("counts", API_COUNTS, {}, PEER_COUNTS, {"owner": shop_pk}),
+    ]
