@@ -11,6 +11,8 @@
 import argparse
 import asyncio
 import logging
+import multiprocessing
+import signal
 import sys
 from pathlib import Path
 
@@ -86,11 +88,34 @@ def _print_welcome(settings: Settings) -> None:
     print()
 
 
-def serve(settings: Settings, seed_demo: bool) -> None:
+def _run_worker(settings: Settings, reuse_port: bool) -> None:
+    """One server process on uvloop (when installed)."""
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None,
+                reuse_port=reuse_port, loop=loop)
+
+
+def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
+    """Serve with `workers` processes sharing the port (SO_REUSEPORT); several need Redis."""
+    if workers > 1 and not settings.redis_url:
+        sys.exit("--workers above 1 needs REDIS_URL, so that live events reach every process.")
     if settings.is_sqlite:
         asyncio.run(_prepare_embedded(settings, seed_demo))
         _print_welcome(settings)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    if workers == 1:
+        _run_worker(settings, reuse_port=False)
+        return
+    processes = [multiprocessing.Process(target=_run_worker, args=(settings, True)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
+    for process in processes:
+        process.join()
 
 
 def _import(settings: Settings, path: str) -> None:
@@ -143,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command")
     serve_cmd = commands.add_parser("serve", help="run the server (the default)")
     serve_cmd.add_argument("--no-demo", action="store_true", help="do not seed a demo into an empty database")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes on the port (needs REDIS_URL)")
     parser.add_argument("--no-demo", action="store_true", help=argparse.SUPPRESS)
     commands.add_parser("migrate", help="apply the database migrations")
     import_cmd = commands.add_parser("import", help="upsert shops, creators and products from a JSON file")
@@ -158,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings.from_env()
     if args.command in (None, "serve"):
-        serve(settings, seed_demo=not args.no_demo)
+        serve(settings, seed_demo=not args.no_demo, workers=getattr(args, "workers", 1))
     elif args.command == "migrate":
         upgrade(settings.database_url)
     elif args.command == "import":

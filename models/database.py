@@ -12,7 +12,17 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                               connect_args={"server_settings": {"jit": "off"}})
+                               connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for single-statement reads: on PostgreSQL without BEGIN/ROLLBACK round trips.
+
+    SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:
@@ -31,6 +41,8 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; searches must fold "É" to "é" as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):
@@ -39,6 +51,10 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table, **values):

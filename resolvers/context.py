@@ -28,7 +28,7 @@ class Context:
 
     def refresh_loaders(self) -> None:
         """Fresh loaders: per request, and per delivered event on a long-lived WebSocket."""
-        self.loaders = Loaders(self.app.engine, self.viewer)
+        self.loaders = Loaders(self.app.reader, self.viewer)
 
     @property
     def settings(self) -> Settings:
@@ -36,4 +36,4 @@ class Context:
 
     def connect(self) -> AsyncConnection:
         """A pooled connection for one read: `async with ctx.connect() as conn`."""
-        return self.app.engine.connect()
+        return self.app.reader.connect()

@@ -52,23 +52,6 @@ class Loaders:
             loader.clear(key)
 
     def prime_conversations(self, rows) -> None:
-        """Seed the conversation and creator loaders from rows of `inbox.conversation_select`."""
+        """Seed the conversation loader from records of `inbox.conversation_select`."""
         for row in rows:
             self.conversation_by_id.prime(row.id, row)
-            self.creator_by_id.prime(row.creator_id, creator_of(row))
-
-
-class _CreatorView:
-    """A creator read from the `creator__`-prefixed columns of a conversation row."""
-
-    __slots__ = ("_row",)
-
-    def __init__(self, row):
-        self._row = row
-
-    def __getattr__(self, name: str):
-        return getattr(self._row, inbox.CREATOR_PREFIX + name)
-
-
-def creator_of(row) -> _CreatorView:
-    return _CreatorView(row)

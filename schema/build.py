@@ -7,6 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import classify
+from schema.fast_execution import FastExecutionContext
 from schema.limits import Limits, limits_extension, validation_rules
 from schema.mutation import Mutation
 from schema.query import Query
@@ -28,6 +29,7 @@ def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSc
     return InboxSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=FastExecutionContext,
         extensions=[limits_extension(limits, rules),
                     lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)])
 

@@ -35,6 +35,10 @@ def classify(error: GraphQLError) -> None:
     """Set the error's code, and mask the message of anything unexpected."""
     extensions = dict(error.extensions or {})
     original = error.original_error
+    if isinstance(original, GraphQLError) and not error.path:
+        # graphql-core's own report of a variable value that does not fit its type (it chains the
+        # coercion error): the client's input, classified by its wording below, not a crash.
+        original = None
     if "code" in extensions:
         pass
     elif isinstance(original, InboxError):

@@ -49,7 +49,7 @@ class InboxView(GraphQLView):
 
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
-        viewer = await authenticate(self.runtime.engine, self.runtime.secret, header)
+        viewer = await authenticate(self.runtime.reader, self.runtime.secret, header)
         if viewer.is_seller and viewer.shop_status != "ACTIVE":
             raise ShopInactive(
                 f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")

@@ -4,6 +4,7 @@ Both roles read through `conversation_state`, the viewer's side of each conversa
 so one query serves a seller's inbox and a creator's.
 """
 
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,15 +12,16 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Block, Conversation, ConversationState, Creator
+from models import Block, Conversation, ConversationState, Creator, Message, Shop
 from services.viewer import Viewer
 
 conversation_t = Conversation.__table__
 state_t = ConversationState.__table__
 creator_t = Creator.__table__
 block_t = Block.__table__
+shop_t = Shop.__table__
+message_t = Message.__table__
 
-CREATOR_PREFIX = "creator__"
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
 
 
@@ -67,24 +69,55 @@ def creator_conditions(flt: CreatorFilter | None) -> list:
     return conditions
 
 
-def conversation_select(viewer: Viewer):
-    """Conversations with the viewer's side state, their creator and block flag, in one row each.
+_CONVERSATION_COLUMNS = (
+    conversation_t.c.id, conversation_t.c.shop_id, conversation_t.c.creator_id, conversation_t.c.entrance,
+    conversation_t.c.created_at, conversation_t.c.last_message_id, conversation_t.c.last_activity_at,
+    conversation_t.c.creator_has_replied, conversation_t.c.seller_message_count, state_t.c.starred,
+    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id)
+CreatorRecord = namedtuple("CreatorRecord", creator_t.c.keys())
+ShopRecord = namedtuple("ShopRecord", shop_t.c.keys())
+MessageRecord = namedtuple("MessageRecord", message_t.c.keys())
+ConversationRecord = namedtuple("ConversationRecord", [col.name for col in _CONVERSATION_COLUMNS]
+                                + ["blocked", "creator", "shop", "last_message"])
+_SPLITS = (len(_CONVERSATION_COLUMNS) + 1, len(creator_t.c), len(shop_t.c))
 
-    Inbox rows need all three; selecting them together saves a round trip per page.
-    """
+
+def _joined_select():
     s, c = state_t.c, conversation_t.c
-    creator_columns = [col.label(CREATOR_PREFIX + col.name) for col in creator_t.c]
+    last = message_t.alias("last_message")
+    blocked = block_t.c.shop_id.is_not(None).label("blocked")
     return (
-        select(c.id, c.shop_id, c.creator_id, c.entrance, c.created_at, c.last_message_id,
-               c.last_activity_at, c.creator_has_replied, c.seller_message_count,
-               s.starred, s.archived, s.unread_count, s.unreplied, s.last_read_message_id,
-               (block_t.c.shop_id.is_not(None)).label("blocked"), *creator_columns)
+        select(*_CONVERSATION_COLUMNS, blocked, *creator_t.c, *shop_t.c, *last.c)
         .select_from(
             state_t.join(conversation_t, c.id == s.conversation_id)
             .join(creator_t, creator_t.c.id == c.creator_id)
-            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id)))
-        .where(s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
-    )
+            .join(shop_t, shop_t.c.id == c.shop_id)
+            .outerjoin(last, last.c.id == c.last_message_id)
+            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))))
+
+
+# Built once: constructing the joins and the alias per request costs more than running them.
+_JOINED = _joined_select()
+
+
+def conversation_select(viewer: Viewer):
+    """Conversations seen from the viewer's side, with their creator, shop, newest message and
+    block flag, one row each: an inbox page needs all of them, and one statement fetches them."""
+    s = state_t.c
+    return _JOINED.where(s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
+
+
+def conversation_record(row) -> ConversationRecord:
+    """Split a row of `conversation_select` into the conversation and its related records."""
+    own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
+    shop_end = creator_end + _SPLITS[2]
+    message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
+    return ConversationRecord._make((*row[:own], CreatorRecord._make(row[own:creator_end]),
+                                     ShopRecord._make(row[creator_end:shop_end]), message))
+
+
+async def _records(conn: AsyncConnection, query) -> list[ConversationRecord]:
+    return [conversation_record(row) for row in await conn.execute(query)]
 
 
 async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
@@ -96,19 +129,19 @@ async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
     if after is not None:
         query = query.where(tuple_(s.last_activity_at, s.conversation_id) < tuple_(*after))
     query = query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(first + 1)
-    rows = (await conn.execute(query)).all()
+    rows = await _records(conn, query)
     return rows[:first], len(rows) > first
 
 
 async def conversations_by_ids(conn: AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
     """The conversations among `ids` that the viewer may see."""
-    rows = await conn.execute(conversation_select(viewer).where(conversation_t.c.id.in_(ids)))
+    rows = await _records(conn, conversation_select(viewer).where(conversation_t.c.id.in_(ids)))
     return {row.id: row for row in rows}
 
 
 async def conversations_by_creators(conn: AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
-    rows = await conn.execute(conversation_select(viewer).where(conversation_t.c.creator_id.in_(creator_ids)))
+    rows = await _records(conn, conversation_select(viewer).where(conversation_t.c.creator_id.in_(creator_ids)))
     return {row.creator_id: row for row in rows}
 
 

@@ -1,9 +1,10 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.database import autocommit
 from services.config import Settings
 from services.events import Event
 from subscriptions import Broker
@@ -17,6 +18,11 @@ class Runtime:
     engine: AsyncEngine
     secret: str
     broker: Broker
+    reader: AsyncEngine = field(init=False)
+
+    def __post_init__(self):
+        # Reads are single statements: they need no transaction of their own.
+        self.reader = autocommit(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
         """Publish the events of a committed transaction.
