@@ -27,6 +27,7 @@ from schema.limits import Limits
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.config import Settings
+from services.ratelimit import Bucket, create_rate_limits
 from subscriptions import SYSTEM_CHANNEL, create_broker
 
 ROOT = Path(__file__).resolve().parent
@@ -37,14 +38,18 @@ log = logging.getLogger("inbox")
 def create_app(settings: Settings) -> web.Application:
     """The aiohttp application; the engine lives as long as the app."""
     app = web.Application()
+    rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
+                                     Bucket(settings.mutation_burst, settings.mutation_rate))
     state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
-                    secret=resolve_secret(settings), broker=create_broker(settings.redis_url))
+                    secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
+                    rate_limits=rate_limits)
     app[APP_STATE] = state
 
     async def lifetime(_app):
         await state.broker.start()
         yield
         await state.broker.close()
+        await state.rate_limits.close()
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)

@@ -10,11 +10,15 @@ from resolvers.ids import decode_id
 from services import blocking, bulk, collaborations, folders, samples, sending
 from services.chat import Content
 from services.content import text_content
-from services.errors import RuleViolation, invalid
+from services.errors import RateLimited, RuleViolation, invalid
 
 
-async def attempt(call: Callable[[], Awaitable]) -> tuple[object, list[RuleViolation]]:
-    """(result, []) or (None, [the refusal]) of a service call."""
+async def attempt(ctx: Context, call: Callable[[], Awaitable]) -> tuple[object, list[RuleViolation]]:
+    """(result, []) or (None, [the refusal]) of a service call, within the principal's mutation rate."""
+    verdict = await ctx.app.rate_limits.take(ctx.viewer.principal, "mutation")
+    if not verdict.allowed:
+        error = RateLimited(verdict.retry_after)
+        return None, [RuleViolation("RATE_LIMITED", error.message)]
     try:
         return await call(), []
     except RuleViolation as error:
@@ -45,7 +49,7 @@ def _optional_id(value, type_name: str, name: str) -> int | None:
 async def start_conversation(ctx: Context, input) -> tuple[int | None, list]:
     require_seller(ctx, "startConversation")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
-    return await attempt(lambda: folders.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
+    return await attempt(ctx, lambda: folders.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
 
 
 async def send_message(ctx: Context, input) -> tuple[sending.Sent | None, list]:
@@ -54,7 +58,7 @@ async def send_message(ctx: Context, input) -> tuple[sending.Sent | None, list]:
         creator_id=_optional_id(input.creator_id, "Creator", "creatorId"),
         shop_id=_optional_id(input.shop_id, "Shop", "shopId"))
     entrance = input.entrance.value if input.entrance else None
-    return await attempt(lambda: sending.send_message(
+    return await attempt(ctx, lambda: sending.send_message(
         ctx.app, ctx.viewer, target, message_content(ctx, input.content),
         client_key(input.client_message_id, "clientMessageId"), entrance))
 
@@ -63,7 +67,7 @@ async def send_bulk_message(ctx: Context, input) -> tuple[list[bulk.BulkOutcome]
     """Per-creator outcomes; a batch-wide refusal fails every creator with it."""
     require_seller(ctx, "sendBulkMessage")
     creator_ids = [decode_id(value, "Creator", "creatorIds") for value in input.creator_ids]
-    outcomes, errors = await attempt(lambda: bulk.send_bulk(
+    outcomes, errors = await attempt(ctx, lambda: bulk.send_bulk(
         ctx.app, ctx.viewer, creator_ids, message_content(ctx, input.content),
         client_key(input.client_batch_id, "clientBatchId")))
     if errors:
@@ -73,38 +77,38 @@ async def send_bulk_message(ctx: Context, input) -> tuple[list[bulk.BulkOutcome]
 
 async def set_flag(ctx: Context, input, action: str) -> tuple[int | None, list]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
-    return await attempt(lambda: folders.set_flag(ctx.app, ctx.viewer, conversation_id, action))
+    return await attempt(ctx, lambda: folders.set_flag(ctx.app, ctx.viewer, conversation_id, action))
 
 
 async def mark_read(ctx: Context, input) -> tuple[int | None, list]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     up_to = _optional_id(input.up_to_message_id, "Message", "upToMessageId")
-    return await attempt(lambda: folders.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))
+    return await attempt(ctx, lambda: folders.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))
 
 
 async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
     """((creator id, conversation id or None), errors)."""
     require_seller(ctx, "blockCreator" if blocked else "unblockCreator")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
-    conversation_id, errors = await attempt(lambda: blocking.set_blocked(ctx.app, ctx.viewer, creator_id, blocked))
+    conversation_id, errors = await attempt(ctx, lambda: blocking.set_blocked(ctx.app, ctx.viewer, creator_id, blocked))
     return (None if errors else (creator_id, conversation_id)), errors
 
 
 async def request_sample(ctx: Context, input) -> tuple[object, list]:
     require_creator(ctx, "requestSample")
     product_id = decode_id(input.product_id, "Product", "productId")
-    return await attempt(lambda: samples.request_sample(
+    return await attempt(ctx, lambda: samples.request_sample(
         ctx.app, ctx.viewer, product_id, input.note, client_key(input.client_request_id, "clientRequestId")))
 
 
 async def decide_sample(ctx: Context, input, status: str, reason: str | None = None) -> tuple[object, list]:
     require_seller(ctx, "approveSampleRequest" if status == "APPROVED" else "rejectSampleRequest")
     request_id = decode_id(input.sample_request_id, "SampleRequest", "sampleRequestId")
-    return await attempt(lambda: samples.decide(ctx.app, ctx.viewer, request_id, status, reason))
+    return await attempt(ctx, lambda: samples.decide(ctx.app, ctx.viewer, request_id, status, reason))
 
 
 async def create_collaboration(ctx: Context, input) -> tuple[object, list]:
     require_seller(ctx, "createTargetCollaboration")
     product_ids = [decode_id(value, "Product", "productIds") for value in input.product_ids]
-    return await attempt(lambda: collaborations.create_collaboration(
+    return await attempt(ctx, lambda: collaborations.create_collaboration(
         ctx.app, ctx.viewer, input.name, product_ids, input.commission_rate))

@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from services.errors import InboxError
+from services.errors import InboxError, RateLimited
 
 log = logging.getLogger("inbox.errors")
 
@@ -43,6 +43,8 @@ def classify(error: GraphQLError) -> None:
         pass
     elif isinstance(original, InboxError):
         extensions["code"] = original.code
+        if isinstance(original, RateLimited):
+            extensions["retryAfter"] = round(original.retry_after, 3)
     elif original is not None and is_unavailable(original):
         extensions["code"] = "SERVICE_UNAVAILABLE"
         error.message = "The service is temporarily unavailable; retry shortly."

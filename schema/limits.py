@@ -16,10 +16,12 @@ from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSp
                      get_named_type, is_composite_type, specified_rules)
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from resolvers.ids import MAX_PAGE
+from services.errors import RateLimited
 
 PAGE_ARGUMENTS = ("first", "last")
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -127,12 +129,22 @@ def validation_rules(limits: Limits, production: bool) -> tuple:
 
 
 def limits_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
-    """A per-request extension that installs the prebuilt rules, caps tokens and reports the cost."""
+    """A per-request extension: installs the prebuilt rules, caps tokens, applies the query rate
+    limit and reports the cost."""
 
     class OperationLimits(SchemaExtension):
         def on_operation(self):
             self.execution_context.validation_rules = rules
             self.execution_context.parse_options["max_tokens"] = limits.max_tokens
+            yield
+
+        async def on_execute(self):
+            # One token of the principal's query bucket per query operation (mutations pay per field).
+            context = self.execution_context.context
+            if self.execution_context.operation_type is OperationType.QUERY:
+                verdict = await context.app.rate_limits.take(context.viewer.principal, "query")
+                if not verdict.allowed:
+                    raise RateLimited(verdict.retry_after)
             yield
 
         def get_results(self) -> dict:

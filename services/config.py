@@ -38,6 +38,10 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_cost: int = 1000
+    query_burst: int = 200
+    query_rate: float = 50.0
+    mutation_burst: int = 60
+    mutation_rate: float = 10.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -69,4 +73,8 @@ class Settings:
             max_aliases=int(env.get("INBOX_MAX_ALIASES", "15")),
             max_tokens=int(env.get("INBOX_MAX_TOKENS", "2000")),
             max_cost=int(env.get("INBOX_MAX_COST", "1000")),
+            query_burst=int(env.get("INBOX_QUERY_BURST", "200")),
+            query_rate=float(env.get("INBOX_QUERY_RATE", "50")),
+            mutation_burst=int(env.get("INBOX_MUTATION_BURST", "60")),
+            mutation_rate=float(env.get("INBOX_MUTATION_RATE", "10")),
         )

@@ -40,6 +40,16 @@ class ServiceUnavailable(InboxError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class RateLimited(InboxError):
+    """Too many operations of one kind from one principal; `retry_after` in seconds."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"Too many requests; retry in {retry_after:.1f} s.")
+        self.retry_after = retry_after
+
+
 class RuleViolation(InboxError):
     """A business rule said no; the code is one of the contract's `ErrorCode` values."""
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.database import autocommit
 from services.config import Settings
 from services.events import Event
+from services.ratelimit import RateLimits
 from subscriptions import Broker
 
 
@@ -18,6 +19,7 @@ class Runtime:
     engine: AsyncEngine
     secret: str
     broker: Broker
+    rate_limits: RateLimits
     reader: AsyncEngine = field(init=False)
 
     def __post_init__(self):

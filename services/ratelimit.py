@@ -1,0 +1,109 @@
+"""Token buckets per principal: one for queries, one for mutations.
+
+In-process by default; with Redis every process draws from the same bucket, through one
+atomic script. If Redis cannot be reached the request is let through (fail open): a
+broker outage must not take the API down with it.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("inbox.ratelimit")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    capacity: int
+    per_second: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: float = 0.0
+
+
+def _refill(tokens: float, elapsed: float, bucket: Bucket) -> float:
+    return min(bucket.capacity, tokens + elapsed * bucket.per_second)
+
+
+class MemoryLimiter:
+    """Buckets of one process."""
+
+    def __init__(self):
+        self._state: dict[str, tuple[float, float]] = {}
+
+    async def take(self, key: str, bucket: Bucket) -> Verdict:
+        now = time.monotonic()
+        tokens, updated = self._state.get(key, (bucket.capacity, now))
+        tokens = _refill(tokens, now - updated, bucket)
+        if tokens < 1:
+            self._state[key] = (tokens, now)
+            return Verdict(False, (1 - tokens) / bucket.per_second)
+        self._state[key] = (tokens - 1, now)
+        return Verdict(True)
+
+
+# KEYS[1] bucket; ARGV capacity, per_second. Returns {allowed, retry_after_ms}.
+_TAKE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1]) or capacity
+local updated = tonumber(state[2]) or t
+tokens = math.min(capacity, tokens + (t - updated) * rate)
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) / rate * 1000)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'updated', t)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return {allowed, retry}
+"""
+
+
+class RedisLimiter:
+    """Buckets shared by every process through Redis."""
+
+    def __init__(self, url: str):
+        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._take = self._redis.register_script(_TAKE)
+
+    async def take(self, key: str, bucket: Bucket) -> Verdict:
+        try:
+            allowed, retry_ms = await self._take(keys=[f"inbox:rate:{key}"], args=[bucket.capacity, bucket.per_second])
+        except (RedisError, OSError) as error:
+            log.warning("rate limiter unavailable, letting the request through: %s", error)
+            return Verdict(True)
+        return Verdict(bool(allowed), retry_ms / 1000)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class RateLimits:
+    """The query and mutation buckets of every principal."""
+
+    def __init__(self, backend, queries: Bucket, mutations: Bucket):
+        self.backend = backend
+        self.buckets = {"query": queries, "mutation": mutations}
+
+    async def take(self, principal: str, kind: str) -> Verdict:
+        return await self.backend.take(f"{principal}:{kind}", self.buckets[kind])
+
+    async def close(self) -> None:
+        if hasattr(self.backend, "close"):
+            await self.backend.close()
+
+
+def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket) -> RateLimits:
+    return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations)
