@@ -14,9 +14,12 @@ import logging
 import multiprocessing
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from aiohttp import web
+import aiohttp_cors
+from aiohttp import WSCloseCode, web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.database import create_engine
 from models.migrate import upgrade
@@ -36,8 +39,8 @@ log = logging.getLogger("inbox")
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The aiohttp application; the engine lives as long as the app."""
-    app = web.Application()
+    """The aiohttp application; the engine, broker and rate limiter live as long as the app."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
                                      Bucket(settings.mutation_burst, settings.mutation_rate))
     state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
@@ -53,16 +56,58 @@ def create_app(settings: Settings) -> web.Application:
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)
+    app.on_shutdown.append(_close_websockets)
     limits = Limits(settings.max_depth, settings.max_aliases, settings.max_tokens, settings.max_cost)
-    view = InboxView(build_schema(limits, settings.production), state, graphql_ide=None if settings.production else "graphiql",
-                     max_subscriptions_per_connection=settings.max_subscriptions_per_connection)
-    app.router.add_route("*", "/graphql", view)
+    view = InboxView(build_schema(limits, settings.production), state,
+                     graphql_ide=None if settings.production else "graphiql",
+                     max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+                     connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
+    graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    if settings.cors_origins:
+        cors = aiohttp_cors.setup(app, defaults={origin: aiohttp_cors.ResourceOptions(
+            allow_headers=("Authorization", "Content-Type", "X-Request-Id")) for origin in settings.cors_origins})
+        for route in graphql_routes:
+            cors.add(route)
     return app
 
 
 async def _healthz(_request: web.Request) -> web.Response:
+    """The process is alive."""
     return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """The database and, if configured, Redis answer; 503 otherwise."""
+    state = request.app[APP_STATE]
+    checks = {"database": await _database_reachable(state)}
+    if state.settings.redis_url:
+        checks["redis"] = await state.broker.reachable()
+    return web.json_response({"ready": all(checks.values()), **checks}, status=200 if all(checks.values()) else 503)
+
+
+async def _database_reachable(state: Runtime) -> bool:
+    try:
+        async with asyncio.timeout(2):
+            async with state.reader.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    registry = request.app[APP_STATE].metrics.registry
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown, close every WebSocket with 1012 (service restart): clients reconnect elsewhere and
+    resume with `after`."""
+    for ws in list(app[APP_STATE].websockets):
+        await ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"server restarting; reconnect and resume with after")
 
 
 def export_schema(path: Path = ROOT / "schema.graphql") -> None:
@@ -102,7 +147,7 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     except ImportError:
         loop = asyncio.new_event_loop()
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None,
-                reuse_port=reuse_port, loop=loop)
+                reuse_port=reuse_port, loop=loop, shutdown_timeout=settings.shutdown_grace_seconds)
 
 
 def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:

@@ -20,6 +20,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict | None = None
+    request_id: str = ""
     loaders: Loaders | None = field(init=False, default=None)
 
     def __post_init__(self):

@@ -10,6 +10,7 @@ from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
 from schema.limits import Limits, limits_extension, validation_rules
 from schema.mutation import Mutation
+from schema.observability import OperationObserver
 from schema.query import Query
 from schema.subscription import Subscription
 
@@ -30,7 +31,7 @@ def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSc
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=production),
         execution_context_class=FastExecutionContext,
-        extensions=[limits_extension(limits, rules),
+        extensions=[OperationObserver, limits_extension(limits, rules),
                     lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)])
 
 

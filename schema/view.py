@@ -1,5 +1,6 @@
 """The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors."""
 
+import json
 import logging
 import uuid
 
@@ -18,6 +19,7 @@ from services.runtime import Runtime
 from services.viewer import Viewer
 
 VIEWER_KEY = web.RequestKey("viewer", Viewer)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 FORBIDDEN_CLOSE_CODE = 4403
 log = logging.getLogger("inbox.http")
 
@@ -60,21 +62,24 @@ class InboxView(GraphQLView):
                 and "text/html" in request.headers.get("Accept", ""))
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        if not self.is_websocket_request(request) and not self._is_ide_page(request):
+        request[REQUEST_ID_KEY] = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        if self.is_websocket_request(request):
+            return await self._websocket(request)
+        if not self._is_ide_page(request):
             try:
                 request[VIEWER_KEY] = await self._authenticate(request.headers.get("Authorization"))
-            except Unauthenticated as error:
-                return error_response(error, 401)
-            except ShopInactive as error:
-                return error_response(error, 200)
+            except (Unauthenticated, ShopInactive) as error:
+                return self._refuse(request, error, 401 if isinstance(error, Unauthenticated) else 200)
             except Exception as error:
                 if not is_unavailable(error):
                     raise
-                return error_response(ServiceUnavailable("The database is unavailable; retry shortly."), 503)
+                return self._refuse(request, ServiceUnavailable("The database is unavailable; retry shortly."), 503)
         try:
             return await self.run(request=request)
         except HTTPException as error:
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
+        except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
+            return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status)
         except Exception as error:  # a bug of ours: logged with an id, never a traceback to the client
             error_id = uuid.uuid4().hex[:12]
             log.exception("unhandled error %s", error_id)
@@ -82,8 +87,29 @@ class InboxView(GraphQLView):
                 return error_response(ServiceUnavailable("The service is unavailable; retry shortly."), 503)
             return error_response(InboxError(f"Internal server error (error id {error_id})."), 500)
 
+    def _refuse(self, request: web.Request, error: InboxError, status: int) -> web.Response:
+        self.runtime.metrics.http_refusals.labels(error.code).inc()
+        log.info(json.dumps({"event": "refused", "request_id": request[REQUEST_ID_KEY], "outcome": error.code}))
+        return error_response(error, status)
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        gauge = self.runtime.metrics.websockets
+        gauge.inc()
+        try:
+            return await self.run(request=request)
+        finally:
+            gauge.dec()
+
+    async def create_websocket_response(self, request: web.Request, subprotocol: str | None) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [],
+                                   max_msg_size=self.runtime.settings.ws_max_message_bytes)
+        await ws.prepare(request)
+        self.runtime.websockets.add(ws)  # closed with a reconnect hint on shutdown
+        return ws
+
     async def get_context(self, request: web.Request, response) -> Context:
-        return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response)
+        return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response,
+                       request_id=request[REQUEST_ID_KEY])
 
     async def authenticate_ws(self, context: Context, params: dict | None) -> None:
         """Authenticate a WebSocket from its connection_init payload, or reject it."""

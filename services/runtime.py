@@ -1,12 +1,14 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
 from dataclasses import dataclass, field
+from weakref import WeakSet
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.database import autocommit
 from services.config import Settings
 from services.events import Event
+from services.metrics import Metrics, count_statements
 from services.ratelimit import RateLimits
 from subscriptions import Broker
 
@@ -21,10 +23,14 @@ class Runtime:
     broker: Broker
     rate_limits: RateLimits
     reader: AsyncEngine = field(init=False)
+    metrics: Metrics = field(init=False)
+    websockets: WeakSet = field(init=False, default_factory=WeakSet)
 
     def __post_init__(self):
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
+        self.metrics = Metrics(self.broker)
+        count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
         """Publish the events of a committed transaction.

@@ -110,6 +110,10 @@ class Broker(abc.ABC):
         failures are logged and counted in ``publish_failures``.
         """
 
+    async def reachable(self) -> bool:
+        """Whether the transport answers (for readiness checks)."""
+        return True
+
     async def close(self) -> None:
         """Finish every subscription; the broker cannot be used afterwards."""
         self._closed = True

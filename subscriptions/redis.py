@@ -103,6 +103,12 @@ class RedisBroker(Broker):
         await self._publisher.aclose()
         await self._listener.aclose()
 
+    async def reachable(self) -> bool:
+        try:
+            return bool(await self._publisher.ping())
+        except _TRANSPORT_ERRORS:
+            return False
+
     async def publish(self, channel: str, event: Event) -> bool:
         try:
             await self._publisher.execute_command(self._publish_cmd, channel, _dumps(event))

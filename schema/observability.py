@@ -1,0 +1,40 @@
+"""One JSON log line and the metrics of every GraphQL operation."""
+
+import json
+import logging
+import time
+
+from strawberry.extensions import SchemaExtension
+
+from schema.errors import classify
+from services.metrics import start_counting
+
+log = logging.getLogger("inbox.requests")
+
+
+class OperationObserver(SchemaExtension):
+    """Times the operation, counts its SQL statements and logs it (never message text or tokens)."""
+
+    def on_operation(self):
+        counter = start_counting()
+        started = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - started
+        context, execution = self.execution_context.context, self.execution_context
+        try:
+            kind = execution.operation_type.value
+        except Exception:  # noqa: BLE001 - an unparsable document has no operation type
+            kind = "invalid"
+        errors = execution.result.errors if execution.result else execution.pre_execution_errors
+        for error in errors or ():
+            classify(error)  # idempotent: the schema classifies again before answering
+        outcome = (errors[0].extensions or {}).get("code", "error") if errors else "ok"
+        name = execution.operation_name or "anonymous"
+        metrics = context.app.metrics
+        metrics.operations.labels(name, kind, outcome).inc()
+        metrics.latency.labels(kind).observe(elapsed)
+        metrics.statements.labels(kind).observe(counter[0])
+        log.info(json.dumps({
+            "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
+            "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
+            "sql_statements": counter[0]}))

@@ -1,0 +1,58 @@
+"""Prometheus metrics of one process, and SQL statement counting per operation."""
+
+from contextvars import ContextVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+# A one-item list per operation: tasks started by the operation (DataLoader batches) copy the
+# context, so they share the list and their statements count too.
+_statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
+
+
+def count_statements(engine: AsyncEngine) -> None:
+    """Count every statement the engine runs into the current operation's counter."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(*_args):
+        counter = _statements.get()
+        if counter is not None:
+            counter[0] += 1
+
+
+def start_counting() -> list[int]:
+    counter = [0]
+    _statements.set(counter)
+    return counter
+
+
+class _BrokerCollector:
+    """Reads the broker's own counters when Prometheus scrapes."""
+
+    def __init__(self, broker):
+        self.broker = broker
+
+    def collect(self):
+        failures = CounterMetricFamily("inbox_broker_publish_failures", "Events the broker failed to publish.")
+        failures.add_metric([], self.broker.publish_failures)
+        yield failures
+
+
+class Metrics:
+    def __init__(self, broker):
+        self.registry = CollectorRegistry()
+        self.operations = Counter("inbox_operations", "GraphQL operations by name, type and outcome.",
+                                  ["operation", "type", "outcome"], registry=self.registry)
+        self.latency = Histogram("inbox_operation_seconds", "GraphQL operation latency.", ["type"],
+                                 buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5), registry=self.registry)
+        self.statements = Histogram("inbox_sql_statements_per_operation", "SQL statements an operation ran.",
+                                    ["type"], buckets=(0, 1, 2, 3, 4, 6, 8, 12, 20, 50), registry=self.registry)
+        self.http_refusals = Counter("inbox_http_refusals", "Requests refused before GraphQL, by code.",
+                                     ["code"], registry=self.registry)
+        self.websockets = Gauge("inbox_websocket_connections", "Open WebSocket connections.",
+                                registry=self.registry)
+        subscriptions = Gauge("inbox_subscriptions", "Live subscriptions of this process.", registry=self.registry)
+        subscriptions.set_function(broker.subscribers_count)
+        self.registry.register(_BrokerCollector(broker))

@@ -1,0 +1,114 @@
+"""Operations: health, readiness, metrics, request logs, production mode, limits, shutdown."""
+
+import asyncio
+import json
+import logging
+import signal
+
+import aiohttp
+import pytest
+
+from server import APP_STATE, create_app
+from services.auth import issue_token
+from tests.client import GraphQLClient
+from tests.conftest import JWT_SECRET, make_settings
+from tests.gql import INBOX, SEND, text_to_creator
+from tests.processes import RedisServer, ServerProcess
+from tests.world import build_world
+from tests.ws import WSClient
+
+
+async def _client(aiohttp_client, settings) -> GraphQLClient:
+    app = create_app(settings)
+    return GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
+
+
+async def test_health_and_readiness(api):
+    assert (await api.http.get("/healthz")).status == 200
+    response = await api.http.get("/readyz")
+    assert response.status == 200 and (await response.json())["database"] is True
+
+
+async def test_not_ready_while_redis_is_down(aiohttp_client, database_url, tmp_path):
+    redis_server = RedisServer(str(tmp_path))
+    redis_server.start()
+    api = await _client(aiohttp_client, make_settings(database_url, tmp_path, redis_url=redis_server.url))
+    assert (await api.http.get("/readyz")).status == 200
+    redis_server.kill()
+    response = await api.http.get("/readyz")
+    assert response.status == 503 and (await response.json())["redis"] is False
+
+
+async def test_metrics_count_operations_and_statements(api):
+    await build_world(api.engine)
+    await api.query(INBOX, {"first": 5}, as_="shop:s1")
+    await api.post("{ nope }", as_="shop:s1")
+    text = await (await api.http.get("/metrics")).text()
+    assert 'inbox_operations_total{operation="Inbox",outcome="ok",type="query"} 1.0' in text
+    assert 'outcome="GRAPHQL_VALIDATION_FAILED"' in text
+    assert 'inbox_sql_statements_per_operation_count{type="query"}' in text
+    assert "inbox_subscriptions 0.0" in text and "inbox_broker_publish_failures_total 0.0" in text
+
+
+async def test_one_json_log_line_per_operation_without_secrets(api, caplog):
+    await build_world(api.engine)
+    caplog.set_level(logging.INFO, logger="inbox.requests")
+    await api.query(SEND, text_to_creator(1, "a very private text", "k1"), as_="shop:s1")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "inbox.requests"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["principal"] == "shop:1" and line["operation"] == "Send" and line["outcome"] == "ok"
+    assert line["request_id"] and line["duration_ms"] >= 0 and line["sql_statements"] > 0
+    assert "private" not in caplog.text and api.token("shop:s1") not in caplog.text
+
+
+async def test_oversized_body_is_refused_cleanly(api):
+    await build_world(api.engine)
+    response = await api.http.post("/graphql", data=b"{" + b" " * 300_000 + b"}",
+                                   headers={"Authorization": f"Bearer {api.token('shop:s1')}",
+                                            "Content-Type": "application/json"})
+    assert response.status == 413
+    assert (await response.json())["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_cors_allows_configured_origins_only(aiohttp_client, database_url, tmp_path):
+    api = await _client(aiohttp_client, make_settings(database_url, tmp_path, cors_origins=("https://app.example",)))
+    allowed = await api.http.options("/graphql", headers={"Origin": "https://app.example",
+                                                          "Access-Control-Request-Method": "POST"})
+    assert allowed.headers.get("Access-Control-Allow-Origin") == "https://app.example"
+    other = await api.http.options("/graphql", headers={"Origin": "https://evil.example",
+                                                        "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_production_hides_graphiql_introspection_and_suggestions(aiohttp_client, database_url, tmp_path):
+    api = await _client(aiohttp_client, make_settings(database_url, tmp_path, environment="production"))
+    await build_world(api.engine)
+    page = await api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status == 404 or "graphiql" not in (await page.text()).lower()
+    errors = await api.errors("{ __schema { types { name } } }", as_="shop:s1")
+    assert "introspection" in errors[0]["message"].lower()
+    errors = await api.errors("{ conversationz { nodes { id } } }", as_="shop:s1")
+    assert "Did you mean" not in errors[0]["message"]
+
+
+async def test_graceful_shutdown_closes_websockets_with_a_reconnect_hint(postgres_url, tmp_path):
+    server = ServerProcess({"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET,
+                            "INBOX_SHUTDOWN_GRACE_SECONDS": "5"}, tmp_path / "server.log").start()
+    try:
+        from models.database import create_engine
+
+        engine = create_engine(postgres_url)
+        await build_world(engine)
+        await engine.dispose()
+        async with aiohttp.ClientSession() as session:
+            client = await WSClient.connect(session, f"{server.url}/graphql", "graphql-transport-ws",
+                                            issue_token(JWT_SECRET, "creator:c1"))
+            assert await client.acked()
+            server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionError):
+                await client.next_payload(10)
+            assert client.ws.close_code == 1012
+        assert await asyncio.to_thread(server.process.wait, 10) == 0
+    finally:
+        server.stop()
