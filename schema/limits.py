@@ -36,6 +36,11 @@ class Limits:
 
 
 def _page_size(field: FieldNode, definition, variables: dict[str, int | None]) -> int:
+    """The page size a connection field asks for, within 0..MAX_PAGE (larger ones fail anyway)."""
+    return max(0, min(MAX_PAGE, _requested_page_size(field, definition, variables)))
+
+
+def _requested_page_size(field: FieldNode, definition, variables: dict[str, int | None]) -> int:
     for argument in field.arguments or ():
         if argument.name.value in PAGE_ARGUMENTS:
             if isinstance(argument.value, IntValueNode):

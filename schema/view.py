@@ -80,6 +80,8 @@ class InboxView(GraphQLView):
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
         except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status)
+        except UnicodeDecodeError:
+            return error_response(InboxError("The request body is not UTF-8.", code="BAD_REQUEST"), 400)
         except Exception as error:  # a bug of ours: logged with an id, never a traceback to the client
             error_id = uuid.uuid4().hex[:12]
             log.exception("unhandled error %s", error_id)
@@ -106,6 +108,12 @@ class InboxView(GraphQLView):
         await ws.prepare(request)
         self.runtime.websockets.add(ws)  # closed with a reconnect hint on shutdown
         return ws
+
+    async def parse_http_body(self, request_adapter):
+        try:
+            return await super().parse_http_body(request_adapter)
+        except (AttributeError, TypeError):  # strawberry assumes a JSON object; `0` or `[1]` is not one
+            raise HTTPException(400, "The request body must be a JSON object with a query.") from None
 
     async def get_context(self, request: web.Request, response) -> Context:
         return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response,

@@ -1,9 +1,11 @@
 """Real processes for tests: private redis-server instances and `python server.py` servers."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,3 +98,42 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(TIMEOUT)
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster (initdb in a temp dir, run as the postgres user) to stop and start."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: that is private to root, and the cluster runs as postgres.
+        self.root = Path(tempfile.mkdtemp(prefix="inbox-pg-"))
+        self.root.chmod(0o755)
+        self.datadir = self.root / "data"
+        self.port = free_port()
+        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / args[0]), *args[1:]], check=True,
+                       cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def init(self) -> "PostgresServer":
+        self.datadir.mkdir()
+        subprocess.run(["chown", "postgres", str(self.datadir)], check=True)
+        self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres")
+        return self.start()
+
+    def start(self) -> "PostgresServer":
+        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-w", "start")
+        return self
+
+    def stop(self) -> None:
+        if (self.datadir / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
