@@ -37,7 +37,7 @@ async def send_bulk(rt: Runtime, viewer: Viewer, creator_ids: list[int], content
 
 
 async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_id: str) -> None:
-    async with rt.engine.connect() as conn:
+    async with rt.reader.connect() as conn:
         earlier = (await conn.execute(select(message_t).where(
             message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id).limit(1))).first()
     if earlier is not None and not content.matches(earlier):

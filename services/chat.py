@@ -115,8 +115,14 @@ def _state_update(conversation_id: int, sender_role: str, message_id: int, now):
 
 
 async def lock_shop(conn: AsyncConnection, shop_id: int):
-    """The shop row, locked: serialises the outreach units of one shop."""
-    return (await conn.execute(select(Shop.__table__).where(Shop.id == shop_id).with_for_update())).one()
+    """The shop row, locked: serialises the outreach units of one shop.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: every insert referencing the shop (a new conversation,
+    an outreach unit) takes FOR KEY SHARE on it, which FOR UPDATE would wait for. Two sends
+    that each opened a conversation and then locked the shop would deadlock.
+    """
+    query = select(Shop.__table__).where(Shop.id == shop_id).with_for_update(key_share=True)
+    return (await conn.execute(query)).one()
 
 
 async def is_blocked(conn: AsyncConnection, shop_id: int, creator_id: int) -> bool:

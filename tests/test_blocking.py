@@ -1,8 +1,22 @@
 """Blocking a creator: no messages either way, and a notice the creator sees."""
 
-from tests.gql import (BLOCK, REQUEST_SAMPLE, SEND_FULL, UNBLOCK, conversation, conversation_with, counts,
-                       creator_input, product_to_creator, refused, sample_input, send_ok, text_in, text_to_creator,
-                       text_to_shop)
+from tests.gql import (
+    BLOCK,
+    REQUEST_SAMPLE,
+    SEND_FULL,
+    UNBLOCK,
+    conversation,
+    conversation_with,
+    counts,
+    creator_input,
+    product_to_creator,
+    refused,
+    sample_input,
+    send_ok,
+    text_in,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.world import build_world, unchanged
 
 

@@ -1,7 +1,20 @@
 """Bulk messages: up to 100 creators, per-creator outcomes, every send rule applied per creator."""
 
-from tests.gql import (BLOCK, SEND_BULK, bulk_input, conversation, conversation_with, counts, creator_input, gid,
-                       quota, send_ok, start, text_to_creator, text_to_shop)
+from tests.gql import (
+    BLOCK,
+    SEND_BULK,
+    bulk_input,
+    conversation,
+    conversation_with,
+    counts,
+    creator_input,
+    gid,
+    quota,
+    send_ok,
+    start,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.world import build_world, unchanged
 
 

@@ -2,8 +2,20 @@
 
 from decimal import Decimal
 
-from tests.gql import (CREATE_COLLABORATION, SEND_FULL, collaboration_input, conversation_with, create_collaboration,
-                       gid, invite_to_creator, pk_of, quota, refused, send_ok, text_to_shop)
+from tests.gql import (
+    CREATE_COLLABORATION,
+    SEND_FULL,
+    collaboration_input,
+    conversation_with,
+    create_collaboration,
+    gid,
+    invite_to_creator,
+    pk_of,
+    quota,
+    refused,
+    send_ok,
+    text_to_shop,
+)
 from tests.world import build_world, end_collaboration, unchanged
 
 SHOP_COLLABORATIONS = """

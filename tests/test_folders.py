@@ -1,7 +1,18 @@
 """Folders from the viewer's side: star, archive, read position, unread counts."""
 
-from tests.gql import (MARK_READ, conversation, conversation_action, counts, folder_ids, gid, refused, send_ok,
-                       start, text_to_creator, text_to_shop)
+from tests.gql import (
+    MARK_READ,
+    conversation,
+    conversation_action,
+    counts,
+    folder_ids,
+    gid,
+    refused,
+    send_ok,
+    start,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.world import build_world, unchanged
 
 

@@ -1,8 +1,23 @@
 """Idempotency keys: clientMessageId, clientBatchId and clientRequestId."""
 
-from tests.gql import (REQUEST_SAMPLE, SEND_BULK, SEND_FULL, bulk_input, conversation, conversation_with,
-                       product_to_creator, quota, refused, request_sample, sample_input, send_ok, text_in,
-                       text_to_creator, text_to_shop, use_up_quota)
+from tests.gql import (
+    REQUEST_SAMPLE,
+    SEND_BULK,
+    SEND_FULL,
+    bulk_input,
+    conversation,
+    conversation_with,
+    product_to_creator,
+    quota,
+    refused,
+    request_sample,
+    sample_input,
+    send_ok,
+    text_in,
+    text_to_creator,
+    text_to_shop,
+    use_up_quota,
+)
 from tests.world import build_world, unchanged
 
 KEY_FIELD = ["input", "clientMessageId"]

@@ -1,10 +1,23 @@
 """The weekly outreach limit: which sends use a unit, and the refusal at zero."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from tests.gql import (SEND_FULL, conversation_with, create_collaboration, invite_to_creator, product_to_creator,
-                       quota, refused, request_sample, send_ok, start, text_in, text_to_creator, text_to_shop,
-                       use_up_quota)
+from tests.gql import (
+    SEND_FULL,
+    conversation_with,
+    create_collaboration,
+    invite_to_creator,
+    product_to_creator,
+    quota,
+    refused,
+    request_sample,
+    send_ok,
+    start,
+    text_in,
+    text_to_creator,
+    text_to_shop,
+    use_up_quota,
+)
 from tests.world import build_world, unchanged
 
 
@@ -17,7 +30,7 @@ async def test_quota_comes_from_gmv_and_weeks_start_on_monday(api):
     assert start_of_week.utcoffset() == timedelta(0)
     assert start_of_week.weekday() == 0 and start_of_week.time() == datetime.min.time()
     assert datetime.fromisoformat(small["resetsAt"]) == start_of_week + timedelta(days=7)
-    assert start_of_week <= datetime.now(timezone.utc) < start_of_week + timedelta(days=7)
+    assert start_of_week <= datetime.now(UTC) < start_of_week + timedelta(days=7)
     errors = await api.errors("query { outreachQuota { remaining } }", as_="creator:c1")
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 

@@ -9,18 +9,36 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
+from models import metadata
 from models.database import create_engine
 from services.auth import issue_token
-from tests.conftest import JWT_SECRET, make_settings
-from tests.gql import (APPROVE_SAMPLE, COUNTS, QUOTA, REJECT_SAMPLE, REQUEST_SAMPLE, SEND_BULK, SEND_FULL,
-                       START_CONVERSATION, bulk_input, gid, sample_input, start_input, text_to_creator)
+from tests.conftest import JWT_SECRET, PG_URL, _admin, _dsn, make_settings
+from tests.gql import (
+    APPROVE_SAMPLE,
+    COUNTS,
+    QUOTA,
+    REJECT_SAMPLE,
+    REQUEST_SAMPLE,
+    SEND_BULK,
+    SEND_FULL,
+    START_CONVERSATION,
+    bulk_input,
+    gid,
+    sample_input,
+    start_input,
+    text_to_creator,
+)
 from tests.world import build_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,18 +77,18 @@ class Cluster:
         return (await self.post(query, {"id": gid("Creator", creator)}, as_=as_))["creator"]["conversation"]
 
 
-async def _wait_healthy(session: aiohttp.ClientSession, base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT
-    while asyncio.get_running_loop().time() < deadline:
+def _wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            async with session.get(f"{base}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as response:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                 if response.status == 200:
                     return
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except OSError:
             pass
-        await asyncio.sleep(0.1)
+        time.sleep(0.1)
     pytest.fail(f"server at {base} not healthy after {STARTUP_TIMEOUT}s:\n{log.read_text()}")
 
 
@@ -86,20 +104,66 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def race_database(postgres_template):
+    """One PostgreSQL database for the module (servers start once); each test resets its rows."""
+    name = f"inbox_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def servers(race_database, tmp_path_factory):
+    """Two `server.py` processes on the race database; their base URLs. Terminated at the end."""
+    directory = tmp_path_factory.mktemp("servers")
+    processes, bases = [], []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+            # The servers live for the whole module: rate limits (not under test here) must not interfere.
+            env.update(DATABASE_URL=race_database, INBOX_JWT_SECRET=JWT_SECRET, INBOX_PORT=str(port),
+                       INBOX_DATA_DIR=str(directory / f"server{i}"), INBOX_MUTATION_BURST="10000",
+                       INBOX_QUERY_BURST="10000")
+            log = directory / f"server{i}.log"
+            with open(log, "wb") as out:
+                command = [sys.executable, "server.py", "serve", "--no-demo"]
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+            bases.append((f"http://127.0.0.1:{port}", log))
+        for process, (base, log) in zip(processes, bases):
+            _wait_healthy(base, process, log)
+        yield [base for base, _ in bases]
+    finally:
+        _stop(processes)
+
+
+async def _fresh_world(url: str) -> None:
+    """Empty every table (ids restart at 1) and import the world again."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await build_world(engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(params=["one_app", "two_servers"])
-def mode(request) -> str:
-    return request.param
+def backend(request) -> list[str] | None:
+    """None for one in-process app, or the base URLs of two server processes."""
+    return request.getfixturevalue("servers") if request.param == "two_servers" else None
 
 
 @pytest_asyncio.fixture
-async def cluster(mode, postgres_url, tmp_path, aiohttp_client):
-    """A world on a fresh PostgreSQL database, behind one app or two server processes."""
-    if mode == "one_app":
-        from server import APP_STATE, create_app
+async def cluster(backend, race_database, tmp_path, aiohttp_client):
+    """A fresh world on PostgreSQL, behind one app or two server processes."""
+    await _fresh_world(race_database)
+    if backend is None:
+        from server import create_app
 
-        app = create_app(make_settings(postgres_url, tmp_path))
-        client = await aiohttp_client(app)
-        await build_world(app[APP_STATE].engine)
+        client = await aiohttp_client(create_app(make_settings(race_database, tmp_path)))
 
         async def post(body, headers):
             response = await client.post("/graphql", json=body, headers=headers)
@@ -108,37 +172,14 @@ async def cluster(mode, postgres_url, tmp_path, aiohttp_client):
         yield Cluster([post])
         return
 
-    engine = create_engine(postgres_url)
-    try:
-        await build_world(engine)
-    finally:
-        await engine.dispose()
-    processes, bases = [], []
-    session = aiohttp.ClientSession(timeout=REQUEST_TIMEOUT)
-    try:
-        for i in range(2):
-            port = free_port()
-            env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-            env.update(DATABASE_URL=postgres_url, INBOX_JWT_SECRET=JWT_SECRET, INBOX_PORT=str(port),
-                       INBOX_DATA_DIR=str(tmp_path / f"server{i}"))
-            log = tmp_path / f"server{i}.log"
-            with open(log, "wb") as out:
-                processes.append(subprocess.Popen([sys.executable, "server.py", "--no-demo"], cwd=ROOT, env=env,
-                                                  stdout=out, stderr=subprocess.STDOUT))
-            bases.append((f"http://127.0.0.1:{port}", log))
-        for process, (base, log) in zip(processes, bases):
-            await _wait_healthy(session, base, process, log)
-
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         def poster(base):
             async def post(body, headers):
                 async with session.post(f"{base}/graphql", json=body, headers=headers) as response:
                     return response.status, await response.json()
             return post
 
-        yield Cluster([poster(base) for base, _ in bases])
-    finally:
-        await session.close()
-        _stop(processes)
+        yield Cluster([poster(base) for base in backend])
 
 
 def error_codes(payloads) -> Counter:

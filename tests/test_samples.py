@@ -1,7 +1,19 @@
 """Sample requests: the creator's card, one decision, and the notices it leaves."""
 
-from tests.gql import (APPROVE_SAMPLE, REJECT_SAMPLE, REQUEST_SAMPLE, SEND_FULL, conversation, counts, folder_ids,
-                       refused, request_sample, sample_input, send_ok, text_to_creator)
+from tests.gql import (
+    APPROVE_SAMPLE,
+    REJECT_SAMPLE,
+    REQUEST_SAMPLE,
+    SEND_FULL,
+    conversation,
+    counts,
+    folder_ids,
+    refused,
+    request_sample,
+    sample_input,
+    send_ok,
+    text_to_creator,
+)
 from tests.world import build_world, unchanged
 
 SAMPLES = "query($status: SampleRequestStatus) { sampleRequests(status: $status) { nodes { id status } } }"

@@ -1,10 +1,32 @@
 """Sending messages: one conversation per pair, entrances, the five-before-a-reply rule, content rules,
 and a shop that lost access. Every refusal is checked to have written nothing."""
 
-from tests.gql import (APPROVE_SAMPLE, BLOCK, CONVERSATION, REJECT_SAMPLE, SEND_BULK, SEND_FULL, START_CONVERSATION, bulk_input,
-                       conversation, conversation_with, counts, creator_input, folder_ids, gid, product_to_creator,
-                       quota, refused, request_sample, send, send_ok, start, start_input, text_in, text_to_creator,
-                       text_to_shop)
+from tests.gql import (
+    APPROVE_SAMPLE,
+    BLOCK,
+    CONVERSATION,
+    REJECT_SAMPLE,
+    SEND_BULK,
+    SEND_FULL,
+    START_CONVERSATION,
+    bulk_input,
+    conversation,
+    conversation_with,
+    counts,
+    creator_input,
+    folder_ids,
+    gid,
+    product_to_creator,
+    quota,
+    refused,
+    request_sample,
+    send_ok,
+    start,
+    start_input,
+    text_in,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.world import build_world, db_snapshot, row_counts, set_shop_status, unchanged
 
 TEXT_FIELD = ["input", "content", "text"]
