@@ -16,8 +16,8 @@ import pytest_asyncio
 
 from models.migrate import upgrade
 from services.config import Settings
-
 from tests.client import GraphQLClient
+from tests.processes import RedisServer
 
 PG_URL = os.environ.get("INBOX_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("INBOX_REQUIRE_POSTGRES") == "1"
@@ -83,6 +83,15 @@ def postgres_url(request):
     asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server for one test, free to be killed and restarted."""
+    server = RedisServer(str(tmp_path))
+    server.start()
+    yield server
+    server.kill()
 
 
 def make_settings(database_url: str, tmp_path, **overrides) -> Settings:

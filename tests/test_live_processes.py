@@ -9,23 +9,14 @@ import sys
 import aiohttp
 import pytest
 
-from services.auth import issue_token
-from services.platform_sync import import_platform_data
 from models.database import create_engine
+from services.auth import issue_token
 from tests.conftest import JWT_SECRET
 from tests.gql import SEND, text_to_creator, text_to_shop
-from tests.processes import ROOT, RedisServer, ServerProcess
+from tests.processes import ROOT, ServerProcess
 from tests.test_subscriptions import MESSAGE_ADDED
 from tests.world import build_world, world_data
 from tests.ws import WSClient
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(str(tmp_path))
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture

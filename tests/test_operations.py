@@ -13,7 +13,7 @@ from services.auth import issue_token
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import INBOX, SEND, text_to_creator
-from tests.processes import RedisServer, ServerProcess
+from tests.processes import ServerProcess
 from tests.world import build_world
 from tests.ws import WSClient
 
@@ -29,9 +29,7 @@ async def test_health_and_readiness(api):
     assert response.status == 200 and (await response.json())["database"] is True
 
 
-async def test_not_ready_while_redis_is_down(aiohttp_client, database_url, tmp_path):
-    redis_server = RedisServer(str(tmp_path))
-    redis_server.start()
+async def test_not_ready_while_redis_is_down(aiohttp_client, database_url, tmp_path, redis_server):
     api = await _client(aiohttp_client, make_settings(database_url, tmp_path, redis_url=redis_server.url))
     assert (await api.http.get("/readyz")).status == 200
     redis_server.kill()

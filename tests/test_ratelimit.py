@@ -1,12 +1,10 @@
 """Per-principal token buckets for queries and mutations, in-process and shared through Redis."""
 
-import pytest
 
 from server import APP_STATE, create_app
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import SEND, gid, text_to_creator
-from tests.processes import RedisServer
 from tests.world import build_world
 
 LIMITED = dict(query_burst=3, query_rate=0.01, mutation_burst=2, mutation_rate=0.01)
@@ -43,13 +41,6 @@ async def test_mutations_over_the_rate_answer_in_user_errors_and_change_nothing(
                               {"id": gid("Conversation", 1)}, as_="creator:c1")
     assert len(history["conversation"]["messages"]["nodes"]) == 2
 
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(str(tmp_path))
-    server.start()
-    yield server
-    server.kill()
 
 
 async def test_processes_share_buckets_through_redis(aiohttp_client, database_url, tmp_path, redis_server):
