@@ -110,3 +110,23 @@ async def test_graceful_shutdown_closes_websockets_with_a_reconnect_hint(postgre
         assert await asyncio.to_thread(server.process.wait, 10) == 0
     finally:
         server.stop()
+
+
+async def test_unexpected_errors_are_masked_with_an_id_that_is_logged(aiohttp_client, database_url, tmp_path,
+                                                                     monkeypatch, caplog):
+    from services import marketplace
+
+    api = await _client(aiohttp_client, make_settings(database_url, tmp_path, environment="production"))
+    await build_world(api.engine)
+
+    async def broken(_conn):  # a bug of ours, carrying a detail no client may see
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(marketplace, "categories", broken)
+    caplog.set_level(logging.ERROR)
+    status, body = await api.post("{ categories }", as_="shop:s1")
+    error = body["errors"][0]
+    assert status == 200 and error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["message"] == f"Internal server error (error id {error['extensions']['errorId']})."
+    assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+    assert error["extensions"]["errorId"] in caplog.text and "secret internal detail" in caplog.text

@@ -169,3 +169,45 @@ async def test_inactive_shop_ends_seller_subscriptions(aiohttp_client, database_
     message = await seller.next_payload()
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"
+
+
+async def _limited_api(aiohttp_client, database_url, tmp_path, **overrides):
+    from server import APP_STATE, create_app
+    from tests.client import GraphQLClient
+    from tests.conftest import JWT_SECRET, make_settings
+
+    app = create_app(make_settings(database_url, tmp_path, **overrides))
+    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
+    await build_world(api.engine)
+    return api
+
+
+async def test_subscriptions_per_connection_are_capped(aiohttp_client, database_url, tmp_path):
+    api = await _limited_api(aiohttp_client, database_url, tmp_path, max_subscriptions_per_connection=2)
+    client = await _connect(api, "graphql-transport-ws", "creator:c1")
+    assert await client.acked()
+    for _ in range(2):
+        await client.subscribe(MESSAGE_ADDED)
+    await api.wait_subscribed(2)
+    await client.subscribe(MESSAGE_ADDED)
+    refusal = await client.next_payload()
+    assert refusal["type"] == "error" and "limit" in refusal["payload"][0]["message"].lower()
+
+
+async def test_oversized_frames_close_the_socket(aiohttp_client, database_url, tmp_path):
+    api = await _limited_api(aiohttp_client, database_url, tmp_path, ws_max_message_bytes=1024)
+    client = await _connect(api, "graphql-transport-ws", "creator:c1")
+    assert await client.acked()
+    await client.subscribe(MESSAGE_ADDED + " " * 2048)
+    with pytest.raises(ConnectionError):
+        await client.next_payload()
+    assert client.ws.close_code == 1009  # message too big
+
+
+async def test_connection_init_must_come_in_time(aiohttp_client, database_url, tmp_path):
+    import aiohttp
+
+    api = await _limited_api(aiohttp_client, database_url, tmp_path, ws_init_timeout_seconds=0.3)
+    ws = await api.http.session.ws_connect(api.http.make_url("/graphql"), protocols=["graphql-transport-ws"])
+    frame = await ws.receive(timeout=5)
+    assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 4408
