@@ -2,9 +2,14 @@
 
 `seed_demo(engine, scale)` fills an empty, migrated database. Scale 1 gives 7 shops,
 2,000 creators, 1,500 conversations and about 15,000 messages; everything grows linearly
-with the scale up to MAX_SCALE (100: about 1.5 million messages). Shop "s1" ("Glow Lab")
-always holds the biggest inbox, and creator "c1" talks to several shops, so every inbox
-folder has content on both sides.
+with the scale up to MAX_SCALE (scale 70 passes 1 million messages, 100 gives about
+1.5 million, 150 about 2.3 million on 225,000 conversations). Shop "s1" ("Glow Lab")
+holds min(5,000, half of all) conversations, and creator "c1" talks to five shops, so
+every inbox folder has content on both sides.
+
+Times are relative to now. The same seed gives the same data, except that openings
+beyond a shop's outreach allowance for the current week move a week back, which depends
+on the weekday.
 
 Rows are generated conversation by conversation and written in chunks with explicit ids
 (the database is empty), so memory stays flat; PostgreSQL gets them by COPY.
@@ -29,7 +34,7 @@ from services.config import DEFAULT_TIERS
 from services.outreach import week_start, weekly_limit
 from services.platform_sync import apply_import, parse_import_data
 
-MAX_SCALE = 100
+MAX_SCALE = 150  # 225,000 conversations, ~2.3 million messages
 CATEGORIES = ("Beauty", "Fashion", "Home", "Food", "Fitness", "Tech", "Pets", "Baby",
               "Outdoors", "Gaming", "Books", "Travel")
 SELLER_ENTRANCES = ("CREATOR_MESSAGES", "FIND_CREATORS", "TARGETED_PLAN", "BULK_MESSAGE")
@@ -215,7 +220,7 @@ def _shop_name(rng: random.Random, category: str, taken: set[str]) -> str:
 def _shop(rng: random.Random, n: int, category: str, taken: set[str], first_product: int) -> dict:
     """Shop number `n` (0-based) as an import record, its tier taken from `_SHOP_TIERS`."""
     (low, high), _, status = _SHOP_TIERS[n % len(_SHOP_TIERS)]
-    titles = rng.sample(_PRODUCTS[category], rng.randint(6, 8))
+    titles = rng.sample(_PRODUCTS[category], rng.randint(7, 8))
     products = [{"platformId": f"p{number}", "title": title + rng.choice(_PRODUCT_VARIANTS),
                  "price": _money(rng, 6, 90), "currency": "USD",
                  "imageUrl": f"https://cdn.example.com/products/p{number}.jpg"}
@@ -229,8 +234,8 @@ def _creator(rng: random.Random, n: int, taken: set[str]) -> dict:
     first, last, category = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES), rng.choice(CATEGORIES)
     handle = rng.choice((f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}",
                          f"{first}_{_HANDLE_WORDS[category]}", f"its{first}{last[0]}")).lower()
-    if handle in taken:
-        handle = f"{handle}{n}"
+    while handle in taken:
+        handle += str(rng.randint(0, 9))
     taken.add(handle)
     followers = int(min(5_000_000, max(1_000, rng.lognormvariate(10.1, 1.4))))
     gmv = 0.0 if rng.random() < 0.1 else min(1e9, followers * rng.lognormvariate(-2.5, 1.0))
@@ -446,7 +451,7 @@ class _Demo:
                 select(Product.id, Product.shop_id, Product.title, Product.price).order_by(Product.id)):
             products.setdefault(shop_id, []).append((product_id, title, f"{price:.2f}"))
         shops = await conn.execute(select(Shop.platform_id, Shop.id, Shop.name, Shop.affiliate_gmv_30d))
-        for pid, id_, name, gmv in sorted(shops, key=lambda row: int(row[0][1:])):
+        for _, id_, name, gmv in sorted(shops, key=lambda row: int(row[0][1:])):
             n = len(self.shops)
             self.shops.append(_ShopInfo(id_, name, categories[n], weekly_limit(DEFAULT_TIERS, gmv),
                                         _SHOP_TIERS[n % len(_SHOP_TIERS)][1], products[id_], [],
@@ -544,14 +549,13 @@ class _Demo:
         for plan in self.rng.sample(candidates, 4 * self.scale):
             plan.blocked = True
         pairs = {(plan.shop.id, plan.creator.id) for plan in plans}
-        for _ in range(2 * self.scale):  # and a few without one
-            pair = next(pair for pair in iter(self._random_pair, None) if pair not in pairs)
-            pairs.add(pair)
-            self.writer.add("block", {"shop_id": pair[0], "creator_id": pair[1],
-                                      "created_at": self.end - timedelta(days=self.rng.uniform(1, 60))})
-
-    def _random_pair(self) -> tuple[int, int]:
-        return self.rng.choice(self.shops).id, self.rng.choice(self.creators).id
+        wanted = len(pairs) + 2 * self.scale  # and a few without one
+        while len(pairs) < wanted:
+            pair = (self.rng.choice(self.shops).id, self.rng.choice(self.creators).id)
+            if pair not in pairs:
+                pairs.add(pair)
+                self.writer.add("block", {"shop_id": pair[0], "creator_id": pair[1],
+                                          "created_at": self.end - timedelta(days=self.rng.uniform(1, 60))})
 
     # conversations --------------------------------------------------------------------------
 
@@ -591,8 +595,10 @@ class _Demo:
             pass
         plan = thread.plan
         if plan.script is not None and (plan.pin_to_end or thread.last_speaker() != plan.script[0]):
-            thread.wait(thread.rng.uniform(60, 3600), clamp=True)
-            thread.at = self.end if plan.pin_to_end else thread.at
+            if plan.pin_to_end:
+                thread.at = self.end
+            else:
+                thread.wait(thread.rng.uniform(60, 3600), clamp=True)
             thread.say(plan.script[0], _SELLER_REPLIES if plan.script[0] == "SELLER" else _CREATOR_REPLIES)
         if plan.blocked:
             thread.wait(thread.rng.lognormvariate(10, 1), clamp=True)
@@ -613,7 +619,7 @@ class _Demo:
             batch = f"demo-bulk-{plan.shop.id}-{plan.created_at:%Y%m%d}" if plan.entrance == "BULK_MESSAGE" else None
             thread.say("SELLER", _SELLER_OPENERS, client_batch_id=batch)
         scripted = plan.script is not None
-        # The pre-reply limit: at most five seller messages before the creator answers.
+        # The pre-reply limit: the opener and at most four follow-ups before the creator answers.
         for _ in range(0 if scripted else rng.choices(range(PRE_REPLY_LIMIT), (50, 25, 13, 8, 4))[0]):
             thread.wait(rng.lognormvariate(11, 0.8))
             thread.say("SELLER", _SELLER_FOLLOW_UPS)
@@ -628,7 +634,7 @@ class _Demo:
         rng, plan = thread.rng, thread.plan
         sampled = plan.entrance == "SAMPLE_REQUEST"
         role = "SELLER"
-        for _ in range(min(60, int(rng.lognormvariate(1.5, 0.8)))):
+        for _ in range(min(60, int(rng.lognormvariate(1.58, 0.8)))):
             thread.wait(rng.lognormvariate(8.5, 1.3))
             for n in range(rng.choice((1, 1, 1, 2, 2, 3))):
                 if n:
@@ -692,7 +698,7 @@ async def database_is_empty(engine: AsyncEngine) -> bool:
 
 
 async def _copy_connection(conn: AsyncConnection):
-    """asyncpg's connection, inside the current transaction, for COPY; None on SQLite."""
+    """asyncpg's connection for COPY (inside the transaction, which a statement has begun); None on SQLite."""
     if conn.dialect.name != "postgresql":
         return None
     return (await conn.get_raw_connection()).driver_connection
@@ -713,7 +719,7 @@ async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, 
     rng = random.Random(seed)
     data, categories = platform_data(rng, scale)
     rows = parse_import_data(data)
-    del data
+    del data  # `rows` holds it all from here on: free the raw records early
     async with engine.begin() as conn:
         if not await _is_empty(conn):
             raise ValueError("demo data goes only into an empty database")

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from sqlalchemy import distinct, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Creator
@@ -30,5 +30,5 @@ async def list_creators(conn: AsyncConnection, flt: CreatorFilter | None, order:
 
 async def categories(conn: AsyncConnection) -> list[str]:
     """Distinct main categories, alphabetically."""
-    rows = await conn.execute(select(distinct(creator_t.c.main_category)).order_by(creator_t.c.main_category))
+    rows = await conn.execute(select(creator_t.c.main_category).distinct().order_by(creator_t.c.main_category))
     return list(rows.scalars())

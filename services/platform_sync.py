@@ -236,6 +236,10 @@ def load_import_file(path: str | Path) -> dict:
             return json.load(f, parse_float=Decimal)
     except json.JSONDecodeError as error:
         raise InvalidImportFile([f"{path}: not valid JSON: {error}"]) from None
+    except UnicodeDecodeError as error:
+        raise InvalidImportFile([f"{path}: not UTF-8 text: {error}"]) from None
+    except OSError as error:
+        raise InvalidImportFile([f"{path}: cannot be read: {error.strerror or error}"]) from None
 
 
 async def import_platform_data(engine: AsyncEngine, data: dict) -> ImportSummary:

@@ -100,6 +100,16 @@ def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
     return Settings(**values)
 
 
+@pytest_asyncio.fixture
+async def engine(database_url):
+    """An engine on a fresh, migrated database, for tests below the API."""
+    from models.database import create_engine
+
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
     return make_settings(database_url, tmp_path)

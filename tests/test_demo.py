@@ -10,9 +10,8 @@ from sqlalchemy import bindparam, func, insert, select, text
 from models import Message, TargetCollaboration
 from models.types import UtcDateTime, utcnow
 from services.config import DEFAULT_TIERS
-from services.demo import CATEGORIES, database_is_empty, platform_data, seed_demo
+from services.demo import CATEGORIES, MAX_SCALE, database_is_empty, platform_data, seed_demo
 from services.outreach import week_start, weekly_limit
-from tests.test_platform_sync import engine  # noqa: F401  (the fresh-database fixture, on both backends)
 
 OTHER_SIDE = "CASE s.side WHEN 'SELLER' THEN 'CREATOR' ELSE 'SELLER' END"
 
@@ -99,7 +98,8 @@ VIOLATIONS = {
                           AND m.conversation_id = c.id AND m.created_at = r.created_at)""",
     "a decided sample has its notice after the card": """
         SELECT count(*) FROM sample_request r WHERE r.status <> 'PENDING' AND NOT EXISTS (
-            SELECT 1 FROM message n JOIN message card ON card.sample_request_id = r.id
+            SELECT 1 FROM message n JOIN message card ON card.conversation_id = r.conversation_id
+                                                      AND card.sample_request_id = r.id
             WHERE n.conversation_id = r.conversation_id AND n.id > card.id AND n.created_at = r.decided_at
             AND n.notice_code = CASE r.status WHEN 'APPROVED' THEN 'SAMPLE_APPROVED' ELSE 'SAMPLE_REJECTED' END)""",
     "collaborations: 2-4 a shop, rate 0.05-0.30, products of the shop at positions 0..n": """
@@ -143,7 +143,7 @@ async def _folders(conn, side: str, owner_id: int) -> dict[str, int]:
             for folder, condition in conditions.items()}
 
 
-async def test_seed_demo_keeps_every_invariant(engine):  # noqa: F811
+async def test_seed_demo_builds_a_consistent_marketplace(engine):
     assert await database_is_empty(engine)
 
     summary = await seed_demo(engine, scale=1, progress=False)
@@ -152,62 +152,60 @@ async def test_seed_demo_keeps_every_invariant(engine):  # noqa: F811
     assert (summary.shop, summary.creator, summary.conversation, summary.conversation_state) == (7, 2000, 1500, 3000)
     assert 12_000 <= summary.message <= 18_000
     assert summary.block > 0 and summary.sample_request > 0 and summary.outreach_unit > 0
+    # One seeded database serves every read-only check: seeding is the slow part.
     async with engine.connect() as conn:
-        broken = {name: counts for name, sql in VIOLATIONS.items()
-                  if any(counts := await _scalars(conn, sql))}
+        broken = {name: counts for name, sql in VIOLATIONS.items() if any(counts := await _scalars(conn, sql))}
         assert broken == {}
-        shop_ids = dict((await conn.execute(text("SELECT platform_id, id FROM shop"))).all())
-        c1 = (await _scalars(conn, "SELECT id FROM creator WHERE platform_id = 'c1'"))[0]
-        seller, creator = await _folders(conn, "SELLER", shop_ids["s1"]), await _folders(conn, "CREATOR", c1)
-        assert all(seller.values()) and all(creator.values()), (seller, creator)
-        assert seller["ALL"] + seller["ARCHIVED"] == 750 and seller["UNREAD"] > 0.2 * seller["ALL"]
-        c1_shops = await _scalars(conn, "SELECT shop_id FROM conversation WHERE creator_id = :c", c=c1)
-        assert shop_ids["s1"] in c1_shops and len(c1_shops) >= 3
+        await _check_folders(conn)
+        await _check_platform(conn)
+        await _check_outreach(conn)
 
 
-async def test_seed_demo_shapes_the_marketplace(engine):  # noqa: F811
-    await seed_demo(engine, scale=1, progress=False)
-
-    async with engine.connect() as conn:
-        shops = {pid: (name, status, Decimal(gmv)) for pid, name, status, gmv in await conn.execute(
-            text("SELECT platform_id, name, status, affiliate_gmv_30d FROM shop"))}
-        assert shops["s1"][0] == "Glow Lab" and 10_000 <= shops["s1"][2] < 100_000
-        active = sorted(gmv for _, status, gmv in shops.values() if status == "ACTIVE")
-        assert [weekly_limit(DEFAULT_TIERS, gmv) for gmv in active] == [10, 50, 200, 200, 500, 500]
-        assert "SUSPENDED" in {status for _, status, _ in shops.values()}
-        followers = await _scalars(conn, "SELECT follower_count FROM creator")
-        assert 1000 <= min(followers) and max(followers) <= 5_000_000 and max(followers) > 500_000
-        assert set(await _scalars(conn, "SELECT DISTINCT main_category FROM creator")) == set(CATEGORIES)
-        empty = (await _scalars(conn, "SELECT count(*) FROM conversation WHERE last_message_id IS NULL"))[0]
-        assert 0 < empty < 60
-        newest, oldest = (await conn.execute(select(func.max(Message.created_at), func.min(Message.created_at)))).one()
-        assert utcnow() - timedelta(minutes=10) < newest < utcnow()
-        assert oldest > utcnow() - timedelta(days=91)
+async def _check_folders(conn) -> None:
+    """Every folder has content for shop s1 and creator c1, who talks to several shops."""
+    shop_ids = dict((await conn.execute(text("SELECT platform_id, id FROM shop"))).all())
+    c1 = (await _scalars(conn, "SELECT id FROM creator WHERE platform_id = 'c1'"))[0]
+    seller, creator = await _folders(conn, "SELLER", shop_ids["s1"]), await _folders(conn, "CREATOR", c1)
+    assert all(seller.values()) and all(creator.values()), (seller, creator)
+    assert seller["ALL"] + seller["ARCHIVED"] == 750 and seller["UNREAD"] > 0.2 * seller["ALL"]
+    c1_shops = await _scalars(conn, "SELECT shop_id FROM conversation WHERE creator_id = :c", c=c1)
+    assert shop_ids["s1"] in c1_shops and len(c1_shops) >= 3
 
 
-async def test_outreach_units_match_this_weeks_openings(engine):  # noqa: F811
-    await seed_demo(engine, scale=1, progress=False)
+async def _check_platform(conn) -> None:
+    """GMV tiers, Glow Lab, reach and categories, empty chats, and the time span."""
+    shops = {pid: (name, status, Decimal(gmv)) for pid, name, status, gmv in await conn.execute(
+        text("SELECT platform_id, name, status, affiliate_gmv_30d FROM shop"))}
+    assert shops["s1"][0] == "Glow Lab" and 10_000 <= shops["s1"][2] < 100_000
+    active = sorted(gmv for _, status, gmv in shops.values() if status == "ACTIVE")
+    assert [weekly_limit(DEFAULT_TIERS, gmv) for gmv in active] == [10, 50, 200, 200, 500, 500]
+    assert "SUSPENDED" in {status for _, status, _ in shops.values()}
+    followers = await _scalars(conn, "SELECT follower_count FROM creator")
+    assert 1000 <= min(followers) and max(followers) <= 5_000_000 and max(followers) > 500_000
+    assert set(await _scalars(conn, "SELECT DISTINCT main_category FROM creator")) == set(CATEGORIES)
+    empty = (await _scalars(conn, "SELECT count(*) FROM conversation WHERE last_message_id IS NULL"))[0]
+    assert 0 < empty < 60
+    newest, oldest = (await conn.execute(select(func.max(Message.created_at), func.min(Message.created_at)))).one()
+    assert utcnow() - timedelta(minutes=10) < newest < utcnow()
+    assert oldest > utcnow() - timedelta(days=91)
+
+
+async def _check_outreach(conn) -> None:
+    """One unit per seller-opened chat whose first message is this week; every shop under its limit."""
     start = week_start(utcnow())
     week = bindparam("w", type_=UtcDateTime)  # stored as naive UTC on SQLite
-
-    async with engine.connect() as conn:
-        units = set(await conn.execute(text(
-            "SELECT shop_id, creator_id FROM outreach_unit WHERE week_start = :w").bindparams(week), {"w": start}))
-        opened = set(await conn.execute(text(
-            "SELECT c.shop_id, c.creator_id FROM conversation c WHERE c.entrance NOT IN "
-            "('CREATOR_INITIATED', 'SAMPLE_REQUEST') AND (SELECT min(created_at) FROM message m "
-            "WHERE m.conversation_id = c.id) >= :w").bindparams(week), {"w": start}))
-        limits = {shop_id: weekly_limit(DEFAULT_TIERS, Decimal(gmv)) for shop_id, gmv in
-                  await conn.execute(text("SELECT id, affiliate_gmv_30d FROM shop"))}
-
-        assert await _count_rows(conn, "outreach_unit") == len(units)
-
-    assert units == opened
-    for shop_id in limits:
-        assert sum(shop == shop_id for shop, _ in units) < limits[shop_id]
+    units = set(await conn.execute(text(
+        "SELECT shop_id, creator_id FROM outreach_unit WHERE week_start = :w").bindparams(week), {"w": start}))
+    opened = set(await conn.execute(text(
+        "SELECT c.shop_id, c.creator_id FROM conversation c WHERE c.entrance NOT IN "
+        "('CREATOR_INITIATED', 'SAMPLE_REQUEST') AND (SELECT min(created_at) FROM message m "
+        "WHERE m.conversation_id = c.id) >= :w").bindparams(week), {"w": start}))
+    assert units == opened and await _count_rows(conn, "outreach_unit") == len(units)
+    for shop_id, gmv in await conn.execute(text("SELECT id, affiliate_gmv_30d FROM shop")):
+        assert sum(shop == shop_id for shop, _ in units) < weekly_limit(DEFAULT_TIERS, Decimal(gmv))
 
 
-async def test_later_inserts_get_fresh_ids(engine):  # noqa: F811
+async def test_seeded_database_takes_new_rows_but_no_second_seed(engine):  # noqa: F811
     await seed_demo(engine, scale=1, progress=False)
 
     async with engine.begin() as conn:
@@ -216,21 +214,16 @@ async def test_later_inserts_get_fresh_ids(engine):  # noqa: F811
             shop_id=shop_id, name="New", commission_rate=Decimal("0.1"), status="ACTIVE", created_at=utcnow()))
         message = await conn.execute(insert(Message).values(
             conversation_id=1, sender_role="SELLER", kind="TEXT", text="hi", created_at=utcnow()))
-        # The demo's explicit ids run 1..n, so the next ones are the new counts.
+        # The demo's explicit ids run 1..n, so the sequences must hand out the new counts.
         assert collaboration.inserted_primary_key[0] == await _count_rows(conn, "target_collaboration")
         assert message.inserted_primary_key[0] == await _count_rows(conn, "message")
-
-
-async def test_seed_demo_refuses_a_database_with_data(engine):  # noqa: F811
-    await seed_demo(engine, scale=1, progress=False)
-    async with engine.connect() as conn:
-        before = await _count_rows(conn, "message")
+        messages = await _count_rows(conn, "message")
 
     with pytest.raises(ValueError, match="empty database"):
         await seed_demo(engine, scale=1, progress=False)
 
     async with engine.connect() as conn:
-        assert await _count_rows(conn, "message") == before
+        assert await _count_rows(conn, "message") == messages
 
 
 def test_platform_data_is_reproducible():
@@ -239,5 +232,5 @@ def test_platform_data_is_reproducible():
 
 
 async def test_scale_is_bounded():
-    with pytest.raises(ValueError, match="between 1 and 100"):
-        await seed_demo(None, scale=101)
+    with pytest.raises(ValueError, match=f"between 1 and {MAX_SCALE}"):
+        await seed_demo(None, scale=MAX_SCALE + 1)

@@ -1,44 +1,14 @@
 """Importing shops, creators and products from the commerce platform."""
 
 import json
-import os
-import uuid
 from decimal import Decimal
 
-import asyncpg
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
 from models import Creator, Product, Shop
-from models.database import create_engine
-from models.migrate import upgrade_async
 from services.platform_sync import (InvalidImportFile, import_platform_data, load_import_file,
                                     parse_import_data)
-
-POSTGRES = os.environ.get("INBOX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-
-
-@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
-async def engine(request, tmp_path):
-    """An engine on a freshly migrated database; a PostgreSQL one is dropped afterwards."""
-    name = f"inbox_helper_{uuid.uuid4().hex[:12]}"
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}"
-    else:
-        try:
-            admin = await asyncpg.connect(f"{POSTGRES}/postgres")
-        except (OSError, asyncpg.PostgresError) as error:
-            pytest.skip(f"PostgreSQL is not reachable: {error}")
-        await admin.execute(f"CREATE DATABASE {name}")
-        url = f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    await upgrade_async(url)
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
-    if request.param == "postgresql":
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        await admin.close()
 
 
 def _data() -> dict:
@@ -132,7 +102,7 @@ async def test_second_import_changes_nothing(engine):
 
 
 def _bad(path: str, value) -> dict:
-    """_data() with the field at `path` (e.g. "shops.0.status") set to `value`, or removed for ..."""
+    """_data() with the field at `path` (e.g. "shops.0.status") set to `value`; `...` removes it."""
     data = _data()
     *parents, last = path.split(".")
     target = data
