@@ -154,3 +154,12 @@ class Message(Node):
     async def conversation(self, info: Info) -> Conversation:
         row = await info.context.loaders.conversation_by_id.load(self.conversation_id)
         return Conversation.from_row(row, info.context.viewer)
+
+
+async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:
+    """The conversation as it is now (after a mutation), seen by the viewer."""
+    if conversation_id is None:
+        return None
+    ctx.loaders.forget(ctx.loaders.conversation_by_id, conversation_id)
+    row = await ctx.loaders.conversation_by_id.load(conversation_id)
+    return Conversation.from_row(row, ctx.viewer) if row else None

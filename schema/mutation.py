@@ -6,7 +6,7 @@ from strawberry.types import Info
 from resolvers import mutations
 from resolvers.context import Context
 from resolvers.ids import encode_id
-from schema.conversation import Conversation, Message
+from schema.conversation import Message, load_conversation
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.payloads import (ApproveSampleRequestInput, BlockPayload, BulkSendResult, ConversationInput,
                              ConversationPayload, CreateTargetCollaborationInput, CreatorInput,
@@ -14,15 +14,6 @@ from schema.payloads import (ApproveSampleRequestInput, BlockPayload, BulkSendRe
                              SampleRequestPayload, SendBulkMessageInput, SendBulkMessagePayload, SendMessageInput,
                              SendMessagePayload, StartConversationInput, TargetCollaborationPayload, user_errors)
 from schema.platform import Creator
-
-
-async def load_conversation(ctx: Context, conversation_id: int | None) -> Conversation | None:
-    """The conversation as it is now (after the mutation), seen by the viewer."""
-    if conversation_id is None:
-        return None
-    ctx.loaders.forget(ctx.loaders.conversation_by_id, conversation_id)
-    row = await ctx.loaders.conversation_by_id.load(conversation_id)
-    return Conversation.from_row(row, ctx.viewer) if row else None
 
 
 async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:
@@ -42,10 +33,9 @@ class Mutation:
     async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
         sent, errors = await mutations.send_message(info.context, input)
         if errors:
-            return SendMessagePayload(message=None, conversation=None, user_errors=user_errors(errors))
+            return SendMessagePayload(message=None, user_errors=user_errors(errors))
         return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer),
-                                  conversation=await load_conversation(info.context, sent.conversation_id),
-                                  user_errors=[])
+                                  conversation_id=sent.conversation_id, user_errors=[])
 
     @strawberry.mutation(description="Per-creator results; one creator's failure does not stop the others.")
     async def send_bulk_message(self, info: Info, input: SendBulkMessageInput) -> SendBulkMessagePayload:

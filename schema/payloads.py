@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 import strawberry
+from strawberry.types import Info
 
-from schema.conversation import Conversation, Message
+from schema.conversation import Conversation, Message, load_conversation
 from schema.enums import ConversationEntrance, ErrorCode
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator
@@ -63,8 +64,13 @@ class SendMessageInput:
 @strawberry.type
 class SendMessagePayload:
     message: Message | None
-    conversation: Conversation | None
     user_errors: list[UserError]
+    conversation_id: strawberry.Private[int | None] = None
+
+    @strawberry.field
+    async def conversation(self, info: Info) -> Conversation | None:
+        """Loaded only when asked for: most senders need just the message."""
+        return await load_conversation(info.context, self.conversation_id)
 
 
 @strawberry.input

@@ -6,7 +6,7 @@ which keeps the denormalised inbox columns right in the same transaction.
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import case, exists, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Block, Conversation, ConversationState, Creator, Message, Shop
@@ -17,6 +17,8 @@ from services.viewer import CREATOR, SELLER
 conversation_t = Conversation.__table__
 state_t = ConversationState.__table__
 message_t = Message.__table__
+block_t = Block.__table__
+shop_t = Shop.__table__
 SYSTEM = "SYSTEM"
 
 
@@ -41,13 +43,37 @@ class Content:
         return all(getattr(row, name) == value for name, value in self.columns().items())
 
 
-async def lock_conversation(conn: AsyncConnection, conversation_id: int):
-    """The conversation row, locked until commit.
+def _locking_select(sender_key: str | None, client_message_id: str | None):
+    """The conversation row to lock, with what every send checks, in the same round trip:
+    whether the shop blocks the creator, the shop's status, and the message an idempotency key
+    was already used for (read at the statement's start: a racing retry that commits while we
+    wait for the lock is caught by the unique key instead, and the caller retries)."""
+    c = conversation_t.c
+    blocked = exists().where(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id)
+    shop_status = select(shop_t.c.status).where(shop_t.c.id == c.shop_id).scalar_subquery()
+    previous = (select(message_t.c.id).where(message_t.c.sender_key == sender_key,
+                                             message_t.c.client_message_id == client_message_id)
+                .scalar_subquery() if client_message_id else null())
+    return (select(conversation_t, blocked.label("blocked"), shop_status.label("shop_status"),
+                   previous.label("previous_id")).with_for_update(of=conversation_t))
+
+
+async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_key: str | None = None,
+                            client_message_id: str | None = None):
+    """The conversation row, locked until commit (see `_locking_select` for its extra columns).
 
     Every write to a conversation takes this lock first, so its messages get ids in commit
     order and the per-conversation counters (five before a reply) are read and bumped atomically.
     """
-    query = select(conversation_t).where(conversation_t.c.id == conversation_id).with_for_update()
+    query = _locking_select(sender_key, client_message_id).where(conversation_t.c.id == conversation_id)
+    return (await conn.execute(query)).first()
+
+
+async def lock_pair(conn: AsyncConnection, shop_id: int, creator_id: int, sender_key: str | None = None,
+                    client_message_id: str | None = None):
+    """The pair's conversation, locked as `lock_conversation` does, or None if there is none."""
+    query = _locking_select(sender_key, client_message_id).where(
+        conversation_t.c.shop_id == shop_id, conversation_t.c.creator_id == creator_id)
     return (await conn.execute(query)).first()
 
 
@@ -57,12 +83,17 @@ async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
 
 
 async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int, entrance: str,
-                            opened_by: str) -> tuple[object, bool]:
+                            opened_by: str, sender_key: str | None = None,
+                            client_message_id: str | None = None) -> tuple[object, bool]:
     """(locked conversation, opened now) for the pair, opening it if there is none.
 
-    ON CONFLICT DO NOTHING makes two racing opens wait on the unique pair: exactly one
-    inserts, the other finds its row. The entrance is recorded only by the one that opens.
+    An existing conversation costs one round trip. Otherwise ON CONFLICT DO NOTHING makes two
+    racing opens wait on the unique pair: exactly one inserts, the other finds its row. The
+    entrance is recorded only by the one that opens.
     """
+    existing = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
+    if existing is not None:
+        return existing, False
     now = utcnow()
     inserted = (await conn.execute(insert_ignoring_conflicts(
         conn, conversation_t, shop_id=shop_id, creator_id=creator_id, entrance=entrance, created_at=now,
@@ -75,10 +106,8 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
             dict(conversation_id=inserted, side=CREATOR, owner_id=creator_id, visible=opened_by == CREATOR,
                  last_activity_at=now),
         ])
-        conversation_id = inserted
-    else:
-        conversation_id = (await find_conversation(conn, shop_id, creator_id)).id
-    return await lock_conversation(conn, conversation_id), inserted is not None
+    locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
+    return locked, inserted is not None
 
 
 async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,

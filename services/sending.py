@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Message
 from services import events
-from services.chat import (Content, append_message, conversation_t, get_creator, get_shop, is_blocked, lock_conversation,
-                           lock_shop, open_conversation)
+from services.chat import (Content, append_message, conversation_t, get_creator, get_shop, lock_conversation,
+                           lock_pair, lock_shop, open_conversation)
 from services.content import check_card
 from services.errors import RuleViolation, invalid, not_found
 from services.outreach import use_unit
@@ -55,13 +55,9 @@ async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Con
 
 async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target, content: Content, key: str,
                 entrance: str | None):
-    previous = await _by_client_id(conn, viewer, key)
-    if previous is None:
-        conversation = await _target_conversation(conn, viewer, target, entrance)
-        # Checked again under the conversation lock: a racing retry may have committed meanwhile.
-        previous = await _by_client_id(conn, viewer, key)
-    if previous is not None:
-        return await _replay(conn, viewer, previous, target, content), []
+    conversation = await _target_conversation(conn, viewer, target, entrance, key)
+    if conversation.previous_id is not None:
+        return await _replay(conn, viewer, conversation.previous_id, target, content), []
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
                                    client_message_id=key)
@@ -77,22 +73,28 @@ def _check_target_shape(viewer: Viewer, target: Target) -> None:
         raise invalid(f"Give either conversationId or {party}.", ["input"])
 
 
-async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None):
-    """The locked conversation a send goes to, opened if the other party was given."""
+async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None,
+                               key: str):
+    """The locked conversation a send goes to (with the message already sent under `key`, if any),
+    opened if the other party was given and they have none yet."""
     if target.conversation_id is not None:
-        conversation = await lock_conversation(conn, target.conversation_id)
+        conversation = await lock_conversation(conn, target.conversation_id, viewer.principal, key)
         if conversation is None or not viewer.owns(conversation.shop_id, conversation.creator_id):
             raise not_found("The conversation", ["input", "conversationId"])
         return conversation
     if viewer.is_seller:
-        if await get_creator(conn, target.creator_id) is None:
-            raise not_found("The creator", ["input", "creatorId"])
-        pair = (viewer.shop_id, target.creator_id, entrance or "CREATOR_MESSAGES")
+        shop_id, creator_id, default = viewer.shop_id, target.creator_id, "CREATOR_MESSAGES"
     else:
-        if await get_shop(conn, target.shop_id) is None:
-            raise not_found("The shop", ["input", "shopId"])
-        pair = (target.shop_id, viewer.creator_id, entrance or "CREATOR_INITIATED")
-    conversation, _opened = await open_conversation(conn, *pair, opened_by=viewer.role)
+        shop_id, creator_id, default = target.shop_id, viewer.creator_id, "CREATOR_INITIATED"
+    conversation = await lock_pair(conn, shop_id, creator_id, viewer.principal, key)
+    if conversation is not None:
+        return conversation
+    if viewer.is_seller and await get_creator(conn, creator_id) is None:
+        raise not_found("The creator", ["input", "creatorId"])
+    if not viewer.is_seller and await get_shop(conn, shop_id) is None:
+        raise not_found("The shop", ["input", "shopId"])
+    conversation, _opened = await open_conversation(conn, shop_id, creator_id, entrance or default, viewer.role,
+                                                    viewer.principal, key)
     return conversation
 
 
@@ -102,15 +104,15 @@ async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conver
     if viewer.is_seller:
         await _check_seller_send(conn, settings, conversation, content)
         return
-    shop = await get_shop(conn, conversation.shop_id)
-    if shop.status != "ACTIVE":
+    if conversation.shop_status != "ACTIVE":
         raise RuleViolation("FORBIDDEN", "This shop can no longer receive creator messages.")
-    if await is_blocked(conn, conversation.shop_id, conversation.creator_id):
+    if conversation.blocked:
         raise RuleViolation("BLOCKED", "This shop has blocked you, so you cannot message it.")
 
 
 async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
-    if await is_blocked(conn, conversation.shop_id, conversation.creator_id):
+    """`conversation` is a row of `chat.lock_conversation`, with its block flag."""
+    if conversation.blocked:
         raise RuleViolation("BLOCKED", "You have blocked this creator; unblock the creator first.")
     if not conversation.creator_has_replied and conversation.seller_message_count >= PRE_REPLY_LIMIT:
         raise RuleViolation("PRE_REPLY_LIMIT_REACHED",
@@ -122,13 +124,9 @@ async def _check_seller_send(conn: AsyncConnection, settings, conversation, cont
         await use_unit(conn, settings.outreach_tiers, conversation.shop_id, conversation.creator_id)
 
 
-async def _by_client_id(conn: AsyncConnection, viewer: Viewer, key: str):
-    return (await conn.execute(select(message_t).where(
-        message_t.c.sender_key == viewer.principal, message_t.c.client_message_id == key))).first()
-
-
-async def _replay(conn: AsyncConnection, viewer: Viewer, message, target: Target, content: Content) -> Sent:
+async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target: Target, content: Content) -> Sent:
     """The first message of a retried key, if the retry asks for the same thing."""
+    message = (await conn.execute(select(message_t).where(message_t.c.id == message_id))).one()
     row = (await conn.execute(select(conversation_t).where(conversation_t.c.id == message.conversation_id))).one()
     same_target = (target.conversation_id == row.id if target.conversation_id is not None
                    else (target.creator_id == row.creator_id if viewer.is_seller else target.shop_id == row.shop_id))
