@@ -3,8 +3,15 @@
 from decimal import Decimal
 
 from resolvers.context import Context
-from resolvers.ids import (cursor_big_int, cursor_datetime, cursor_int, decode_cursor, decode_id, encode_cursor,
-                          page_size)
+from resolvers.ids import (
+    cursor_big_int,
+    cursor_datetime,
+    cursor_int,
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    page_size,
+)
 from services import history, inbox
 from services.errors import BadUserInput
 from services.history import Page

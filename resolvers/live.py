@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from resolvers.context import Context
 from services import history
+from services.inbox import message_record
 from services.errors import InboxError, ShopInactive
 from services.events import creator_channel, shop_channel
 from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
@@ -38,7 +39,9 @@ async def _events(ctx: Context) -> AsyncIterator[dict]:
             while True:
                 try:
                     # Without Redis, an import in another process cannot tell us a shop closed: poll.
-                    event = await asyncio.wait_for(anext(sub), settings.shop_status_check_seconds)
+                    # (asyncio.timeout, not wait_for: no extra task per idle subscription.)
+                    async with asyncio.timeout(settings.shop_status_check_seconds):
+                        event = await anext(sub)
                 except TimeoutError:
                     await _check_shop(ctx)
                     continue
@@ -72,15 +75,28 @@ async def message_rows(ctx: Context, conversation_id: int | None, after: int | N
                 continue
             rows = await _read_after(ctx, floor, conversation_id)
         elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
-            if event["message_id"] <= delivered.get(event["conversation_id"], floor):
-                continue
-            rows = await _read_after(ctx, delivered.get(event["conversation_id"], floor), event["conversation_id"])
+            last = delivered.get(event["conversation_id"], floor)
+            if event["message_id"] <= last:
+                continue  # already delivered (a late or repeated event)
+            if _follows(event, last, event["conversation_id"] in delivered):
+                rows = [message_record(event["message"])]
+            else:  # something in between is missing: the database has it
+                rows = await _read_after(ctx, last, event["conversation_id"])
         else:
             continue
         for row in rows:
             if row.id > delivered.get(row.conversation_id, floor):
                 delivered[row.conversation_id] = row.id
                 yield row
+
+
+def _follows(event: dict, last: int, seen: bool) -> bool:
+    """Whether the event's message comes right after what the stream delivered in its conversation:
+    the message before it is the last one delivered, or none, or older than the stream's start."""
+    previous = event.get("previous_id")
+    if previous is None:
+        return True
+    return previous == last if seen else previous <= last
 
 
 async def _read_after(ctx: Context, after: int, conversation_id: int | None) -> list:

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
@@ -11,31 +12,67 @@ from services import catalog, inbox, lookups
 from services.viewer import Viewer
 
 
+def _by_id(table) -> Callable[..., Awaitable[dict]]:
+    return lambda conn, keys: lookups.rows_by_key(conn, table, keys)
+
+
 class Loaders:
-    """The loaders of one request (or one delivered subscription event); never shared."""
+    """The loaders of one request (or one delivered subscription event); never shared.
+
+    Each loader is made on first use: most operations need one or two of them, and an idle
+    WebSocket holds a context for as long as it is open.
+    """
 
     def __init__(self, engine: AsyncEngine, viewer: Viewer):
         self._engine = engine
         self._viewer = viewer
-        self.shop_by_id = self._loader(lambda conn, keys: lookups.rows_by_key(conn, Shop.__table__, keys))
-        self.creator_by_id = self._loader(lambda conn, keys: lookups.rows_by_key(conn, Creator.__table__, keys))
-        self.product_by_id = self._loader(lambda conn, keys: lookups.rows_by_key(conn, Product.__table__, keys))
-        self.message_by_id = self._loader(lambda conn, keys: lookups.rows_by_key(conn, Message.__table__, keys))
-        self.collaboration_by_id = self._loader(
-            lambda conn, keys: lookups.rows_by_key(conn, TargetCollaboration.__table__, keys))
-        self.sample_request_by_id = self._loader(
-            lambda conn, keys: lookups.rows_by_key(conn, SampleRequest.__table__, keys))
-        self.sample_requests_by_conversation = self._loader(
-            lambda conn, keys: lookups.rows_grouped_by(conn, SampleRequest.__table__, keys, "conversation_id"),
-            default=[])
-        self.products_by_collaboration = self._loader(catalog.products_by_collaboration, default=[])
-        # Viewer-relative: only what the viewer may see comes back.
-        self.conversation_by_id = self._loader(
-            lambda conn, keys: inbox.conversations_by_ids(conn, viewer, keys))
-        self.conversation_by_creator = self._loader(
-            lambda conn, keys: inbox.conversations_by_creators(conn, viewer, keys))
-        self.creator_blocked = self._loader(
-            lambda conn, keys: inbox.blocked_creators(conn, viewer.shop_id, keys), default=False)
+
+    @cached_property
+    def shop_by_id(self) -> DataLoader:
+        return self._loader(_by_id(Shop.__table__))
+
+    @cached_property
+    def creator_by_id(self) -> DataLoader:
+        return self._loader(_by_id(Creator.__table__))
+
+    @cached_property
+    def product_by_id(self) -> DataLoader:
+        return self._loader(_by_id(Product.__table__))
+
+    @cached_property
+    def message_by_id(self) -> DataLoader:
+        return self._loader(_by_id(Message.__table__))
+
+    @cached_property
+    def collaboration_by_id(self) -> DataLoader:
+        return self._loader(_by_id(TargetCollaboration.__table__))
+
+    @cached_property
+    def sample_request_by_id(self) -> DataLoader:
+        return self._loader(_by_id(SampleRequest.__table__))
+
+    @cached_property
+    def sample_requests_by_conversation(self) -> DataLoader:
+        return self._loader(lambda conn, keys: lookups.rows_grouped_by(
+            conn, SampleRequest.__table__, keys, "conversation_id"), default=[])
+
+    @cached_property
+    def products_by_collaboration(self) -> DataLoader:
+        return self._loader(catalog.products_by_collaboration, default=[])
+
+    # Viewer-relative: only what the viewer may see comes back.
+    @cached_property
+    def conversation_by_id(self) -> DataLoader:
+        return self._loader(lambda conn, keys: inbox.conversations_by_ids(conn, self._viewer, keys))
+
+    @cached_property
+    def conversation_by_creator(self) -> DataLoader:
+        return self._loader(lambda conn, keys: inbox.conversations_by_creators(conn, self._viewer, keys))
+
+    @cached_property
+    def creator_blocked(self) -> DataLoader:
+        return self._loader(lambda conn, keys: inbox.blocked_creators(conn, self._viewer.shop_id, keys),
+                            default=False)
 
     def _loader(self, fetch: Callable[..., Awaitable[dict]], default=None) -> DataLoader:
         async def load(keys: list) -> list:

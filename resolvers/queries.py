@@ -3,8 +3,15 @@
 from resolvers.access import require_seller
 from resolvers.context import Context
 from resolvers.conversations import creator_filter
-from resolvers.ids import (cursor_decimal, cursor_int, decode_any_id, decode_cursor, decode_id, encode_cursor,
-                          page_size)
+from resolvers.ids import (
+    cursor_decimal,
+    cursor_int,
+    decode_any_id,
+    decode_cursor,
+    decode_id,
+    encode_cursor,
+    page_size,
+)
 from services import history, marketplace, outreach
 from services.errors import BadUserInput
 from services.history import Page

@@ -36,5 +36,5 @@ async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: boo
         code = "CREATOR_BLOCKED" if blocked else "CREATOR_UNBLOCKED"
         notice = await append_message(conn, conversation, SYSTEM, Content("NOTICE", text=NOTICES[code],
                                                                           notice_code=code))
-    await rt.publish([events.message_added(conversation, notice.id)])
+    await rt.publish([events.message_added(conversation, notice)])
     return conversation.id

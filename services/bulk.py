@@ -58,7 +58,7 @@ async def _send_one(rt: Runtime, viewer: Viewer, creator_id: int, content: Conte
             if attempt:
                 raise
     if is_new:
-        await rt.publish([events.message_added(conversation, message.id)])
+        await rt.publish([events.message_added(conversation, message)])
     return BulkOutcome(creator_id, message=message)
 
 

@@ -19,9 +19,16 @@ def creator_channel(creator_id: int) -> str:
     return participant_channel("creator", creator_id)
 
 
-def message_added(conversation, message_id: int) -> Event:
-    """A new message: both participants see it, and their conversation changed with it."""
-    return Event({"type": "message", "conversation_id": conversation.id, "message_id": message_id},
+def message_added(conversation, message) -> Event:
+    """A new message: both participants see it, and their conversation changed with it.
+
+    `conversation` is the locked row as it was before the message, so its `last_message_id`
+    is the message before this one: a stream that delivered exactly that one can deliver this
+    one from the event, without reading the database.
+    """
+    row = {**message._mapping, "created_at": message.created_at.isoformat()}
+    return Event({"type": "message", "conversation_id": conversation.id, "message_id": message.id,
+                  "previous_id": conversation.last_message_id, "message": row},
                  (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)))
 
 

@@ -107,6 +107,11 @@ def conversation_select(viewer: Viewer):
     return _JOINED.where(s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
 
 
+def message_record(fields: dict) -> MessageRecord:
+    """A message from an event's JSON fields."""
+    return MessageRecord(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
+
+
 def conversation_record(row) -> ConversationRecord:
     """Split a row of `conversation_select` into the conversation and its related records."""
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]

@@ -62,7 +62,7 @@ async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key:
     # The card is the creator's message: it lifts the five-message limit and is unread for the seller.
     card = await append_message(conn, conversation, CREATOR, Content("SAMPLE_REQUEST", sample_request_id=request.id),
                                 sender_key=viewer.principal)
-    return request, [events.message_added(conversation, card.id)]
+    return request, [events.message_added(conversation, card)]
 
 
 async def _by_client_id(conn, creator_id: int, key: str):
@@ -89,7 +89,7 @@ async def decide(rt: Runtime, viewer: Viewer, request_id: int, status: str, reas
         ).returning(*sample_t.c))).one()
         conversation = await lock_conversation(conn, request.conversation_id)
         notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))
-    await rt.publish([events.message_added(conversation, notice.id)])
+    await rt.publish([events.message_added(conversation, notice)])
     return request
 
 

@@ -61,7 +61,7 @@ async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target,
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
                                    client_message_id=key)
-    return Sent(message, conversation.id), [events.message_added(conversation, message.id)]
+    return Sent(message, conversation.id), [events.message_added(conversation, message)]
 
 
 def _check_target_shape(viewer: Viewer, target: Target) -> None:

@@ -119,7 +119,7 @@ async def test_slow_consumer_is_ended_with_its_code(aiohttp_client, database_url
     # so the subscription's queue of 4 overflows before its generator runs again.
     for _ in range(10):
         await api.runtime.broker.publish("inbox:creator:1", {"type": "message", "conversation_id": 1,
-                                                              "message_id": 10**9})
+                                                              "message_id": 10**9, "previous_id": 10**9 - 1})
     message = await client.next_payload()
     assert message["type"] == "error" or message["payload"].get("errors"), message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
