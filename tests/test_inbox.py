@@ -3,8 +3,21 @@
 from datetime import datetime
 from decimal import Decimal
 
-from tests.gql import (BLOCK, COUNTS, INBOX, MARK_READ, all_pages, conversation_action, counts, creator_input,
-                       gid, pk_of, request_sample, say, start)
+from tests.gql import (
+    BLOCK,
+    COUNTS,
+    INBOX,
+    MARK_READ,
+    all_pages,
+    conversation_action,
+    counts,
+    creator_input,
+    gid,
+    pk_of,
+    request_sample,
+    say,
+    start,
+)
 from tests.world import build_world, creators_matching
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
@@ -91,7 +104,7 @@ async def state(api, conversation_id: str, *, as_: str) -> dict | None:
     return (await api.query(CONVERSATION_STATE, {"id": conversation_id}, as_=as_))["conversation"]
 
 
-async def test_viewer_for_both_roles(api):
+async def test_viewer_and_node_of_every_type_and_typed_ids(api):
     await build_world(api.engine)
     seller = (await api.query(VIEWER, as_="shop:s2"))["viewer"]
     assert seller == {"role": "SELLER", "creator": None, "shop": {
@@ -102,16 +115,13 @@ async def test_viewer_for_both_roles(api):
         "id": gid("Creator", 7), "platformId": "c7", "handle": "creator7", "displayName": "Creator Number 7",
         "followerCount": 7000, "mainCategory": "Food", "gmv30d": "700.00"}}
 
-
-async def test_node_resolves_every_type_and_ids_are_typed(api):
-    await build_world(api.engine)
     sent = await say(api, gid("Creator", 1), "Hello creator", as_="shop:s1")
     conversation_id, message_id = sent["conversation"]["id"], sent["message"]["id"]
     sample = await request_sample(api, 2, "sample-1", "For a review", as_="creator:c1")
     collaboration = (await api.query(
-        """mutation { createTargetCollaboration(input: {name: "Spring", productIds: ["%s", "%s"],
-           commissionRate: "0.15"}) { collaboration { id } userErrors { code } } }""" % (
-            gid("Product", 3), gid("Product", 1)), as_="shop:s1"))["createTargetCollaboration"]
+        """mutation($products: [ID!]!) { createTargetCollaboration(input: {name: "Spring", productIds: $products,
+           commissionRate: "0.15"}) { collaboration { id } userErrors { code } } }""",
+        {"products": [gid("Product", 3), gid("Product", 1)]}, as_="shop:s1"))["createTargetCollaboration"]
     assert collaboration["userErrors"] == []
     collaboration_id = collaboration["collaboration"]["id"]
 
@@ -233,7 +243,7 @@ async def test_seller_folders(api):
     assert found["STARRED"] == ["B"] and found["ARCHIVED"] == ["E"]
 
 
-async def test_creator_folders(api):
+async def test_creator_folders_and_unsent_conversations(api):
     await build_world(api.engine)
     creator, names = "creator:c1", {}
     x = (await say(api, gid("Creator", 1), "hello from s1", as_="shop:s1"))["conversation"]["id"]
@@ -268,8 +278,32 @@ async def test_creator_folders(api):
     assert [row["id"] for row in await inbox(api, as_="shop:s1", folder="UNREPLIED")] == []
     assert [row["id"] for row in await inbox(api, as_="shop:s2", folder="UNREPLIED")] == []
 
+    # A conversation the seller opened without a message stays hidden from the creator until the first one.
+    opened = await start(api, 3, "FIND_CREATORS", as_="shop:s1")
+    assert (await start(api, 3, "TARGETED_PLAN", as_="shop:s1"))["id"] == opened["id"]  # one per pair
+    seller_view = await state(api, opened["id"], as_="shop:s1")
+    assert seller_view["lastMessage"] is None and seller_view["entrance"] == "FIND_CREATORS"
+    assert seller_view["lastActivityAt"] == seller_view["createdAt"]
+    assert seller_view["messagesRemainingBeforeReply"] == 5 and seller_view["unreadCount"] == 0
+    assert (await inbox(api, as_="shop:s1"))[0]["id"] == opened["id"]
 
-async def test_conversation_filters(api):
+    assert await inbox(api, as_="creator:c3") == []
+    assert await state(api, opened["id"], as_="creator:c3") is None
+    assert (await api.query("query($id: ID!) { node(id: $id) { id } }", {"id": opened["id"]},
+                            as_="creator:c3"))["node"] is None
+    assert await counts(api, as_="creator:c3") == dict.fromkeys(("all", "unread", "unreplied", "starred",
+                                                                   "archived"), 0)
+
+    sent = await say(api, gid("Creator", 3), "First words", as_="shop:s1")
+    assert sent["conversation"]["id"] == opened["id"]
+    rows = await inbox(api, as_="creator:c3")
+    assert [row["id"] for row in rows] == [opened["id"]]
+    assert rows[0]["entrance"] == "FIND_CREATORS" and rows[0]["unreadCount"] == 1
+    assert (await state(api, opened["id"], as_="creator:c3"))["lastMessage"]["id"] == sent["message"]["id"]
+    assert (await counts(api, as_="creator:c3"))["unread"] == 1
+
+
+async def test_conversation_filters_and_keyset_pages(api):
     await build_world(api.engine)
     for n in range(1, 13):
         await say(api, gid("Creator", n), f"hello {n}", as_="shop:s2")
@@ -288,22 +322,11 @@ async def test_conversation_filters(api):
     rows = await inbox(api, as_="shop:s2", filter={"minFollowers": 4000, "maxFollowers": 4000,
                                                   "minGmv": "400.00", "maxGmv": "400.00"})
     assert [row["creator"]["handle"] for row in rows] == ["creator4"]
-    # Filters combine with folders: c3 and c6 replied, so only they are unread for the shop.
-    for n in (3, 6):
-        await say(api, gid("Shop", 2), f"reply {n}", as_=f"creator:c{n}")
-    rows = await inbox(api, as_="shop:s2", folder="UNREAD", filter={"categories": ["Tech", "Food"]})
-    assert [platform_id(row) for row in rows] == ["c6", "c3"]
-    rows = await inbox(api, as_="shop:s2", folder="UNREAD", filter={"categories": ["Tech"]})
-    assert [platform_id(row) for row in rows] == ["c6"]
 
-
-async def test_conversation_keyset_pagination(api):
-    await build_world(api.engine)
-    for n in range(1, 13):
-        await say(api, gid("Creator", n), f"hello {n}", as_="shop:s2")
+    # Keyset pages, newest activity first.
     full = await inbox(api, as_="shop:s2")
     assert [platform_id(row) for row in full] == [f"c{n}" for n in range(12, 0, -1)]
-    for size in (1, 2, 5, 11, 12):
+    for size in (2, 5, 11, 12):
         edges, infos = await all_pages(api, INBOX, {"folder": "ALL"}, "conversations", as_="shop:s2", first=size)
         assert [edge["node"]["id"] for edge in edges] == [row["id"] for row in full], size
         assert len(infos) == -(-12 // size), size
@@ -327,42 +350,23 @@ async def test_conversation_keyset_pagination(api):
     # A conversation that moves to the top while the client pages down is not served twice.
     page = (await api.query(INBOX, {"first": 4}, as_="shop:s2"))["conversations"]
     await say(api, gid("Shop", 2), "late reply", as_="creator:c5")
-    rest, _ = await all_pages(api, INBOX, {}, "conversations", as_="shop:s2", first=3)
-    rest_after, _ = [], None
-    cursor = page["pageInfo"]["endCursor"]
+    rest_after, cursor = [], page["pageInfo"]["endCursor"]
     while cursor:
         next_page = (await api.query(INBOX, {"first": 3, "after": cursor}, as_="shop:s2"))["conversations"]
         rest_after += next_page["edges"]
         cursor = next_page["pageInfo"]["endCursor"] if next_page["pageInfo"]["hasNextPage"] else None
     walked = [platform_id(e["node"]) for e in page["edges"] + rest_after]
     assert walked == [f"c{n}" for n in range(12, 0, -1) if n != 5]
-    assert [platform_id(e["node"]) for e in rest][0] == "c5"
-
-
-async def test_started_conversation_is_hidden_from_the_creator_until_the_first_message(api):
-    await build_world(api.engine)
-    opened = await start(api, 3, "FIND_CREATORS", as_="shop:s1")
-    assert (await start(api, 3, "TARGETED_PLAN", as_="shop:s1"))["id"] == opened["id"]  # one per pair
-    seller_view = await state(api, opened["id"], as_="shop:s1")
-    assert seller_view["lastMessage"] is None and seller_view["entrance"] == "FIND_CREATORS"
-    assert seller_view["lastActivityAt"] == seller_view["createdAt"]
-    assert seller_view["messagesRemainingBeforeReply"] == 5 and seller_view["unreadCount"] == 0
-    assert [row["id"] for row in await inbox(api, as_="shop:s1")] == [opened["id"]]
-
-    assert await inbox(api, as_="creator:c3") == []
-    assert await state(api, opened["id"], as_="creator:c3") is None
-    assert (await api.query("query($id: ID!) { node(id: $id) { id } }", {"id": opened["id"]},
-                            as_="creator:c3"))["node"] is None
-    assert await counts(api, as_="creator:c3") == dict.fromkeys(("all", "unread", "unreplied", "starred",
-                                                                   "archived"), 0)
-
-    sent = await say(api, gid("Creator", 3), "First words", as_="shop:s1")
-    assert sent["conversation"]["id"] == opened["id"]
-    rows = await inbox(api, as_="creator:c3")
-    assert [row["id"] for row in rows] == [opened["id"]]
-    assert rows[0]["entrance"] == "FIND_CREATORS" and rows[0]["unreadCount"] == 1
-    assert (await state(api, opened["id"], as_="creator:c3"))["lastMessage"]["id"] == sent["message"]["id"]
-    assert (await counts(api, as_="creator:c3"))["unread"] == 1
+    # A fresh walk from the top finds c5 first.
+    assert platform_id((await inbox(api, as_="shop:s2", first=1))[0]) == "c5"
+    # Filters combine with folders: c5 (Fashion), c3 (Food) and c6 (Tech) replied, so they are unread.
+    for n in (3, 6):
+        await say(api, gid("Shop", 2), f"reply {n}", as_=f"creator:c{n}")
+    assert [platform_id(row) for row in await inbox(api, as_="shop:s2", folder="UNREAD")] == ["c6", "c3", "c5"]
+    rows = await inbox(api, as_="shop:s2", folder="UNREAD", filter={"categories": ["Tech", "Food"]})
+    assert [platform_id(row) for row in rows] == ["c6", "c3"]
+    rows = await inbox(api, as_="shop:s2", folder="UNREAD", filter={"categories": ["Tech"]})
+    assert [platform_id(row) for row in rows] == ["c6"]
 
 
 async def test_messages_pages_forward_and_backward(api):
@@ -402,7 +406,7 @@ async def test_messages_pages_forward_and_backward(api):
     assert text_of(newer) == texts[22:] and newer["pageInfo"]["hasNextPage"] is False
     assert (await page(first=0))["messages"]["edges"] == []
 
-    for size in (1, 7, 10, 25):
+    for size in (7, 25):
         edges, infos = await all_pages(api, MESSAGES, {"id": conversation_id}, "conversation.messages",
                                        as_="shop:s1", first=size)
         assert [edge["node"]["content"]["text"] for edge in edges] == texts, size
@@ -419,7 +423,7 @@ async def test_messages_pages_forward_and_backward(api):
         assert [node["isMine"] for node in nodes] == [node["senderRole"] == mine for node in nodes]
 
 
-async def test_pre_reply_allowance_and_replied_flag(api):
+async def test_conversation_counters_and_flags(api):
     await build_world(api.engine)
     sent = await say(api, gid("Creator", 1), "one", as_="shop:s1")
     conversation = sent["conversation"]
@@ -449,35 +453,33 @@ async def test_pre_reply_allowance_and_replied_flag(api):
     assert (view["unreadCount"], view["isUnreplied"]) == (1, True)
     assert view["lastMessage"]["senderRole"] == "CREATOR" and view["lastMessage"]["isMine"] is False
 
-
-async def test_unread_count_read_position_and_last_message(api):
-    await build_world(api.engine)
-    first = await say(api, gid("Creator", 1), "one", as_="shop:s1")
+    # Unread counts and the read position, between shop s2 and creator c3.
+    first = await say(api, gid("Creator", 3), "one", as_="shop:s2")
     conversation_id = first["conversation"]["id"]
-    await say(api, conversation_id, "two", as_="shop:s1")
-    third = await say(api, conversation_id, "three", as_="shop:s1")
-    seller = await state(api, conversation_id, as_="shop:s1")
-    creator = await state(api, conversation_id, as_="creator:c1")
+    await say(api, conversation_id, "two", as_="shop:s2")
+    third = await say(api, conversation_id, "three", as_="shop:s2")
+    seller = await state(api, conversation_id, as_="shop:s2")
+    creator = await state(api, conversation_id, as_="creator:c3")
     assert (seller["unreadCount"], seller["isUnreplied"]) == (0, False)
     assert (creator["unreadCount"], creator["isUnreplied"]) == (3, True)
     assert seller["lastMessage"] == {"id": third["message"]["id"], "senderRole": "SELLER", "isMine": True}
     assert creator["lastMessage"] == {"id": third["message"]["id"], "senderRole": "SELLER", "isMine": False}
 
-    assert (await mark_read(api, conversation_id, as_="creator:c1", up_to=first["message"]["id"]))[
+    assert (await mark_read(api, conversation_id, as_="creator:c3", up_to=first["message"]["id"]))[
         "unreadCount"] == 2
-    assert (await counts(api, as_="creator:c1"))["unread"] == 1
-    assert (await mark_read(api, conversation_id, as_="creator:c1"))["unreadCount"] == 0
-    creator = await state(api, conversation_id, as_="creator:c1")
+    assert (await counts(api, as_="creator:c3"))["unread"] == 1
+    assert (await mark_read(api, conversation_id, as_="creator:c3"))["unreadCount"] == 0
+    creator = await state(api, conversation_id, as_="creator:c3")
     assert (creator["unreadCount"], creator["isUnreplied"]) == (0, True)  # reading is not replying
-    assert await counts(api, as_="creator:c1") == {"all": 1, "unread": 0, "unreplied": 1, "starred": 0,
+    assert await counts(api, as_="creator:c3") == {"all": 1, "unread": 0, "unreplied": 1, "starred": 0,
                                                    "archived": 0}
 
-    reply = await say(api, gid("Shop", 1), "four", as_="creator:c1")
-    seller = await state(api, conversation_id, as_="shop:s1")
-    creator = await state(api, conversation_id, as_="creator:c1")
+    reply = await say(api, gid("Shop", 2), "four", as_="creator:c3")
+    seller = await state(api, conversation_id, as_="shop:s2")
+    creator = await state(api, conversation_id, as_="creator:c3")
     assert (seller["unreadCount"], seller["isUnreplied"]) == (1, True)
     assert (creator["unreadCount"], creator["isUnreplied"]) == (0, False)
     assert seller["lastMessage"]["id"] == creator["lastMessage"]["id"] == reply["message"]["id"]
     assert datetime.fromisoformat(seller["lastActivityAt"]) > datetime.fromisoformat(seller["createdAt"])
-    assert (await api.query(COUNTS, as_="shop:s1"))["inboxCounts"] == {
+    assert (await api.query(COUNTS, as_="shop:s2"))["inboxCounts"] == {
         "all": 1, "unread": 1, "unreplied": 1, "starred": 0, "archived": 0}

@@ -1,0 +1,169 @@
+"""The command line, run as the operator runs it: `python server.py ...` against the test database."""
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import jwt
+import pytest
+
+from tests.world import build_world, unchanged
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VIEWER = "query { viewer { role shop { platformId } creator { platformId } } }"
+IMPORTED = """query {
+  viewer { shop { id name status affiliateGmv30d products { nodes { id platformId title price currency } } } }
+  outreachQuota { weeklyLimit }
+  creators(filter: {search: "import"}, first: 100) {
+    nodes { id platformId handle displayName avatarUrl followerCount mainCategory gmv30d }
+  }
+}"""
+
+
+def cli_env(database_url: str, tmp_path: Path, secret: str) -> dict:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("REDIS_URL", "INBOX_ENV", "INBOX_OUTREACH_TIERS")}
+    env.update(DATABASE_URL=database_url, INBOX_JWT_SECRET=secret, INBOX_DATA_DIR=str(tmp_path / "cli-data"))
+    return env
+
+
+async def cli(env: dict, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `python server.py ARGS`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "server.py", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode, out.decode(), err.decode()
+
+
+def write(path: Path, data) -> str:
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def import_file(shop_name="Import Shop", gmv="1500.00", price="25.00", creators=None) -> dict:
+    return {
+        "shops": [{"platformId": "imp-s", "name": shop_name, "status": "ACTIVE", "affiliateGmv30d": gmv,
+                   "products": [{"platformId": "imp-p1", "title": "Lamp", "price": price, "currency": "EUR",
+                                 "imageUrl": None},
+                                {"platformId": "imp-p2", "title": "Rug", "price": "80.00", "currency": "EUR"}]}],
+        "creators": creators if creators is not None else [
+            {"platformId": "imp-c1", "handle": "importone", "displayName": "Import One", "avatarUrl": None,
+             "followerCount": 10, "mainCategory": "Home", "gmv30d": "1.50"},
+            {"platformId": "imp-c2", "handle": "importtwo", "displayName": "Import Two",
+             "avatarUrl": "https://img.example/two.png", "followerCount": 20, "mainCategory": "Home",
+             "gmv30d": "2.50"}],
+    }
+
+
+def malformed_file() -> dict:
+    """Good records around two bad ones: a creator's follower count and a product's price."""
+    data = import_file()
+    data["shops"][0]["platformId"] = "mal-shop"
+    data["shops"][0]["products"][0]["platformId"] = "mal-p1"
+    data["shops"][0]["products"][1].update(platformId="mal-p2", price="-3")
+    data["creators"] = [
+        {"platformId": "mal-ok", "handle": "malok", "displayName": "Mal Ok", "followerCount": 1,
+         "mainCategory": "Tech", "gmv30d": "1.00"},
+        {"platformId": "mal-bad", "handle": "malbad", "displayName": "Mal Bad", "followerCount": "lots",
+         "mainCategory": "Tech", "gmv30d": "1.00"}]
+    return data
+
+
+async def test_cli_migrate_and_import_upsert(api, database_url, tmp_path):
+    """One operator migrates while another imports a file twice, then with changed values.
+    Subprocesses are slow to start, so the two run side by side."""
+    await build_world(api.engine)
+    env = cli_env(database_url, tmp_path, api.secret)
+    good = write(tmp_path / "platform.json", import_file())
+    changed = write(tmp_path / "platform-2.json", import_file(
+        shop_name="Import Shop Renamed", gmv="20000.00", price="30.00", creators=[
+            {"platformId": "imp-c1", "handle": "importone", "displayName": "Import Uno", "avatarUrl": None,
+             "followerCount": 99, "mainCategory": "Garden", "gmv30d": "12.00"},
+            {"platformId": "imp-c3", "handle": "importthree", "displayName": "Import Three", "avatarUrl": None,
+             "followerCount": 30, "mainCategory": "Home", "gmv30d": "3.00"}]))
+    snapshots = {}
+
+    async def imports():
+        for name, path in (("first", good), ("again", good), ("changed", changed)):
+            code, out, err = await cli(env, "import", path)
+            assert code == 0 and "imported" in out, (name, out, err)
+            snapshots[name] = await api.query(IMPORTED, as_="shop:imp-s")
+
+    _, migrate = await asyncio.gather(imports(), cli(env, "migrate"))
+    assert migrate[0] == 0, migrate  # an up-to-date database migrates as a no-op
+
+    # The good file: imported once, the same again changes nothing, changed values update in place.
+    first = snapshots["first"]
+    shop = first["viewer"]["shop"]
+    assert (shop["name"], shop["status"], shop["affiliateGmv30d"]) == ("Import Shop", "ACTIVE", "1500.00")
+    assert first["outreachQuota"]["weeklyLimit"] == 50
+    assert [(p["platformId"], p["title"], p["price"], p["currency"]) for p in shop["products"]["nodes"]] == [
+        ("imp-p1", "Lamp", "25.00", "EUR"), ("imp-p2", "Rug", "80.00", "EUR")]
+    creators = {c["platformId"]: c for c in first["creators"]["nodes"]}
+    assert set(creators) == {"imp-c1", "imp-c2"}
+    assert creators["imp-c2"] == {**creators["imp-c2"], "handle": "importtwo", "displayName": "Import Two",
+                                  "avatarUrl": "https://img.example/two.png", "followerCount": 20,
+                                  "mainCategory": "Home", "gmv30d": "2.50"}
+    assert snapshots["again"] == first
+
+    second = snapshots["changed"]
+    assert second["viewer"]["shop"]["id"] == shop["id"]
+    assert second["viewer"]["shop"]["name"] == "Import Shop Renamed"
+    assert second["viewer"]["shop"]["affiliateGmv30d"] == "20000.00" and second["outreachQuota"]["weeklyLimit"] == 200
+    assert [(p["id"], p["price"]) for p in second["viewer"]["shop"]["products"]["nodes"]] == [
+        (shop["products"]["nodes"][0]["id"], "30.00"), (shop["products"]["nodes"][1]["id"], "80.00")]
+    after = {c["platformId"]: c for c in second["creators"]["nodes"]}
+    assert set(after) == {"imp-c1", "imp-c2", "imp-c3"}  # an upsert: imp-c2, absent from the file, stays
+    assert after["imp-c1"] == {**creators["imp-c1"], "displayName": "Import Uno", "followerCount": 99,
+                               "mainCategory": "Garden", "gmv30d": "12.00"}
+    assert after["imp-c2"] == creators["imp-c2"]
+    assert after["imp-c3"]["id"] not in {c["id"] for c in creators.values()}
+    # The world imported before is untouched by the later imports.
+    assert (await api.query(VIEWER, as_="creator:c40"))["viewer"]["creator"] == {"platformId": "c40"}
+
+
+# Minting a token and validating an import file happen before any database work: once, on SQLite.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_cli_token_and_malformed_import(api, database_url, tmp_path):
+    await build_world(api.engine)
+    env = cli_env(database_url, tmp_path, api.secret)
+    async with unchanged(api.engine):
+        (token_code, token_out, token_err), (bad_code, bad_out, bad_err) = await asyncio.gather(
+            cli(env, "token", "shop:s1", "--ttl", "60"),
+            cli(env, "import", write(tmp_path / "malformed.json", malformed_file())))
+
+    # The token: valid for 60 seconds, and accepted by the API as shop s1's seller.
+    assert token_code == 0, token_err
+    token = token_out.strip()
+    claims = jwt.decode(token, api.secret, algorithms=["HS256"])
+    assert claims["sub"] == "shop:s1" and claims["exp"] - claims["iat"] == 60
+    status, body = await api.post(VIEWER, headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and "errors" not in body, body
+    assert body["data"] == {"viewer": {"role": "SELLER", "shop": {"platformId": "s1"}, "creator": None}}
+
+    # The malformed file: refused, naming each bad record, and nothing written (checked above).
+    assert bad_code != 0 and "imported" not in bad_out, (bad_out, bad_err)
+    assert "Traceback" not in bad_err, bad_err
+    assert "creators[1].followerCount" in bad_err and "mal-bad" in bad_err, bad_err
+    assert "shops[0].products[1].price" in bad_err and "mal-p2" in bad_err, bad_err
+    assert "creators[0]" not in bad_err  # the good record is not blamed
+
+
+def test_import_of_an_unreadable_file_is_refused_without_a_traceback(tmp_path, monkeypatch, capsys):
+    """Run in-process (a subprocess per case would be slow): a missing or non-UTF-8 file."""
+    import server
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.setenv("INBOX_DATA_DIR", str(tmp_path))
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    for path, reason in ((tmp_path / "missing.json", "cannot be read"), (binary, "not UTF-8")):
+        with pytest.raises(SystemExit) as exit_info:
+            server.main(["import", str(path)])
+        assert exit_info.value.code != 0
+        assert "nothing written" in str(exit_info.value.code) and reason in str(exit_info.value.code)
+        assert path.name in str(exit_info.value.code)
