@@ -22,7 +22,6 @@ from aiohttp import WSCloseCode, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from models.database import create_engine
-from models.migrate import upgrade
 from services.runtime import Runtime
 from schema import schema
 from schema.build import build_schema
@@ -117,6 +116,8 @@ def export_schema(path: Path = ROOT / "schema.graphql") -> None:
 async def _prepare_embedded(settings: Settings, seed: bool) -> bool:
     """Migrate the embedded database, and seed a small demo into an empty one. True if seeded."""
     from services.demo import database_is_empty, seed_demo
+
+    from models.migrate import upgrade  # Alembic is only needed here and by `migrate`: keep it out of servers
 
     await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
@@ -236,11 +237,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in (None, "serve"):
         serve(settings, seed_demo=not args.no_demo, workers=getattr(args, "workers", 1))
     elif args.command == "migrate":
+        from models.migrate import upgrade
+
         upgrade(settings.database_url)
     elif args.command == "import":
         _import(settings, args.file)
     elif args.command == "token":
-        print(issue_token(resolve_secret(settings), args.subject, args.ttl))
+        try:
+            print(issue_token(resolve_secret(settings), args.subject, args.ttl))
+        except ValueError as error:
+            sys.exit(f"token: {error}")
     elif args.command == "seed-demo":
         _seed(settings, args.scale)
     elif args.command == "export-schema":

@@ -167,3 +167,13 @@ def test_import_of_an_unreadable_file_is_refused_without_a_traceback(tmp_path, m
         assert exit_info.value.code != 0
         assert "nothing written" in str(exit_info.value.code) and reason in str(exit_info.value.code)
         assert path.name in str(exit_info.value.code)
+
+
+def test_token_for_a_bad_subject_is_refused_without_a_traceback(tmp_path, monkeypatch):
+    import server
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.setenv("INBOX_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        server.main(["token", "admin:x"])
+    assert "shop:<platformId> or creator:<platformId>" in str(exit_info.value.code)
