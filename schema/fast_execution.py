@@ -25,12 +25,19 @@ class _Bail(Exception):
     """The value does not fit the fast path (a forbidden null): use graphql-core's."""
 
 
+# Python types a built-in scalar serializes to themselves (ints only within GraphQL's 32 bits).
+_IDENTITY = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+
+
 def _leaf(graphql_type) -> Plan:
     serialize = graphql_type.serialize
+    same = _IDENTITY.get(graphql_type.name)
 
     def complete(value):
         if value is None:
             return None
+        if type(value) is same and (same is not int or -2**31 <= value < 2**31):
+            return value
         serialized = serialize(value)
         if serialized is None:
             raise _Bail
@@ -59,12 +66,19 @@ def _nullable(inner: Plan) -> Plan:
     return lambda value: None if value is None else inner(value)
 
 
+# Plans by object type and field nodes, shared by every request of a cached document: a
+# plan depends on the document alone unless a directive (@skip, @include) makes it depend on
+# variables. Values keep their nodes alive, so an id in a key is never reused meanwhile.
+_SHARED_PLANS: dict[tuple, tuple[tuple, Plan | None]] = {}
+_SHARED_PLANS_LIMIT = 10_000
+
+
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Plans of this request, by object type and field group (graphql-core reuses one
-        # field group for every item of a list, so a page's rows share one plan).
-        self._plans: dict[tuple, tuple[list, Plan | None]] = {}
+        source = self.operation.loc.source.body if self.operation.loc else "@"
+        # Without directives, plans can be shared across requests; otherwise they live for this one.
+        self._plans = _SHARED_PLANS if "@" not in source else {}
 
     def complete_object_value(self, return_type, field_details_list, info, path, result, position_context):
         plan = self._object_plan(return_type, field_details_list)
@@ -77,11 +91,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                              position_context)
 
     def _object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:
-        key = (object_type.name, id(field_details_list))
+        nodes = tuple(detail.node for detail in field_details_list)
+        key = (object_type.name, *map(id, nodes))
         cached = self._plans.get(key)
         if cached is None:
-            # The list is kept alive with its plan, so its id cannot be reused meanwhile.
-            cached = self._plans[key] = (field_details_list, self._build_object_plan(object_type, field_details_list))
+            if len(self._plans) >= _SHARED_PLANS_LIMIT:
+                self._plans.clear()
+            cached = self._plans[key] = (nodes, self._build_object_plan(object_type, field_details_list))
         return cached[1]
 
     def _build_object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:

@@ -6,13 +6,15 @@ so one query serves a seller's inbox and a creator's.
 
 from collections import namedtuple
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select, true, tuple_
+from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Block, Conversation, ConversationState, Creator, Message, Shop
+from models.types import Money, UtcDateTime
 from services.viewer import Viewer
 
 conversation_t = Conversation.__table__
@@ -46,27 +48,34 @@ def folder_condition(folder: str):
     }[folder]
 
 
-def creator_conditions(flt: CreatorFilter | None) -> list:
-    """SQL conditions on `creator` for a filter; bounds are inclusive."""
+# Each filter field's condition on `creator`, with a bound parameter of the field's name;
+# bounds are inclusive. Statements are built once per combination of fields (see below).
+_FILTER_CONDITIONS = {
+    "min_followers": lambda c: c.follower_count >= bindparam("min_followers"),
+    "max_followers": lambda c: c.follower_count <= bindparam("max_followers"),
+    "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
+    "min_gmv": lambda c: c.gmv_30d >= bindparam("min_gmv", type_=Money),
+    "max_gmv": lambda c: c.gmv_30d <= bindparam("max_gmv", type_=Money),
+    "search": lambda c: (func.lower(c.handle).contains(bindparam("search"), escape="/")
+                         | func.lower(c.display_name).contains(bindparam("search"), escape="/")),
+}
+
+
+def filter_params(flt: CreatorFilter | None) -> dict:
+    """The bound values of a filter's set fields (`search` lowercased and LIKE-escaped)."""
     if flt is None:
-        return []
-    c = creator_t.c
-    conditions = []
-    if flt.min_followers is not None:
-        conditions.append(c.follower_count >= flt.min_followers)
-    if flt.max_followers is not None:
-        conditions.append(c.follower_count <= flt.max_followers)
-    if flt.categories is not None:
-        conditions.append(c.main_category.in_(flt.categories))
-    if flt.min_gmv is not None:
-        conditions.append(c.gmv_30d >= flt.min_gmv)
-    if flt.max_gmv is not None:
-        conditions.append(c.gmv_30d <= flt.max_gmv)
-    if flt.search:
-        needle = flt.search.lower()
-        conditions.append(func.lower(c.handle).contains(needle, autoescape=True)
-                          | func.lower(c.display_name).contains(needle, autoescape=True))
-    return conditions
+        return {}
+    params = {name: getattr(flt, name) for name in _FILTER_CONDITIONS if getattr(flt, name) is not None}
+    if "search" in params:
+        needle = params.pop("search").lower()
+        if needle:
+            params["search"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return params
+
+
+def creator_conditions(fields) -> list:
+    """The conditions of the given filter fields (keys of `filter_params`)."""
+    return [_FILTER_CONDITIONS[name](creator_t.c) for name in sorted(fields)]
 
 
 _CONVERSATION_COLUMNS = (
@@ -121,20 +130,33 @@ def conversation_record(row) -> ConversationRecord:
                                      ShopRecord._make(row[creator_end:shop_end]), message))
 
 
-async def _records(conn: AsyncConnection, query) -> list[ConversationRecord]:
-    return [conversation_record(row) for row in await conn.execute(query)]
+async def _records(conn: AsyncConnection, query, params: dict | None = None) -> list[ConversationRecord]:
+    return [conversation_record(row) for row in await conn.execute(query, params)]
+
+
+@lru_cache(maxsize=1024)
+def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool):
+    """The statement of one shape of inbox page, built once: reusing the object spares
+    SQLAlchemy from building it and computing its cache key on every request."""
+    s = state_t.c
+    query = _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
+                          *creator_conditions(fields))
+    if has_cursor:
+        query = query.where(tuple_(s.last_activity_at, s.conversation_id)
+                            < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id")))
+    return query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit"))
 
 
 async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
                              flt: CreatorFilter | None, first: int,
                              after: tuple[datetime, int] | None) -> tuple[list, bool]:
     """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
-    s = state_t.c
-    query = conversation_select(viewer).where(folder_condition(folder), *creator_conditions(flt))
+    params = filter_params(flt)
+    query = _page_statement(viewer.side, folder, frozenset(params), after is not None)
+    params.update(owner=viewer.owner_id, limit=first + 1)
     if after is not None:
-        query = query.where(tuple_(s.last_activity_at, s.conversation_id) < tuple_(*after))
-    query = query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(first + 1)
-    rows = await _records(conn, query)
+        params.update(after_at=after[0], after_id=after[1])
+    rows = await _records(conn, query, params)
     return rows[:first], len(rows) > first
 
 

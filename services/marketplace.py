@@ -6,7 +6,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Creator
-from services.inbox import CreatorFilter, creator_conditions
+from services.inbox import CreatorFilter, creator_conditions, filter_params
 
 creator_t = Creator.__table__
 ORDER_COLUMNS = {"FOLLOWERS_DESC": "follower_count", "GMV_DESC": "gmv_30d"}
@@ -21,10 +21,12 @@ async def list_creators(conn: AsyncConnection, flt: CreatorFilter | None, order:
                         after: tuple[int | Decimal, int] | None) -> tuple[list, bool]:
     """One page of creators, highest first by `order`, ties by id; (rows, has_next_page)."""
     column = creator_t.c[ORDER_COLUMNS[order]]
-    query = select(creator_t).where(*creator_conditions(flt))
+    params = filter_params(flt)
+    query = select(creator_t).where(*creator_conditions(params))
     if after is not None:
         query = query.where(tuple_(column, creator_t.c.id) < tuple_(*after))
-    rows = (await conn.execute(query.order_by(column.desc(), creator_t.c.id.desc()).limit(first + 1))).all()
+    rows = (await conn.execute(query.order_by(column.desc(), creator_t.c.id.desc()).limit(first + 1),
+                               params)).all()
     return rows[:first], len(rows) > first
 
 
