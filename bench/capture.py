@@ -6,8 +6,8 @@
 * Round trips: a small TCP proxy sits between a server process and PostgreSQL and counts the
   client messages after which the client waits for the server: `Q` (simple query) and `S`
   (Sync, the end of an extended-protocol exchange). So BEGIN, ROLLBACK, pool pings and
-  statement preparation count too, exactly as they cost on the wire. It also counts `Parse`/`Q`
-  messages, i.e. statements sent.
+  statement preparation count too, exactly as they cost on the wire. It also counts `Execute`/`Q`
+  messages, i.e. statements executed (BEGIN, ROLLBACK and pool pings included).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class RoundTripProxy:
             body = await reader.readexactly(length - 4)
             if kind in (b"Q", b"S"):
                 self.round_trips += 1
-            if kind in (b"Q", b"P"):
+            if kind in (b"Q", b"E"):  # statements executed (BEGIN, ROLLBACK and pings included)
                 self.statements += 1
             writer.write(header + body)
             await writer.drain()

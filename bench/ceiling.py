@@ -3,8 +3,9 @@
 Two workloads for the same inbox page:
 * `raw-api-statements`: the statements the API runs for the page (captured by bench/capture.py),
   replayed in order with their captured parameters on one pooled connection per page;
-* `raw-best-sql`: one statement for the whole page, the viewer's shop lookup included: the state
-  rows joined to conversation, creator, block and the last message (by its denormalised id).
+* `raw-best-sql`: one statement for the whole page, the viewer's shop lookup included: the page of
+  state rows first (an ordered walk of the partial index, LIMIT inside), then joined to
+  conversation, creator, block and, LATERAL, the last message (by its denormalised id).
 
 The client is Python too (uvloop), on the same two cores, so this is a ceiling as seen by a
 Python process, not PostgreSQL's own limit.
@@ -25,21 +26,27 @@ except ImportError:  # pragma: no cover
     uvloop = None
 
 BEST_INBOX_SQL = """
-SELECT s.conversation_id, s.last_activity_at, s.unread_count, s.starred, s.archived, s.unreplied,
+WITH page AS (
+    SELECT s.conversation_id, s.last_activity_at, s.unread_count, s.starred, s.archived, s.unreplied
+    FROM conversation_state s
+    WHERE s.side = 'SELLER' AND s.visible AND NOT s.archived
+      AND s.owner_id = (SELECT id FROM shop WHERE platform_id = $1 AND status = 'ACTIVE')
+    ORDER BY s.last_activity_at DESC, s.conversation_id DESC
+    LIMIT $2
+)
+SELECT p.conversation_id, p.last_activity_at, p.unread_count, p.starred, p.archived, p.unreplied,
        c.entrance, c.creator_has_replied, c.seller_message_count,
        cr.id AS creator_id, cr.handle, cr.display_name, cr.avatar_url, cr.follower_count,
        cr.main_category, cr.gmv_30d,
        m.id AS message_id, m.sender_role, m.kind, m.text, m.created_at AS message_created_at,
        b.shop_id IS NOT NULL AS blocked
-FROM shop sh
-JOIN conversation_state s ON s.side = 'SELLER' AND s.owner_id = sh.id AND s.visible AND NOT s.archived
-JOIN conversation c ON c.id = s.conversation_id
+FROM page p
+JOIN conversation c ON c.id = p.conversation_id
 JOIN creator cr ON cr.id = c.creator_id
-LEFT JOIN message m ON m.id = c.last_message_id
+LEFT JOIN LATERAL (SELECT id, sender_role, kind, text, created_at FROM message
+                   WHERE id = c.last_message_id) m ON true
 LEFT JOIN block b ON b.shop_id = c.shop_id AND b.creator_id = c.creator_id
-WHERE sh.platform_id = $1 AND sh.status = 'ACTIVE'
-ORDER BY s.last_activity_at DESC, s.conversation_id DESC
-LIMIT $2
+ORDER BY p.last_activity_at DESC, p.conversation_id DESC
 """
 
 

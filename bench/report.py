@@ -1,0 +1,155 @@
+"""The one table, the targets and the JSON files (bench/results/<timestamp>.json and latest.json)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+PEER, CEILING = "postgraphile", "raw-best-sql"
+
+
+@dataclass
+class Row:
+    scenario: str
+    server: str            # api | api-2proc | postgraphile | raw-api-statements | raw-best-sql
+    connections: int | None
+    rps: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    valid: bool = True
+    errors: int = 0
+    note: str = ""
+    ratio_peer: float | None = None
+    ratio_ceiling: float | None = None
+    detail: dict = field(default_factory=dict)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def add_ratios(rows: list[Row]) -> None:
+    """API rows: req/s over PostGraphile's (same scenario and connections) and over the best raw
+    SQL's (inbox pages; at 32 callers, the ceiling's only concurrency)."""
+    by_key = {(r.scenario, r.server, r.connections): r for r in rows}
+    ceiling = by_key.get(("inbox_all", CEILING, 32))
+    for row in rows:
+        if not row.server.startswith("api") or row.rps is None:
+            continue
+        peer = by_key.get((row.scenario, PEER, row.connections))
+        if peer is not None and peer.valid:
+            row.ratio_peer = _ratio(row.rps, peer.rps)
+        if ceiling is not None and row.scenario.startswith("inbox") and row.connections == 32:
+            row.ratio_ceiling = _ratio(row.rps, ceiling.rps)
+    for row in rows:
+        if row.server == "raw-api-statements" and ceiling is not None:
+            row.ratio_ceiling = _ratio(row.rps, ceiling.rps)
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None
+    threshold: str
+    met: bool | None        # None: not measured (or invalid)
+    note: str = ""
+
+
+def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | None,
+            scale_ratio: dict | None) -> list[Target]:
+    by_key = {(r.scenario, r.server, r.connections): r for r in rows}
+
+    def peer_ratio(scenario: str) -> tuple[float | None, bool]:
+        api = by_key.get((scenario, "api", 32))
+        peer = by_key.get((scenario, PEER, 32))
+        if api is None or peer is None:
+            return None, False
+        return _ratio(api.rps, peer.rps), api.valid and peer.valid
+
+    out = []
+    for scenario, label in (("inbox_all", "inbox page ALL"), ("inbox_unread", "inbox page UNREAD"),
+                            ("inbox_filtered", "inbox page filtered"), ("messages", "messages page")):
+        ratio, valid = peer_ratio(scenario)
+        met = None if ratio is None or not valid else ratio >= 0.5
+        note = "not run" if ratio is None else ("" if valid else "INVALID: rows differ between servers")
+        if scenario.startswith("inbox") and ratio is not None and valid:
+            note = "aim 1.0x: " + ("met" if ratio >= 1.0 else "missed")
+        out.append(Target(f"{label} req/s vs PostGraphile @32", ratio, ">= 0.5x", met, note))
+    trips = round_trips.get("api", {}).get("inbox_all")
+    out.append(Target("SQL round trips per inbox page (api)", trips, "<= 4",
+                      None if trips is None else trips <= 4,
+                      f"statements executed: {round_trips.get('api_statements', {}).get('inbox_all')}"))
+    p99 = ws.get("p99_ms") if ws else None
+    lost = ws.get("lost", 0) if ws else 0
+    out.append(Target("p99 send-to-receive, 1,000 subscribers, 200 sends/s", p99, "< 50 ms",
+                      None if p99 is None or (isinstance(p99, float) and math.isnan(p99)) else p99 < 50 and lost == 0,
+                      f"lost {lost}" if ws else "not run"))
+    rss = idle.get("rss_after_mb") if idle else None
+    out.append(Target("RSS with 10,000 idle subscriptions (MB)", rss, "< 500 MB",
+                      None if rss is None or idle.get("subscriptions", 0) < 10_000 else rss < 500,
+                      f"{idle['per_subscription_kb']:.1f} KB/subscription, {idle['subscriptions']} open"
+                      if idle else "not run"))
+    ratio = scale_ratio.get("ratio") if scale_ratio else None
+    out.append(Target("inbox p50 large/small (api, 1 connection)", ratio, "<= 1.3",
+                      None if ratio is None else ratio <= 1.3,
+                      scale_ratio.get("note", "") if scale_ratio else "needs a run of each scale"))
+    return out
+
+
+def _fmt(value, digits: int = 1, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{suffix}"
+    return f"{value:,}{suffix}"
+
+
+def table(rows: list[Row], goals: list[Target]) -> str:
+    head = ("scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "x peer", "x ceiling", "notes")
+    lines = [head]
+    for r in rows:
+        notes = ("INVALID " if not r.valid else "") + (f"errors={r.errors} " if r.errors else "") + r.note
+        lines.append((r.scenario, r.server, _fmt(r.connections), _fmt(r.rps, 0), _fmt(r.p50_ms, 2),
+                      _fmt(r.p99_ms, 2), _fmt(r.ratio_peer, 2, "x"), _fmt(r.ratio_ceiling, 2, "x"), notes.strip()))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head) - 1)]
+    text = []
+    for n, line in enumerate(lines):
+        cells = [str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        text.append("  ".join(cells) + "  " + line[-1])
+        if n == 0:
+            text.append("-" * (sum(widths) + 2 * len(widths) + 5))
+    text.append("")
+    text.append("targets:")
+    for goal in goals:
+        mark = {True: "MET   ", False: "MISSED", None: "n/a   "}[goal.met]
+        value = _fmt(goal.value, 2) if isinstance(goal.value, float) else _fmt(goal.value)
+        text.append(f"  [{mark}] {goal.name}: {value} (target {goal.threshold}) {goal.note}".rstrip())
+    return "\n".join(text)
+
+
+def write(result: dict, stamp: str, scale: str) -> list[Path]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, default=str)
+    paths = [RESULTS / f"{stamp}-{scale}.json", RESULTS / "latest.json", RESULTS / f"latest-{scale}.json"]
+    for path in paths:
+        path.write_text(text + "\n")
+    return paths
+
+
+def other_scale_p50(scale: str) -> tuple[float | None, str | None, str | None]:
+    """The api inbox_all p50 at 1 connection of the latest run of the other scale, if any, with
+    that run's stamp and git head (a ratio across different app code says little)."""
+    other = "large" if scale == "small" else "small"
+    path = RESULTS / f"latest-{other}.json"
+    if not path.exists():
+        return None, None, None
+    data = json.loads(path.read_text())
+    head = (data.get("environment") or {}).get("git_head")
+    for row in data.get("rows", []):
+        if row["scenario"] == "inbox_all" and row["server"] == "api" and row["connections"] == 1:
+            return row["p50_ms"], data.get("started_at"), head
+    return None, None, None
