@@ -60,29 +60,30 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """A fresh, migrated database for one test, on each backend."""
-    if request.param == "sqlite":
-        path = tmp_path / "inbox.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
+def _postgres_clone(request):
+    """A database cloned from the migrated template, dropped after the test."""
     template = request.getfixturevalue("postgres_template")
     name = f"inbox_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, migrated database for one test, on each backend."""
+    if request.param == "postgresql":
+        yield from _postgres_clone(request)
+        return
+    path = tmp_path / "inbox.db"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    yield f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture
 def postgres_url(request):
     """A fresh PostgreSQL database only, for tests that race across processes."""
-    template = request.getfixturevalue("postgres_template")
-    name = f"inbox_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from _postgres_clone(request)
 
 
 @pytest.fixture

@@ -9,5 +9,4 @@ async def test_send_and_read_inbox(api):
     data = await api.query(SEND, text_to_shop(1, "Hi back", "r1"), as_="creator:c1")
     assert data["sendMessage"]["userErrors"] == [], data
     inbox = await api.query(INBOX, {"first": 10}, as_="shop:s1")
-    print(inbox)
     assert len(inbox["conversations"]["edges"]) == 1
