@@ -53,6 +53,9 @@ class ConversationState(SQLModel, table=True):
         sa_column=Column(ForeignKey("conversation.id"), primary_key=True))
     side: str = Field(sa_column=Column(String(8), primary_key=True))
     owner_id: int = Field(nullable=False)
+    # The conversation's creator, copied here so that an inbox page filtered on the creator joins
+    # state -> creator directly and walks the folder index in order (no scan of `conversation`).
+    creator_id: int = Field(foreign_key="creator.id", nullable=False)
     # A creator does not see a conversation a seller opened until its first message.
     visible: bool = Field(default=True, nullable=False)
     starred: bool = Field(default=False, nullable=False)

@@ -102,9 +102,10 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
     if inserted is not None:
         # A creator does not see a conversation a seller opened until its first message.
         await conn.execute(insert(state_t), [
-            dict(conversation_id=inserted, side=SELLER, owner_id=shop_id, visible=True, last_activity_at=now),
-            dict(conversation_id=inserted, side=CREATOR, owner_id=creator_id, visible=opened_by == CREATOR,
+            dict(conversation_id=inserted, side=SELLER, owner_id=shop_id, creator_id=creator_id, visible=True,
                  last_activity_at=now),
+            dict(conversation_id=inserted, side=CREATOR, owner_id=creator_id, creator_id=creator_id,
+                 visible=opened_by == CREATOR, last_activity_at=now),
         ])
     locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
     return locked, inserted is not None

@@ -576,9 +576,10 @@ class _Demo:
             self.writer.add("sample_request", sample)
         for row in rows:
             self.writer.add("message", row)
-        self.writer.add("conversation_state", self._state(thread, "SELLER", plan.shop.id, activity, None))
-        self.writer.add("conversation_state", self._state(thread, "CREATOR", plan.creator.id, activity,
-                                                          plan.script))
+        self.writer.add("conversation_state", self._state(thread, "SELLER", plan.shop.id, plan.creator.id,
+                                                          activity, None))
+        self.writer.add("conversation_state", self._state(thread, "CREATOR", plan.creator.id, plan.creator.id,
+                                                          activity, plan.script))
         if plan.blocked:
             self.writer.add("block", {"shop_id": plan.shop.id, "creator_id": plan.creator.id,
                                       "created_at": activity})
@@ -650,7 +651,7 @@ class _Demo:
                 thread.block_and_unblock()
             role = "CREATOR" if role == "SELLER" else "SELLER"
 
-    def _state(self, thread: _Thread, side: str, owner_id: int, activity: datetime,
+    def _state(self, thread: _Thread, side: str, owner_id: int, creator_id: int, activity: datetime,
                script: tuple | None) -> dict:
         """One side's folders and read position, consistent with the messages."""
         rng, rows = thread.rng, thread.rows
@@ -668,7 +669,7 @@ class _Demo:
             position = first_unread["id"] - rows[0]["id"]  # ids are consecutive in a conversation
             last_read = rows[position - 1]["id"] if position else 0
         spoken = thread.last_speaker()
-        return {"conversation_id": thread.id, "side": side, "owner_id": owner_id,
+        return {"conversation_id": thread.id, "side": side, "owner_id": owner_id, "creator_id": creator_id,
                 "visible": side == "SELLER" or bool(rows), "starred": starred, "archived": archived,
                 "last_read_message_id": last_read,
                 "unread_count": sum(row["sender_role"] == other and row["id"] > last_read for row in rows),

@@ -98,8 +98,8 @@ def _joined_select():
     return (
         select(*_CONVERSATION_COLUMNS, blocked, *creator_t.c, *shop_t.c, *last.c)
         .select_from(
-            state_t.join(conversation_t, c.id == s.conversation_id)
-            .join(creator_t, creator_t.c.id == c.creator_id)
+            state_t.join(creator_t, creator_t.c.id == s.creator_id)
+            .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
             .outerjoin(last, last.c.id == c.last_message_id)
             .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))))

@@ -72,6 +72,9 @@ VIOLATIONS = {
             WHERE s.conversation_id = c.id AND ((s.side = 'SELLER' AND s.owner_id = c.shop_id)
                                              OR (s.side = 'CREATOR' AND s.owner_id = c.creator_id))) <> 2
         UNION ALL SELECT count(*) - 2 * (SELECT count(*) FROM conversation) FROM conversation_state""",
+    "each state row carries its conversation's creator": """
+        SELECT count(*) FROM conversation_state s JOIN conversation c ON c.id = s.conversation_id
+        WHERE s.creator_id <> c.creator_id""",
     "state visibility and activity": """
         SELECT count(*) FROM conversation_state s JOIN conversation c ON c.id = s.conversation_id
         WHERE s.visible <> (s.side = 'SELLER' OR c.last_message_id IS NOT NULL)
