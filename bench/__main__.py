@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time

@@ -1,6 +1,5 @@
 """Apply the Alembic migrations in `migrations/` to a database."""
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -19,8 +18,3 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str) -> None:
     """Bring the database to the newest revision (blocking; env.py runs its own loop)."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-async def upgrade_async(database_url: str) -> None:
-    """`upgrade` from inside a running event loop."""
-    await asyncio.to_thread(upgrade, database_url)

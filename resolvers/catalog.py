@@ -1,13 +1,9 @@
 """A shop's products and target collaborations: shown only to the shop's own seller."""
 
 from resolvers.context import Context
-from resolvers.ids import cursor_int, decode_cursor, encode_cursor, page_size
+from resolvers.ids import cursor_int, decode_cursor, page_size
 from services import catalog
 from services.history import Page
-
-
-def id_cursor(row) -> str:
-    return encode_cursor(row.id)
 
 
 async def shop_products(ctx: Context, shop_id: int, first: int | None, after: str | None) -> Page | None:

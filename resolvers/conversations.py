@@ -23,10 +23,6 @@ def conversation_cursor(row) -> str:
     return encode_cursor(row.last_activity_at.isoformat(), row.id)
 
 
-def message_cursor(row) -> str:
-    return encode_cursor(row.id)
-
-
 def decode_message_cursor(value: str | None) -> int | None:
     return decode_cursor(value, cursor_big_int)
 

@@ -50,6 +50,11 @@ def encode_cursor(*values) -> str:
     return _encode("|".join(str(v) for v in values))
 
 
+def id_cursor(row) -> str:
+    """The cursor of a row of a list ordered by id."""
+    return encode_cursor(row.id)
+
+
 def decode_cursor(value: str | None, *parsers):
     """The values of a cursor made by `encode_cursor`, each parsed by its parser; None if absent."""
     if value is None:

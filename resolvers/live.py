@@ -68,7 +68,7 @@ async def message_rows(ctx: Context, conversation_id: int | None, after: int | N
     delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
     floor = after
     async for event in _events(ctx):
-        if event is RESYNC or event.get("type") == "resync":
+        if event.get("type") == RESYNC["type"]:
             if floor is None:  # no cursor: start from what exists when the subscription began
                 async with ctx.connect() as conn:
                     floor = await history.newest_message_id(conn)

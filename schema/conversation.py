@@ -7,7 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import conversations as conversation_resolvers
-from resolvers.ids import encode_id
+from resolvers.ids import encode_id, id_cursor
 from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, SystemNoticeCode
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
@@ -64,7 +64,7 @@ class Conversation(Node):
         page = await conversation_resolvers.messages(info.context, self.pk, first, after, last, before)
         viewer = info.context.viewer
         return build_connection(page.rows, lambda row: Message.from_row(row, viewer),
-                                conversation_resolvers.message_cursor, page.has_next, page.has_previous)
+                                id_cursor, page.has_next, page.has_previous)
 
     @strawberry.field
     async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:

@@ -7,7 +7,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import catalog as catalog_resolvers
-from resolvers.ids import encode_id
+from resolvers.ids import encode_id, id_cursor
 from schema.enums import ShopStatus
 from schema.relay import Connection, Node, build_connection, empty_connection
 
@@ -40,7 +40,7 @@ class Shop(Node):
         page = await catalog_resolvers.shop_products(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()
-        return build_connection(page.rows, Product.from_row, catalog_resolvers.id_cursor, page.has_next,
+        return build_connection(page.rows, Product.from_row, id_cursor, page.has_next,
                                 page.has_previous)
 
     @strawberry.field
@@ -51,7 +51,7 @@ class Shop(Node):
         page = await catalog_resolvers.shop_collaborations(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()
-        return build_connection(page.rows, TargetCollaboration.from_row, catalog_resolvers.id_cursor,
+        return build_connection(page.rows, TargetCollaboration.from_row, id_cursor,
                                 page.has_next, page.has_previous)
 
 

@@ -5,7 +5,7 @@ from strawberry.types import Info
 
 from resolvers import conversations as conversation_resolvers
 from resolvers import queries
-from resolvers.ids import encode_cursor
+from resolvers.ids import id_cursor
 from schema.conversation import Conversation, Message
 from schema.enums import CreatorOrder, InboxFolder, SampleRequestStatus, ViewerRole
 from schema.inbox import CreatorFilter, InboxCounts, OutreachQuota, Viewer
@@ -20,10 +20,6 @@ def node_of(type_name: str, row, viewer) -> Node:
         return {"Conversation": Conversation, "Message": Message}[type_name].from_row(row, viewer)
     return {"Shop": Shop, "Creator": Creator, "Product": Product, "SampleRequest": SampleRequest,
             "TargetCollaboration": TargetCollaboration}[type_name].from_row(row)
-
-
-def id_cursor(row) -> str:
-    return encode_cursor(row.id)
 
 
 @strawberry.type
