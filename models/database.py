@@ -11,7 +11,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0,
                                connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
 
 

@@ -47,12 +47,12 @@ def decode_id(value: str, expected: str, field: str = "id") -> int:
 
 
 def encode_cursor(*values) -> str:
-    return _encode("|".join(str(v) for v in values))
+    return _encode("|".join(map(str, values)))
 
 
 def id_cursor(row) -> str:
     """The cursor of a row of a list ordered by id."""
-    return encode_cursor(row.id)
+    return _encode(str(row.id))
 
 
 def decode_cursor(value: str | None, *parsers):

@@ -89,6 +89,6 @@ class Loaders:
             loader.clear(key)
 
     def prime_conversations(self, rows) -> None:
-        """Seed the conversation loader from records of `inbox.conversation_select`."""
+        """Seed the conversation loader from records of `inbox.conversation_record`."""
         for row in rows:
             self.conversation_by_id.prime(row.id, row)

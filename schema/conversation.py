@@ -40,7 +40,7 @@ class Conversation(Node):
 
     @classmethod
     def from_row(cls, row, viewer: Viewer) -> "Conversation":
-        """From a record of `services.inbox.conversation_select`, seen from the viewer's side.
+        """From a record of `services.inbox.conversation_record`, seen from the viewer's side.
 
         The record carries the creator, shop and newest message, so these are plain fields:
         an inbox page resolves without another query or an awaitable per row."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
-from graphql import (GraphQLList, GraphQLNonNull, GraphQLObjectType, is_abstract_type, is_leaf_type,
+from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_abstract_type, is_leaf_type,
                      is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -30,6 +30,8 @@ _IDENTITY = {"String": str, "ID": str, "Boolean": bool, "Int": int}
 
 
 def _leaf(graphql_type) -> Plan:
+    if isinstance(graphql_type, GraphQLEnumType):
+        return _enum(graphql_type)
     serialize = graphql_type.serialize
     same = _IDENTITY.get(graphql_type.name)
 
@@ -42,6 +44,27 @@ def _leaf(graphql_type) -> Plan:
         if serialized is None:
             raise _Bail
         return serialized
+
+    return complete
+
+
+def _enum(graphql_type: GraphQLEnumType) -> Plan:
+    """An enum member's name by a dict lookup (strawberry's serializer is the slow fallback)."""
+    names = {definition.value: name for name, definition in graphql_type.values.items()}
+    wrapped = getattr(graphql_type, "wrapped_cls", None)  # strawberry's enums: members, not only values
+    if wrapped is not None:
+        names.update({member: names[member.value] for member in wrapped if member.value in names})
+    serialize = graphql_type.serialize
+
+    def complete(value):
+        if value is None:
+            return None
+        name = names.get(value)
+        if name is None:
+            name = serialize(value)
+            if name is None:
+                raise _Bail
+        return name
 
     return complete
 

@@ -1,6 +1,6 @@
 """One JSON log line and the metrics of every GraphQL operation."""
 
-import json
+import orjson
 import logging
 import time
 
@@ -34,7 +34,7 @@ class OperationObserver(SchemaExtension):
         metrics.operations.labels(name, kind, outcome).inc()
         metrics.latency.labels(kind).observe(elapsed)
         metrics.statements.labels(kind).observe(counter[0])
-        log.info(json.dumps({
+        log.info(orjson.dumps({
             "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
-            "sql_statements": counter[0]}))
+            "sql_statements": counter[0]}).decode())

@@ -13,7 +13,6 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from resolvers.context import Context
 from schema.errors import is_unavailable
-from services.auth import authenticate
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
 from services.runtime import Runtime
 from services.viewer import Viewer
@@ -51,11 +50,16 @@ class InboxView(GraphQLView):
 
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
-        viewer = await authenticate(self.runtime.reader, self.runtime.secret, header)
+        viewer = await self.runtime.auth.authenticate(header)
         if viewer.is_seller and viewer.shop_status != "ACTIVE":
             raise ShopInactive(
                 f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")
         return viewer
+
+    def is_websocket_request(self, request: web.Request) -> bool:
+        # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.
+        return request.method == "GET" and "upgrade" in request.headers.get("Connection", "").lower() \
+            and super().is_websocket_request(request)
 
     def _is_ide_page(self, request: web.Request) -> bool:
         return (request.method == "GET" and "query" not in request.query

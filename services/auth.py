@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import Creator, Shop
@@ -48,8 +48,8 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def decode_subject(secret: str, token: str) -> tuple[str, str]:
-    """(role, platform id) of a valid token."""
+def decode_subject(secret: str, token: str) -> tuple[str, str, int]:
+    """(role, platform id, expiry as a Unix time) of a valid token."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -59,21 +59,82 @@ def decode_subject(secret: str, token: str) -> tuple[str, str]:
     kind, _, platform_id = str(claims["sub"]).partition(":")
     if kind not in SUBJECT_KINDS or not platform_id:
         raise Unauthenticated("The token's subject is not a shop or a creator.")
-    return SUBJECT_KINDS[kind], platform_id
+    return SUBJECT_KINDS[kind], platform_id, claims["exp"]
+
+
+_SHOP_BY_PLATFORM_ID = select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id"))
+_CREATOR_BY_PLATFORM_ID = select(Creator.id).where(Creator.platform_id == bindparam("platform_id"))
 
 
 async def authenticate(engine: AsyncEngine, secret: str, header: str | None) -> Viewer:
     """The viewer of an Authorization header, with the shop's current status."""
-    role, platform_id = decode_subject(secret, bearer_token(header))
+    return await find_viewer(engine, *decode_subject(secret, bearer_token(header)))
+
+
+async def find_viewer(engine: AsyncEngine, role: str, platform_id: str) -> Viewer:
+    """The viewer a token's subject names, read from the database now."""
     async with engine.connect() as conn:
         if role == SELLER:
-            row = (await conn.execute(
-                select(Shop.id, Shop.status).where(Shop.platform_id == platform_id))).first()
+            row = (await conn.execute(_SHOP_BY_PLATFORM_ID, {"platform_id": platform_id})).first()
             viewer = row and Viewer(SELLER, shop_id=row.id, shop_status=row.status)
         else:
-            row = (await conn.execute(
-                select(Creator.id).where(Creator.platform_id == platform_id))).first()
+            row = (await conn.execute(_CREATOR_BY_PLATFORM_ID, {"platform_id": platform_id})).first()
             viewer = row and Viewer(CREATOR, creator_id=row.id)
     if not viewer:
         raise Unauthenticated("The token's subject is not known.")
     return viewer
+
+
+class Authenticator:
+    """The viewer of an Authorization header, remembering what it may.
+
+    A verified token's subject is kept until the token expires (verification gives the same
+    answer every time). A subject's viewer, shop status included, is kept for `ttl_seconds`
+    (0: read on every request) and dropped at once by `forget_shop` when a shop's status
+    changes. Writes re-check the shop status in their own transaction, so the cache only
+    delays a read refusal, by at most `ttl_seconds`.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, engine: AsyncEngine, secret: str, ttl_seconds: float = 0.0):
+        self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
+        self._subjects: dict[str, tuple[str, str, float]] = {}
+        self._viewers: dict[tuple[str, str], tuple[Viewer, float]] = {}
+
+    async def authenticate(self, header: str | None) -> Viewer:
+        """The header's viewer, with the shop's status (at most `ttl_seconds` old)."""
+        role, platform_id = self._subject(bearer_token(header))
+        if self._ttl <= 0:
+            return await find_viewer(self._engine, role, platform_id)
+        cached = self._viewers.get((role, platform_id))
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        viewer = await find_viewer(self._engine, role, platform_id)
+        _bounded(self._viewers)[role, platform_id] = (viewer, now + self._ttl)
+        return viewer
+
+    def forget_shop(self, shop_id: int) -> None:
+        """Drop the cached viewers of a shop whose status changed."""
+        for key, (viewer, _expires) in list(self._viewers.items()):
+            if viewer.shop_id == shop_id:
+                del self._viewers[key]
+
+    def forget_all(self) -> None:
+        self._viewers.clear()
+
+    def _subject(self, token: str) -> tuple[str, str]:
+        cached = self._subjects.get(token)
+        if cached is not None and cached[2] > time.time():
+            return cached[0], cached[1]
+        role, platform_id, expires = decode_subject(self._secret, token)
+        _bounded(self._subjects)[token] = (role, platform_id, expires)
+        return role, platform_id
+
+
+def _bounded(cache: dict) -> dict:
+    """The cache, emptied first when full (simple, and entries are cheap to rebuild)."""
+    if len(cache) >= Authenticator.MAX_ENTRIES:
+        cache.clear()
+    return cache

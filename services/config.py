@@ -34,6 +34,7 @@ class Settings:
     max_subscriptions_per_connection: int = 20
     subscription_queue_size: int = 256
     shop_status_check_seconds: float = 30.0
+    auth_cache_seconds: float = 0.0
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
@@ -74,6 +75,7 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("INBOX_WS_MAX_SUBSCRIPTIONS", "20")),
             subscription_queue_size=int(env.get("INBOX_WS_QUEUE_SIZE", "256")),
             shop_status_check_seconds=float(env.get("INBOX_SHOP_STATUS_CHECK_SECONDS", "30")),
+            auth_cache_seconds=float(env.get("INBOX_AUTH_CACHE_SECONDS", "1")),
             max_depth=int(env.get("INBOX_MAX_DEPTH", "10")),
             max_aliases=int(env.get("INBOX_MAX_ALIASES", "15")),
             max_tokens=int(env.get("INBOX_MAX_TOKENS", "2000")),

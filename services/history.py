@@ -1,8 +1,9 @@
 """Reading a conversation's messages and the viewer's sample requests."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import ConversationState, Message, SampleRequest, Shop
@@ -24,17 +25,24 @@ async def list_messages(conn: AsyncConnection, conversation_id: int, *, first: i
                         after: int | None = None, last: int | None = None,
                         before: int | None = None) -> Page:
     """Messages in chronological order: `first` after a cursor, or the `last` before one."""
-    m = message_t.c
-    query = select(message_t).where(m.conversation_id == conversation_id)
-    if after is not None:
-        query = query.where(m.id > after)
-    if before is not None:
-        query = query.where(m.id < before)
+    params = {"conversation": conversation_id, "after": after, "before": before, "limit": (last or first) + 1}
+    statement = _messages_statement(after is not None, before is not None, newest_first=last is not None)
+    rows = (await conn.execute(statement, params)).all()
     if last is not None:
-        rows = (await conn.execute(query.order_by(m.id.desc()).limit(last + 1))).all()
         return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
-    rows = (await conn.execute(query.order_by(m.id).limit(first + 1))).all()
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
+
+
+@lru_cache(maxsize=8)
+def _messages_statement(has_after: bool, has_before: bool, newest_first: bool):
+    """One shape of messages page, built once (see `services.inbox._page_statement`)."""
+    m = message_t.c
+    query = select(message_t).where(m.conversation_id == bindparam("conversation"))
+    if has_after:
+        query = query.where(m.id > bindparam("after"))
+    if has_before:
+        query = query.where(m.id < bindparam("before"))
+    return query.order_by(m.id.desc() if newest_first else m.id).limit(bindparam("limit"))
 
 
 async def list_sample_requests(conn: AsyncConnection, viewer: Viewer, status: str | None,

@@ -92,6 +92,8 @@ _SPLITS = (len(_CONVERSATION_COLUMNS) + 1, len(creator_t.c), len(shop_t.c))
 
 
 def _joined_select():
+    """Conversations seen from one side, with their creator, shop, newest message and block
+    flag, one row each: an inbox page needs all of them, and one statement fetches them."""
     s, c = state_t.c, conversation_t.c
     last = message_t.alias("last_message")
     blocked = block_t.c.shop_id.is_not(None).label("blocked")
@@ -109,20 +111,13 @@ def _joined_select():
 _JOINED = _joined_select()
 
 
-def conversation_select(viewer: Viewer):
-    """Conversations seen from the viewer's side, with their creator, shop, newest message and
-    block flag, one row each: an inbox page needs all of them, and one statement fetches them."""
-    s = state_t.c
-    return _JOINED.where(s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
-
-
 def message_record(fields: dict) -> MessageRecord:
     """A message from an event's JSON fields."""
     return MessageRecord(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
 
 
 def conversation_record(row) -> ConversationRecord:
-    """Split a row of `conversation_select` into the conversation and its related records."""
+    """Split a row of the joined conversation select (`_JOINED`) into the conversation and its related records."""
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
     message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
@@ -160,16 +155,30 @@ async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
     return rows[:first], len(rows) > first
 
 
+@lru_cache(maxsize=16)
+def _conversations_statement(side: str, key: str, many: bool):
+    """Conversations of one side by `conversation.id` or `creator_id`, built once. One key gets
+    `= :key`: an IN list is rewritten for its length on every execution."""
+    s = state_t.c
+    column = conversation_t.c[key]
+    match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
+    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+
+
+async def _conversations_by(conn: AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:
+    many = len(values) != 1
+    statement = _conversations_statement(viewer.side, key, many)
+    return await _records(conn, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
+
+
 async def conversations_by_ids(conn: AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
     """The conversations among `ids` that the viewer may see."""
-    rows = await _records(conn, conversation_select(viewer).where(conversation_t.c.id.in_(ids)))
-    return {row.id: row for row in rows}
+    return {row.id: row for row in await _conversations_by(conn, viewer, "id", ids)}
 
 
 async def conversations_by_creators(conn: AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
-    rows = await _records(conn, conversation_select(viewer).where(conversation_t.c.creator_id.in_(creator_ids)))
-    return {row.creator_id: row for row in rows}
+    return {row.creator_id: row for row in await _conversations_by(conn, viewer, "creator_id", creator_ids)}
 
 
 async def inbox_counts(conn: AsyncConnection, viewer: Viewer) -> dict[str, int]:

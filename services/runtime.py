@@ -7,11 +7,12 @@ from weakref import WeakSet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.database import autocommit
+from services.auth import Authenticator
 from services.config import Settings
 from services.events import Event
 from services.metrics import Metrics, count_statements
 from services.ratelimit import RateLimits
-from subscriptions import Broker
+from subscriptions import RESYNC, SYSTEM_CHANNEL, Broker, SlowConsumer
 
 
 @dataclass
@@ -24,12 +25,14 @@ class Runtime:
     broker: Broker
     rate_limits: RateLimits
     reader: AsyncEngine = field(init=False)
+    auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
 
     def __post_init__(self):
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
+        self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds)
         self.metrics = Metrics(self.broker)
         count_statements(self.engine)
 
@@ -41,3 +44,17 @@ class Runtime:
         """
         for event in events:  # in order; an event's channels at once
             await asyncio.gather(*(self.broker.publish(channel, event.payload) for channel in event.channels))
+
+    async def follow_shop_status(self) -> None:
+        """Forget cached viewers of a shop as soon as an import announces its status changed
+        (or of every shop, after the broker lost events). Runs as long as the app."""
+        while True:
+            try:
+                async with self.broker.subscribe(SYSTEM_CHANNEL) as sub:
+                    async for event in sub:
+                        if event is RESYNC:
+                            self.auth.forget_all()
+                        elif event.get("type") == "shop_status":
+                            self.auth.forget_shop(event["shop_id"])
+            except SlowConsumer:
+                self.auth.forget_all()
