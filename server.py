@@ -10,7 +10,6 @@
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import multiprocessing
 import signal
@@ -50,11 +49,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifetime(_app):
         await state.broker.start()
-        follower = asyncio.create_task(state.follow_shop_status())
         yield
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()

@@ -34,13 +34,14 @@ async def _events(ctx: Context) -> AsyncIterator[dict]:
     viewer = ctx.viewer
     try:
         settings = ctx.settings
+        # Without Redis, an import in another process cannot tell us a shop closed: sellers poll.
+        # (asyncio.timeout, not wait_for: no extra task per idle subscription; no timer for creators.)
+        poll_seconds = settings.shop_status_check_seconds if viewer.is_seller else None
         async with ctx.app.broker.subscribe(viewer_channels(ctx), maxsize=settings.subscription_queue_size) as sub:
             yield RESYNC  # subscribed: the caller may now read the database without a gap
             while True:
                 try:
-                    # Without Redis, an import in another process cannot tell us a shop closed: poll.
-                    # (asyncio.timeout, not wait_for: no extra task per idle subscription.)
-                    async with asyncio.timeout(settings.shop_status_check_seconds):
+                    async with asyncio.timeout(poll_seconds):
                         event = await anext(sub)
                 except TimeoutError:
                     await _check_shop(ctx)
@@ -70,8 +71,7 @@ async def message_rows(ctx: Context, conversation_id: int | None, after: int | N
     async for event in _events(ctx):
         if event.get("type") == RESYNC["type"]:
             if floor is None:  # no cursor: start from what exists when the subscription began
-                async with ctx.connect() as conn:
-                    floor = await history.newest_message_id(conn)
+                floor = await _newest_message_id(ctx)
                 continue
             rows = await _read_after(ctx, floor, conversation_id)
         elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
@@ -97,6 +97,12 @@ def _follows(event: dict, last: int, seen: bool) -> bool:
     if previous is None:
         return True
     return previous == last if seen else previous <= last
+
+
+async def _newest_message_id(ctx: Context) -> int:
+    # A function of its own: a connection bound in the generator's frame would live as long as the stream.
+    async with ctx.connect() as conn:
+        return await history.newest_message_id(conn)
 
 
 async def _read_after(ctx: Context, after: int, conversation_id: int | None) -> list:

@@ -135,7 +135,7 @@ def validation_rules(limits: Limits, production: bool) -> tuple:
 
 def limits_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
     """A per-request extension: installs the prebuilt rules, caps tokens, applies the query rate
-    limit and reports the cost."""
+    limit, refuses mutations of a seller whose shop is no longer active, and reports the cost."""
 
     class OperationLimits(SchemaExtension):
         def on_operation(self):
@@ -146,10 +146,13 @@ def limits_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
         async def on_execute(self):
             # One token of the principal's query bucket per query operation (mutations pay per field).
             context = self.execution_context.context
-            if self.execution_context.operation_type is OperationType.QUERY:
+            operation = self.execution_context.operation_type
+            if operation is OperationType.QUERY:
                 verdict = await context.app.rate_limits.take(context.viewer.principal, "query")
                 if not verdict.allowed:
                     raise RateLimited(verdict.retry_after)
+            elif operation is OperationType.MUTATION:
+                await context.app.auth.recheck(context.viewer)  # writes never trust a cached shop status
             yield
 
         def get_results(self) -> dict:

@@ -13,6 +13,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from resolvers.context import Context
 from schema.errors import is_unavailable
+from services.auth import require_active_shop
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
 from services.runtime import Runtime
 from services.viewer import Viewer
@@ -50,11 +51,7 @@ class InboxView(GraphQLView):
 
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
-        viewer = await self.runtime.auth.authenticate(header)
-        if viewer.is_seller and viewer.shop_status != "ACTIVE":
-            raise ShopInactive(
-                f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")
-        return viewer
+        return require_active_shop(await self.runtime.auth.authenticate(header))
 
     def is_websocket_request(self, request: web.Request) -> bool:
         # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.

@@ -1,6 +1,7 @@
 """Bearer tokens: HS256 JWTs whose subject is `shop:<platformId>` or `creator:<platformId>`."""
 
 import secrets
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import Creator, Shop
 from services.config import Settings
-from services.errors import Unauthenticated
+from services.errors import ShopInactive, Unauthenticated
 from services.viewer import CREATOR, SELLER, Viewer
 
 ALGORITHM = "HS256"
@@ -62,6 +63,15 @@ def decode_subject(secret: str, token: str) -> tuple[str, str, int]:
     return SUBJECT_KINDS[kind], platform_id, claims["exp"]
 
 
+def require_active_shop(viewer: Viewer) -> Viewer:
+    """The viewer, unless a seller whose shop is not ACTIVE (ShopInactive)."""
+    if viewer.is_seller and viewer.shop_status != "ACTIVE":
+        raise ShopInactive(
+            f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")
+    return viewer
+
+
+_SHOP_STATUS = select(Shop.status).where(Shop.id == bindparam("shop_id"))
 _SHOP_BY_PLATFORM_ID = select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id"))
 _CREATOR_BY_PLATFORM_ID = select(Creator.id).where(Creator.platform_id == bindparam("platform_id"))
 
@@ -91,8 +101,8 @@ class Authenticator:
     A verified token's subject is kept until the token expires (verification gives the same
     answer every time). A subject's viewer, shop status included, is kept for `ttl_seconds`
     (0: read on every request) and dropped at once by `forget_shop` when a shop's status
-    changes. Writes re-check the shop status in their own transaction, so the cache only
-    delays a read refusal, by at most `ttl_seconds`.
+    changes. Mutations call `recheck` before they run, so the cache only delays a read
+    refusal, by at most `ttl_seconds`.
     """
 
     MAX_ENTRIES = 10_000
@@ -114,6 +124,16 @@ class Authenticator:
         viewer = await find_viewer(self._engine, role, platform_id)
         _bounded(self._viewers)[role, platform_id] = (viewer, now + self._ttl)
         return viewer
+
+    async def recheck(self, viewer: Viewer) -> None:
+        """Refuse (ShopInactive) a seller whose shop is not ACTIVE now, whatever the cache says."""
+        if not viewer.is_seller:
+            return
+        async with self._engine.connect() as conn:
+            status = (await conn.execute(_SHOP_STATUS, {"shop_id": viewer.shop_id})).scalar_one()
+        if status != viewer.shop_status:
+            self.forget_shop(viewer.shop_id)
+        require_active_shop(replace(viewer, shop_status=status))
 
     def forget_shop(self, shop_id: int) -> None:
         """Drop the cached viewers of a shop whose status changed."""

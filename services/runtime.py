@@ -12,7 +12,8 @@ from services.config import Settings
 from services.events import Event
 from services.metrics import Metrics, count_statements
 from services.ratelimit import RateLimits
-from subscriptions import RESYNC, SYSTEM_CHANNEL, Broker, SlowConsumer
+from subscriptions import RESYNC, Broker
+from subscriptions.broker import Event as BrokerEvent
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Runtime:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds)
+        self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         count_statements(self.engine)
 
@@ -45,16 +47,10 @@ class Runtime:
         for event in events:  # in order; an event's channels at once
             await asyncio.gather(*(self.broker.publish(channel, event.payload) for channel in event.channels))
 
-    async def follow_shop_status(self) -> None:
+    def _on_system_event(self, event: BrokerEvent) -> None:
         """Forget cached viewers of a shop as soon as an import announces its status changed
-        (or of every shop, after the broker lost events). Runs as long as the app."""
-        while True:
-            try:
-                async with self.broker.subscribe(SYSTEM_CHANNEL) as sub:
-                    async for event in sub:
-                        if event is RESYNC:
-                            self.auth.forget_all()
-                        elif event.get("type") == "shop_status":
-                            self.auth.forget_shop(event["shop_id"])
-            except SlowConsumer:
-                self.auth.forget_all()
+        (or of every shop, after the broker may have lost events)."""
+        if event is RESYNC:
+            self.auth.forget_all()
+        elif event.get("type") == "shop_status":
+            self.auth.forget_shop(event["shop_id"])

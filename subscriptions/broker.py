@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
-from collections.abc import Iterable
+import collections
+from collections.abc import Callable, Iterable
 from typing import Any
 
 Event = dict[str, Any]
@@ -16,10 +16,6 @@ RESYNC: Event = {"type": "resync"}
 
 # Control events (e.g. shop status changes) that every process listens to.
 SYSTEM_CHANNEL = "inbox:system"
-
-# Put in a subscription's queue by close() to wake up an iterator blocked on an empty queue.
-_WAKE_UP: Event = {}
-
 
 def participant_channel(role: str, participant_id: int) -> str:
     """Channel carrying the events of one inbox participant, e.g. ``inbox:shop:12``."""
@@ -41,7 +37,11 @@ class Subscription:
         self.channels = frozenset(channels)
         self._broker = broker
         # Bounded so that one stalled client cannot make the process buffer events forever.
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        # The queue is made on the first event and the waiter per wait: thousands of idle
+        # subscriptions hold neither (an asyncio.Queue costs four deques and an Event each).
+        self._maxsize = maxsize
+        self._events: collections.deque[Event] | None = None
+        self._waiter: asyncio.Future | None = None
         self._overflowed = False
         self._closed = False
 
@@ -57,10 +57,14 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
-        if not (self._overflowed or self._closed):
-            event = await self._queue.get()
-            if event is not _WAKE_UP:
-                return event
+        while not (self._overflowed or self._closed):
+            if self._events:
+                return self._events.popleft()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         if self._overflowed:
             await self._broker._unregister(self)
             raise SlowConsumer(f"subscription to {sorted(self.channels)} overflowed")
@@ -74,20 +78,27 @@ class Subscription:
     def close(self) -> None:
         """Stop the iterator (StopAsyncIteration), dropping any queued events."""
         self._closed = True
-        # A full queue means nobody is blocked on it: the next __anext__ sees _closed.
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(_WAKE_UP)
+        self._events = None
+        self._wake()
 
     def _offer(self, event: Event) -> None:
         """Queue an event without blocking the publisher/reader."""
         if self.finished:
             return
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self._events is None:
+            self._events = collections.deque()
+        if len(self._events) >= self._maxsize > 0:
             # Silently dropping the event would leave a gap the client cannot detect;
             # failing the subscription makes the client reconnect and re-read instead.
             self._overflowed = True
+            self._events = None
+        else:
+            self._events.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 class Broker(abc.ABC):
@@ -95,6 +106,7 @@ class Broker(abc.ABC):
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._system_listeners: list[Callable[[Event], None]] = []
         self._closed = False
         self.publish_failures = 0
 
@@ -126,6 +138,10 @@ class Broker(abc.ABC):
         if isinstance(channels, str):
             channels = [channels]
         return Subscription(self, channels, maxsize)
+
+    def add_system_listener(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener` with every SYSTEM_CHANNEL event and every RESYNC, as they arrive."""
+        self._system_listeners.append(listener)
 
     def subscribers_count(self) -> int:
         """Number of local subscriptions registered."""
@@ -166,11 +182,16 @@ class Broker(abc.ABC):
 
     def _deliver(self, channel: str, event: Event) -> None:
         """Hand an event to every local subscription of the channel."""
+        if channel == SYSTEM_CHANNEL:
+            for listener in self._system_listeners:
+                listener(event)
         for sub in self._subscribers.get(channel, ()):
             sub._offer(event)
 
     def _deliver_all(self, event: Event) -> None:
         """Hand an event to every local subscription, once each."""
+        for listener in self._system_listeners:
+            listener(event)
         for sub in self._all_subscriptions():
             sub._offer(event)
 
