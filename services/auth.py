@@ -133,7 +133,7 @@ class Authenticator:
             status = (await conn.execute(_SHOP_STATUS, {"shop_id": viewer.shop_id})).scalar_one()
         if status != viewer.shop_status:
             self.forget_shop(viewer.shop_id)
-        require_active_shop(replace(viewer, shop_status=status))
+            require_active_shop(replace(viewer, shop_status=status))
 
     def forget_shop(self, shop_id: int) -> None:
         """Drop the cached viewers of a shop whose status changed."""

@@ -5,8 +5,9 @@ which keeps the denormalised inbox columns right in the same transaction.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import case, exists, insert, null, select, update
+from sqlalchemy import BigInteger, bindparam, case, exists, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Block, Conversation, ConversationState, Creator, Message, Shop
@@ -43,19 +44,30 @@ class Content:
         return all(getattr(row, name) == value for name, value in self.columns().items())
 
 
-def _locking_select(sender_key: str | None, client_message_id: str | None):
+@lru_cache(maxsize=4)
+def _locking_select(by_pair: bool, with_key: bool):
     """The conversation row to lock, with what every send checks, in the same round trip:
     whether the shop blocks the creator, the shop's status, and the message an idempotency key
     was already used for (read at the statement's start: a racing retry that commits while we
-    wait for the lock is caught by the unique key instead, and the caller retries)."""
+    wait for the lock is caught by the unique key instead, and the caller retries).
+    Built once per shape; the values are bound parameters."""
     c = conversation_t.c
     blocked = exists().where(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id)
     shop_status = select(shop_t.c.status).where(shop_t.c.id == c.shop_id).scalar_subquery()
-    previous = (select(message_t.c.id).where(message_t.c.sender_key == sender_key,
-                                             message_t.c.client_message_id == client_message_id)
-                .scalar_subquery() if client_message_id else null())
+    previous = (select(message_t.c.id).where(message_t.c.sender_key == bindparam("sender_key"),
+                                             message_t.c.client_message_id == bindparam("client_message_id"))
+                .scalar_subquery() if with_key else null())
+    match = ((c.shop_id == bindparam("shop"), c.creator_id == bindparam("creator")) if by_pair
+             else (c.id == bindparam("conversation"),))
     return (select(conversation_t, blocked.label("blocked"), shop_status.label("shop_status"),
-                   previous.label("previous_id")).with_for_update(of=conversation_t))
+                   previous.label("previous_id")).where(*match).with_for_update(of=conversation_t))
+
+
+async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, client_message_id: str | None):
+    with_key = client_message_id is not None
+    if with_key:
+        params.update(sender_key=sender_key, client_message_id=client_message_id)
+    return (await conn.execute(_locking_select("shop" in params, with_key), params)).first()
 
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_key: str | None = None,
@@ -65,16 +77,13 @@ async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_
     Every write to a conversation takes this lock first, so its messages get ids in commit
     order and the per-conversation counters (five before a reply) are read and bumped atomically.
     """
-    query = _locking_select(sender_key, client_message_id).where(conversation_t.c.id == conversation_id)
-    return (await conn.execute(query)).first()
+    return await _lock(conn, {"conversation": conversation_id}, sender_key, client_message_id)
 
 
 async def lock_pair(conn: AsyncConnection, shop_id: int, creator_id: int, sender_key: str | None = None,
                     client_message_id: str | None = None):
     """The pair's conversation, locked as `lock_conversation` does, or None if there is none."""
-    query = _locking_select(sender_key, client_message_id).where(
-        conversation_t.c.shop_id == shop_id, conversation_t.c.creator_id == creator_id)
-    return (await conn.execute(query)).first()
+    return await _lock(conn, {"shop": shop_id, "creator": creator_id}, sender_key, client_message_id)
 
 
 async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int):
@@ -111,37 +120,45 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
     return locked, inserted is not None
 
 
+_INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
+_BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
+    last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
+    creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
+    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
+
+
 async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
                          sender_key: str | None = None, client_message_id: str | None = None,
                          client_batch_id: str | None = None):
     """Insert a message into a locked conversation and update both sides' inbox state."""
     now = utcnow()
-    message = (await conn.execute(insert(message_t).values(
+    message = (await conn.execute(_INSERT_MESSAGE, dict(
         conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
         client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
-        **content.columns()).returning(*message_t.c))).one()
-    await conn.execute(update(conversation_t).where(conversation_t.c.id == conversation.id).values(
-        last_message_id=message.id, last_activity_at=now,
-        creator_has_replied=conversation_t.c.creator_has_replied | (sender_role == CREATOR),
-        seller_message_count=conversation_t.c.seller_message_count + (1 if sender_role == SELLER else 0)))
-    await conn.execute(_state_update(conversation.id, sender_role, message.id, now))
+        **content.columns()))).one()
+    await conn.execute(_BUMP_CONVERSATION, {
+        "conversation": conversation.id, "message": message.id, "now": now,
+        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
+    await conn.execute(_state_update(sender_role == SYSTEM), {
+        "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
     return message
 
 
-def _state_update(conversation_id: int, sender_role: str, message_id: int, now):
+@lru_cache(maxsize=2)
+def _state_update(system: bool):
     """Both sides see the new activity; the receiver gets an unread message and an unreplied
     conversation out of ARCHIVED; the sender has read everything up to its own message.
     System notices change neither unread counts nor replied state."""
     s = state_t.c
-    values = {"last_activity_at": now, "visible": True}
-    if sender_role != SYSTEM:
-        receives = s.side != sender_role
+    values = {"last_activity_at": bindparam("now"), "visible": True}
+    if not system:
+        receives = s.side != bindparam("sender")
         values.update(
             unread_count=case((receives, s.unread_count + 1), else_=0),
             unreplied=receives,
             archived=case((receives, False), else_=s.archived),
-            last_read_message_id=case((receives, s.last_read_message_id), else_=message_id))
-    return update(state_t).where(s.conversation_id == conversation_id).values(**values)
+            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
+    return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
 
 
 async def lock_shop(conn: AsyncConnection, shop_id: int):
