@@ -10,6 +10,7 @@
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import signal
@@ -147,8 +148,18 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None,
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_heap)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 reuse_port=reuse_port, loop=loop, shutdown_timeout=settings.shutdown_grace_seconds)
+
+
+async def _freeze_startup_heap(_app: web.Application) -> None:
+    """Move everything built at startup (schema, SQLAlchemy metadata, modules) out of the
+    garbage collector's reach: full collections then walk only what requests created, instead
+    of pausing every request for tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:

@@ -123,8 +123,11 @@ def _percentile(values: list[float], q: float) -> float:
 # --- send-to-receive latency ------------------------------------------------------------------
 
 async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, str]], rate: float,
-                   seconds: float, nonce: str) -> dict:
-    """pairs: (conversation pk, creator token); subscriber i is the creator of pair i."""
+                   seconds: float, nonce: str, warmup: float) -> dict:
+    """pairs: (conversation pk, creator token); subscriber i is the creator of pair i.
+
+    The first `warmup` seconds of sends (at the same rate) open the client's HTTP connections
+    and warm the servers, as wrk's warm-up does; only the sends after them are measured."""
     sent: dict[int, float] = {}
     received: dict[int, float] = {}
     prefix = f"wsbench {nonce} "
@@ -146,7 +149,8 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
             send_errors: list[str] = []
             headers = {"Authorization": f"Bearer {seller_token}"}
             rng = random.Random(7)
-            total = int(rate * seconds)
+            skipped = int(rate * warmup)
+            total = skipped + int(rate * seconds)
 
             async def send(n: int):
                 conversation = pairs[n % len(pairs)][0]
@@ -155,7 +159,8 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
                     "clientMessageId": f"wsbench-{nonce}-{n}", "content": {"text": f"{prefix}{n}"}}}}
                 url = urls[rng.randrange(len(urls))]
                 start = time.perf_counter()
-                sent[n] = start
+                if n >= skipped:
+                    sent[n] = start
                 try:
                     async with session.post(url, json=body, headers=headers,
                                             timeout=aiohttp.ClientTimeout(total=10)) as response:
@@ -165,7 +170,8 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
                         send_errors.append(str(answer.get("errors") or payload.get("userErrors"))[:300])
                 except Exception as error:
                     send_errors.append(f"{type(error).__name__}: {error}"[:300])
-                http_ms.append((time.perf_counter() - start) * 1000)
+                if n >= skipped:
+                    http_ms.append((time.perf_counter() - start) * 1000)
 
             tasks = []
             start_at = time.perf_counter() + 0.2
@@ -174,15 +180,18 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
                 if delay > 0:
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(send(n)))
-            send_seconds = time.perf_counter() - start_at
+            send_seconds = time.perf_counter() - start_at - warmup
             await asyncio.wait_for(asyncio.gather(*tasks), 60)
             wait_until = time.monotonic() + 10  # stragglers
-            while len(received) < len(sent) and time.monotonic() < wait_until:
+            while any(n not in received for n in sent) and time.monotonic() < wait_until:
                 await asyncio.sleep(0.1)
         finally:
             await close_all(subs)
     latencies = [(received[n] - sent[n]) * 1000 for n in received if n in sent]
+    by_second = [[(received[n] - sent[n]) * 1000 for n in range(skipped + int(i * rate), skipped + int((i + 1) * rate))
+                  if n in received] for i in range(int(seconds))]
     return {
+        "warmup_s": warmup, "p99_ms_by_second": [round(_percentile(ms, 0.99), 1) for ms in by_second],
         "subscribers": len(subs), "subscribe_failures": len(failures), "failure_sample": failures[:3],
         "subscribe_seconds": round(open_seconds, 1), "processes": len(urls),
         "sends": len(sent), "achieved_send_rate": len(sent) / send_seconds if send_seconds else 0,
@@ -196,9 +205,9 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
     }
 
 
-def latency(urls, seller_token, pairs, rate=200.0, seconds=10.0, nonce="x") -> dict:
+def latency(urls, seller_token, pairs, rate=200.0, seconds=10.0, nonce="x", warmup=2.0) -> dict:
     runner = uvloop.run if uvloop is not None else asyncio.run
-    return runner(_latency(urls, seller_token, pairs, rate, seconds, nonce))
+    return runner(_latency(urls, seller_token, pairs, rate, seconds, nonce, warmup))
 
 
 # --- idle subscriptions: memory ---------------------------------------------------------------
