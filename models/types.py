@@ -29,6 +29,12 @@ class UtcDateTime(TypeDecorator):
             value = value.replace(tzinfo=UTC)
         return value
 
+    def result_processor(self, dialect, coltype):
+        # asyncpg already returns timestamptz values aware, in UTC: no call per value on PostgreSQL.
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""

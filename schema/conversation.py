@@ -8,12 +8,14 @@ from strawberry.types import Info
 
 from resolvers import conversations as conversation_resolvers
 from resolvers.ids import encode_id, id_cursor
-from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, SystemNoticeCode
+from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, SystemNoticeCode, by_value
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
 from schema.relay import Connection, Node, build_connection
 from services.rules import PRE_REPLY_LIMIT
 from services.viewer import Viewer
+
+_entrance, _sender_role = by_value(ConversationEntrance), by_value(SenderRole)
 
 
 @strawberry.type
@@ -48,10 +50,10 @@ class Conversation(Node):
         if viewer.is_seller and not row.creator_has_replied:
             remaining = max(0, PRE_REPLY_LIMIT - row.seller_message_count)
         return cls(
-            id=encode_id("Conversation", row.id), pk=row.id, shop=Shop.from_row(row.shop),
+            id=encode_id("Conversation", row.id), pk=row.id, shop=Shop.of_record(row.shop),
             creator=Creator.from_row(row.creator),
             last_message=Message.from_row(row.last_message, viewer) if row.last_message else None,
-            entrance=ConversationEntrance(row.entrance),
+            entrance=_entrance(row.entrance),
             created_at=row.created_at, last_activity_at=row.last_activity_at, unread_count=row.unread_count,
             is_starred=row.starred, is_archived=row.archived, is_unreplied=row.unreplied,
             creator_has_replied=row.creator_has_replied, messages_remaining_before_reply=remaining,
@@ -147,7 +149,7 @@ class Message(Node):
     def from_row(cls, row, viewer: Viewer) -> "Message":
         mine = row.sender_role == viewer.side
         return cls(id=encode_id("Message", row.id), pk=row.id, conversation_id=row.conversation_id,
-                   sender_role=SenderRole(row.sender_role), is_mine=mine, content=content_of(row),
+                   sender_role=_sender_role(row.sender_role), is_mine=mine, content=content_of(row),
                    client_message_id=row.client_message_id if mine else None, created_at=row.created_at)
 
     @strawberry.field

@@ -1,6 +1,7 @@
 """Shops, creators and products: the commerce platform's records."""
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -8,7 +9,7 @@ from strawberry.types import Info
 
 from resolvers import catalog as catalog_resolvers
 from resolvers.ids import encode_id, id_cursor
-from schema.enums import ShopStatus
+from schema.enums import ShopStatus, by_value
 from schema.relay import Connection, Node, build_connection, empty_connection
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 ConversationRef = Annotated["Conversation", strawberry.lazy("schema.conversation")]
 TargetCollaborationRef = Annotated["TargetCollaboration", strawberry.lazy("schema.offers")]
+_shop_status = by_value(ShopStatus)
 
 
 @strawberry.type
@@ -33,7 +35,14 @@ class Shop(Node):
     @classmethod
     def from_row(cls, row) -> "Shop":
         return cls(id=encode_id("Shop", row.id), pk=row.id, platform_id=row.platform_id, name=row.name,
-                   status=ShopStatus(row.status), affiliate_gmv_30d=row.affiliate_gmv_30d)
+                   status=_shop_status(row.status), affiliate_gmv_30d=row.affiliate_gmv_30d)
+
+    @classmethod
+    @lru_cache(maxsize=1024)
+    def of_record(cls, record) -> "Shop":
+        """`from_row` of a hashable record, remembered: a seller's inbox page names one shop 50 times.
+        Shops are read-only values, so sharing one between requests is safe."""
+        return cls.from_row(record)
 
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
     async def products(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection["Product"]:

@@ -134,6 +134,14 @@ class InboxView(GraphQLView):
     async def on_ws_connect(self, context: Context):
         await self.authenticate_ws(context, context.connection_params)
 
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its JSONDecodeError is json's: strawberry still answers 400
+
     def encode_json(self, data: object) -> str:
         # A str, not bytes: WebSocket clients expect text frames.
         return orjson.dumps(data).decode()
+
+    def create_response(self, response_data, sub_response: web.Response) -> web.Response:
+        sub_response.body = orjson.dumps(response_data)  # bytes straight to the socket
+        sub_response.content_type = "application/json"
+        return sub_response

@@ -118,6 +118,7 @@ def message_record(fields: dict) -> MessageRecord:
 
 def conversation_record(row) -> ConversationRecord:
     """Split a row of the joined conversation select (`_JOINED`) into the conversation and its related records."""
+    row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
     message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
