@@ -1,5 +1,8 @@
 """Engine creation and the few statements whose SQL differs between the two databases."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
@@ -13,6 +16,38 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         return _sqlite_engine(url)
     return create_async_engine(url, pool_size=pool_size, max_overflow=0,
                                connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
+
+
+class GatedEngine:
+    """An AsyncEngine whose pooled connections are handed out in arrival order.
+
+    When SQLAlchemy's async pool is exhausted, a returned connection goes to whichever task asks
+    next, and a waiter that loses it queues again at the back (asyncio.Queue), so under load a
+    few requests wait for seconds; each wait also costs a task (`asyncio.wait_for`). Waiting on
+    a fair semaphore sized to the pool first means the pool itself never waits.
+    Everything but `connect` and `begin` is the engine's own.
+    """
+
+    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None):
+        self._engine = engine
+        self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self._gate, self._engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self._gate, self._engine.begin() as conn:
+            yield conn
+
+    def execution_options(self, **options) -> "GatedEngine":
+        """The same engine with other options, behind the same gate (they share the pool)."""
+        return GatedEngine(self._engine.execution_options(**options), self._gate)
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

@@ -6,7 +6,7 @@ from weakref import WeakSet
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.database import autocommit
+from models.database import GatedEngine, autocommit
 from services.auth import Authenticator
 from services.config import Settings
 from services.events import Event
@@ -31,6 +31,7 @@ class Runtime:
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
 
     def __post_init__(self):
+        self.engine = GatedEngine(self.engine)
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds)
