@@ -83,6 +83,8 @@ class InboxView(GraphQLView):
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status)
         except UnicodeDecodeError:
             return error_response(InboxError("The request body is not UTF-8.", code="BAD_REQUEST"), 400)
+        except ConnectionResetError:
+            raise  # the client left mid-request: nothing to answer, and no bug of ours (aiohttp ignores it)
         except Exception as error:  # a bug of ours: logged with an id, never a traceback to the client
             error_id = uuid.uuid4().hex[:12]
             log.exception("unhandled error %s", error_id)
