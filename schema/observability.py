@@ -1,9 +1,9 @@
 """One JSON log line and the metrics of every GraphQL operation."""
 
-import orjson
 import logging
 import time
 
+import orjson
 from strawberry.extensions import SchemaExtension
 
 from schema.errors import classify

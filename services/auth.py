@@ -1,8 +1,8 @@
 """Bearer tokens: HS256 JWTs whose subject is `shop:<platformId>` or `creator:<platformId>`."""
 
 import secrets
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jwt
@@ -76,11 +76,6 @@ _SHOP_BY_PLATFORM_ID = select(Shop.id, Shop.status).where(Shop.platform_id == bi
 _CREATOR_BY_PLATFORM_ID = select(Creator.id).where(Creator.platform_id == bindparam("platform_id"))
 
 
-async def authenticate(engine: AsyncEngine, secret: str, header: str | None) -> Viewer:
-    """The viewer of an Authorization header, with the shop's current status."""
-    return await find_viewer(engine, *decode_subject(secret, bearer_token(header)))
-
-
 async def find_viewer(engine: AsyncEngine, role: str, platform_id: str) -> Viewer:
     """The viewer a token's subject names, read from the database now."""
     async with engine.connect() as conn:
@@ -126,8 +121,9 @@ class Authenticator:
         return viewer
 
     async def recheck(self, viewer: Viewer) -> None:
-        """Refuse (ShopInactive) a seller whose shop is not ACTIVE now, whatever the cache says."""
-        if not viewer.is_seller:
+        """Refuse (ShopInactive) a seller whose shop is not ACTIVE now, whatever the cache says.
+        Without a cache the viewer was read for this request: nothing to do."""
+        if not viewer.is_seller or self._ttl <= 0:
             return
         async with self._engine.connect() as conn:
             status = (await conn.execute(_SHOP_STATUS, {"shop_id": viewer.shop_id})).scalar_one()
@@ -142,6 +138,7 @@ class Authenticator:
                 del self._viewers[key]
 
     def forget_all(self) -> None:
+        """Drop every cached viewer (events may have been lost)."""
         self._viewers.clear()
 
     def _subject(self, token: str) -> tuple[str, str]:

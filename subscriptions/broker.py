@@ -17,6 +17,7 @@ RESYNC: Event = {"type": "resync"}
 # Control events (e.g. shop status changes) that every process listens to.
 SYSTEM_CHANNEL = "inbox:system"
 
+
 def participant_channel(role: str, participant_id: int) -> str:
     """Channel carrying the events of one inbox participant, e.g. ``inbox:shop:12``."""
     return f"inbox:{role}:{participant_id}"
