@@ -5,9 +5,11 @@ An inbox page of 50 rows selects about 850 fields; graphql-core spends some 15 Â
 attribute of an object we already built. For an object whose selected fields, all the way
 down, are such plain attributes (strawberry's "basic" fields, `__typename`, leaves, lists,
 unions of our types), this execution context builds the result dict directly from a plan
-made once per request and field group. Anything else (a resolver, a directive-dependent
-deferral, a null where the schema forbids one) takes graphql-core's ordinary path, which
-also produces the standard errors.
+made once per document and field group: a small Python function generated for the object
+type, which reads each attribute and returns the dict in one call. Anything else (a resolver,
+a directive-dependent deferral, a null where the schema forbids one) takes graphql-core's
+ordinary path, which also produces the standard errors. tests/test_fast_execution.py checks
+that both paths answer alike.
 """
 
 from collections.abc import Callable
