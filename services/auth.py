@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models import Creator, Shop
 from services.config import Settings
 from services.errors import ShopInactive, Unauthenticated
+from services.history import shop_status
 from services.viewer import CREATOR, SELLER, Viewer
 
 ALGORITHM = "HS256"
@@ -71,7 +72,6 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     return viewer
 
 
-_SHOP_STATUS = select(Shop.status).where(Shop.id == bindparam("shop_id"))
 _SHOP_BY_PLATFORM_ID = select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id"))
 _CREATOR_BY_PLATFORM_ID = select(Creator.id).where(Creator.platform_id == bindparam("platform_id"))
 
@@ -126,7 +126,7 @@ class Authenticator:
         if not viewer.is_seller or self._ttl <= 0:
             return
         async with self._engine.connect() as conn:
-            status = (await conn.execute(_SHOP_STATUS, {"shop_id": viewer.shop_id})).scalar_one()
+            status = await shop_status(conn, viewer.shop_id)
         if status != viewer.shop_status:
             self.forget_shop(viewer.shop_id)
             require_active_shop(replace(viewer, shop_status=status))

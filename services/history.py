@@ -74,5 +74,9 @@ async def newest_message_id(conn: AsyncConnection) -> int:
     return (await conn.execute(select(func.coalesce(func.max(message_t.c.id), 0)))).scalar_one()
 
 
+_SHOP_STATUS = select(Shop.status).where(Shop.id == bindparam("shop_id"))
+
+
 async def shop_status(conn: AsyncConnection, shop_id: int) -> str:
-    return (await conn.execute(select(Shop.status).where(Shop.id == shop_id))).scalar_one()
+    """The shop's status now (ACTIVE, SUSPENDED or CLOSED)."""
+    return (await conn.execute(_SHOP_STATUS, {"shop_id": shop_id})).scalar_one()

@@ -119,8 +119,21 @@ def settings(database_url, tmp_path) -> Settings:
 @pytest_asyncio.fixture
 async def api(aiohttp_client, settings):
     """A GraphQL client of a running app on the test database."""
+    return await client_of(aiohttp_client, settings)
+
+
+async def client_of(aiohttp_client, settings: Settings) -> GraphQLClient:
+    """A GraphQL client of a running app with these settings (the `api` fixture's, or a test's own)."""
     from server import APP_STATE, create_app
 
     app = create_app(settings)
-    client = await aiohttp_client(app)
-    return GraphQLClient(client, JWT_SECRET, app[APP_STATE])
+    return GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
+
+
+async def world_api(aiohttp_client, database_url: str, tmp_path, **overrides) -> GraphQLClient:
+    """`client_of` an app with these settings overridden, on the test world."""
+    from tests.world import build_world
+
+    api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, **overrides))
+    await build_world(api.engine)
+    return api

@@ -3,7 +3,8 @@
 import pytest
 
 from tests.gql import SEND, gid, text_to_creator, text_to_shop
-from tests.world import build_world
+from tests.conftest import world_api
+from tests.world import build_world, set_shop_status
 from tests.ws import PROTOCOLS, WSClient
 
 MESSAGE_ADDED = """
@@ -106,13 +107,7 @@ async def test_refused_send_publishes_nothing(api):
 
 
 async def test_slow_consumer_is_ended_with_its_code(aiohttp_client, database_url, tmp_path):
-    from server import APP_STATE, create_app
-    from tests.client import GraphQLClient
-    from tests.conftest import JWT_SECRET, make_settings
-
-    app = create_app(make_settings(database_url, tmp_path, subscription_queue_size=4))
-    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
-    await build_world(api.engine)
+    api = await world_api(aiohttp_client, database_url, tmp_path, subscription_queue_size=4)
     await api.query(SEND, text_to_creator(1, "hello", "k1"), as_="shop:s1")
     client = await _subscribe(api, "creator:c1")
     # A burst the consumer cannot keep up with: the in-process broker delivers synchronously,
@@ -153,37 +148,16 @@ async def test_block_shows_up_live(api):
 
 
 async def test_inactive_shop_ends_seller_subscriptions(aiohttp_client, database_url, tmp_path):
-    from server import APP_STATE, create_app
-    from services.platform_sync import import_platform_data
-    from tests.client import GraphQLClient
-    from tests.conftest import JWT_SECRET, make_settings
-    from tests.world import world_data
-
-    app = create_app(make_settings(database_url, tmp_path, shop_status_check_seconds=0.2))
-    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
-    await build_world(api.engine)
+    api = await world_api(aiohttp_client, database_url, tmp_path, shop_status_check_seconds=0.2)
     seller = await _subscribe(api, "shop:s1")
-    data = world_data()
-    data["shops"][0]["status"] = "SUSPENDED"
-    await import_platform_data(api.engine, data)
+    await set_shop_status(api.engine, "s1", "SUSPENDED")
     message = await seller.next_payload()
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"
 
 
-async def _limited_api(aiohttp_client, database_url, tmp_path, **overrides):
-    from server import APP_STATE, create_app
-    from tests.client import GraphQLClient
-    from tests.conftest import JWT_SECRET, make_settings
-
-    app = create_app(make_settings(database_url, tmp_path, **overrides))
-    api = GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
-    await build_world(api.engine)
-    return api
-
-
 async def test_subscriptions_per_connection_are_capped(aiohttp_client, database_url, tmp_path):
-    api = await _limited_api(aiohttp_client, database_url, tmp_path, max_subscriptions_per_connection=2)
+    api = await world_api(aiohttp_client, database_url, tmp_path, max_subscriptions_per_connection=2)
     client = await _connect(api, "graphql-transport-ws", "creator:c1")
     assert await client.acked()
     for _ in range(2):
@@ -195,7 +169,7 @@ async def test_subscriptions_per_connection_are_capped(aiohttp_client, database_
 
 
 async def test_oversized_frames_close_the_socket(aiohttp_client, database_url, tmp_path):
-    api = await _limited_api(aiohttp_client, database_url, tmp_path, ws_max_message_bytes=1024)
+    api = await world_api(aiohttp_client, database_url, tmp_path, ws_max_message_bytes=1024)
     client = await _connect(api, "graphql-transport-ws", "creator:c1")
     assert await client.acked()
     await client.subscribe(MESSAGE_ADDED + " " * 2048)
@@ -207,7 +181,7 @@ async def test_oversized_frames_close_the_socket(aiohttp_client, database_url, t
 async def test_connection_init_must_come_in_time(aiohttp_client, database_url, tmp_path):
     import aiohttp
 
-    api = await _limited_api(aiohttp_client, database_url, tmp_path, ws_init_timeout_seconds=0.3)
+    api = await world_api(aiohttp_client, database_url, tmp_path, ws_init_timeout_seconds=0.3)
     ws = await api.http.session.ws_connect(api.http.make_url("/graphql"), protocols=["graphql-transport-ws"])
     frame = await ws.receive(timeout=5)
     assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 4408
