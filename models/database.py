@@ -5,9 +5,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
+
+# asyncpg's errors for a connection that is gone (server stopped, restarted, network cut).
+_DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                asyncpg.InterfaceError, OSError)
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -44,6 +51,21 @@ class GatedEngine:
     async def begin(self) -> AsyncIterator[AsyncConnection]:
         async with self._gate, self._engine.begin() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection's own asyncpg connection, without SQLAlchemy's Connection around it
+        (PostgreSQL only; see `models.prepared`). One that fails as disconnected is dropped from
+        the pool and reported as SQLAlchemy's OperationalError, as SQLAlchemy's own reads are."""
+        async with self._gate:
+            pooled = await self._engine.raw_connection()
+            try:
+                yield pooled.driver_connection
+            except _DISCONNECTS as error:
+                await greenlet_spawn(pooled.invalidate, error)
+                raise OperationalError("driver_connection", None, error, connection_invalidated=True) from error
+            finally:
+                pooled.close()
 
     def execution_options(self, **options) -> "GatedEngine":
         """The same engine with other options, behind the same gate (they share the pool)."""

@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from models.database import GatedEngine
+
 from resolvers.loaders import Loaders
 from services.config import Settings
 from services.runtime import Runtime
@@ -34,6 +36,11 @@ class Context:
     @property
     def settings(self) -> Settings:
         return self.app.settings
+
+    @property
+    def reader(self) -> GatedEngine:
+        """The engine of single-statement reads (see `models.prepared.fetch`)."""
+        return self.app.reader
 
     def connect(self) -> AsyncConnection:
         """A pooled connection for one read: `async with ctx.connect() as conn`."""

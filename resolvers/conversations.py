@@ -50,8 +50,7 @@ async def conversations(ctx: Context, folder: str, flt, first: int | None, after
     """A page of the viewer's inbox folder; the loaders are primed with its rows."""
     size = page_size(first, 20)
     cursor = decode_cursor(after, cursor_datetime, cursor_int)
-    async with ctx.connect() as conn:
-        rows, has_next = await inbox.list_conversations(conn, ctx.viewer, folder, creator_filter(flt), size, cursor)
+    rows, has_next = await inbox.list_conversations(ctx.reader, ctx.viewer, folder, creator_filter(flt), size, cursor)
     ctx.loaders.prime_conversations(rows)
     return Page(rows, has_next, cursor is not None)
 
@@ -62,8 +61,7 @@ async def conversation(ctx: Context, conversation_id: str):
 
 
 async def counts(ctx: Context) -> dict[str, int]:
-    async with ctx.connect() as conn:
-        return await inbox.inbox_counts(conn, ctx.viewer)
+    return await inbox.inbox_counts(ctx.reader, ctx.viewer)
 
 
 async def messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
@@ -72,9 +70,8 @@ async def messages(ctx: Context, conversation_pk: int, first: int | None, after:
     if (first is not None or after is not None) and (last is not None or before is not None):
         raise BadUserInput("Page with first/after or with last/before, not both.")
     after_id, before_id = decode_message_cursor(after), decode_message_cursor(before)
-    async with ctx.connect() as conn:
-        if first is not None or after is not None:
-            return await history.list_messages(conn, conversation_pk, first=page_size(first, DEFAULT_MESSAGES),
-                                               after=after_id)
-        return await history.list_messages(conn, conversation_pk, last=page_size(last, DEFAULT_MESSAGES, "last"),
-                                           before=before_id)
+    if first is not None or after is not None:
+        return await history.list_messages(ctx.reader, conversation_pk, first=page_size(first, DEFAULT_MESSAGES),
+                                           after=after_id)
+    return await history.list_messages(ctx.reader, conversation_pk, last=page_size(last, DEFAULT_MESSAGES, "last"),
+                                       before=before_id)

@@ -59,9 +59,8 @@ async def _events(ctx: Context) -> AsyncIterator[dict]:
 
 async def _check_shop(ctx: Context) -> None:
     if ctx.viewer.is_seller:
-        async with ctx.connect() as conn:
-            if await history.shop_status(conn, ctx.viewer.shop_id) != "ACTIVE":
-                raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
+        if await history.shop_status(ctx.reader, ctx.viewer.shop_id) != "ACTIVE":
+            raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
 
 
 async def message_rows(ctx: Context, conversation_id: int | None, after: int | None) -> AsyncIterator:

@@ -4,16 +4,16 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from functools import cached_property
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from models import Creator, Message, Product, SampleRequest, Shop, TargetCollaboration
+from models.database import GatedEngine
 from services import catalog, inbox, lookups
 from services.viewer import Viewer
 
 
 def _by_id(table) -> Callable[..., Awaitable[dict]]:
-    return lambda conn, keys: lookups.rows_by_key(conn, table, keys)
+    return lambda db, keys: lookups.rows_by_key(db, table, keys)
 
 
 class Loaders:
@@ -23,7 +23,7 @@ class Loaders:
     WebSocket holds a context for as long as it is open.
     """
 
-    def __init__(self, engine: AsyncEngine, viewer: Viewer):
+    def __init__(self, engine: GatedEngine, viewer: Viewer):
         self._engine = engine
         self._viewer = viewer
 
@@ -53,8 +53,8 @@ class Loaders:
 
     @cached_property
     def sample_requests_by_conversation(self) -> DataLoader:
-        return self._loader(lambda conn, keys: lookups.rows_grouped_by(
-            conn, SampleRequest.__table__, keys, "conversation_id"), default=[])
+        return self._loader(lambda db, keys: lookups.rows_grouped_by(
+            db, SampleRequest.__table__, keys, "conversation_id"), default=[])
 
     @cached_property
     def products_by_collaboration(self) -> DataLoader:
@@ -63,21 +63,20 @@ class Loaders:
     # Viewer-relative: only what the viewer may see comes back.
     @cached_property
     def conversation_by_id(self) -> DataLoader:
-        return self._loader(lambda conn, keys: inbox.conversations_by_ids(conn, self._viewer, keys))
+        return self._loader(lambda db, keys: inbox.conversations_by_ids(db, self._viewer, keys))
 
     @cached_property
     def conversation_by_creator(self) -> DataLoader:
-        return self._loader(lambda conn, keys: inbox.conversations_by_creators(conn, self._viewer, keys))
+        return self._loader(lambda db, keys: inbox.conversations_by_creators(db, self._viewer, keys))
 
     @cached_property
     def creator_blocked(self) -> DataLoader:
-        return self._loader(lambda conn, keys: inbox.blocked_creators(conn, self._viewer.shop_id, keys),
+        return self._loader(lambda db, keys: inbox.blocked_creators(db, self._viewer.shop_id, keys),
                             default=False)
 
     def _loader(self, fetch: Callable[..., Awaitable[dict]], default=None) -> DataLoader:
         async def load(keys: list) -> list:
-            async with self._engine.connect() as conn:
-                found = await fetch(conn, list(keys))
+            found = await fetch(self._engine, list(keys))  # one statement on one pooled connection
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load)

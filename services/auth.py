@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import Creator, Shop
+from models.database import GatedEngine
 from services.config import Settings
 from services.errors import ShopInactive, Unauthenticated
 from services.history import shop_status
@@ -102,7 +103,7 @@ class Authenticator:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, engine: AsyncEngine, secret: str, ttl_seconds: float = 0.0):
+    def __init__(self, engine: GatedEngine, secret: str, ttl_seconds: float = 0.0):
         self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
         self._subjects: dict[str, tuple[str, str, float]] = {}
         self._viewers: dict[tuple[str, str], tuple[Viewer, float]] = {}
@@ -125,8 +126,7 @@ class Authenticator:
         Without a cache the viewer was read for this request: nothing to do."""
         if not viewer.is_seller or self._ttl <= 0:
             return
-        async with self._engine.connect() as conn:
-            status = await shop_status(conn, viewer.shop_id)
+        status = await shop_status(self._engine, viewer.shop_id)
         if status != viewer.shop_status:
             self.forget_shop(viewer.shop_id)
             require_active_shop(replace(viewer, shop_status=status))

@@ -4,6 +4,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import CollaborationProduct, Product, TargetCollaboration
+from models.database import GatedEngine
+from models.prepared import fetch
 
 product_t = Product.__table__
 collaboration_t = TargetCollaboration.__table__
@@ -27,10 +29,10 @@ async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int, a
     return await _page(conn, collaboration_t, shop_id, first, after)
 
 
-async def products_by_collaboration(conn: AsyncConnection, collaboration_ids: list[int]) -> dict:
+async def products_by_collaboration(db: GatedEngine | AsyncConnection, collaboration_ids: list[int]) -> dict:
     """{collaboration id: [product rows in the collaboration's order]}, in one query."""
     link = CollaborationProduct.__table__
-    rows = await conn.execute(
+    rows = await fetch(db, 
         select(link.c.collaboration_id, product_t)
         .join(product_t, product_t.c.id == link.c.product_id)
         .where(link.c.collaboration_id.in_(collaboration_ids))

@@ -7,6 +7,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import ConversationState, Message, SampleRequest, Shop
+from models.database import GatedEngine
+from models.prepared import Prepared, fetch
+from services.inbox import MessageRecord
 from services.viewer import Viewer
 
 message_t = Message.__table__
@@ -21,13 +24,13 @@ class Page:
     has_previous: bool
 
 
-async def list_messages(conn: AsyncConnection, conversation_id: int, *, first: int | None = None,
+async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int, *, first: int | None = None,
                         after: int | None = None, last: int | None = None,
                         before: int | None = None) -> Page:
     """Messages in chronological order: `first` after a cursor, or the `last` before one."""
     params = {"conversation": conversation_id, "after": after, "before": before, "limit": (last or first) + 1}
     statement = _messages_statement(after is not None, before is not None, newest_first=last is not None)
-    rows = (await conn.execute(statement, params)).all()
+    rows = [MessageRecord._make(row) for row in await fetch(db, statement, params)]
     if last is not None:
         return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
@@ -42,7 +45,7 @@ def _messages_statement(has_after: bool, has_before: bool, newest_first: bool):
         query = query.where(m.id > bindparam("after"))
     if has_before:
         query = query.where(m.id < bindparam("before"))
-    return query.order_by(m.id.desc() if newest_first else m.id).limit(bindparam("limit"))
+    return Prepared(query.order_by(m.id.desc() if newest_first else m.id).limit(bindparam("limit")))
 
 
 async def list_sample_requests(conn: AsyncConnection, viewer: Viewer, status: str | None,
@@ -74,9 +77,10 @@ async def newest_message_id(conn: AsyncConnection) -> int:
     return (await conn.execute(select(func.coalesce(func.max(message_t.c.id), 0)))).scalar_one()
 
 
-_SHOP_STATUS = select(Shop.status).where(Shop.id == bindparam("shop_id"))
+_SHOP_STATUS = Prepared(select(Shop.status).where(Shop.id == bindparam("shop_id")))
 
 
-async def shop_status(conn: AsyncConnection, shop_id: int) -> str:
+async def shop_status(db: GatedEngine | AsyncConnection, shop_id: int) -> str:
     """The shop's status now (ACTIVE, SUSPENDED or CLOSED)."""
-    return (await conn.execute(_SHOP_STATUS, {"shop_id": shop_id})).scalar_one()
+    (row,) = await fetch(db, _SHOP_STATUS, {"shop_id": shop_id})
+    return row[0]

@@ -14,6 +14,8 @@ from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Block, Conversation, ConversationState, Creator, Message, Shop
+from models.database import GatedEngine
+from models.prepared import Prepared, fetch
 from models.types import Money, UtcDateTime
 from services.viewer import Viewer
 
@@ -126,8 +128,8 @@ def conversation_record(row) -> ConversationRecord:
                                      ShopRecord._make(row[creator_end:shop_end]), message))
 
 
-async def _records(conn: AsyncConnection, query, params: dict | None = None) -> list[ConversationRecord]:
-    return [conversation_record(row) for row in await conn.execute(query, params)]
+async def _records(db: GatedEngine | AsyncConnection, statement: Prepared, params: dict) -> list[ConversationRecord]:
+    return [conversation_record(row) for row in await fetch(db, statement, params)]
 
 
 @lru_cache(maxsize=1024)
@@ -140,10 +142,10 @@ def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool)
     if has_cursor:
         query = query.where(tuple_(s.last_activity_at, s.conversation_id)
                             < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id")))
-    return query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit"))
+    return Prepared(query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit")))
 
 
-async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
+async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, folder: str,
                              flt: CreatorFilter | None, first: int,
                              after: tuple[datetime, int] | None) -> tuple[list, bool]:
     """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
@@ -152,7 +154,7 @@ async def list_conversations(conn: AsyncConnection, viewer: Viewer, folder: str,
     params.update(owner=viewer.owner_id, limit=first + 1)
     if after is not None:
         params.update(after_at=after[0], after_id=after[1])
-    rows = await _records(conn, query, params)
+    rows = await _records(db, query, params)
     return rows[:first], len(rows) > first
 
 
@@ -163,39 +165,44 @@ def _conversations_statement(side: str, key: str, many: bool):
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+    return Prepared(_JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match))
 
 
-async def _conversations_by(conn: AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:
+async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:
     many = len(values) != 1
     statement = _conversations_statement(viewer.side, key, many)
-    return await _records(conn, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
+    return await _records(db, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
 
 
-async def conversations_by_ids(conn: AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
+async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
     """The conversations among `ids` that the viewer may see."""
-    return {row.id: row for row in await _conversations_by(conn, viewer, "id", ids)}
+    return {row.id: row for row in await _conversations_by(db, viewer, "id", ids)}
 
 
-async def conversations_by_creators(conn: AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
+async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
-    return {row.creator_id: row for row in await _conversations_by(conn, viewer, "creator_id", creator_ids)}
+    return {row.creator_id: row for row in await _conversations_by(db, viewer, "creator_id", creator_ids)}
 
 
-async def inbox_counts(conn: AsyncConnection, viewer: Viewer) -> dict[str, int]:
-    """Badge counts of the five folders, in one pass over the viewer's side."""
+@lru_cache(maxsize=2)
+def _counts_statement(side: str) -> Prepared:
+    """Badge counts of the five folders of one side, built once."""
     def count(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    row = (await conn.execute(
-        select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-        .where(state_t.c.side == viewer.side, state_t.c.owner_id == viewer.owner_id,
-               state_t.c.visible == true()))).one()
-    return dict(row._mapping)
+    return Prepared(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
+                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
 
 
-async def blocked_creators(conn: AsyncConnection, shop_id: int | None, creator_ids: list[int]) -> dict[int, bool]:
+async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:
+    """Badge counts of the five folders, in one pass over the viewer's side."""
+    (row,) = await fetch(db, _counts_statement(viewer.side), {"owner": viewer.owner_id})
+    return dict(zip((folder.lower() for folder in FOLDERS), row, strict=True))
+
+
+async def blocked_creators(db: GatedEngine | AsyncConnection, shop_id: int | None,
+                           creator_ids: list[int]) -> dict[int, bool]:
     """{creator id: True} for those of `creator_ids` the shop blocks."""
-    rows = await conn.execute(select(block_t.c.creator_id).where(
+    rows = await fetch(db, select(block_t.c.creator_id).where(
         block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids)))
-    return {creator_id: True for creator_id in rows.scalars()}
+    return {creator_id: True for (creator_id,) in rows}

@@ -5,16 +5,20 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from models.database import GatedEngine
+from models.prepared import fetch
 
-async def rows_by_key(conn: AsyncConnection, table, keys: list, key: str = "id") -> dict:
+
+async def rows_by_key(db: GatedEngine | AsyncConnection, table, keys: list, key: str = "id") -> dict:
     """{key: row} for the rows of `table` whose `key` column is in `keys`, in one query."""
-    rows = await conn.execute(select(table).where(table.c[key].in_(keys)))
+    rows = await fetch(db, select(table).where(table.c[key].in_(keys)))
     return {getattr(row, key): row for row in rows}
 
 
-async def rows_grouped_by(conn: AsyncConnection, table, keys: list, key: str, order_by: str = "id") -> dict:
+async def rows_grouped_by(db: GatedEngine | AsyncConnection, table, keys: list, key: str,
+                          order_by: str = "id") -> dict:
     """{key: [rows...]} for the rows of `table` whose `key` is in `keys`, in one query."""
-    rows = await conn.execute(select(table).where(table.c[key].in_(keys)).order_by(table.c[order_by]))
+    rows = await fetch(db, select(table).where(table.c[key].in_(keys)).order_by(table.c[order_by]))
     grouped = defaultdict(list)
     for row in rows:
         grouped[getattr(row, key)].append(row)

@@ -25,7 +25,7 @@ class Runtime:
     secret: str
     broker: Broker
     rate_limits: RateLimits
-    reader: AsyncEngine = field(init=False)
+    reader: GatedEngine = field(init=False)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
