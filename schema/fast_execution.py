@@ -6,18 +6,21 @@ attribute of an object we already built. For an object whose selected fields, al
 down, are such plain attributes (strawberry's "basic" fields, `__typename`, leaves, lists,
 unions of our types), this execution context builds the result dict directly from a plan
 made once per document and field group: a small Python function generated for the object
-type, which reads each attribute and returns the dict in one call. Anything else (a resolver,
+type, which reads each attribute and returns the dict in one call (strings, booleans,
+datetimes, nested objects and lists of objects are completed inline in it). Anything else (a resolver,
 a directive-dependent deferral, a null where the schema forbids one) takes graphql-core's
 ordinary path, which also produces the standard errors. tests/test_fast_execution.py checks
 that both paths answer alike.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_abstract_type, is_leaf_type,
                      is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
 Plan = Callable[[Any], Any]
 
@@ -90,28 +93,39 @@ def _nullable(inner: Plan) -> Plan:
     return lambda value: None if value is None else inner(value)
 
 
-def _field_expression(graphql_type, attribute: str, complete: Plan, helpers: dict[str, Plan]) -> str:
-    """The expression completing `source.<attribute>`. A str or bool leaf, the most common field,
-    is checked inline; anything else calls its plan (kept in `helpers`)."""
-    helper = f"_f{len(helpers)}"
-    helpers[helper] = complete
-    value = f"source.{attribute}"
-    leaf = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
-    same = _IDENTITY.get(getattr(leaf, "name", None))
-    if same is None or same is int or not is_leaf_type(leaf):
-        return f"{helper}({value})"
-    # `_v` is a local of the generated function; each entry assigns it before reading it.
-    accept = f"type(_v := {value}) is {same.__name__}"
-    if not isinstance(graphql_type, GraphQLNonNull):
-        accept += " or _v is None"
-    return f"(_v if {accept} else {helper}(_v))"
+def _bail():
+    raise _Bail
 
 
-def _compile_plan(type_name: str, entries: list[tuple[str, str]], helpers: dict[str, Plan]) -> Plan:
+def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan) -> str | None:
+    """A fast expression completing `value` (evaluated once, into `_v`) when it is of the usual
+    Python type, or None. It covers str and bool leaves, datetimes, objects and lists of objects;
+    `name` turns a helper into the generated function's name for it."""
+    inner = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        item_type = item.of_type if isinstance(item, GraphQLNonNull) else item
+        plan = object_plan(item_type) if is_object_type(item_type) else None
+        if plan is None:
+            return None
+        missing = f"{name(_bail)}()" if isinstance(item, GraphQLNonNull) else "None"
+        return (f"[{name(plan)}(_x) if _x is not None else {missing} for _x in _v]", f"type(_v := {value}) is list")
+    if is_object_type(inner):
+        plan = object_plan(inner)
+        return plan and (f"{name(plan)}(_v)", f"(_v := {value}) is not None")
+    if getattr(inner, "serialize", None) is _ISOFORMAT:
+        return "_v.isoformat()", f"type(_v := {value}) is {name(datetime)}"
+    same = _IDENTITY.get(getattr(inner, "name", None))
+    if same is str or same is bool:
+        return "_v", f"type(_v := {value}) is {name(same)}"
+    return None
+
+
+def _compile_plan(type_name: str, entries: list[tuple[str, str]], helpers: dict[str, object]) -> Plan:
     """One function building the object's result dict: a call per object instead of three per field."""
     body = ", ".join(f"{key!r}: {expression}" for key, expression in entries)
     source = f"def complete_{type_name}(source):\n    return {{{body}}}\n"
-    namespace = {**helpers, "str": str, "bool": bool}
+    namespace = dict(helpers)
     exec(compile(source, f"<plan {type_name}>", "exec"), namespace)  # noqa: S102 - source built from the schema
     return namespace[f"complete_{type_name}"]
 
@@ -171,8 +185,25 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             # A basic field reads the attribute of its Python name (the schema's default resolver).
             attribute = field.extensions["strawberry-definition"].python_name
-            entries.append((response_key, _field_expression(field.type, attribute, complete, helpers)))
+            entries.append((response_key, self._field_expression(field.type, details, attribute, complete, helpers)))
         return _compile_plan(object_type.name, entries, helpers)
+
+    def _field_expression(self, graphql_type, details: list, attribute: str, complete: Plan,
+                          helpers: dict[str, object]) -> str:
+        """The expression completing `source.<attribute>`: inline for the usual Python type of
+        the value (see `_inline`), else, and for anything unusual, by the field's full plan."""
+        def name(helper) -> str:
+            key = f"_h{len(helpers)}"
+            helpers[key] = helper
+            return key
+
+        value = f"source.{attribute}"
+        fast = _inline(graphql_type, value, name, lambda object_type: self._object_plan(object_type, details))
+        if fast is None:
+            return f"{name(complete)}({value})"
+        expression, condition = fast
+        # `_v` is a local of the generated function; each entry assigns it before reading it.
+        return f"({expression} if {condition} else {name(complete)}(_v))"
 
     def _value_plan(self, graphql_type, details: list) -> Plan | None:
         if isinstance(graphql_type, GraphQLNonNull):
@@ -198,14 +229,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if plan is None:
                 return None
             plans[possible.name] = plan
+        by_class: dict[type, Plan] = {}
 
         def complete(value):
             if value is None:
                 return None
-            definition = getattr(type(value), "__strawberry_definition__", None)
-            plan = plans.get(definition.name) if definition else None
+            plan = by_class.get(type(value))
             if plan is None:
-                raise _Bail
+                definition = getattr(type(value), "__strawberry_definition__", None)
+                plan = plans.get(definition.name) if definition else None
+                if plan is None:
+                    raise _Bail
+                by_class[type(value)] = plan
             return plan(value)
 
         return complete

@@ -9,7 +9,6 @@ a variable counts at the variable's default, or at the maximum page size without
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError,
                      GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, VariableNode,
@@ -104,9 +103,25 @@ class _CostCounter:
         return 2 + _page_size(node, definition, self.variables) * max(per_node, 1) + once
 
 
-@lru_cache(maxsize=1024)
+# Costs by document identity: the parser cache hands every request of one query text the same
+# DocumentNode, and hashing a document (which lru_cache would do) walks the whole tree.
+# Values keep their documents alive, so an id in a key is never reused meanwhile.
+_COSTS: dict[tuple[int, int], tuple[GraphQLSchema, DocumentNode, int]] = {}
+_COSTS_LIMIT = 1024
+
+
 def operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
-    """The highest cost of the document's operations (cached with the parsed document)."""
+    """The highest cost of the document's operations, computed once per parsed document."""
+    key = (id(schema), id(document))
+    cached = _COSTS.get(key)
+    if cached is None:
+        if len(_COSTS) >= _COSTS_LIMIT:
+            _COSTS.clear()
+        cached = _COSTS[key] = (schema, document, _operation_cost(schema, document))
+    return cached[2]
+
+
+def _operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
     roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
     costs = [_CostCounter(schema, document, op).selections(op.selection_set, roots[op.operation.value])
              for op in document.definitions if isinstance(op, OperationDefinitionNode)]

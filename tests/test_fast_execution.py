@@ -15,9 +15,9 @@ from schema.fast_execution import _SHARED_PLANS
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
-from tests.gql import (BLOCK, CONVERSATION, CREATOR_CONVERSATION, INBOX, create_collaboration, creator_input, gid,
-                       invite_to_creator, product_to_creator, request_sample, send_ok, text_to_creator,
-                       text_to_shop)
+from tests.gql import (BLOCK, CONVERSATION, CREATOR_CONVERSATION, INBOX, SEND_BULK, bulk_input, create_collaboration,
+                       creator_input, gid, invite_to_creator, product_to_creator, request_sample, send_ok,
+                       text_to_creator, text_to_shop)
 from tests.world import build_world
 
 PLAIN = InboxSchema(query=Query, mutation=Mutation, subscription=Subscription,
@@ -67,6 +67,8 @@ async def test_fast_path_answers_as_graphql_core(api):
         (CREATOR_CONVERSATION, {"id": gid("Creator", 1)}, "shop:s1"),
         (ALIASES_AND_FRAGMENTS, None, "shop:s1"), (ALIASES_AND_FRAGMENTS, None, "creator:c1"),
         (MARKETPLACE, None, "shop:s1"),
+        # refused before writing anything; its userErrors carry a list of strings (`field`)
+        (SEND_BULK, bulk_input([1, 2, 1], "Hi", "b1"), "shop:s1"),
     ]
     for document, variables, subject in cases:
         fast = await api.query(document, variables, as_=subject)
