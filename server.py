@@ -149,17 +149,26 @@ def _run_worker(settings: Settings, reuse_port: bool) -> None:
     except ImportError:
         loop = asyncio.new_event_loop()
     app = create_app(settings)
-    app.on_startup.append(_freeze_startup_heap)
+    app.on_startup.append(_tune_gc)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
                 reuse_port=reuse_port, loop=loop, shutdown_timeout=settings.shutdown_grace_seconds)
 
 
-async def _freeze_startup_heap(_app: web.Application) -> None:
+# Each young-generation collection walks the objects of every request in flight (32 under the
+# benchmark's load); at CPython's default threshold of 700 net allocations that cost 5 % of the
+# CPU of a messages page (server CPU per request 1.19 -> 1.13 ms, 830 -> 880 req/s, in three
+# alternating runs each). Older generations are collected less often in step.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+async def _tune_gc(_app: web.Application) -> None:
     """Move everything built at startup (schema, SQLAlchemy metadata, modules) out of the
-    garbage collector's reach: full collections then walk only what requests and connections
-    created (walking the startup heap alone took 95 ms)."""
+    garbage collector's reach, so full collections walk only what requests and connections
+    created (walking the startup heap alone took 95 ms), and collect the young generation
+    less often (see GC_YOUNG_THRESHOLD)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
