@@ -6,7 +6,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.database import GatedEngine
-
 from resolvers.loaders import Loaders
 from services.config import Settings
 from services.runtime import Runtime
@@ -44,4 +43,4 @@ class Context:
 
     def connect(self) -> AsyncConnection:
         """A pooled connection for one read: `async with ctx.connect() as conn`."""
-        return self.app.reader.connect()
+        return self.reader.connect()

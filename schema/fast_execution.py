@@ -22,6 +22,8 @@ from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObject
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
+from schema.identity_cache import IdentityCache
+
 Plan = Callable[[Any], Any]
 
 
@@ -132,9 +134,9 @@ def _compile_plan(type_name: str, entries: list[tuple[str, str]], helpers: dict[
 
 # Plans by object type and field nodes, shared by every request of a cached document: a
 # plan depends on the document alone unless a directive (@skip, @include) makes it depend on
-# variables. Values keep their nodes alive, so an id in a key is never reused meanwhile.
-_SHARED_PLANS: dict[tuple, tuple[tuple, Plan | None]] = {}
-_SHARED_PLANS_LIMIT = 10_000
+# variables.
+_PLANS_LIMIT = 10_000
+_SHARED_PLANS: IdentityCache[Plan | None] = IdentityCache(_PLANS_LIMIT)
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -142,7 +144,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         source = self.operation.loc.source.body if self.operation.loc else "@"
         # Without directives, plans can be shared across requests; otherwise they live for this one.
-        self._plans = _SHARED_PLANS if "@" not in source else {}
+        self._plans = _SHARED_PLANS if "@" not in source else IdentityCache(_PLANS_LIMIT)
 
     def complete_object_value(self, return_type, field_details_list, info, path, result, position_context):
         plan = self._object_plan(return_type, field_details_list)
@@ -155,14 +157,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                              position_context)
 
     def _object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:
-        nodes = tuple(detail.node for detail in field_details_list)
-        key = (object_type.name, *map(id, nodes))
-        cached = self._plans.get(key)
-        if cached is None:
-            if len(self._plans) >= _SHARED_PLANS_LIMIT:
-                self._plans.clear()
-            cached = self._plans[key] = (nodes, self._build_object_plan(object_type, field_details_list))
-        return cached[1]
+        return self._plans.get((object_type, *(detail.node for detail in field_details_list)),
+                               lambda: self._build_object_plan(object_type, field_details_list))
 
     def _build_object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:
         grouped, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)

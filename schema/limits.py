@@ -20,6 +20,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from resolvers.ids import MAX_PAGE
+from schema.identity_cache import IdentityCache
 from services.errors import RateLimited
 
 PAGE_ARGUMENTS = ("first", "last")
@@ -103,22 +104,12 @@ class _CostCounter:
         return 2 + _page_size(node, definition, self.variables) * max(per_node, 1) + once
 
 
-# Costs by document identity: the parser cache hands every request of one query text the same
-# DocumentNode, and hashing a document (which lru_cache would do) walks the whole tree.
-# Values keep their documents alive, so an id in a key is never reused meanwhile.
-_COSTS: dict[tuple[int, int], tuple[GraphQLSchema, DocumentNode, int]] = {}
-_COSTS_LIMIT = 1024
+_COSTS: IdentityCache[int] = IdentityCache(1024)
 
 
 def operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
     """The highest cost of the document's operations, computed once per parsed document."""
-    key = (id(schema), id(document))
-    cached = _COSTS.get(key)
-    if cached is None:
-        if len(_COSTS) >= _COSTS_LIMIT:
-            _COSTS.clear()
-        cached = _COSTS[key] = (schema, document, _operation_cost(schema, document))
-    return cached[2]
+    return _COSTS.get((schema, document), lambda: _operation_cost(schema, document))
 
 
 def _operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:

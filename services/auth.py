@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jwt
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import Creator, Shop
 from models.database import GatedEngine
+from models.prepared import Prepared, fetch
 from services.config import Settings
 from services.errors import ShopInactive, Unauthenticated
 from services.history import shop_status
@@ -73,19 +73,19 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     return viewer
 
 
-_SHOP_BY_PLATFORM_ID = select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id"))
-_CREATOR_BY_PLATFORM_ID = select(Creator.id).where(Creator.platform_id == bindparam("platform_id"))
+_SHOP_BY_PLATFORM_ID = Prepared(select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id")))
+_CREATOR_BY_PLATFORM_ID = Prepared(select(Creator.id).where(Creator.platform_id == bindparam("platform_id")))
 
 
-async def find_viewer(engine: AsyncEngine, role: str, platform_id: str) -> Viewer:
+async def find_viewer(engine: GatedEngine, role: str, platform_id: str) -> Viewer:
     """The viewer a token's subject names, read from the database now."""
-    async with engine.connect() as conn:
-        if role == SELLER:
-            row = (await conn.execute(_SHOP_BY_PLATFORM_ID, {"platform_id": platform_id})).first()
-            viewer = row and Viewer(SELLER, shop_id=row.id, shop_status=row.status)
-        else:
-            row = (await conn.execute(_CREATOR_BY_PLATFORM_ID, {"platform_id": platform_id})).first()
-            viewer = row and Viewer(CREATOR, creator_id=row.id)
+    params = {"platform_id": platform_id}
+    if role == SELLER:
+        rows = await fetch(engine, _SHOP_BY_PLATFORM_ID, params)
+        viewer = rows and Viewer(SELLER, shop_id=rows[0].id, shop_status=rows[0].status)
+    else:
+        rows = await fetch(engine, _CREATOR_BY_PLATFORM_ID, params)
+        viewer = rows and Viewer(CREATOR, creator_id=rows[0].id)
     if not viewer:
         raise Unauthenticated("The token's subject is not known.")
     return viewer

@@ -32,8 +32,8 @@ async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int, a
 async def products_by_collaboration(db: GatedEngine | AsyncConnection, collaboration_ids: list[int]) -> dict:
     """{collaboration id: [product rows in the collaboration's order]}, in one query."""
     link = CollaborationProduct.__table__
-    rows = await fetch(db, 
-        select(link.c.collaboration_id, product_t)
+    rows = await fetch(
+        db, select(link.c.collaboration_id, product_t)
         .join(product_t, product_t.c.id == link.c.product_id)
         .where(link.c.collaboration_id.in_(collaboration_ids))
         .order_by(link.c.collaboration_id, link.c.position))

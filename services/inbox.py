@@ -7,8 +7,8 @@ so one query serves a seller's inbox and a creator's.
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection

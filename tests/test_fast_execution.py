@@ -76,4 +76,4 @@ async def test_fast_path_answers_as_graphql_core(api):
         assert json.dumps(fast) == json.dumps(plain), (document, subject)
     assert "SystemNotice" in json.dumps(await api.query(INBOX, {"first": 10}, as_="creator:c2"))
     # The fast path did run: the conversation cards were completed by a generated plan.
-    assert any(key[0] == "Conversation" and plan is not None for key, (_nodes, plan) in _SHARED_PLANS.items())
+    assert any(key[0].name == "Conversation" and plan is not None for key, plan in _SHARED_PLANS.items())
