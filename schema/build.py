@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import classify
@@ -13,6 +13,7 @@ from schema.mutation import Mutation
 from schema.observability import OperationObserver
 from schema.query import Query
 from schema.subscription import Subscription
+from schema.validation_cache import DocumentValidationCache
 
 CACHE_SIZE = 1024
 
@@ -32,7 +33,7 @@ def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSc
         config=StrawberryConfig(disable_field_suggestions=production),
         execution_context_class=FastExecutionContext,
         extensions=[OperationObserver, limits_extension(limits, rules),
-                    lambda: ParserCache(maxsize=CACHE_SIZE), lambda: ValidationCache(maxsize=CACHE_SIZE)])
+                    lambda: ParserCache(maxsize=CACHE_SIZE), DocumentValidationCache])
 
 
 schema = build_schema()

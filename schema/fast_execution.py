@@ -54,12 +54,26 @@ def _leaf(graphql_type) -> Plan:
     return complete
 
 
-def _enum(graphql_type: GraphQLEnumType) -> Plan:
-    """An enum member's name by a dict lookup (strawberry's serializer is the slow fallback)."""
+def _enum_names(graphql_type: GraphQLEnumType) -> dict:
+    """An enum's GraphQL names by value and, for strawberry's enums, by member."""
     names = {definition.value: name for name, definition in graphql_type.values.items()}
     wrapped = getattr(graphql_type, "wrapped_cls", None)  # strawberry's enums: members, not only values
     if wrapped is not None:
         names.update({member: names[member.value] for member in wrapped if member.value in names})
+    return names
+
+
+def _enum_names_by_identity(graphql_type: GraphQLEnumType) -> dict[int, str]:
+    """The names of a strawberry enum's members by `id(member)`: members are singletons, and
+    hashing one runs Enum.__hash__ in Python."""
+    wrapped = getattr(graphql_type, "wrapped_cls", None)
+    names = _enum_names(graphql_type)
+    return {id(member): names[member] for member in wrapped or () if member in names}
+
+
+def _enum(graphql_type: GraphQLEnumType) -> Plan:
+    """An enum member's name by a dict lookup (strawberry's serializer is the slow fallback)."""
+    names = _enum_names(graphql_type)
     serialize = graphql_type.serialize
 
     def complete(value):
@@ -99,10 +113,12 @@ def _bail():
     raise _Bail
 
 
-def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan) -> str | None:
-    """A fast expression completing `value` (evaluated once, into `_v`) when it is of the usual
-    Python type, or None. It covers str and bool leaves, datetimes, objects and lists of objects;
-    `name` turns a helper into the generated function's name for it."""
+def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan,
+            abstract_plans) -> tuple[str, str] | None:
+    """A fast expression completing `value` (evaluated once, into `_v`) and the condition under
+    which it applies (the value is of the usual Python type), or None. It covers str and bool
+    leaves, enum members, datetimes, objects, unions of our types and lists of objects; `name`
+    turns a helper into the generated function's name for it."""
     inner = graphql_type.of_type if isinstance(graphql_type, GraphQLNonNull) else graphql_type
     if isinstance(inner, GraphQLList):
         item = inner.of_type
@@ -115,6 +131,12 @@ def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan
     if is_object_type(inner):
         plan = object_plan(inner)
         return plan and (f"{name(plan)}(_v)", f"(_v := {value}) is not None")
+    if isinstance(inner, GraphQLEnumType):
+        by_identity = name(_enum_names_by_identity(inner))
+        return f"{by_identity}[id(_v)]", f"id(_v := {value}) in {by_identity}"
+    if is_abstract_type(inner):
+        by_class = abstract_plans(inner)
+        return by_class and (f"{name(by_class)}[type(_v)](_v)", f"type(_v := {value}) in {name(by_class)}")
     if getattr(inner, "serialize", None) is _ISOFORMAT:
         return "_v.isoformat()", f"type(_v := {value}) is {name(datetime)}"
     same = _IDENTITY.get(getattr(inner, "name", None))
@@ -194,7 +216,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return key
 
         value = f"source.{attribute}"
-        fast = _inline(graphql_type, value, name, lambda object_type: self._object_plan(object_type, details))
+        fast = _inline(graphql_type, value, name, lambda object_type: self._object_plan(object_type, details),
+                       lambda abstract_type: self._plans_by_class(abstract_type, details))
         if fast is None:
             return f"{name(complete)}({value})"
         expression, condition = fast
@@ -217,26 +240,29 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return self._abstract_plan(graphql_type, details)
         return None
 
-    def _abstract_plan(self, abstract_type, details: list) -> Plan | None:
-        """A union or interface of strawberry types: pick the plan by the value's class."""
+    def _plans_by_class(self, abstract_type, details: list) -> dict[type, Plan] | None:
+        """The plan of each possible type of a union or interface, by its strawberry class."""
         plans = {}
         for possible in self.schema.get_possible_types(abstract_type):
             plan = self._object_plan(possible, details)
-            if plan is None:
+            definition = possible.extensions.get("strawberry-definition")
+            if plan is None or definition is None:
                 return None
-            plans[possible.name] = plan
-        by_class: dict[type, Plan] = {}
+            plans[definition.origin] = plan
+        return plans
+
+    def _abstract_plan(self, abstract_type, details: list) -> Plan | None:
+        """A union or interface of strawberry types: pick the plan by the value's class."""
+        plans = self._plans_by_class(abstract_type, details)
+        if plans is None:
+            return None
 
         def complete(value):
             if value is None:
                 return None
-            plan = by_class.get(type(value))
+            plan = plans.get(type(value))
             if plan is None:
-                definition = getattr(type(value), "__strawberry_definition__", None)
-                plan = plans.get(definition.name) if definition else None
-                if plan is None:
-                    raise _Bail
-                by_class[type(value)] = plan
+                raise _Bail  # e.g. a subclass: graphql-core resolves its type
             return plan(value)
 
         return complete

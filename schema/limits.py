@@ -1,7 +1,7 @@
 """Operation limits: depth, aliases, tokens and a static cost, checked before execution.
 
-The validation rules are built once per set of limits, so strawberry's parser and
-validation caches keep hitting (a rule class made per request would miss every time).
+The validation rules are built once per set of limits, so the parser and validation caches
+keep hitting (a rule class made per request would miss every time).
 
 The cost follows Shopify's calculated query cost: each object costs 1, each connection
 2 + (its page size x the cost of one of its nodes), scalars nothing. A page size given as
