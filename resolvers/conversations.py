@@ -1,5 +1,6 @@
 """The inbox, one conversation, its messages and the folder counts."""
 
+from collections.abc import Awaitable
 from decimal import Decimal
 
 from resolvers.context import Context
@@ -55,23 +56,58 @@ async def conversations(ctx: Context, folder: str, flt, first: int | None, after
     return Page(rows, has_next, cursor is not None)
 
 
-async def conversation(ctx: Context, conversation_id: str):
-    """The conversation row, if the viewer may see it."""
-    return await ctx.loaders.conversation_by_id.load(decode_id(conversation_id, "Conversation"))
+async def conversation(ctx: Context, conversation_id: str, messages_arguments: dict | None = None):
+    """The conversation row, if the viewer may see it.
+
+    `messages_arguments` are those of the conversation's `messages` field when the query asks
+    for it: that page is then read in the same statement and kept for `messages`."""
+    pk = decode_id(conversation_id, "Conversation")
+    window = _valid_window(messages_arguments)
+    if window is None:
+        return await ctx.loaders.conversation_by_id.load(pk)
+    row, page = await history.conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
+    if row is not None:
+        ctx.loaders.prime_conversations([row])
+        ctx.loaders.message_pages[pk, _arguments_key(messages_arguments)] = page
+    return row
 
 
 async def counts(ctx: Context) -> dict[str, int]:
     return await inbox.inbox_counts(ctx.reader, ctx.viewer)
 
 
-async def messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
-                   last: int | None, before: str | None) -> Page:
-    """Messages of a conversation the viewer already reached (so already authorised)."""
+def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
+                  last: int | None, before: str | None) -> Page | Awaitable[Page]:
+    """Messages of a conversation the viewer already reached (so already authorised): the page
+    the conversation lookup read with it if it did (at once), else an awaitable read."""
+    arguments = {"first": first, "after": after, "last": last, "before": before}
+    page = ctx.loaders.message_pages.get((conversation_pk, _arguments_key(arguments)))
+    if page is not None:
+        return page
+    return history.list_messages(ctx.reader, conversation_pk, **_window(**arguments))
+
+
+def _window(first: int | None = None, after: str | None = None, last: int | None = None,
+            before: str | None = None) -> dict:
+    """`list_messages` arguments of a messages page's arguments (BadUserInput when invalid)."""
     if (first is not None or after is not None) and (last is not None or before is not None):
         raise BadUserInput("Page with first/after or with last/before, not both.")
     after_id, before_id = decode_message_cursor(after), decode_message_cursor(before)
     if first is not None or after is not None:
-        return await history.list_messages(ctx.reader, conversation_pk, first=page_size(first, DEFAULT_MESSAGES),
-                                           after=after_id)
-    return await history.list_messages(ctx.reader, conversation_pk, last=page_size(last, DEFAULT_MESSAGES, "last"),
-                                       before=before_id)
+        return {"first": page_size(first, DEFAULT_MESSAGES), "after": after_id}
+    return {"last": page_size(last, DEFAULT_MESSAGES, "last"), "before": before_id}
+
+
+def _valid_window(arguments: dict | None) -> dict | None:
+    """The window of arguments given for a read ahead, or None: invalid ones are refused where
+    they were given, by the `messages` field itself."""
+    if arguments is None:
+        return None
+    try:
+        return _window(**arguments)
+    except BadUserInput:
+        return None
+
+
+def _arguments_key(arguments: dict) -> tuple:
+    return tuple(arguments.get(name) for name in ("first", "after", "last", "before"))

@@ -26,6 +26,8 @@ class Loaders:
     def __init__(self, engine: GatedEngine, viewer: Viewer):
         self._engine = engine
         self._viewer = viewer
+        # Pages of messages read ahead with their conversation, by (conversation id, page arguments).
+        self.message_pages: dict[tuple, object] = {}
 
     @cached_property
     def shop_by_id(self) -> DataLoader:

@@ -1,5 +1,6 @@
 """Conversations, messages and the cards a message can carry."""
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, 
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
 from schema.relay import Connection, Node, build_connection
+from services.history import Page
 from services.rules import PRE_REPLY_LIMIT
 from services.viewer import Viewer
 
@@ -61,12 +63,14 @@ class Conversation(Node):
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")
-    async def messages(self, info: Info, first: int | None = None, after: str | None = None,
-                       last: int | None = None, before: str | None = None) -> Connection["Message"]:
-        page = await conversation_resolvers.messages(info.context, self.pk, first, after, last, before)
-        viewer = info.context.viewer
-        return build_connection(page.rows, lambda row: Message.from_row(row, viewer),
-                                id_cursor, page.has_next, page.has_previous)
+    def messages(self, info: Info, first: int | None = None, after: str | None = None,
+                 last: int | None = None, before: str | None = None) -> Connection["Message"]:
+        # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
+        # an awaitable, which graphql-core awaits as it would an async resolver's.
+        page = conversation_resolvers.read_messages(info.context, self.pk, first, after, last, before)
+        if isinstance(page, Page):
+            return _message_connection(page, info.context.viewer)
+        return _awaited_message_connection(page, info.context.viewer)
 
     @strawberry.field
     async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
@@ -156,6 +160,15 @@ class Message(Node):
     async def conversation(self, info: Info) -> Conversation:
         row = await info.context.loaders.conversation_by_id.load(self.conversation_id)
         return Conversation.from_row(row, info.context.viewer)
+
+
+def _message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
+    return build_connection(page.rows, lambda row: Message.from_row(row, viewer), id_cursor,
+                            page.has_next, page.has_previous)
+
+
+async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer) -> Connection[Message]:
+    return _message_connection(await page, viewer)
 
 
 async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:

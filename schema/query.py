@@ -9,6 +9,7 @@ from resolvers.ids import id_cursor
 from schema.conversation import Conversation, Message
 from schema.enums import CreatorOrder, InboxFolder, SampleRequestStatus, ViewerRole
 from schema.inbox import CreatorFilter, InboxCounts, OutreachQuota, Viewer
+from schema.lookahead import subfield_arguments
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
 from schema.relay import Connection, Node, build_connection
@@ -45,7 +46,8 @@ class Query:
 
     @strawberry.field
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
-        row = await conversation_resolvers.conversation(info.context, id)
+        # The chat screen asks for the conversation and its messages: one statement reads both.
+        row = await conversation_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
         return Conversation.from_row(row, info.context.viewer) if row else None
 
     @strawberry.field

@@ -158,14 +158,19 @@ async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, 
     return rows[:first], len(rows) > first
 
 
-@lru_cache(maxsize=16)
-def _conversations_statement(side: str, key: str, many: bool):
-    """Conversations of one side by `conversation.id` or `creator_id`, built once. One key gets
-    `= :key`: an IN list is rewritten for its length on every execution."""
+def conversations_query(side: str, key: str, many: bool):
+    """The select of conversations of one side by `conversation.id` or `creator_id` (bound as
+    `keys`, the side's owner as `owner`). One key gets `= :keys`: an IN list is rewritten for
+    its length on every execution."""
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return Prepared(_JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match))
+    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+
+
+@lru_cache(maxsize=16)
+def _conversations_statement(side: str, key: str, many: bool) -> Prepared:
+    return Prepared(conversations_query(side, key, many))
 
 
 async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:

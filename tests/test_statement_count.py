@@ -1,4 +1,5 @@
-"""The inbox list screen costs a fixed number of SQL statements, whatever the page size (no N+1)."""
+"""Screens cost a fixed number of SQL statements, whatever the page size (no N+1): the inbox list, and the
+chat screen (a conversation and its messages, one statement on PostgreSQL)."""
 
 from tests.gql import (
     BLOCK,
@@ -108,3 +109,71 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
     assert len(large_statements) <= MAX_STATEMENTS, (
         f"{len(large_statements)} statements for one inbox page (at most {MAX_STATEMENTS}):\n"
         f"{listing(large_statements)}")
+
+
+# The chat screen: a conversation and its latest messages.
+CHAT_SCREEN = """
+query ChatScreen($id: ID!, $last: Int, $before: String) {
+  conversation(id: $id) {
+    id unreadCount isBlocked creator { handle }
+    %s
+  }
+}"""
+MESSAGES = """messages(last: $last, before: $before) {
+  edges { cursor node { id senderRole isMine clientMessageId createdAt content {
+    __typename ... on TextContent { text } ... on ProductCard { product { title } } } } }
+  pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
+}"""
+# The same fields behind a fragment: the conversation lookup does not look into fragments.
+READ_AHEAD = CHAT_SCREEN % MESSAGES
+NO_READ_AHEAD = CHAT_SCREEN % ("... on Conversation { %s }" % MESSAGES)
+
+
+async def chat_statements(api, query: str, variables: dict) -> tuple[list[str], dict]:
+    with api.count_statements() as statements:
+        status, body = await api.post(query, variables, as_="shop:s2")
+    assert status == 200 and "errors" not in body, body
+    return list(statements), body["data"]["conversation"]
+
+
+async def test_chat_screen_reads_conversation_and_messages_in_one_statement_on_postgresql(api):
+    await build_world(api.engine, creators=5)
+    first = await say(api, gid("Creator", 1), "Hello", as_="shop:s2")
+    conversation = first["conversation"]["id"]
+    for n in range(4):
+        await say(api, conversation, f"Message {n}", as_="shop:s2")
+        if n == 1:
+            await say(api, gid("Shop", 2), "Sure", as_="creator:c1")
+    await send_ok(api, product_to_creator(1, 4, "card-1"), as_="shop:s2")
+    await say(api, gid("Shop", 2), "Thanks", as_="creator:c1")  # 8 messages
+
+    one_statement = api.engine.dialect.name == "postgresql"
+    for variables in ({"id": conversation, "last": 5}, {"id": conversation, "last": 50}):
+        ahead_statements, ahead = await chat_statements(api, READ_AHEAD, variables)
+        plain_statements, plain = await chat_statements(api, NO_READ_AHEAD, variables)
+        assert ahead == plain
+        assert len(ahead_statements) == len(plain_statements) - (1 if one_statement else 0), (
+            f"--- read ahead ---\n{listing(ahead_statements)}\n--- plain ---\n{listing(plain_statements)}")
+    assert [edge["node"]["content"]["__typename"] for edge in ahead["messages"]["edges"]][-2:] == [
+        "ProductCard", "TextContent"]
+    assert len(ahead["messages"]["edges"]) == 8 and ahead["messages"]["pageInfo"]["hasPreviousPage"] is False
+
+    # Paging back from a cursor, and a conversation the viewer may not see (another shop's).
+    before = (await chat_statements(api, READ_AHEAD, {"id": conversation, "last": 3}))[1]
+    cursor = before["messages"]["pageInfo"]["startCursor"]
+    _, older = await chat_statements(api, READ_AHEAD, {"id": conversation, "last": 3, "before": cursor})
+    _, older_plain = await chat_statements(api, NO_READ_AHEAD, {"id": conversation, "last": 3, "before": cursor})
+    assert older == older_plain and older["messages"]["pageInfo"]["hasNextPage"] is True
+    status, body = await api.post(READ_AHEAD, {"id": conversation, "last": 5}, as_="shop:s1")
+    assert status == 200 and body["data"]["conversation"] is None, body
+
+
+async def test_chat_screen_refuses_bad_page_arguments_at_the_messages_field(api):
+    await build_world(api.engine, creators=2)
+    conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
+    query = 'query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }'
+    status, body = await api.post(query, {"id": conversation}, as_="shop:s2")
+    # messages is non-null, so the error nulls the conversation, as without the read ahead.
+    assert status == 200 and body["data"]["conversation"] is None, body
+    assert body["errors"][0]["path"] == ["conversation", "messages"]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
