@@ -3,19 +3,15 @@
 from functools import lru_cache
 
 import strawberry
-from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
-from schema.limits import Limits, limits_extension, validation_rules
+from schema.limits import Limits, validation_rules
 from schema.mutation import Mutation
-from schema.observability import OperationObserver
+from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.subscription import Subscription
-from schema.validation_cache import DocumentValidationCache
-
-CACHE_SIZE = 1024
 
 
 class InboxSchema(strawberry.Schema):
@@ -32,8 +28,7 @@ def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSc
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=production),
         execution_context_class=FastExecutionContext,
-        extensions=[OperationObserver, limits_extension(limits, rules),
-                    lambda: ParserCache(maxsize=CACHE_SIZE), DocumentValidationCache])
+        extensions=[pipeline_extension(limits, rules)])
 
 
 schema = build_schema()

@@ -1,7 +1,7 @@
 """Operation limits: depth, aliases, tokens and a static cost, checked before execution.
 
-The validation rules are built once per set of limits, so the parser and validation caches
-keep hitting (a rule class made per request would miss every time).
+The validation rules are built once per set of limits, so validation results can be cached
+(schema/documents.py; a rule class made per request would miss every time).
 
 The cost follows Shopify's calculated query cost: each object costs 1, each connection
 2 + (its page size x the cost of one of its nodes), scalars nothing. A page size given as
@@ -14,7 +14,6 @@ from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSp
                      GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, VariableNode,
                      get_named_type, is_composite_type, specified_rules)
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
-from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -139,32 +138,14 @@ def validation_rules(limits: Limits, production: bool) -> tuple:
     return (*specified_rules, *ours, *((NoSchemaIntrospectionCustomRule,) if production else ()))
 
 
-def limits_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
-    """A per-request extension: installs the prebuilt rules, caps tokens, applies the query rate
-    limit, refuses mutations of a seller whose shop is no longer active, and reports the cost."""
-
-    class OperationLimits(SchemaExtension):
-        def on_operation(self):
-            self.execution_context.validation_rules = rules
-            self.execution_context.parse_options["max_tokens"] = limits.max_tokens
-            yield
-
-        async def on_execute(self):
-            # One token of the principal's query bucket per query operation (mutations pay per field).
-            context = self.execution_context.context
-            operation = self.execution_context.operation_type
-            if operation is OperationType.QUERY:
-                verdict = await context.app.rate_limits.take(context.viewer.principal, "query")
-                if not verdict.allowed:
-                    raise RateLimited(verdict.retry_after)
-            elif operation is OperationType.MUTATION:
-                await context.app.auth.recheck(context.viewer)  # writes never trust a cached shop status
-            yield
-
-        def get_results(self) -> dict:
-            document = self.execution_context.graphql_document
-            if document is None:
-                return {}
-            return {"cost": operation_cost(self.execution_context.schema._schema, document)}
-
-    return OperationLimits
+async def admit(context) -> None:
+    """Let an operation of the viewer run, or refuse it: one token of the principal's query
+    bucket per query (mutations pay per field), and a seller's mutations refused once the shop
+    is no longer active (writes never trust a cached shop status)."""
+    viewer, operation = context.context.viewer, context.operation_type
+    if operation is OperationType.QUERY:
+        verdict = await context.context.app.rate_limits.take(viewer.principal, "query")
+        if not verdict.allowed:
+            raise RateLimited(verdict.retry_after)
+    elif operation is OperationType.MUTATION:
+        await context.context.app.auth.recheck(viewer)

@@ -4,7 +4,6 @@ import logging
 import time
 
 import orjson
-from strawberry.extensions import SchemaExtension
 
 from schema.errors import classify
 from services.metrics import start_counting
@@ -12,15 +11,19 @@ from services.metrics import start_counting
 log = logging.getLogger("inbox.requests")
 
 
-class OperationObserver(SchemaExtension):
-    """Times the operation, counts its SQL statements and logs it (never message text or tokens)."""
+class Observation:
+    """Times an operation and counts its SQL statements; `finish` records and logs it (never
+    message text or tokens)."""
 
-    def on_operation(self):
-        counter = start_counting()
-        started = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - started
-        context, execution = self.execution_context.context, self.execution_context
+    __slots__ = ("_counter", "_started")
+
+    def __init__(self):
+        self._counter = start_counting()
+        self._started = time.perf_counter()
+
+    def finish(self, execution) -> None:
+        elapsed = time.perf_counter() - self._started
+        context = execution.context
         try:
             kind = execution.operation_type.value
         except Exception:  # noqa: BLE001 - an unparsable document has no operation type
@@ -30,11 +33,12 @@ class OperationObserver(SchemaExtension):
             classify(error)  # idempotent: the schema classifies again before answering
         outcome = (errors[0].extensions or {}).get("code", "error") if errors else "ok"
         name = execution.operation_name or "anonymous"
+        statements = self._counter[0]
         metrics = context.app.metrics
         metrics.operations.labels(name, kind, outcome).inc()
         metrics.latency.labels(kind).observe(elapsed)
-        metrics.statements.labels(kind).observe(counter[0])
+        metrics.statements.labels(kind).observe(statements)
         log.info(orjson.dumps({
             "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
-            "sql_statements": counter[0]}).decode())
+            "sql_statements": statements}).decode())
