@@ -5,11 +5,11 @@ from decimal import Decimal
 
 from resolvers.context import Context
 from resolvers.ids import (
-    cursor_big_int,
     cursor_datetime,
     cursor_int,
     decode_cursor,
     decode_id,
+    decode_node_cursor,
     encode_cursor,
     page_size,
 )
@@ -25,7 +25,8 @@ def conversation_cursor(row) -> str:
 
 
 def decode_message_cursor(value: str | None) -> int | None:
-    return decode_cursor(value, cursor_big_int)
+    """A message's cursor (its ID, or the bare id cursor of earlier releases)."""
+    return decode_node_cursor(value, "Message")
 
 
 def gmv_bound(value, name: str) -> Decimal | None:

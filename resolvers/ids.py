@@ -59,6 +59,16 @@ def id_cursor(row) -> str:
     return _encode(str(row.id))
 
 
+def decode_node_cursor(value: str | None, type_name: str) -> int | None:
+    """The key in a cursor of a list whose cursors are its nodes' global IDs (of `type_name`), or
+    in a bare-key cursor of `id_cursor`, which such lists gave before; None if absent."""
+    if value is None:
+        return None
+    if ":" in _decode(value):
+        return decode_id(value, type_name, "cursor")
+    return decode_cursor(value, cursor_big_int if type_name in BIG_KEY_TYPES else cursor_int)
+
+
 def decode_cursor(value: str | None, *parsers):
     """The values of a cursor made by `encode_cursor`, each parsed by its parser; None if absent."""
     if value is None:

@@ -8,11 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import conversations as conversation_resolvers
-from resolvers.ids import encode_id, id_cursor
+from resolvers.ids import encode_id
 from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, SystemNoticeCode, by_value
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
-from schema.relay import Connection, Node, build_connection
+from schema.relay import Connection, Node, node_id_connection
 from services.history import Page
 from services.rules import PRE_REPLY_LIMIT
 from services.viewer import Viewer
@@ -163,8 +163,8 @@ class Message(Node):
 
 
 def _message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
-    return build_connection(page.rows, lambda row: Message.from_row(row, viewer), id_cursor,
-                            page.has_next, page.has_previous)
+    """A page of messages; a message's cursor is its ID (one encoding per message, not two)."""
+    return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
 
 
 async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer) -> Connection[Message]:

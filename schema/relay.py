@@ -40,7 +40,15 @@ class Connection(Generic[T]):
 def build_connection(rows: Iterable, to_node: Callable, cursor_of: Callable[[object], str],
                      has_next: bool, has_previous: bool = False) -> Connection:
     """A connection over `rows`, each turned into a node and given its cursor."""
-    edges = [Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows]
+    return _connection([Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows], has_next, has_previous)
+
+
+def node_id_connection(nodes: Iterable, has_next: bool, has_previous: bool = False) -> Connection:
+    """A connection over `nodes` of a list ordered by key, whose cursors are the nodes' global IDs."""
+    return _connection([Edge(cursor=node.id, node=node) for node in nodes], has_next, has_previous)
+
+
+def _connection(edges: list[Edge], has_next: bool, has_previous: bool) -> Connection:
     return Connection(edges=edges, page_info=PageInfo(
         has_next_page=has_next, has_previous_page=has_previous,
         start_cursor=edges[0].cursor if edges else None,

@@ -12,7 +12,7 @@ def b64(text: str | bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-CONVERSATIONS = "query($first: Int, $after: String) { conversations(first: $first, after: $after) { edges { cursor } } }"
+CONVERSATIONS = "query($first: Int, $after: String) { conversations(first: $first, after: $after) { edges { cursor node { id } } } }"
 CREATORS = """query($first: Int, $after: String, $order: CreatorOrder) {
   creators(first: $first, after: $after, orderBy: $order) { edges { cursor } } }"""
 SAMPLES = "query($first: Int, $after: String) { sampleRequests(first: $first, after: $after) { edges { cursor } } }"
@@ -91,6 +91,7 @@ async def test_bad_page_sizes_cursors_and_ids(api):
     # A cursor of one connection is not a cursor of another.
     edges = (await api.query(CONVERSATIONS, {}, as_="shop:s1"))["conversations"]["edges"]
     await assert_bad_input(api, MESSAGES, {"id": conversation, "after": edges[0]["cursor"]})
+    await assert_bad_input(api, MESSAGES, {"id": conversation, "after": edges[0]["node"]["id"]})
     await assert_bad_input(api, CREATORS, {"after": edges[0]["cursor"]})
 
     # Malformed ids.

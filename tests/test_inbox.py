@@ -3,6 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from resolvers.ids import encode_cursor
 from tests.gql import (
     BLOCK,
     COUNTS,
@@ -404,6 +405,10 @@ async def test_messages_pages_forward_and_backward(api):
     assert older["pageInfo"]["hasPreviousPage"] is False and older["pageInfo"]["hasNextPage"] is True
     newer = (await page(first=10, after=messages["edges"][16]["cursor"]))["messages"]  # after m22
     assert text_of(newer) == texts[22:] and newer["pageInfo"]["hasNextPage"] is False
+    # A message's cursor is its ID; the bare id cursors of earlier releases still page the same.
+    assert all(edge["cursor"] == edge["node"]["id"] for edge in messages["edges"])
+    legacy = encode_cursor(pk_of(messages["edges"][16]["node"]["id"]))
+    assert (await page(first=10, after=legacy))["messages"] == newer
     assert (await page(first=0))["messages"]["edges"] == []
 
     for size in (7, 25):
