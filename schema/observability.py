@@ -34,10 +34,7 @@ class Observation:
         outcome = (errors[0].extensions or {}).get("code", "error") if errors else "ok"
         name = execution.operation_name or "anonymous"
         statements = self._counter[0]
-        metrics = context.app.metrics
-        metrics.operations.labels(name, kind, outcome).inc()
-        metrics.latency.labels(kind).observe(elapsed)
-        metrics.statements.labels(kind).observe(statements)
+        context.app.metrics.observe_operation(name, kind, outcome, elapsed, statements)
         log.info(orjson.dumps({
             "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),

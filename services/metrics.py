@@ -56,3 +56,17 @@ class Metrics:
         subscriptions = Gauge("inbox_subscriptions", "Live subscriptions of this process.", registry=self.registry)
         subscriptions.set_function(broker.subscribers_count)
         self.registry.register(_BrokerCollector(broker))
+        self._operation_children: dict[tuple, tuple] = {}
+
+    def observe_operation(self, name: str, kind: str, outcome: str, seconds: float, statements: int) -> None:
+        """Count, time and size one GraphQL operation. The labelled children are looked up once per
+        label combination (prometheus_client's `labels` validates and locks on every call)."""
+        key = (name, kind, outcome)
+        children = self._operation_children.get(key)
+        if children is None:
+            children = self._operation_children[key] = (
+                self.operations.labels(name, kind, outcome), self.latency.labels(kind), self.statements.labels(kind))
+        operations, latency, statements_per_operation = children
+        operations.inc()
+        latency.observe(seconds)
+        statements_per_operation.observe(statements)
