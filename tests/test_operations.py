@@ -130,3 +130,25 @@ async def test_unexpected_errors_are_masked_with_an_id_that_is_logged(aiohttp_cl
     assert error["message"] == f"Internal server error (error id {error['extensions']['errorId']})."
     assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
     assert error["extensions"]["errorId"] in caplog.text and "secret internal detail" in caplog.text
+
+
+async def test_malformed_posts_get_a_400_with_a_code_and_well_formed_ones_any_json_content_type(api):
+    """Nearly every request takes the view's one-operation JSON lane; anything else goes through
+    strawberry's full handling, which refuses malformed requests as before."""
+    await build_world(api.engine)
+    auth = {"Authorization": f"Bearer {api.token('shop:s1')}"}
+    malformed = [
+        b"{not json", b"[1]", b"0", json.dumps({"query": 5}).encode(), json.dumps({"variables": {}}).encode(),
+        json.dumps({"query": "{ viewer { role } }", "variables": [1]}).encode(),
+        json.dumps({"query": "query A { viewer { role } }", "operationName": "B"}).encode(),
+    ]
+    for body in malformed:
+        response = await api.http.post("/graphql", data=body, headers={**auth, "Content-Type": "application/json"})
+        assert response.status == 400, body
+        answer = await response.json()
+        assert answer["errors"][0]["extensions"]["code"] == "BAD_REQUEST", (body, answer)
+    query = json.dumps({"query": "query Me { viewer { role } }", "operationName": "Me"}).encode()
+    for content_type in ("application/json", "application/json; charset=utf-8"):
+        response = await api.http.post("/graphql", data=query, headers={**auth, "Content-Type": content_type})
+        assert response.status == 200 and await response.json() == {
+            "data": {"viewer": {"role": "SELLER"}}, "extensions": {"cost": 1}}, content_type
