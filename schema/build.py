@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
@@ -12,6 +13,21 @@ from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.subscription import Subscription
+
+
+class CachedNameConverter(NameConverter):
+    """strawberry's camelCase names, each computed once: resolving a field converts the name of
+    every argument it declares, on every request."""
+
+    def __init__(self):
+        super().__init__()
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._names.get(name)
+        if converted is None:
+            converted = self._names[name] = super().apply_naming_config(name)
+        return converted
 
 
 class InboxSchema(strawberry.Schema):
@@ -26,7 +42,7 @@ def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSc
     rules = validation_rules(limits, production)
     return InboxSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
-        config=StrawberryConfig(disable_field_suggestions=production),
+        config=StrawberryConfig(disable_field_suggestions=production, name_converter=CachedNameConverter()),
         execution_context_class=FastExecutionContext,
         extensions=[pipeline_extension(limits, rules)])
 
