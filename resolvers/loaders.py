@@ -28,6 +28,7 @@ class Loaders:
         self._viewer = viewer
         # Pages of messages read ahead with their conversation, by (conversation id, page arguments).
         self.message_pages: dict[tuple, object] = {}
+        self._primed_conversations: dict[int, object] = {}  # for the conversation loader, once made
 
     @cached_property
     def shop_by_id(self) -> DataLoader:
@@ -65,7 +66,9 @@ class Loaders:
     # Viewer-relative: only what the viewer may see comes back.
     @cached_property
     def conversation_by_id(self) -> DataLoader:
-        return self._loader(lambda db, keys: inbox.conversations_by_ids(db, self._viewer, keys))
+        loader = self._loader(lambda db, keys: inbox.conversations_by_ids(db, self._viewer, keys))
+        loader.prime_many(self._primed_conversations)
+        return loader
 
     @cached_property
     def conversation_by_creator(self) -> DataLoader:
@@ -90,6 +93,11 @@ class Loaders:
             loader.clear(key)
 
     def prime_conversations(self, rows) -> None:
-        """Seed the conversation loader from records of `inbox.conversation_record`."""
-        for row in rows:
-            self.conversation_by_id.prime(row.id, row)
+        """Seed the conversation loader from records of `inbox.conversation_record`. Until some
+        field loads a conversation, they are only kept: most pages never do, and priming a
+        DataLoader costs a future per row."""
+        if "conversation_by_id" in self.__dict__:  # the loader is made
+            self.conversation_by_id.prime_many({row.id: row for row in rows})
+        else:
+            for row in rows:
+                self._primed_conversations.setdefault(row.id, row)
