@@ -15,7 +15,8 @@ from sqlalchemy.util import greenlet_spawn
 
 # SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
 # `GatedEngine._idle_connection`); closing a coroutine never started warns, as if one were forgotten.
-warnings.filterwarnings("ignore", "coroutine 'connect' was never awaited", RuntimeWarning, "sqlalchemy")
+warnings.filterwarnings("ignore", "coroutine 'connect' was never awaited", RuntimeWarning,
+                        "sqlalchemy")
 
 # asyncpg's errors for a connection that is gone (server stopped, restarted, network cut), or
 # whose protocol state broke (a backend terminated just as a statement was sent: "cannot switch

@@ -14,9 +14,9 @@ from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSp
                      GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, VariableNode,
                      get_named_type, is_composite_type, specified_rules)
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
-from strawberry.types.graphql import OperationType
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.types.graphql import OperationType
 
 from resolvers.ids import MAX_PAGE
 from schema.identity_cache import IdentityCache

@@ -12,7 +12,8 @@ def b64(text: str | bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-CONVERSATIONS = "query($first: Int, $after: String) { conversations(first: $first, after: $after) { edges { cursor node { id } } } }"
+CONVERSATIONS = """query($first: Int, $after: String) {
+  conversations(first: $first, after: $after) { edges { cursor node { id } } } }"""
 CREATORS = """query($first: Int, $after: String, $order: CreatorOrder) {
   creators(first: $first, after: $after, orderBy: $order) { edges { cursor } } }"""
 SAMPLES = "query($first: Int, $after: String) { sampleRequests(first: $first, after: $after) { edges { cursor } } }"
