@@ -80,9 +80,10 @@ async def counts(ctx: Context) -> dict[str, int]:
 def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
                   last: int | None, before: str | None) -> Page | Awaitable[Page]:
     """Messages of a conversation the viewer already reached (so already authorised): the page
-    the conversation lookup read with it if it did (at once), else an awaitable read."""
+    the conversation lookup read with it if it did (at once, and once: a WebSocket's context
+    outlives its operations), else an awaitable read."""
     arguments = {"first": first, "after": after, "last": last, "before": before}
-    page = ctx.loaders.message_pages.get((conversation_pk, _arguments_key(arguments)))
+    page = ctx.loaders.message_pages.pop((conversation_pk, _arguments_key(arguments)), None)
     if page is not None:
         return page
     return history.list_messages(ctx.reader, conversation_pk, **_window(**arguments))

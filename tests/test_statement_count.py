@@ -14,6 +14,7 @@ from tests.gql import (
     send_ok,
 )
 from tests.world import build_world
+from tests.ws import TRANSPORT_WS, WSClient
 
 MAX_STATEMENTS = 8
 
@@ -177,3 +178,25 @@ async def test_chat_screen_refuses_bad_page_arguments_at_the_messages_field(api)
     assert status == 200 and body["data"]["conversation"] is None, body
     assert body["errors"][0]["path"] == ["conversation", "messages"]
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_page_read_ahead_answers_its_own_operation_only(api):
+    """A WebSocket's context lives as long as the socket: a page one query read ahead must not
+    answer a later query of the same page."""
+    await build_world(api.engine, creators=2)
+    conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
+    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
+                                    api.token("shop:s2"))
+    try:
+        assert await client.acked()
+        pages = []
+        for query in (READ_AHEAD, NO_READ_AHEAD):
+            await client.subscribe(query, {"id": conversation, "last": 5})
+            answer = await client.next_payload()
+            assert (await client.next_payload())["type"] == "complete"
+            pages.append([edge["node"]["content"]["text"]
+                          for edge in answer["payload"]["data"]["conversation"]["messages"]["edges"]])
+            await say(api, conversation, "Again", as_="shop:s2")
+        assert pages == [["Hello"], ["Hello", "Again"]]
+    finally:
+        await client.close()
