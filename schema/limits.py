@@ -138,11 +138,11 @@ def validation_rules(limits: Limits, production: bool) -> tuple:
     return (*specified_rules, *ours, *((NoSchemaIntrospectionCustomRule,) if production else ()))
 
 
-async def admit(context) -> None:
+async def admit(context, operation: OperationType) -> None:
     """Let an operation of the viewer run, or refuse it: one token of the principal's query
     bucket per query (mutations pay per field), and a seller's mutations refused once the shop
     is no longer active (writes never trust a cached shop status)."""
-    viewer, operation = context.context.viewer, context.operation_type
+    viewer = context.context.viewer
     if operation is OperationType.QUERY:
         verdict = await context.context.app.rate_limits.take(viewer.principal, "query")
         if not verdict.allowed:

@@ -7,6 +7,7 @@ extension in a context manager for every operation.
 """
 
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from schema.documents import prepare_document
 from schema.limits import Limits, admit, operation_cost
@@ -23,8 +24,9 @@ def pipeline_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
             context.validation_rules = rules
             context.parse_options["max_tokens"] = limits.max_tokens
             prepare_document(context)
-            if _will_execute(context):
-                await admit(context)
+            operation = _operation_to_run(context)
+            if operation is not None:
+                await admit(context, operation)
             yield
             observation.finish(context)
 
@@ -37,12 +39,13 @@ def pipeline_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
     return OperationPipeline
 
 
-def _will_execute(context) -> bool:
-    """Whether strawberry will execute the prepared operation: it parsed, validated, names an
-    operation of the document, and of a type this request may run."""
+def _operation_to_run(context) -> OperationType | None:
+    """The type of the prepared operation if strawberry will execute it (it parsed, validated,
+    names an operation of the document, of a type this request may run), else None."""
     if context.graphql_document is None or context.pre_execution_errors:
-        return False
+        return None
     try:
-        return context.operation_type in context.allowed_operations
+        operation = context.operation_type
     except RuntimeError:  # no such operation in the document: strawberry reports it
-        return False
+        return None
+    return operation if operation in context.allowed_operations else None
