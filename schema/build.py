@@ -36,15 +36,24 @@ class InboxSchema(strawberry.Schema):
             classify(error)
 
 
+class QuietExecutionContext(FastExecutionContext):
+    """Execution without "Did you mean" suggestions in variable and argument errors (production):
+    they would describe the schema that production hides."""
+
+    @classmethod
+    def build(cls, *args, **kwargs):
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
 @lru_cache(maxsize=8)
 def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSchema:
-    """The schema with its limits; production also hides introspection and field suggestions."""
+    """The schema with its limits; production also hides introspection and every suggestion."""
     rules = validation_rules(limits, production)
     return InboxSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
         config=StrawberryConfig(disable_field_suggestions=production, name_converter=CachedNameConverter()),
-        execution_context_class=FastExecutionContext,
-        extensions=[pipeline_extension(limits, rules)])
+        execution_context_class=QuietExecutionContext if production else FastExecutionContext,
+        extensions=[pipeline_extension(limits, rules, production)])
 
 
 schema = build_schema()

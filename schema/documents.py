@@ -9,13 +9,16 @@ document, which the parse cache hands every request of one query text.
 
 from functools import lru_cache
 
-from graphql import DocumentNode, GraphQLError, parse
-from strawberry.schema.schema import validate_document
+from graphql import DocumentNode, GraphQLError, parse, validate
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from schema.identity_cache import IdentityCache
 
 CACHE_SIZE = 1024
+# The rules strawberry's own validate_document adds to the ones it is given.
+STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
 _VALIDATIONS: IdentityCache[list] = IdentityCache(CACHE_SIZE)
 
 
@@ -27,9 +30,10 @@ def _parsed(query: str, max_tokens: int | None) -> DocumentNode | None:
         return None
 
 
-def prepare_document(context: ExecutionContext) -> None:
-    """Give the operation its cached document and validation errors. A query that does not
-    parse is left to strawberry, which parses it again and reports the syntax error."""
+def prepare_document(context: ExecutionContext, hide_suggestions: bool) -> None:
+    """Give the operation its cached document and validation errors (without "Did you mean"
+    suggestions when `hide_suggestions`). A query that does not parse is left to strawberry,
+    which parses it again and reports the syntax error."""
     if not isinstance(context.query, str):
         return
     document = _parsed(context.query, context.parse_options.get("max_tokens"))
@@ -37,5 +41,6 @@ def prepare_document(context: ExecutionContext) -> None:
         return
     schema, rules = context.schema._schema, context.validation_rules
     context.graphql_document = document
-    context.pre_execution_errors = _VALIDATIONS.get((schema, document, rules),
-                                                    lambda: validate_document(schema, document, rules))
+    context.pre_execution_errors = _VALIDATIONS.get(
+        (schema, document, rules), lambda: validate(schema, document, (*rules, *STRAWBERRY_RULES),
+                                                    hide_suggestions=hide_suggestions))

@@ -1,19 +1,22 @@
-"""Operation limits: depth, aliases, tokens and a static cost, checked before execution.
+"""Operation limits: depth, aliases, tokens and a cost, checked before execution.
 
 The validation rules are built once per set of limits, so validation results can be cached
 (schema/documents.py; a rule class made per request would miss every time).
 
 The cost follows Shopify's calculated query cost: each object costs 1, each connection
-2 + (its page size x the cost of one of its nodes), scalars nothing. A page size given as
-a variable counts at the variable's default, or at the maximum page size without one.
+2 + (its page size x the cost of one of its nodes), scalars nothing. Page sizes are the
+values the operation will run with: a literal, or a variable's value after coercion (its
+default when the request leaves it out). The shape of the sum is worked out once per parsed
+document (a `CostFormula`); each request only puts its page sizes in.
 """
 
 from dataclasses import dataclass
 
 from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError,
                      GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, VariableNode,
-                     get_named_type, is_composite_type, specified_rules)
-from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
+                     get_named_type, get_operation_ast, is_composite_type, specified_rules)
+from graphql.execution.values import get_variable_values
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types.graphql import OperationType
@@ -23,6 +26,7 @@ from schema.identity_cache import IdentityCache
 from services.errors import RateLimited
 
 PAGE_ARGUMENTS = ("first", "last")
+DEFAULT_PAGE = 20  # what a connection returns without first or last
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 
@@ -34,34 +38,85 @@ class Limits:
     max_cost: int = 1000
 
 
-def _page_size(field: FieldNode, definition, variables: dict[str, int | None]) -> int:
-    """The page size a connection field asks for, within 0..MAX_PAGE (larger ones fail anyway)."""
-    return max(0, min(MAX_PAGE, _requested_page_size(field, definition, variables)))
+@dataclass(frozen=True, slots=True)
+class PageSize:
+    """How a connection field gives first or last: a literal, or a variable's name."""
+
+    literal: int | None = None
+    variable: str | None = None
+
+    def value(self, variables: dict, default: int) -> int:
+        """The size within 0..MAX_PAGE (larger ones are refused when the field runs); null is the
+        field's default."""
+        size = self.literal if self.variable is None else variables.get(self.variable)
+        return default if size is None else max(0, min(MAX_PAGE, size))
 
 
-def _requested_page_size(field: FieldNode, definition, variables: dict[str, int | None]) -> int:
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """2 + page size x one node's cost + what is asked once per page (pageInfo, totals)."""
+
+    sizes: tuple[PageSize, ...]  # first and last as given; none: the default page
+    default: int  # the page size without first or last
+    per_node: "CostFormula"
+    once: "CostFormula"
+
+    def cost(self, variables: dict) -> int:
+        page = max((size.value(variables, self.default) for size in self.sizes), default=self.default)
+        return 2 + page * max(self.per_node.cost(variables), 1) + self.once.cost(variables)
+
+
+@dataclass(frozen=True, slots=True)
+class CostFormula:
+    """A selection's cost: fixed objects plus its connections, whose page sizes may be variables."""
+
+    fixed: int = 0
+    connections: tuple[Connection, ...] = ()
+
+    def __add__(self, other: "CostFormula") -> "CostFormula":
+        return CostFormula(self.fixed + other.fixed, self.connections + other.connections)
+
+    def cost(self, variables: dict) -> int:
+        return self.fixed + sum(connection.cost(variables) for connection in self.connections)
+
+    def variables(self) -> set[str]:
+        """The variables that give page sizes, here or in nested connections."""
+        names = set()
+        for connection in self.connections:
+            names.update(size.variable for size in connection.sizes if size.variable is not None)
+            names |= connection.per_node.variables() | connection.once.variables()
+        return names
+
+
+NOTHING = CostFormula()
+
+
+def _page_sizes(field: FieldNode) -> tuple[PageSize, ...]:
+    sizes = []
     for argument in field.arguments or ():
         if argument.name.value in PAGE_ARGUMENTS:
             if isinstance(argument.value, IntValueNode):
-                return int(argument.value.value)
-            if isinstance(argument.value, VariableNode):
-                default = variables.get(argument.value.name.value)
-                return default if default is not None else MAX_PAGE
-    default = next((definition.args[name].default_value for name in PAGE_ARGUMENTS
-                    if name in definition.args and isinstance(definition.args[name].default_value, int)), None)
-    return default if default is not None else 20
+                sizes.append(PageSize(literal=int(argument.value.value)))
+            elif isinstance(argument.value, VariableNode):
+                sizes.append(PageSize(variable=argument.value.name.value))
+    return tuple(sizes)
 
 
-class _CostCounter:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode):
+def _default_page(definition) -> int:
+    """The page size a connection field declares as its default, else DEFAULT_PAGE."""
+    defaults = (definition.args[name].default_value for name in PAGE_ARGUMENTS if name in definition.args)
+    return next((value for value in defaults if isinstance(value, int)), DEFAULT_PAGE)
+
+
+class _FormulaBuilder:
+    """Walks an operation's selections (fragments included) into its CostFormula."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode):
         self.schema = schema
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        self.variables = {
-            v.variable.name.value: int(v.default_value.value) if isinstance(v.default_value, IntValueNode) else None
-            for v in operation.variable_definitions or ()}
 
-    def selections(self, selection_set, parent_type, seen: frozenset = frozenset()) -> int:
-        total = 0
+    def selections(self, selection_set, parent_type, seen: frozenset = frozenset()) -> CostFormula:
+        total = NOTHING
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 total += self.field(selection, parent_type, seen)
@@ -76,65 +131,88 @@ class _CostCounter:
                     total += self.selections(fragment.selection_set, inner, seen | {selection.name.value})
         return total
 
-    def field(self, node: FieldNode, parent_type, seen: frozenset) -> int:
+    def field(self, node: FieldNode, parent_type, seen: frozenset) -> CostFormula:
         fields = getattr(parent_type, "fields", None) or {}
         definition = fields.get(node.name.value)
         if definition is None:
-            return 0
+            return NOTHING
         field_type = get_named_type(definition.type)
         if not is_composite_type(field_type):
-            return 0
+            return NOTHING
         if field_type.name.endswith("Connection"):
-            return self.connection(node, definition, field_type, seen)
+            return CostFormula(connections=(self.connection(node, definition, field_type, seen),))
         children = self.selections(node.selection_set, field_type, seen)
         if field_type.name.endswith("Edge"):
             return children  # an edge is a wrapper: its node is the object that costs
-        return 1 + children
+        return CostFormula(1) + children
 
-    def connection(self, node: FieldNode, definition, field_type, seen: frozenset) -> int:
-        """2 + page size x one node's cost; pageInfo and the like count once."""
-        per_node = once = 0
+    def connection(self, node: FieldNode, definition, field_type, seen: frozenset) -> Connection:
+        per_node = once = NOTHING
         for selection in node.selection_set.selections if node.selection_set else ():
             cost = self.selections(type(node.selection_set)(selections=(selection,)), field_type, seen)
             if isinstance(selection, FieldNode) and selection.name.value not in ("edges", "nodes"):
                 once += cost
             else:
                 per_node += cost
-        return 2 + _page_size(node, definition, self.variables) * max(per_node, 1) + once
+        return Connection(_page_sizes(node), _default_page(definition), per_node, once)
 
 
-_COSTS: IdentityCache[int] = IdentityCache(1024)
+@dataclass(frozen=True, slots=True)
+class OperationCost:
+    """One operation's formula and the definitions of the variables its page sizes use."""
+
+    formula: CostFormula
+    page_variables: tuple
+
+    def charge(self, schema: GraphQLSchema, variables: dict | None, hide_suggestions: bool) -> int | None:
+        """The cost with these request variables, coerced as execution will coerce them; None when
+        they do not coerce (execution then refuses the operation before anything runs)."""
+        if not self.page_variables:
+            return self.formula.cost({})
+        coerced = get_variable_values(schema, self.page_variables, variables or {},
+                                      hide_suggestions=hide_suggestions)
+        if isinstance(coerced, list):
+            return None
+        return self.formula.cost(coerced.coerced)
 
 
-def operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
-    """The highest cost of the document's operations, computed once per parsed document."""
-    return _COSTS.get((schema, document), lambda: _operation_cost(schema, document))
+_COSTS: IdentityCache[dict] = IdentityCache(1024)
 
 
-def _operation_cost(schema: GraphQLSchema, document: DocumentNode) -> int:
+def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> OperationCost | None:
+    """The cost of the operation the request names, worked out once per parsed document and
+    operation; None when the document has no such operation (strawberry reports that)."""
+    costs = _COSTS.get((schema, document), dict)
+    cost = costs.get(operation_name)
+    if cost is None:
+        cost = _operation_cost(schema, document, operation_name)
+        if cost is not None:  # only the document's own operations: their number is bounded
+            costs[operation_name] = cost
+    return cost
+
+
+def _operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> OperationCost | None:
+    operation: OperationDefinitionNode | None = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
     roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
-    costs = [_CostCounter(schema, document, op).selections(op.selection_set, roots[op.operation.value])
-             for op in document.definitions if isinstance(op, OperationDefinitionNode)]
-    return max(costs, default=0)
+    formula = _FormulaBuilder(schema, document).selections(operation.selection_set, roots[operation.operation.value])
+    names = formula.variables()
+    definitions = tuple(d for d in operation.variable_definitions or () if d.variable.name.value in names)
+    return OperationCost(formula, definitions)
 
 
-def _max_cost_rule(max_cost: int) -> type[ValidationRule]:
-    class MaxCostRule(ValidationRule):
-        def __init__(self, context) -> None:
-            super().__init__(context)
-            cost = operation_cost(context.schema, context.document)
-            if cost > max_cost:
-                context.report_error(GraphQLError(
-                    f"The query's cost is {cost}, above the maximum of {max_cost}; ask for smaller pages or "
-                    "fewer nested connections.", extensions={"code": TOO_COMPLEX, "cost": cost}))
-
-    return MaxCostRule
+def refuse_if_too_costly(cost: int, max_cost: int) -> None:
+    """Refuse an operation whose cost is above the limit, before it runs."""
+    if cost > max_cost:
+        raise GraphQLError(
+            f"The query's cost is {cost}, above the maximum of {max_cost}; ask for smaller pages or "
+            "fewer nested connections.", extensions={"code": TOO_COMPLEX, "cost": cost})
 
 
 def validation_rules(limits: Limits, production: bool) -> tuple:
     """Every validation rule, built once: graphql-core's, ours and, in production, no introspection."""
-    ours = (max_depth_rule(limits.max_depth, None), max_aliases_rule(limits.max_aliases),
-            _max_cost_rule(limits.max_cost))
+    ours = (max_depth_rule(limits.max_depth, None), max_aliases_rule(limits.max_aliases))
     return (*specified_rules, *ours, *((NoSchemaIntrospectionCustomRule,) if production else ()))
 
 

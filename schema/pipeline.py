@@ -10,33 +10,43 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from schema.documents import prepare_document
-from schema.limits import Limits, admit, operation_cost
+from schema.limits import Limits, admit, operation_cost, refuse_if_too_costly
 from schema.observability import Observation
 
 
-def pipeline_extension(limits: Limits, rules: tuple) -> type[SchemaExtension]:
+def pipeline_extension(limits: Limits, rules: tuple, production: bool) -> type[SchemaExtension]:
     """The extension class of a schema with these limits and prebuilt validation rules."""
 
     class OperationPipeline(SchemaExtension):
+        cost: int | None = None
+
         async def on_operation(self):
             context = self.execution_context
             observation = Observation()
             context.validation_rules = rules
             context.parse_options["max_tokens"] = limits.max_tokens
-            prepare_document(context)
+            prepare_document(context, hide_suggestions=production)
             operation = _operation_to_run(context)
             if operation is not None:
+                self.cost = _cost(context, production)
+                if self.cost is not None:
+                    refuse_if_too_costly(self.cost, limits.max_cost)
                 await admit(context, operation)
             yield
             observation.finish(context)
 
         def get_results(self) -> dict:
-            document = self.execution_context.graphql_document
-            if document is None:
-                return {}
-            return {"cost": operation_cost(self.execution_context.schema._schema, document)}
+            return {} if self.cost is None else {"cost": self.cost}
 
     return OperationPipeline
+
+
+def _cost(context, production: bool) -> int | None:
+    """The operation's cost with the page sizes of this request; None if its variables do not
+    coerce (execution refuses it then, before anything runs)."""
+    schema = context.schema._schema
+    cost = operation_cost(schema, context.graphql_document, context.operation_name)
+    return None if cost is None else cost.charge(schema, context.variables, hide_suggestions=production)
 
 
 def _operation_to_run(context) -> OperationType | None:

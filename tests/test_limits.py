@@ -8,8 +8,8 @@ async def test_cost_is_reported(api):
     await build_world(api.engine)
     status, body = await api.post(INBOX, {"first": 5}, as_="shop:s1")
     assert status == 200 and "errors" not in body
-    # $first has no default: it counts at the maximum page size: 2 + 100 x 5 objects a row + pageInfo.
-    assert body["extensions"]["cost"] == 2 + 100 * 5 + 1
+    # $first counts at its value: 2 + 5 x 5 objects a row + pageInfo.
+    assert body["extensions"]["cost"] == 2 + 5 * 5 + 1
 
 
 async def test_costly_query_is_refused(api):
