@@ -29,7 +29,7 @@ async def node(ctx: Context, global_id: str) -> tuple[str, object] | None:
     if type_name == "Shop":
         row = await loaders.shop_by_id.load(pk)
     elif type_name == "Creator":
-        row = await loaders.creator_by_id.load(pk)
+        row = await creator_by_pk(ctx, pk)
     elif type_name == "Product":
         row = await loaders.product_by_id.load(pk)
     elif type_name == "Conversation":
@@ -64,7 +64,14 @@ async def creators(ctx: Context, flt, order: str, first: int | None, after: str 
 
 
 async def creator(ctx: Context, creator_id: str):
-    return await ctx.loaders.creator_by_id.load(decode_id(creator_id, "Creator"))
+    return await creator_by_pk(ctx, decode_id(creator_id, "Creator"))
+
+
+async def creator_by_pk(ctx: Context, pk: int):
+    """A creator's profile: any for sellers (the marketplace shows them all), only their own for
+    creators (creators deal with shops, never with each other)."""
+    row = await ctx.loaders.creator_by_id.load(pk)
+    return row if row and (ctx.viewer.is_seller or row.id == ctx.viewer.creator_id) else None
 
 
 async def categories(ctx: Context) -> list[str]:

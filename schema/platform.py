@@ -28,14 +28,13 @@ class Shop(Node):
         description="The shop's id on the commerce platform (the id used in imports and token subjects).")
     name: str
     status: ShopStatus
-    affiliate_gmv_30d: Decimal = strawberry.field(
-        description="Affiliate GMV over the last 30 days; it sets the weekly outreach limit.")
     pk: strawberry.Private[int]
+    gmv: strawberry.Private[Decimal]
 
     @classmethod
     def from_row(cls, row) -> "Shop":
         return cls(id=encode_id("Shop", row.id), pk=row.id, platform_id=row.platform_id, name=row.name,
-                   status=_shop_status(row.status), affiliate_gmv_30d=row.affiliate_gmv_30d)
+                   status=_shop_status(row.status), gmv=row.affiliate_gmv_30d)
 
     @classmethod
     @lru_cache(maxsize=1024)
@@ -43,6 +42,14 @@ class Shop(Node):
         """`from_row` of a hashable record, remembered: a seller's inbox page names one shop 50 times.
         Shops are read-only values, so sharing one between requests is safe."""
         return cls.from_row(record)
+
+    @strawberry.field(name="affiliateGmv30d", description=(
+        "Affiliate GMV over the last 30 days; it sets the weekly outreach limit. Visible to the shop's own "
+        "sellers only: null for everyone else."))
+    def affiliate_gmv_30d(self, info: Info) -> Decimal | None:
+        # A commercial figure: a Shop object is shared between requests (of_record), so the
+        # viewer is checked here, on every read, not when the object is built.
+        return self.gmv if info.context.viewer.shop_id == self.pk else None
 
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
     async def products(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection["Product"]:

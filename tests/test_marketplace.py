@@ -119,9 +119,10 @@ async def test_creator_filters_and_viewer_relative_fields(api):
     assert await seen("shop:s1", 3) == (None, False)
     assert await seen("shop:s2", 1) == (None, False)
     assert await seen("shop:s2", 2) == (s2_c2, False)
-    for viewer in ("creator:c1", "creator:c2"):  # creators see neither, not even about themselves
-        assert await seen(viewer, 1) == (None, False)
-        assert await seen(viewer, 2) == (None, False)
+    for viewer, own in (("creator:c1", 1), ("creator:c2", 2)):  # creators see neither, not even about themselves
+        assert await seen(viewer, own) == (None, False)
+        other = 3 - own  # and another creator's profile not at all (tests/test_permissions.py)
+        assert (await api.query(CREATOR, {"id": gid("Creator", other)}, as_=viewer))["creator"] is None
 
     data = await api.query(CREATORS, {"first": 40}, as_="shop:s1")
     rows = {edge["node"]["platformId"]: edge["node"] for edge in data["creators"]["edges"]}
@@ -169,8 +170,8 @@ async def test_creator_orders_ties_pages_and_categories(api):
     assert await creators(api, filter={"categories": ["Automotive", "Tech"], "minFollowers": 40000}) == ["x3", "x2"]
     assert await creators(api, filter={"minGmv": "4000", "maxGmv": "4000.00"}, orderBy="GMV_DESC") == ["x3", "c40"]
 
-    # One creator by id, with every field.
-    creator = (await api.query(CREATOR, {"id": gid("Creator", 3)}, as_="creator:c1"))["creator"]
+    # One creator by id, with every field (a creator reads its own profile).
+    creator = (await api.query(CREATOR, {"id": gid("Creator", 3)}, as_="creator:c3"))["creator"]
     assert creator == {"id": gid("Creator", 3), "platformId": "c3", "handle": "creator3",
                        "displayName": "Creator Number 3", "avatarUrl": "https://img.example/c3.png",
                        "followerCount": 3000, "mainCategory": "Food", "gmv30d": "300.00", "isBlocked": False,
