@@ -136,7 +136,8 @@ def _print_welcome(settings: Settings) -> None:
     base = f"http://{settings.host}:{settings.port}/graphql"
     print(f"\nGraphiQL: {base}")
     for who, subject in (("demo seller (shop s1)", "shop:s1"), ("demo creator (c1)", "creator:c1")):
-        print(f"  {who}: {{\"Authorization\": \"Bearer {issue_token(secret, subject, 7 * 86_400)}\"}}")
+        token = issue_token(secret, subject, settings.max_token_ttl_seconds, settings.max_token_ttl_seconds)
+        print(f"  {who}: {{\"Authorization\": \"Bearer {token}\"}}")
     print()
 
 
@@ -255,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     import_cmd.add_argument("file")
     token_cmd = commands.add_parser("token", help="print a bearer token for shop:<id> or creator:<id>")
     token_cmd.add_argument("subject")
-    token_cmd.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
+    token_cmd.add_argument("--ttl", type=int, help="seconds the token stays valid (default and most: "
+                           "INBOX_MAX_TOKEN_TTL_SECONDS)")
     seed_cmd = commands.add_parser("seed-demo", help="fill the database with demo data")
     seed_cmd.add_argument("--scale", type=int, default=1)
     commands.add_parser("export-schema", help="write schema.graphql from the code")
@@ -273,7 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         _import(settings, args.file)
     elif args.command == "token":
         try:
-            print(issue_token(resolve_secret(settings), args.subject, args.ttl))
+            ttl = settings.max_token_ttl_seconds if args.ttl is None else args.ttl
+            print(issue_token(resolve_secret(settings), args.subject, ttl, settings.max_token_ttl_seconds))
         except ValueError as error:
             sys.exit(f"token: {error}")
     elif args.command == "seed-demo":

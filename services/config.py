@@ -35,6 +35,8 @@ class Settings:
     subscription_queue_size: int = 256
     shop_status_check_seconds: float = 30.0
     auth_cache_seconds: float = 0.0
+    max_token_ttl_seconds: int = 86_400
+    token_leeway_seconds: float = 60.0
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
@@ -76,6 +78,8 @@ class Settings:
             subscription_queue_size=int(env.get("INBOX_WS_QUEUE_SIZE", "256")),
             shop_status_check_seconds=float(env.get("INBOX_SHOP_STATUS_CHECK_SECONDS", "30")),
             auth_cache_seconds=float(env.get("INBOX_AUTH_CACHE_SECONDS", "1")),
+            max_token_ttl_seconds=int(env.get("INBOX_MAX_TOKEN_TTL_SECONDS", "86400")),
+            token_leeway_seconds=float(env.get("INBOX_TOKEN_LEEWAY_SECONDS", "60")),
             max_depth=int(env.get("INBOX_MAX_DEPTH", "10")),
             max_aliases=int(env.get("INBOX_MAX_ALIASES", "15")),
             max_tokens=int(env.get("INBOX_MAX_TOKENS", "2000")),
