@@ -29,6 +29,8 @@ class Settings:
     environment: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
     outreach_tiers: tuple = DEFAULT_TIERS
     db_pool_size: int = 10
     max_subscriptions_per_connection: int = 20
@@ -72,6 +74,8 @@ class Settings:
             environment=env.get("INBOX_ENV", "development"),
             host=env.get("INBOX_HOST", "127.0.0.1"),
             port=int(env.get("INBOX_PORT", "8000")),
+            metrics_host=env.get("INBOX_METRICS_HOST", "127.0.0.1"),
+            metrics_port=int(env.get("INBOX_METRICS_PORT", "9464")),
             outreach_tiers=parse_tiers(tiers) if tiers else DEFAULT_TIERS,
             db_pool_size=int(env.get("INBOX_DB_POOL_SIZE", "10")),
             max_subscriptions_per_connection=int(env.get("INBOX_WS_MAX_SUBSCRIPTIONS", "20")),
