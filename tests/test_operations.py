@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+import re
 import signal
 import socket
 from urllib.parse import urlparse
@@ -12,6 +13,7 @@ import pytest
 
 from server import APP_STATE, create_app
 from services.auth import issue_token
+from services.metrics import MAX_OPERATION_NAMES
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import INBOX, SEND, text_to_creator
@@ -90,6 +92,31 @@ def _non_loopback_address() -> str | None:
             return None
         address = probe.getsockname()[0]
     return None if address.startswith("127.") else address
+
+
+async def test_metrics_label_at_most_a_bounded_number_of_operation_names(aiohttp_client, database_url, tmp_path,
+                                                                        caplog):
+    """Clients choose operation names: 1,000 distinct ones (valid and failing documents) give at most
+    MAX_OPERATION_NAMES values of the `operation` label, the rest counted as "other"."""
+    api, metrics_url = await _metrics_client(aiohttp_client, database_url, tmp_path, query_burst=10_000)
+    await build_world(api.engine)
+    for i in range(500):
+        await api.query(f"query Op{i} {{ viewer {{ role }} }}", as_="shop:s1")
+        await api.post(f"query Bad{i} {{ nope }}", as_="shop:s1")
+    caplog.set_level(logging.INFO, logger="inbox.requests")
+    long_name = "L" * 5_000
+    await api.query(f"query {long_name} {{ viewer {{ role }} }}", as_="shop:s1")
+    text = await _scrape(metrics_url)
+    series = {}
+    for line in text.splitlines():
+        if line.startswith("inbox_operations_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            series[labels["operation"]] = series.get(labels["operation"], 0) + float(line.rsplit(" ", 1)[1])
+    assert len(series) <= MAX_OPERATION_NAMES + 2, sorted(series)
+    assert {"Op0", "Op99"} <= set(series) and "Bad0" not in series
+    assert sum(series.values()) == 1_001 and series["other"] >= 1_001 - MAX_OPERATION_NAMES
+    logged = [json.loads(r.getMessage())["operation"] for r in caplog.records if r.name == "inbox.requests"]
+    assert logged == [long_name[:64]]
 
 
 async def test_each_worker_serves_its_own_metrics_on_the_next_port(postgres_url, tmp_path, redis_server):
