@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings) -> web.Application:
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)
+    if settings.metrics_port:
+        app.cleanup_ctx.append(_metrics_listener(state))
     app.on_shutdown.append(_close_websockets)
     limits = Limits(settings.max_depth, settings.max_aliases, settings.max_tokens, settings.max_cost)
     view = InboxView(build_schema(limits, settings.production), state,
@@ -65,7 +68,6 @@ def create_app(settings: Settings) -> web.Application:
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
     if settings.cors_origins:
         cors = aiohttp_cors.setup(app, defaults={origin: aiohttp_cors.ResourceOptions(
             allow_headers=("Authorization", "Content-Type", "X-Request-Id")) for origin in settings.cors_origins})
@@ -96,6 +98,31 @@ async def _database_reachable(state: Runtime) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means not ready
         return False
+
+
+def _metrics_listener(state: Runtime):
+    """A cleanup context serving GET /metrics on a listener of its own (INBOX_METRICS_HOST, loopback
+    by default) while the app runs: metrics describe everyone's traffic, so the public port has none.
+    A port that cannot be bound stops the server rather than leaving it unmonitored."""
+
+    async def listen(_app: web.Application):
+        metrics_app = web.Application()
+        metrics_app[APP_STATE] = state
+        metrics_app.router.add_get("/metrics", _metrics)
+        runner = web.AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        host, port = state.settings.metrics_host, state.settings.metrics_port
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as error:
+            await runner.cleanup()
+            raise SystemExit(f"cannot serve metrics on {host}:{port} ({error.strerror}); choose another "
+                             "INBOX_METRICS_PORT (0 turns the metrics listener off)") from None
+        log.info("metrics on http://%s:%s/metrics", host, port)
+        yield
+        await runner.cleanup()
+
+    return listen
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -136,12 +163,17 @@ def _print_welcome(settings: Settings) -> None:
     base = f"http://{settings.host}:{settings.port}/graphql"
     print(f"\nGraphiQL: {base}")
     for who, subject in (("demo seller (shop s1)", "shop:s1"), ("demo creator (c1)", "creator:c1")):
-        print(f"  {who}: {{\"Authorization\": \"Bearer {issue_token(secret, subject, 7 * 86_400)}\"}}")
+        token = issue_token(secret, subject, settings.max_token_ttl_seconds, settings.max_token_ttl_seconds)
+        print(f"  {who}: {{\"Authorization\": \"Bearer {token}\"}}")
     print()
 
 
-def _run_worker(settings: Settings, reuse_port: bool) -> None:
-    """One server process on uvloop (when installed)."""
+def _run_worker(settings: Settings, reuse_port: bool, index: int = 0) -> None:
+    """One server process on uvloop (when installed). Worker `index` serves its metrics on
+    INBOX_METRICS_PORT + index: each process has its own registry, and Prometheus must scrape
+    every one (one port shared with SO_REUSEPORT would answer from a process chosen at random)."""
+    if settings.metrics_port:
+        settings = replace(settings, metrics_port=settings.metrics_port + index)
     try:
         import uvloop
 
@@ -181,7 +213,7 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     if workers == 1:
         _run_worker(settings, reuse_port=False)
         return
-    processes = [multiprocessing.Process(target=_run_worker, args=(settings, True)) for _ in range(workers)]
+    processes = [multiprocessing.Process(target=_run_worker, args=(settings, True, index)) for index in range(workers)]
     for process in processes:
         process.start()
     signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
@@ -255,7 +287,8 @@ def main(argv: list[str] | None = None) -> None:
     import_cmd.add_argument("file")
     token_cmd = commands.add_parser("token", help="print a bearer token for shop:<id> or creator:<id>")
     token_cmd.add_argument("subject")
-    token_cmd.add_argument("--ttl", type=int, default=86_400, help="seconds the token stays valid")
+    token_cmd.add_argument("--ttl", type=int, help="seconds the token stays valid (default and most: "
+                           "INBOX_MAX_TOKEN_TTL_SECONDS)")
     seed_cmd = commands.add_parser("seed-demo", help="fill the database with demo data")
     seed_cmd.add_argument("--scale", type=int, default=1)
     commands.add_parser("export-schema", help="write schema.graphql from the code")
@@ -273,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         _import(settings, args.file)
     elif args.command == "token":
         try:
-            print(issue_token(resolve_secret(settings), args.subject, args.ttl))
+            ttl = settings.max_token_ttl_seconds if args.ttl is None else args.ttl
+            print(issue_token(resolve_secret(settings), args.subject, ttl, settings.max_token_ttl_seconds))
         except ValueError as error:
             sys.exit(f"token: {error}")
     elif args.command == "seed-demo":

@@ -216,7 +216,7 @@ def api_env(database_url: str, port: int, redis_url: str | None = None, pool_siz
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INBOX_", "DATABASE_URL", "REDIS_URL"))}
     env.update(INBOX_ENV="production", DATABASE_URL=database_url, INBOX_JWT_SECRET=JWT_SECRET,
                INBOX_HOST=HOST, INBOX_PORT=str(port), INBOX_DB_POOL_SIZE=str(pool_size),
-               PYTHONUNBUFFERED="1", **UNLIMITED)
+               INBOX_METRICS_PORT="0", PYTHONUNBUFFERED="1", **UNLIMITED)  # several servers run at once
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env

@@ -4,11 +4,13 @@ import logging
 import time
 
 import orjson
+from graphql import get_operation_ast
 
 from schema.errors import classify
-from services.metrics import start_counting
+from services.metrics import ANONYMOUS, OTHER, start_counting
 
 log = logging.getLogger("inbox.requests")
+NAME_LENGTH = 64  # of an operation's name in the log and the metrics: clients choose names
 
 
 class Observation:
@@ -32,10 +34,19 @@ class Observation:
         for error in errors or ():
             classify(error)  # idempotent: the schema classifies again before answering
         outcome = (errors[0].extensions or {}).get("code", "error") if errors else "ok"
-        name = execution.operation_name or "anonymous"
+        name = (execution.operation_name or ANONYMOUS)[:NAME_LENGTH]
         statements = self._counter[0]
-        context.app.metrics.observe_operation(name, kind, outcome, elapsed, statements)
+        context.app.metrics.observe_operation(name if _names_an_operation(execution) else OTHER, kind, outcome,
+                                              elapsed, statements)
         log.info(orjson.dumps({
             "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
             "sql_statements": statements}).decode())
+
+
+def _names_an_operation(execution) -> bool:
+    """The document parsed and validated, and its operation is the one the name (if any) names: a
+    document that failed can carry any name, so its name labels no metric."""
+    document = execution.graphql_document
+    return (document is not None and not execution.pre_execution_errors
+            and get_operation_ast(document, execution.operation_name) is not None)

@@ -18,6 +18,9 @@ from services.viewer import CREATOR, SELLER, Viewer
 
 ALGORITHM = "HS256"
 SUBJECT_KINDS = {"shop": SELLER, "creator": CREATOR}
+DEFAULT_MAX_TTL_SECONDS = 86_400
+DEFAULT_LEEWAY_SECONDS = 60.0
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 def resolve_secret(settings: Settings) -> str:
@@ -34,11 +37,16 @@ def resolve_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def issue_token(secret: str, subject: str, ttl_seconds: int = 86_400) -> str:
-    """A signed token for `subject`, valid for `ttl_seconds`."""
+def issue_token(secret: str, subject: str, ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+                max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS) -> str:
+    """A signed token for `subject`, valid for `ttl_seconds` (at most `max_ttl_seconds`, which the
+    API refuses to exceed)."""
     kind, _, platform_id = subject.partition(":")
     if kind not in SUBJECT_KINDS or not platform_id:
         raise ValueError("subject must be shop:<platformId> or creator:<platformId>")
+    if ttl_seconds > max_ttl_seconds:
+        raise ValueError(f"a token may live at most {max_ttl_seconds} s (INBOX_MAX_TOKEN_TTL_SECONDS); "
+                         f"{ttl_seconds} s asked")
     now = int(time.time())
     return jwt.encode({"sub": subject, "iat": now, "exp": now + ttl_seconds}, secret, algorithm=ALGORITHM)
 
@@ -51,18 +59,40 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def decode_subject(secret: str, token: str) -> tuple[str, str, int]:
-    """(role, platform id, expiry as a Unix time) of a valid token."""
+def decode_subject(secret: str, token: str, max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+                   leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> tuple[str, str, float]:
+    """(role, platform id, Unix time until which it is accepted) of a valid token: signed, with
+    numeric `exp` and `iat` and a string `sub`, issued at most `leeway_seconds` ahead of our clock,
+    expired at most `leeway_seconds` ago, and living (exp - iat) at most `max_ttl_seconds`."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=leeway_seconds,
+                            options={"require": ["exp", "iat", "sub"]})
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("The token has expired.") from None
-    except jwt.PyJWTError:
-        raise Unauthenticated("The token is invalid.") from None
-    kind, _, platform_id = str(claims["sub"]).partition(":")
+    except jwt.ImmatureSignatureError:
+        raise Unauthenticated(f"The token is not valid yet: issued more than {leeway_seconds:g} s "
+                              "ahead of the server's clock.") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise Unauthenticated(f"The token has no {error.claim} claim.") from None
+    except jwt.PyJWTError as error:
+        raise Unauthenticated(f"The token is invalid: {error}") from None
+    # PyJWT reads exp and iat with int(), which takes strings, booleans, 400-digit integers and 1e308.
+    exp, iat = _numeric_date(claims, "exp"), _numeric_date(claims, "iat")
+    if exp - iat > max_ttl_seconds:
+        raise Unauthenticated(f"The token lives longer than {max_ttl_seconds} s (exp - iat); ask for a shorter one.")
+    kind, _, platform_id = claims["sub"].partition(":")
     if kind not in SUBJECT_KINDS or not platform_id:
         raise Unauthenticated("The token's subject is not a shop or a creator.")
-    return SUBJECT_KINDS[kind], platform_id, claims["exp"]
+    return SUBJECT_KINDS[kind], platform_id, exp + leeway_seconds
+
+
+def _numeric_date(claims: dict, name: str) -> int | float:
+    """A claim that must be a JSON number of seconds since 1970, up to the year 9999 (bounded first,
+    so that the arithmetic on it stays exact and cannot overflow)."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_NUMERIC_DATE:
+        raise Unauthenticated(f"The token's {name} claim must be a number of seconds since 1970.")
+    return value
 
 
 def require_active_shop(viewer: Viewer) -> Viewer:
@@ -94,7 +124,7 @@ async def find_viewer(engine: GatedEngine, role: str, platform_id: str) -> Viewe
 class Authenticator:
     """The viewer of an Authorization header, remembering what it may.
 
-    A verified token's subject is kept until the token expires (verification gives the same
+    A verified token's subject is kept while the token is accepted (verification gives the same
     answer every time). A subject's viewer, shop status included, is kept for `ttl_seconds`
     (0: read on every request) and dropped at once by `forget_shop` when a shop's status
     changes. Mutations call `recheck` before they run, so the cache only delays a read
@@ -103,8 +133,11 @@ class Authenticator:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, engine: GatedEngine, secret: str, ttl_seconds: float = 0.0):
+    def __init__(self, engine: GatedEngine, secret: str, ttl_seconds: float = 0.0,
+                 max_token_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+                 leeway_seconds: float = DEFAULT_LEEWAY_SECONDS):
         self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
+        self._token_rules = (max_token_ttl_seconds, leeway_seconds)
         self._subjects: dict[str, tuple[str, str, float]] = {}
         self._viewers: dict[tuple[str, str], tuple[Viewer, float]] = {}
 
@@ -145,7 +178,7 @@ class Authenticator:
         cached = self._subjects.get(token)
         if cached is not None and cached[2] > time.time():
             return cached[0], cached[1]
-        role, platform_id, expires = decode_subject(self._secret, token)
+        role, platform_id, expires = decode_subject(self._secret, token, *self._token_rules)
         _bounded(self._subjects)[token] = (role, platform_id, expires)
         return role, platform_id
 

@@ -7,6 +7,11 @@ from prometheus_client.core import CounterMetricFamily
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+# The `operation` label: a valid operation's name, for the first MAX_OPERATION_NAMES distinct names a
+# process counts; every other operation (later names, documents that failed) counts as OTHER.
+MAX_OPERATION_NAMES = 100
+ANONYMOUS, OTHER = "anonymous", "other"
+
 # A one-item list per operation: tasks started by the operation (DataLoader batches) copy the
 # context, so they share the list and their statements count too.
 _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
@@ -57,16 +62,28 @@ class Metrics:
         subscriptions.set_function(broker.subscribers_count)
         self.registry.register(_BrokerCollector(broker))
         self._operation_children: dict[tuple, tuple] = {}
+        self._operation_names: set[str] = {ANONYMOUS, OTHER}
 
     def observe_operation(self, name: str, kind: str, outcome: str, seconds: float, statements: int) -> None:
         """Count, time and size one GraphQL operation. The labelled children are looked up once per
         label combination (prometheus_client's `labels` validates and locks on every call)."""
-        key = (name, kind, outcome)
+        key = (self._operation_label(name), kind, outcome)
         children = self._operation_children.get(key)
         if children is None:
             children = self._operation_children[key] = (
-                self.operations.labels(name, kind, outcome), self.latency.labels(kind), self.statements.labels(kind))
+                self.operations.labels(*key), self.latency.labels(kind), self.statements.labels(kind))
         operations, latency, statements_per_operation = children
         operations.inc()
         latency.observe(seconds)
         statements_per_operation.observe(statements)
+
+    def _operation_label(self, name: str) -> str:
+        """`name`, if it is among the first MAX_OPERATION_NAMES distinct names, else OTHER: clients
+        choose operation names, and each label value is a series Prometheus keeps (and a cached child
+        here), so the label's values are bounded."""
+        if name in self._operation_names:
+            return name
+        if len(self._operation_names) < MAX_OPERATION_NAMES + 2:  # + ANONYMOUS and OTHER
+            self._operation_names.add(name)
+            return name
+        return OTHER

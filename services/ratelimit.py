@@ -32,20 +32,39 @@ def _refill(tokens: float, elapsed: float, bucket: Bucket) -> float:
 
 
 class MemoryLimiter:
-    """Buckets of one process."""
+    """Buckets of one process.
+
+    A bucket that has refilled is the same as no bucket, so a sweep drops every bucket full by
+    now; it runs whenever the table has doubled since the last sweep (at least SWEEP_AT_LEAST
+    entries), which costs O(1) per take amortised and keeps the table within twice the buckets
+    still refilling.
+    """
+
+    SWEEP_AT_LEAST = 1024
 
     def __init__(self):
-        self._state: dict[str, tuple[float, float]] = {}
+        # key -> (tokens, updated, full_at): full_at is when the bucket will have refilled.
+        self._state: dict[str, tuple[float, float, float]] = {}
+        self._sweep_at = self.SWEEP_AT_LEAST
+
+    def __len__(self) -> int:
+        return len(self._state)
 
     async def take(self, key: str, bucket: Bucket) -> Verdict:
         now = time.monotonic()
-        tokens, updated = self._state.get(key, (bucket.capacity, now))
-        tokens = _refill(tokens, now - updated, bucket)
-        if tokens < 1:
-            self._state[key] = (tokens, now)
-            return Verdict(False, (1 - tokens) / bucket.per_second)
-        self._state[key] = (tokens - 1, now)
-        return Verdict(True)
+        state = self._state.get(key)
+        tokens = bucket.capacity if state is None else _refill(state[0], now - state[1], bucket)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        self._state[key] = (tokens, now, now + (bucket.capacity - tokens) / bucket.per_second)
+        if len(self._state) >= self._sweep_at:
+            self._sweep(now)
+        return Verdict(True) if allowed else Verdict(False, (1 - tokens) / bucket.per_second)
+
+    def _sweep(self, now: float) -> None:
+        self._state = {key: state for key, state in self._state.items() if state[2] > now}
+        self._sweep_at = max(self.SWEEP_AT_LEAST, 2 * len(self._state))
 
 
 # KEYS[1] bucket; ARGV capacity, per_second. Returns {allowed, retry_after_ms}.

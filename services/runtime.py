@@ -34,7 +34,8 @@ class Runtime:
         self.engine = GatedEngine(self.engine)
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
-        self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds)
+        self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,
+                                  self.settings.max_token_ttl_seconds, self.settings.token_leeway_seconds)
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         count_statements(self.engine)

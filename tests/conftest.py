@@ -96,7 +96,8 @@ def redis_server(tmp_path):
 
 
 def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
-    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET)
+    # No metrics listener unless a test asks for one on a port of its own (tests run side by side).
+    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0)
     values.update(overrides)
     return Settings(**values)
 

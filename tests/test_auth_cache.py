@@ -99,9 +99,9 @@ async def test_a_status_announcement_clears_the_cache_at_once(request, aiohttp_c
 
 
 async def test_a_cached_token_is_refused_once_it_expires(aiohttp_client, database_url, tmp_path):
-    api = await world_api(aiohttp_client, database_url, tmp_path, auth_cache_seconds=60)
+    api = await world_api(aiohttp_client, database_url, tmp_path, auth_cache_seconds=60, token_leeway_seconds=1)
     token = issue_token(api.secret, "shop:s1", 2)
-    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"] + 1  # accepted within the leeway
     assert await outcome(api, token) == "OK"
     assert await outcome(api, token) == "OK"  # now served from the cache
     await asyncio.sleep(max(0.0, expires - time.time()) + 0.1)

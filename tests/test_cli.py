@@ -177,3 +177,32 @@ def test_token_for_a_bad_subject_is_refused_without_a_traceback(tmp_path, monkey
     with pytest.raises(SystemExit) as exit_info:
         server.main(["token", "admin:x"])
     assert "shop:<platformId> or creator:<platformId>" in str(exit_info.value.code)
+
+
+def test_cli_tokens_live_at_most_the_max_token_lifetime(tmp_path, monkeypatch, capsys):
+    """`token` and the welcome banner of `serve` issue tokens the API accepts: at most
+    INBOX_MAX_TOKEN_TTL_SECONDS (a day by default), and a longer --ttl is refused, saying why."""
+    import server
+    from services.config import Settings
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.setenv("INBOX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INBOX_JWT_SECRET", "cli-secret-" + "z" * 32)
+
+    def lifetimes(text: str) -> list[int]:
+        claims = [jwt.decode(word.strip('"}'), options={"verify_signature": False}) for word in text.split()
+                  if word.count(".") == 2 and word.startswith("ey")]
+        return [c["exp"] - c["iat"] for c in claims]
+
+    with pytest.raises(SystemExit) as exit_info:
+        server.main(["token", "shop:s1", "--ttl", str(7 * 86_400)])
+    assert "at most 86400 s" in str(exit_info.value.code) and "INBOX_MAX_TOKEN_TTL_SECONDS" in str(exit_info.value.code)
+    server.main(["token", "shop:s1"])
+    assert lifetimes(capsys.readouterr().out) == [86_400]
+    server._print_welcome(Settings.from_env())
+    assert lifetimes(capsys.readouterr().out) == [86_400, 86_400]
+    monkeypatch.setenv("INBOX_MAX_TOKEN_TTL_SECONDS", "3600")
+    server.main(["token", "creator:c1"])
+    assert lifetimes(capsys.readouterr().out) == [3600]
+    with pytest.raises(SystemExit):
+        server.main(["token", "creator:c1", "--ttl", "3601"])

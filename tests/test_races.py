@@ -125,7 +125,7 @@ def servers(race_database, tmp_path_factory):
             # The servers live for the whole module: rate limits (not under test here) must not interfere.
             env.update(DATABASE_URL=race_database, INBOX_JWT_SECRET=JWT_SECRET, INBOX_PORT=str(port),
                        INBOX_DATA_DIR=str(directory / f"server{i}"), INBOX_MUTATION_BURST="10000",
-                       INBOX_QUERY_BURST="10000")
+                       INBOX_QUERY_BURST="10000", INBOX_METRICS_PORT="0")  # two servers: no metrics port to share
             log = directory / f"server{i}.log"
             with open(log, "wb") as out:
                 command = [sys.executable, "server.py", "serve", "--no-demo"]

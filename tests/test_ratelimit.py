@@ -1,7 +1,9 @@
 """Per-principal token buckets for queries and mutations, in-process and shared through Redis."""
 
+import asyncio
 
 from server import APP_STATE, create_app
+from services.ratelimit import Bucket, MemoryLimiter
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import SEND, gid, text_to_creator
@@ -52,3 +54,25 @@ async def test_processes_share_buckets_through_redis(aiohttp_client, database_ur
     await first.query("{ categories }", as_="creator:c1")
     errors = await second.errors("{ categories }", as_="creator:c1")
     assert errors[0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_idle_buckets_are_evicted_without_changing_any_verdict():
+    """The in-process limiter forgets buckets that have refilled (the same as no bucket), so its
+    state stays bounded by the principals still refilling, and principals that emptied their
+    bucket stay limited through every sweep."""
+    limiter = MemoryLimiter()
+    slow, fast = Bucket(2, 0.1), Bucket(1, 1000.0)  # 20 s to refill; 1 ms to refill
+    limited = [f"heavy{i}" for i in range(50)]
+    for key in limited:
+        assert (await limiter.take(key, slow)).allowed and (await limiter.take(key, slow)).allowed
+        assert not (await limiter.take(key, slow)).allowed
+    for round_ in range(10):  # 10,000 principals that sent one request each, 2 ms apart per 1,000
+        for i in range(1_000):
+            assert (await limiter.take(f"light{round_}-{i}", fast)).allowed
+        await asyncio.sleep(0.002)
+        assert len(limiter) <= 2 * (1_000 + len(limited)), len(limiter)
+    for key in limited:
+        verdict = await limiter.take(key, slow)
+        assert not verdict.allowed and verdict.retry_after > 0, key
+    # A forgotten principal gets the full bucket it would have had.
+    assert (await limiter.take("light0-0", fast)).allowed
