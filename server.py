@@ -43,7 +43,8 @@ def create_app(settings: Settings) -> web.Application:
     """The aiohttp application; the engine, broker and rate limiter live as long as the app."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
-                                     Bucket(settings.mutation_burst, settings.mutation_rate))
+                                     Bucket(settings.mutation_burst, settings.mutation_rate),
+                                     Bucket(settings.bulk_burst, settings.bulk_rate))
     state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
                     secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
                     rate_limits=rate_limits)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Message
 from services import events
 from services.chat import Content, append_message, get_creator, open_conversation
-from services.errors import RuleViolation, invalid, not_found
+from services.errors import RateLimited, RuleViolation, invalid, not_found
 from services.rules import BULK_LIMIT
 from services.runtime import Runtime
 from services.sending import check_may_send
@@ -32,8 +32,17 @@ async def send_bulk(rt: Runtime, viewer: Viewer, creator_ids: list[int], content
     """
     if not 1 <= len(creator_ids) <= BULK_LIMIT or len(set(creator_ids)) != len(creator_ids):
         raise invalid(f"Give 1 to {BULK_LIMIT} different creators.", ["input", "creatorIds"])
+    await _take_recipients(rt, viewer, len(creator_ids))
     await _check_batch_key(rt, viewer, content, batch_id)
     return [await _send_one(rt, viewer, creator_id, content, batch_id) for creator_id in creator_ids]
+
+
+async def _take_recipients(rt: Runtime, viewer: Viewer, count: int) -> None:
+    """One token of the principal's bulk bucket per recipient, all or none: a bulk send is as many
+    messages as it has creators, so it must not cost what one message costs."""
+    verdict = await rt.rate_limits.take(viewer.principal, "bulk", count)
+    if not verdict.allowed:
+        raise RuleViolation("RATE_LIMITED", RateLimited(verdict.retry_after).message)
 
 
 async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_id: str) -> None:

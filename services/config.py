@@ -47,6 +47,8 @@ class Settings:
     query_rate: float = 50.0
     mutation_burst: int = 60
     mutation_rate: float = 10.0
+    bulk_burst: int = 200
+    bulk_rate: float = 10.0
     ws_max_message_bytes: int = 64 * 1024
     ws_init_timeout_seconds: float = 10.0
     max_body_bytes: int = 256 * 1024
@@ -92,6 +94,8 @@ class Settings:
             query_rate=float(env.get("INBOX_QUERY_RATE", "50")),
             mutation_burst=int(env.get("INBOX_MUTATION_BURST", "60")),
             mutation_rate=float(env.get("INBOX_MUTATION_RATE", "10")),
+            bulk_burst=int(env.get("INBOX_BULK_BURST", "200")),
+            bulk_rate=float(env.get("INBOX_BULK_RATE", "10")),
             ws_max_message_bytes=int(env.get("INBOX_WS_MAX_MESSAGE_BYTES", str(64 * 1024))),
             ws_init_timeout_seconds=float(env.get("INBOX_WS_INIT_TIMEOUT_SECONDS", "10")),
             max_body_bytes=int(env.get("INBOX_MAX_BODY_BYTES", str(256 * 1024))),

@@ -1,4 +1,4 @@
-"""Token buckets per principal: one for queries, one for mutations.
+"""Token buckets per principal: one for queries, one for mutations, one for bulk recipients.
 
 In-process by default; with Redis every process draws from the same bucket, through one
 atomic script. If Redis cannot be reached the request is let through (fail open): a
@@ -50,39 +50,39 @@ class MemoryLimiter:
     def __len__(self) -> int:
         return len(self._state)
 
-    async def take(self, key: str, bucket: Bucket) -> Verdict:
+    async def take(self, key: str, bucket: Bucket, cost: int = 1) -> Verdict:
         now = time.monotonic()
         state = self._state.get(key)
         tokens = bucket.capacity if state is None else _refill(state[0], now - state[1], bucket)
-        allowed = tokens >= 1
+        allowed = tokens >= cost
         if allowed:
-            tokens -= 1
+            tokens -= cost
         self._state[key] = (tokens, now, now + (bucket.capacity - tokens) / bucket.per_second)
         if len(self._state) >= self._sweep_at:
             self._sweep(now)
-        return Verdict(True) if allowed else Verdict(False, (1 - tokens) / bucket.per_second)
+        return Verdict(True) if allowed else Verdict(False, (cost - tokens) / bucket.per_second)
 
     def _sweep(self, now: float) -> None:
         self._state = {key: state for key, state in self._state.items() if state[2] > now}
         self._sweep_at = max(self.SWEEP_AT_LEAST, 2 * len(self._state))
 
 
-# KEYS[1] bucket; ARGV capacity, per_second. Returns {allowed, retry_after_ms}.
+# KEYS[1] bucket; ARGV capacity, per_second, cost. Returns {allowed, retry_after_ms}.
 _TAKE = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
-local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local capacity, rate, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
 local tokens = tonumber(state[1]) or capacity
 local updated = tonumber(state[2]) or t
 tokens = math.min(capacity, tokens + (t - updated) * rate)
 local allowed = 0
 local retry = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= cost then
+  tokens = tokens - cost
   allowed = 1
 else
-  retry = math.ceil((1 - tokens) / rate * 1000)
+  retry = math.ceil((cost - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'updated', t)
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
@@ -97,9 +97,10 @@ class RedisLimiter:
         self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._take = self._redis.register_script(_TAKE)
 
-    async def take(self, key: str, bucket: Bucket) -> Verdict:
+    async def take(self, key: str, bucket: Bucket, cost: int = 1) -> Verdict:
         try:
-            allowed, retry_ms = await self._take(keys=[f"inbox:rate:{key}"], args=[bucket.capacity, bucket.per_second])
+            allowed, retry_ms = await self._take(keys=[f"inbox:rate:{key}"],
+                                                 args=[bucket.capacity, bucket.per_second, cost])
         except (RedisError, OSError) as error:
             log.warning("rate limiter unavailable, letting the request through: %s", error)
             return Verdict(True)
@@ -110,19 +111,21 @@ class RedisLimiter:
 
 
 class RateLimits:
-    """The query and mutation buckets of every principal."""
+    """The buckets of every principal: a token per query, a token per mutation, and a token per
+    recipient of a bulk send (which also pays its mutation token)."""
 
-    def __init__(self, backend, queries: Bucket, mutations: Bucket):
+    def __init__(self, backend, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket):
         self.backend = backend
-        self.buckets = {"query": queries, "mutation": mutations}
+        self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients}
 
-    async def take(self, principal: str, kind: str) -> Verdict:
-        return await self.backend.take(f"{principal}:{kind}", self.buckets[kind])
+    async def take(self, principal: str, kind: str, cost: int = 1) -> Verdict:
+        """Take `cost` tokens at once, or none (a bulk send is refused whole, never cut short)."""
+        return await self.backend.take(f"{principal}:{kind}", self.buckets[kind], cost)
 
     async def close(self) -> None:
         if hasattr(self.backend, "close"):
             await self.backend.close()
 
 
-def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket) -> RateLimits:
-    return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations)
+def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket) -> RateLimits:
+    return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients)

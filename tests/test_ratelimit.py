@@ -76,3 +76,35 @@ async def test_idle_buckets_are_evicted_without_changing_any_verdict():
         assert not verdict.allowed and verdict.retry_after > 0, key
     # A forgotten principal gets the full bucket it would have had.
     assert (await limiter.take("light0-0", fast)).allowed
+
+
+BULK_LIMITED = dict(bulk_burst=5, bulk_rate=0.01)
+
+
+async def _bulk(api, creators, key: str) -> dict:
+    from tests.gql import SEND_BULK, bulk_input
+
+    return (await api.query(SEND_BULK, bulk_input(creators, "Hello", key), as_="shop:s2"))["sendBulkMessage"]
+
+
+async def test_a_bulk_send_pays_one_token_per_recipient_and_is_refused_whole(aiohttp_client, database_url, tmp_path):
+    from tests.world import unchanged
+
+    api = await _client(aiohttp_client, make_settings(database_url, tmp_path, **BULK_LIMITED))
+    await build_world(api.engine)
+    assert (await _bulk(api, [1, 2, 3], "b1"))["sentCount"] == 3
+    async with unchanged(api.engine):  # 2 tokens left: 3 recipients are refused, none sent
+        refused = await _bulk(api, [4, 5, 6], "b2")
+    assert refused["sentCount"] == 0 and refused["userErrors"][0]["code"] == "RATE_LIMITED", refused
+    assert {result["userErrors"][0]["code"] for result in refused["results"]} == {"RATE_LIMITED"}
+    assert (await _bulk(api, [4, 5], "b3"))["sentCount"] == 2
+    assert (await _bulk(api, [6], "b4"))["userErrors"][0]["code"] == "RATE_LIMITED"
+
+
+async def test_bulk_recipients_are_counted_across_processes(aiohttp_client, database_url, tmp_path, redis_server):
+    settings = make_settings(database_url, tmp_path, redis_url=redis_server.url, **BULK_LIMITED)
+    first, second = await _client(aiohttp_client, settings), await _client(aiohttp_client, settings)
+    await build_world(first.engine)
+    assert (await _bulk(first, [1, 2, 3], "b1"))["sentCount"] == 3
+    assert (await _bulk(second, [4, 5, 6], "b2"))["userErrors"][0]["code"] == "RATE_LIMITED"
+    assert (await _bulk(second, [4, 5], "b3"))["sentCount"] == 2
