@@ -36,6 +36,6 @@ class Observation:
         statements = self._counter[0]
         context.app.metrics.observe_operation(name, kind, outcome, elapsed, statements)
         log.info(orjson.dumps({
-            "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
+            "event": "operation", "request_id": context.request_id, "principal": context.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
             "sql_statements": statements}).decode())
