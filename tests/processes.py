@@ -64,12 +64,13 @@ class RedisServer:
 
 
 class ServerProcess:
-    """`python server.py serve --no-demo` in a subprocess, with the given environment."""
+    """`python server.py serve --no-demo` (or another command) in a subprocess, with the given environment."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: tuple[str, ...] = ("serve", "--no-demo")) -> None:
         self.port = free_port()
         self.env = {**os.environ, **env, "INBOX_PORT": str(self.port), "INBOX_HOST": "127.0.0.1"}
         self.log_path = log_path
+        self.command = command
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,7 +79,7 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "server.py", "serve", "--no-demo"], cwd=ROOT,
+            self.process = subprocess.Popen([sys.executable, "server.py", *self.command], cwd=ROOT,
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
         def healthy() -> bool:
