@@ -22,7 +22,7 @@ REQUIRE_BROWSER = os.environ.get("INBOX_REQUIRE_BROWSER") == "1"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-         "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1")
+         "--remote-debugging-port=0")  # on 127.0.0.1
 TIMEOUT = 10.0
 
 

@@ -32,9 +32,17 @@ ROOT_TYPES = "document.querySelector('.graphiql-doc-explorer')?.innerText.includ
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
+def chromium(tmp_path_factory):
+    browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
+    yield browser
+    browser.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_server(chromium, tmp_path_factory):
     """`python server.py` as a new user runs it: SQLite, migrated and seeded with the demo. Yields
-    the server and the URLs its banner prints, by who."""
+    the server and the URLs its banner prints, by who. (After `chromium`: without one the tests
+    skip before a server starts.)"""
     data = tmp_path_factory.mktemp("graphiql-demo")
     env = {"INBOX_DATA_DIR": str(data), "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
            "INBOX_JWT_SECRET": "", "REDIS_URL": "", "INBOX_ENV": "development", "PYTHONUNBUFFERED": "1"}
@@ -46,13 +54,6 @@ def demo_server(tmp_path_factory):
         yield server, urls
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
-    yield browser
-    browser.stop()
 
 
 @pytest_asyncio.fixture
