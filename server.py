@@ -27,6 +27,7 @@ from models.database import create_engine
 from services.runtime import Runtime
 from schema import schema
 from schema.build import build_schema
+from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.limits import Limits
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
@@ -67,6 +68,8 @@ def create_app(settings: Settings) -> web.Application:
                      max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
                      connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
+    if not settings.production:
+        add_graphiql_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     if settings.cors_origins:
@@ -162,10 +165,10 @@ async def _prepare_embedded(settings: Settings, seed: bool) -> bool:
 def _print_welcome(settings: Settings) -> None:
     secret = resolve_secret(settings)
     base = f"http://{settings.host}:{settings.port}/graphql"
-    print(f"\nGraphiQL: {base}")
+    print("\nGraphiQL, with the Authorization header filled in:")
     for who, subject in (("demo seller (shop s1)", "shop:s1"), ("demo creator (c1)", "creator:c1")):
         token = issue_token(secret, subject, settings.max_token_ttl_seconds, settings.max_token_ttl_seconds)
-        print(f"  {who}: {{\"Authorization\": \"Bearer {token}\"}}")
+        print(f"  {who}: {base}#token={token}")
     print()
 
 

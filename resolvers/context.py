@@ -33,6 +33,12 @@ class Context:
         self.loaders = Loaders(self.app.reader, self.viewer)
 
     @property
+    def principal(self) -> str:
+        """The viewer's principal; "anonymous" for the one thing that runs without a viewer,
+        introspection in development (schema/view.py)."""
+        return self.viewer.principal if self.viewer is not None else "anonymous"
+
+    @property
     def settings(self) -> Settings:
         return self.app.settings
 

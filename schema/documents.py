@@ -9,7 +9,7 @@ document, which the parse cache hands every request of one query text.
 
 from functools import lru_cache
 
-from graphql import DocumentNode, GraphQLError, parse, validate
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse, validate
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
@@ -20,6 +20,7 @@ CACHE_SIZE = 1024
 # The rules strawberry's own validate_document adds to the ones it is given.
 STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
 _VALIDATIONS: IdentityCache[list] = IdentityCache(CACHE_SIZE)
+INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -44,3 +45,17 @@ def prepare_document(context: ExecutionContext, hide_suggestions: bool) -> None:
     context.pre_execution_errors = _VALIDATIONS.get(
         (schema, document, rules), lambda: validate(schema, document, (*rules, *STRAWBERRY_RULES),
                                                     hide_suggestions=hide_suggestions))
+
+
+def is_introspection_only(query: str, max_tokens: int | None) -> bool:
+    """Whether every operation of the document is a query selecting only `__schema` and `__type` at
+    its root (fragment definitions are allowed: they can only be spread below those fields)."""
+    document = _parsed(query, max_tokens)
+    if document is None:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    return bool(operations) and all(
+        operation.operation is OperationType.QUERY and all(
+            isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_ROOT_FIELDS
+            for selection in operation.selection_set.selections)
+        for operation in operations)

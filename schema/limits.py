@@ -220,10 +220,9 @@ async def admit(context, operation: OperationType) -> None:
     """Let an operation of the viewer run, or refuse it: one token of the principal's query
     bucket per query (mutations pay per field), and a seller's mutations refused once the shop
     is no longer active (writes never trust a cached shop status)."""
-    viewer = context.context.viewer
     if operation is OperationType.QUERY:
-        verdict = await context.context.app.rate_limits.take(viewer.principal, "query")
+        verdict = await context.context.app.rate_limits.take(context.context.principal, "query")
         if not verdict.allowed:
             raise RateLimited(verdict.retry_after)
     elif operation is OperationType.MUTATION:
-        await context.context.app.auth.recheck(viewer)
+        await context.context.app.auth.recheck(context.context.viewer)

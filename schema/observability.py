@@ -39,7 +39,7 @@ class Observation:
         context.app.metrics.observe_operation(name if _names_an_operation(execution) else OTHER, kind, outcome,
                                               elapsed, statements)
         log.info(orjson.dumps({
-            "event": "operation", "request_id": context.request_id, "principal": context.viewer.principal,
+            "event": "operation", "request_id": context.request_id, "principal": context.principal,
             "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
             "sql_statements": statements}).decode())
 

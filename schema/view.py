@@ -3,6 +3,7 @@
 import json
 import logging
 import uuid
+from functools import cached_property
 
 import orjson
 from aiohttp import web
@@ -14,7 +15,9 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types.graphql import OperationType
 
 from resolvers.context import Context
+from schema.documents import is_introspection_only
 from schema.errors import is_unavailable
+from schema.graphiql import page_html
 from services.auth import require_active_shop
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
 from services.runtime import Runtime
@@ -72,8 +75,11 @@ class InboxView(GraphQLView):
         if not self._is_ide_page(request):
             try:
                 request[VIEWER_KEY] = await self._authenticate(request.headers.get("Authorization"))
-            except (Unauthenticated, ShopInactive) as error:
-                return self._refuse(request, error, 401 if isinstance(error, Unauthenticated) else 200)
+            except ShopInactive as error:
+                return self._refuse(request, error, 200)
+            except Unauthenticated as error:
+                if not await self._may_introspect_anonymously(request):
+                    return self._refuse(request, error, 401)
             except Exception as error:
                 if not is_unavailable(error):
                     raise
@@ -94,6 +100,20 @@ class InboxView(GraphQLView):
             if is_unavailable(error):
                 return error_response(ServiceUnavailable("The service is unavailable; retry shortly."), 503)
             return error_response(InboxError(f"Internal server error (error id {error_id})."), 500)
+
+    async def _may_introspect_anonymously(self, request: web.Request) -> bool:
+        """In development a document that only reads `__schema` / `__type` runs without a token, so
+        GraphiQL shows its docs and autocompletion before one is entered (the schema is public there;
+        production refuses introspection altogether)."""
+        settings = self.runtime.settings
+        if settings.production:
+            return False
+        query = await _query_text(request)
+        return query is not None and is_introspection_only(query, settings.max_tokens)
+
+    @cached_property
+    def graphql_ide_html(self) -> str:
+        return page_html()  # GraphiQL from this server (schema/graphiql), not strawberry's CDN page
 
     async def _post_one_operation(self, request: web.Request) -> web.Response | None:
         """One operation POSTed as JSON, the request nearly every client sends, run without what
@@ -179,3 +199,17 @@ class InboxView(GraphQLView):
         sub_response.body = orjson.dumps(response_data)  # bytes straight to the socket
         sub_response.content_type = "application/json"
         return sub_response
+
+
+async def _query_text(request: web.Request) -> str | None:
+    """The query of a GET, or of a JSON POST; None for anything else (or a body over the limit)."""
+    if request.method == "GET":
+        return request.query.get("query")
+    if request.content_type != "application/json":
+        return None
+    try:
+        data = orjson.loads(await request.read())  # aiohttp keeps the body for the view to read again
+    except (orjson.JSONDecodeError, web.HTTPException):
+        return None
+    query = data.get("query") if type(data) is dict else None
+    return query if type(query) is str else None

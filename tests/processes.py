@@ -64,15 +64,17 @@ class RedisServer:
 
 
 class ServerProcess:
-    """`python server.py serve --no-demo ARGS` in a subprocess, with the given environment."""
+    """`python server.py serve --no-demo` (or another command) and ARGS in a subprocess, with the given environment."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (),
+                 command: tuple[str, ...] = ("serve", "--no-demo")) -> None:
         self.port = free_port()
         self.args = args
         # No metrics listener unless `env` asks for one (servers of several tests run side by side).
         self.env = {**os.environ, "INBOX_METRICS_PORT": "0", **env, "INBOX_PORT": str(self.port),
                     "INBOX_HOST": "127.0.0.1"}
         self.log_path = log_path
+        self.command = command
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,8 +83,8 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "server.py", "serve", "--no-demo", *self.args],
-                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([sys.executable, "server.py", *self.command, *self.args], cwd=ROOT,
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
         def healthy() -> bool:
             if self.process.poll() is not None:

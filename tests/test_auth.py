@@ -147,3 +147,37 @@ async def test_the_max_lifetime_and_the_leeway_are_settings(aiohttp_client, data
                            (_claims(iat=lambda now: now + 30, exp=lambda now: now + 60), 401)):
         answer, body = await api.post(VIEWER, headers=bearer(jwt.encode(claims, api.secret, algorithm="HS256")))
         assert answer == status, (claims, body)
+
+
+# A fragment spread at the root could select anything: refused.
+ROOT_SPREAD = """query IntrospectionQuery { __schema { queryType { name } } ...Root }
+  fragment Root on Query { viewer { role } }"""
+SCHEMA_ONLY = """query IntrospectionQuery { __schema { queryType { name } types { ...Named } }
+  t: __type(name: "Conversation") @include(if: true) { name } } fragment Named on __Type { name }"""
+
+
+async def test_development_runs_introspection_without_a_token_and_nothing_else(api, aiohttp_client, database_url,
+                                                                             tmp_path):
+    """GraphiQL loads the schema before a token is entered: in development a document whose every root
+    field is `__schema` / `__type` runs without one. Anything else still needs a token, production too."""
+    from tests.conftest import client_of, make_settings
+
+    await build_world(api.engine)
+    status, body = await api.post(SCHEMA_ONLY)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["__schema"]["queryType"] == {"name": "Query"} and body["data"]["t"] == {"name": "Conversation"}
+    response = await api.http.get("/graphql", params={"query": "{ __type(name: \"Shop\") { name } }"})
+    assert response.status == 200 and (await response.json())["data"] == {"__type": {"name": "Shop"}}
+    # A bad token is no token: introspection still runs, nothing else does.
+    status, body = await api.post(SCHEMA_ONLY, headers=bearer(issue_token(api.secret, "shop:s1", -10)))
+    assert status == 200 and "errors" not in body, body
+    for document in (ROOT_SPREAD, "{ __typename }", "{ __schema { queryType { name } } viewer { role } }",
+                     "{ __schema { queryType { name } } ... on Query { viewer { role } } }",
+                     "query A { __schema { queryType { name } } } query B { viewer { role } }",
+                     VIEWER, COUNTS, "subscription { conversationUpdated { id } }", "{ __schema { "):
+        await assert_unauthenticated(api, {}, document)
+    async with unchanged(api.engine):
+        await assert_unauthenticated(api, {}, SEND, text_to_creator(1, "hello", "k1"))
+        await assert_unauthenticated(api, {}, "mutation { __typename }")
+    production = await client_of(aiohttp_client, make_settings(database_url, tmp_path, environment="production"))
+    await assert_unauthenticated(production, {}, SCHEMA_ONLY)

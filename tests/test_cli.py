@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import re
+
 import jwt
 import pytest
 
@@ -190,8 +192,8 @@ def test_cli_tokens_live_at_most_the_max_token_lifetime(tmp_path, monkeypatch, c
     monkeypatch.setenv("INBOX_JWT_SECRET", "cli-secret-" + "z" * 32)
 
     def lifetimes(text: str) -> list[int]:
-        claims = [jwt.decode(word.strip('"}'), options={"verify_signature": False}) for word in text.split()
-                  if word.count(".") == 2 and word.startswith("ey")]
+        tokens = re.findall(r"ey[\w-]+\.[\w-]+\.[\w-]+", text)  # bare, or in a GraphiQL URL's #token=
+        claims = [jwt.decode(token, options={"verify_signature": False}) for token in tokens]
         return [c["exp"] - c["iat"] for c in claims]
 
     with pytest.raises(SystemExit) as exit_info:
