@@ -32,6 +32,8 @@ def creator_filter(flt) -> inbox.CreatorFilter | None:
     """The service filter of a `CreatorFilter` input."""
     if flt is None:
         return None
+    if flt.categories is not None and len(flt.categories) > inbox.MAX_CATEGORIES:
+        raise BadUserInput(f"filter.categories may list at most {inbox.MAX_CATEGORIES} categories.")
     return inbox.CreatorFilter(
         min_followers=flt.min_followers, max_followers=flt.max_followers, categories=flt.categories,
         min_gmv=flt.min_gmv, max_gmv=flt.max_gmv, search=flt.search)

@@ -10,6 +10,7 @@ from schema.enums import ViewerRole
 from schema.inputs import text_field
 from schema.platform import Creator, Shop
 from services import text
+from services.inbox import MAX_CATEGORIES
 from services.outreach import Quota
 
 
@@ -63,7 +64,7 @@ class CreatorFilter:
     min_followers: int | None = None
     max_followers: int | None = None
     categories: list[str] | None = text_field(text.CATEGORY, default=None, each=True,
-                                              description="Main categories to match (any of them).")
+                                              description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
     min_gmv: Decimal | None = strawberry.field(default=None, description="Sales performance bounds on gmv30d.")
     max_gmv: Decimal | None = None
     search: str | None = text_field(
