@@ -7,10 +7,12 @@ import json
 import re
 
 import pytest
+import strawberry
 from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
 
 from resolvers.context import Context
 from schema.build import build_schema
+from schema.inputs import guard_inputs
 from services.auth import find_viewer
 from services.viewer import CREATOR, SELLER
 from tests.gql import gid, say
@@ -366,3 +368,14 @@ async def test_decimal_refuses_nan_infinity_and_extreme_exponents(api):
         assert data["createTargetCollaboration"]["userErrors"] == [], rate
     data = await api.query(f"query($g: Decimal) {{ {gmv % '$g'} }}", {"g": "250.50"}, as_="shop:s1")
     assert data["creators"]["nodes"] == [{"id": gid("Creator", 3)}]  # gmv30d 100, 200 and 300
+
+
+def test_a_string_input_without_a_kind_stops_the_schema_from_building():
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def echo(self, words: str) -> str:
+            return words
+
+    with pytest.raises(TypeError, match=r"Query.echo\(words:\) takes a string but names no TextKind"):
+        guard_inputs(strawberry.Schema(query=Query)._schema)
