@@ -1,7 +1,6 @@
 """The inbox, one conversation, its messages and the folder counts."""
 
 from collections.abc import Awaitable
-from decimal import Decimal
 
 from resolvers.context import Context
 from resolvers.ids import (
@@ -29,23 +28,15 @@ def decode_message_cursor(value: str | None) -> int | None:
     return decode_node_cursor(value, "Message")
 
 
-def gmv_bound(value, name: str) -> Decimal | None:
-    """A finite GMV bound the database can compare with (NaN and 1e999999 are not amounts)."""
-    if value is None:
-        return None
-    amount = Decimal(value)
-    if not amount.is_finite() or abs(amount) >= 10**18:
-        raise BadUserInput(f"filter.{name} must be a finite amount below 10^18.")
-    return amount
-
-
 def creator_filter(flt) -> inbox.CreatorFilter | None:
     """The service filter of a `CreatorFilter` input."""
     if flt is None:
         return None
+    if flt.categories is not None and len(flt.categories) > inbox.MAX_CATEGORIES:
+        raise BadUserInput(f"filter.categories may list at most {inbox.MAX_CATEGORIES} categories.")
     return inbox.CreatorFilter(
         min_followers=flt.min_followers, max_followers=flt.max_followers, categories=flt.categories,
-        min_gmv=gmv_bound(flt.min_gmv, "minGmv"), max_gmv=gmv_bound(flt.max_gmv, "maxGmv"), search=flt.search)
+        min_gmv=flt.min_gmv, max_gmv=flt.max_gmv, search=flt.search)
 
 
 async def conversations(ctx: Context, folder: str, flt, first: int | None, after: str | None) -> Page:

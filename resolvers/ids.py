@@ -1,6 +1,5 @@
 """Opaque, typed global IDs and cursors."""
 
-import base64
 import binascii
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,6 +14,8 @@ BIG_KEY_TYPES = ("Message",)
 
 
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
+# The unpadded URL-safe alphabet that `_encode` writes, only: "+", "/" and "=" become invalid characters.
+_STANDARD = str.maketrans("-_+/=", "+/!!!")
 
 
 def _encode(text: str) -> str:
@@ -23,9 +24,12 @@ def _encode(text: str) -> str:
 
 
 def _decode(value: str) -> str:
+    # Strict: base64's default skips characters outside its alphabet, so an ID with garbage in it
+    # (a NUL, a space, a second ID's padding) would decode as if it were clean.
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        padded = value.translate(_STANDARD) + "=" * (-len(value) % 4)
+        return binascii.a2b_base64(padded.encode("ascii"), strict_mode=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
         raise BadUserInput(f"Malformed ID or cursor: {value!r}.") from None
 
 
@@ -37,7 +41,8 @@ def decode_any_id(value: str) -> tuple[str, int]:
     """(type name, primary key) of a global ID."""
     type_name, _, pk = _decode(str(value)).partition(":")
     maximum = MAX_BIG_KEY if type_name in BIG_KEY_TYPES else MAX_KEY
-    if not type_name or not pk.isascii() or not pk.isdigit() or int(pk) > maximum:
+    if not (type_name.isascii() and type_name.isidentifier()) or not pk.isascii() or not pk.isdigit() \
+            or int(pk) > maximum:
         raise BadUserInput(f"Malformed ID: {value!r}.")
     return type_name, int(pk)
 

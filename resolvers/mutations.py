@@ -11,6 +11,7 @@ from services import blocking, bulk, collaborations, folders, samples, sending
 from services.chat import Content
 from services.content import text_content
 from services.errors import RateLimited, RuleViolation, invalid
+from services.text import CLIENT_KEY
 
 
 async def attempt(ctx: Context, call: Callable[[], Awaitable]) -> tuple[object, list[RuleViolation]]:
@@ -26,8 +27,8 @@ async def attempt(ctx: Context, call: Callable[[], Awaitable]) -> tuple[object, 
 
 
 def client_key(value: str, name: str) -> str:
-    if not 1 <= len(value) <= 100:
-        raise invalid(f"{name} must be 1 to 100 characters.", ["input", name])
+    if not 1 <= len(value) <= CLIENT_KEY.max_length:
+        raise invalid(f"{name} must be 1 to {CLIENT_KEY.max_length} characters.", ["input", name])
     return value
 
 

@@ -1,5 +1,6 @@
 """Assembles the schema from the root types, once per configuration."""
 
+from decimal import Decimal
 from functools import lru_cache
 
 import strawberry
@@ -8,10 +9,12 @@ from strawberry.schema.name_converter import NameConverter
 
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
+from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
 from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
+from schema.scalars import DECIMAL
 from schema.subscription import Subscription
 
 
@@ -49,11 +52,14 @@ class QuietExecutionContext(FastExecutionContext):
 def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSchema:
     """The schema with its limits; production also hides introspection and every suggestion."""
     rules = validation_rules(limits, production)
-    return InboxSchema(
+    built = InboxSchema(
         query=Query, mutation=Mutation, subscription=Subscription,
-        config=StrawberryConfig(disable_field_suggestions=production, name_converter=CachedNameConverter()),
+        config=StrawberryConfig(disable_field_suggestions=production, name_converter=CachedNameConverter(),
+                                scalar_map={Decimal: DECIMAL}),
         execution_context_class=QuietExecutionContext if production else FastExecutionContext,
         extensions=[pipeline_extension(limits, rules, production)])
+    guard_inputs(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from resolvers import conversations as conversation_resolvers
 from resolvers.ids import encode_id
 from schema.enums import ConversationEntrance, SampleRequestStatus, SenderRole, SystemNoticeCode, by_value
+from schema.inputs import Cursor
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
 from schema.relay import Connection, Node, node_id_connection
@@ -63,8 +64,8 @@ class Conversation(Node):
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")
-    def messages(self, info: Info, first: int | None = None, after: str | None = None,
-                 last: int | None = None, before: str | None = None) -> Connection["Message"]:
+    def messages(self, info: Info, first: int | None = None, after: Cursor = None,
+                 last: int | None = None, before: Cursor = None) -> Connection["Message"]:
         # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
         # an awaitable, which graphql-core awaits as it would an async resolver's.
         page = conversation_resolvers.read_messages(info.context, self.pk, first, after, last, before)

@@ -7,7 +7,10 @@ import strawberry
 from strawberry.types import Info
 
 from schema.enums import ViewerRole
+from schema.inputs import text_field
 from schema.platform import Creator, Shop
+from services import text
+from services.inbox import MAX_CATEGORIES
 from services.outreach import Quota
 
 
@@ -60,8 +63,9 @@ class OutreachQuota:
 class CreatorFilter:
     min_followers: int | None = None
     max_followers: int | None = None
-    categories: list[str] | None = strawberry.field(default=None, description="Main categories to match (any of them).")
+    categories: list[str] | None = text_field(text.CATEGORY, default=None, each=True,
+                                              description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
     min_gmv: Decimal | None = strawberry.field(default=None, description="Sales performance bounds on gmv30d.")
     max_gmv: Decimal | None = None
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the handle or the display name.")
+    search: str | None = text_field(
+        text.SEARCH, default=None, description="Case-insensitive substring of the handle or the display name.")

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from resolvers import catalog as catalog_resolvers
 from resolvers.ids import encode_id, id_cursor
 from schema.enums import ShopStatus, by_value
+from schema.inputs import Cursor
 from schema.relay import Connection, Node, build_connection, empty_connection
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Shop(Node):
         return self.gmv if info.context.viewer.shop_id == self.pk else None
 
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
-    async def products(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection["Product"]:
+    async def products(self, info: Info, first: int | None = 20, after: Cursor = None) -> Connection["Product"]:
         page = await catalog_resolvers.shop_products(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()
@@ -61,7 +62,7 @@ class Shop(Node):
 
     @strawberry.field
     async def target_collaborations(self, info: Info, first: int | None = 20,
-                                    after: str | None = None) -> Connection[TargetCollaborationRef]:
+                                    after: Cursor = None) -> Connection[TargetCollaborationRef]:
         from schema.offers import TargetCollaboration
 
         page = await catalog_resolvers.shop_collaborations(info.context, self.pk, first, after)

@@ -9,6 +9,7 @@ from resolvers.ids import id_cursor
 from schema.conversation import Conversation, Message
 from schema.enums import CreatorOrder, InboxFolder, SampleRequestStatus, ViewerRole
 from schema.inbox import CreatorFilter, InboxCounts, OutreachQuota, Viewer
+from schema.inputs import Cursor, NodeId
 from schema.lookahead import subfield_arguments
 from schema.offers import SampleRequest, TargetCollaboration
 from schema.platform import Creator, Product, Shop
@@ -30,14 +31,14 @@ class Query:
         return Viewer(role=ViewerRole(info.context.viewer.role))
 
     @strawberry.field
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info, id: NodeId) -> Node | None:
         found = await queries.node(info.context, id)
         return node_of(*found, info.context.viewer) if found else None
 
     @strawberry.field(description="The viewer's inbox. first is at most 100.")
     async def conversations(self, info: Info, folder: InboxFolder | None = InboxFolder.ALL,
                             filter: CreatorFilter | None = None, first: int | None = 20,
-                            after: str | None = None) -> Connection[Conversation]:
+                            after: Cursor = None) -> Connection[Conversation]:
         page = await conversation_resolvers.conversations(
             info.context, (folder or InboxFolder.ALL).value, filter, first, after)
         viewer = info.context.viewer
@@ -45,7 +46,7 @@ class Query:
                                 conversation_resolvers.conversation_cursor, page.has_next, page.has_previous)
 
     @strawberry.field
-    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
         # The chat screen asks for the conversation and its messages: one statement reads both.
         row = await conversation_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
         return Conversation.from_row(row, info.context.viewer) if row else None
@@ -57,14 +58,14 @@ class Query:
     @strawberry.field(description="The Find creators marketplace (seller viewers).")
     async def creators(self, info: Info, filter: CreatorFilter | None = None,
                        order_by: CreatorOrder | None = CreatorOrder.FOLLOWERS_DESC, first: int | None = 20,
-                       after: str | None = None) -> Connection[Creator]:
+                       after: Cursor = None) -> Connection[Creator]:
         order = (order_by or CreatorOrder.FOLLOWERS_DESC).value
         page = await queries.creators(info.context, filter, order, first, after)
         return build_connection(page.rows, Creator.from_row, queries.creator_cursor(order),
                                 page.has_next, page.has_previous)
 
     @strawberry.field
-    async def creator(self, info: Info, id: strawberry.ID) -> Creator | None:
+    async def creator(self, info: Info, id: NodeId) -> Creator | None:
         row = await queries.creator(info.context, id)
         return Creator.from_row(row) if row else None
 
@@ -78,6 +79,6 @@ class Query:
 
     @strawberry.field
     async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None, first: int | None = 20,
-                              after: str | None = None) -> Connection[SampleRequest]:
+                              after: Cursor = None) -> Connection[SampleRequest]:
         page = await queries.sample_requests(info.context, status.value if status else None, first, after)
         return build_connection(page.rows, SampleRequest.from_row, id_cursor, page.has_next, page.has_previous)

@@ -9,6 +9,7 @@ from resolvers import live
 from resolvers.conversations import decode_message_cursor
 from resolvers.ids import decode_id
 from schema.conversation import Conversation, Message
+from schema.inputs import Cursor, OptionalNodeId
 from services.errors import InboxError
 
 
@@ -18,8 +19,8 @@ class Subscription:
 conversation when conversationId is given. With after (a MessageEdge cursor, with or without
 conversationId), first replays every message after it that the viewer may see, then continues live,
 with no gap and no duplicate, so a client that reconnects loses nothing.""")
-    async def message_added(self, info: Info, conversation_id: strawberry.ID | None = None,
-                            after: str | None = None) -> AsyncGenerator[Message, None]:
+    async def message_added(self, info: Info, conversation_id: OptionalNodeId = None,
+                            after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context
         conversation_pk = decode_id(conversation_id, "Conversation", "conversationId") if conversation_id else None
         after_id = decode_message_cursor(after)

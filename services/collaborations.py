@@ -9,6 +9,7 @@ from models.types import utcnow
 from services.errors import invalid
 from services.rules import MAX_COMMISSION, MIN_COMMISSION
 from services.runtime import Runtime
+from services.text import NAME
 from services.viewer import Viewer
 
 collaboration_t = TargetCollaboration.__table__
@@ -17,8 +18,8 @@ MAX_PRODUCTS = 50
 
 def _check(name: str, product_ids: list[int], rate) -> tuple[str, Decimal]:
     name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise invalid("The name must be 1 to 200 characters.", ["input", "name"])
+    if not 1 <= len(name) <= NAME.max_length:
+        raise invalid(f"The name must be 1 to {NAME.max_length} characters.", ["input", "name"])
     if not 1 <= len(product_ids) <= MAX_PRODUCTS or len(set(product_ids)) != len(product_ids):
         raise invalid(f"Give 1 to {MAX_PRODUCTS} different products.", ["input", "productIds"])
     try:

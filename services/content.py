@@ -1,26 +1,22 @@
 """Checks on what a message carries: text rules, and cards the sender's shop may send."""
 
-import unicodedata
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Product, TargetCollaboration
 from services.chat import Content
 from services.errors import invalid
-from services.rules import MAX_TEXT_LENGTH
+from services.text import MESSAGE_TEXT
 from services.viewer import Viewer
 
 CONTENT_FIELD = ["input", "content"]
 
 
 def clean_text(text: str, field: list[str]) -> str:
-    """Trimmed text of 1 to 2,000 characters, with no control characters but newline and tab."""
+    """Trimmed text of 1 to 2,000 characters (its characters were checked with the input, services/text.py)."""
     text = text.strip()
-    if not 1 <= len(text) <= MAX_TEXT_LENGTH:
-        raise invalid(f"Text must be 1 to {MAX_TEXT_LENGTH} characters after trimming.", field)
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
-        raise invalid("Text may not contain control characters other than newline and tab.", field)
+    if not 1 <= len(text) <= MESSAGE_TEXT.max_length:
+        raise invalid(f"Text must be 1 to {MESSAGE_TEXT.max_length:,} characters after trimming.", field)
     return text
 
 

@@ -27,6 +27,8 @@ shop_t = Shop.__table__
 message_t = Message.__table__
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
+# Categories one filter may list: each is a bound parameter, and PostgreSQL takes at most 32,767.
+MAX_CATEGORIES = 50
 
 
 @dataclass(frozen=True)

@@ -4,5 +4,4 @@
 PRE_REPLY_LIMIT = 5
 # Creators one bulk send may reach.
 BULK_LIMIT = 100
-MAX_TEXT_LENGTH = 2000
 MIN_COMMISSION, MAX_COMMISSION = "0.01", "0.80"

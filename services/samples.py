@@ -9,18 +9,18 @@ from services import events
 from services.chat import SYSTEM, Content, append_message, get_shop, is_blocked, lock_conversation, open_conversation
 from services.errors import RuleViolation, invalid, not_found
 from services.runtime import Runtime
+from services.text import NOTE
 from services.viewer import CREATOR, Viewer
 
 sample_t = SampleRequest.__table__
-MAX_NOTE = 1000
 DECISIONS = {"APPROVED": "SAMPLE_APPROVED", "REJECTED": "SAMPLE_REJECTED"}
 
 
 def clean_note(note: str | None, field: list[str]) -> str | None:
     """An optional free text of at most 1,000 characters; blank means none."""
     note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        raise invalid(f"At most {MAX_NOTE} characters.", field)
+    if len(note) > NOTE.max_length:
+        raise invalid(f"At most {NOTE.max_length:,} characters.", field)
     return note or None
 
 

@@ -60,7 +60,10 @@ def test_the_check_catches_a_broken_promise():
     lines = SCHEMA_FILE.read_text().splitlines(True)
     assert "  unreadCount: Int!\n" in lines
     lines.remove("  unreadCount: Int!\n")
-    (n,) = [n for n, line in enumerate(lines) if line.startswith("  conversations(") and "first: Int = 20" in line]
+    # Arguments with descriptions are printed one per line: find conversations' `first`.
+    start = next(n for n, line in enumerate(lines) if line.startswith("  conversations("))
+    n = next(n for n in range(start, len(lines)) if "first: Int = 20" in lines[n])
+    assert n == start or all(line.startswith("    ") or not line.strip() for line in lines[start + 1:n])
     lines[n] = lines[n].replace("first: Int = 20", "first: Int!")
     broken = build_schema("".join(lines))
     found = breaking(part(contract(), "query"), part(broken, "query"))
