@@ -1,23 +1,28 @@
 """The inbox API server: app factory and command line.
 
-    python server.py                 serve (SQLite by default; migrates and seeds a demo on first start)
+    python server.py [--port P]      serve (SQLite by default; migrates and seeds a demo on first start)
     python server.py migrate         apply the database migrations
     python server.py import FILE     upsert shops, creators and products from a platform export
     python server.py token SUBJECT   print a bearer token, e.g. `token shop:s1`
-    python server.py seed-demo       fill the database with demo data
+    python server.py seed-demo       migrate, then fill an empty database (or one emptied by --reset) with demo data
     python server.py export-schema   write schema.graphql from the code
 """
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import multiprocessing
+import os
 import signal
+import socket
 import sys
 from dataclasses import replace
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import aiohttp_cors
 from aiohttp import WSCloseCode, web
@@ -211,6 +216,7 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     """Serve with `workers` processes sharing the port (SO_REUSEPORT); several need Redis."""
     if workers > 1 and not settings.redis_url:
         sys.exit("--workers above 1 needs REDIS_URL, so that live events reach every process.")
+    _check_listen(settings, reuse_port=workers > 1)
     if settings.is_sqlite:
         asyncio.run(_prepare_embedded(settings, seed_demo))
         _print_welcome(settings)
@@ -223,6 +229,34 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
     for process in processes:
         process.join()
+
+
+def _fail(message: str) -> NoReturn:
+    """A refusal the operator can act on: one line on stderr, exit status 2, no traceback."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check_listen(settings: Settings, reuse_port: bool) -> None:
+    """Fail before any banner when the listen address cannot be bound (in use, not ours, unknown host).
+    The probe binds as aiohttp will (asyncio's create_server, every address of the host) and lets go."""
+    async def probe():
+        server = await asyncio.get_running_loop().create_server(
+            asyncio.Protocol, settings.host, settings.port, reuse_port=reuse_port or None)
+        server.close()
+        await server.wait_closed()
+
+    try:
+        asyncio.run(probe())
+    except OSError as error:
+        # asyncio wraps the bind error in a long message; the errno's own text is the reason.
+        reason = error.strerror if isinstance(error, socket.gaierror) or not error.errno else os.strerror(error.errno)
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {(reason or str(error)).lower()}")
+
+
+def _amount(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 shop`, `2,000 creators`."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
 
 
 def _import(settings: Settings, path: str) -> None:
@@ -241,7 +275,16 @@ def _import(settings: Settings, path: str) -> None:
         summary = asyncio.run(run())
     except InvalidImportFile as error:
         sys.exit(f"import refused, nothing written: {error}")
-    print(f"imported {summary}")
+    print(_import_sentence(summary))
+
+
+def _import_sentence(summary) -> str:
+    """E.g. `Imported 2 shops (1 new), 5 products, 3 creators; 1 shop changed status.`"""
+    new = f" ({summary.new_shops:,} new)" if summary.new_shops else ""
+    changed = len(summary.changed_shop_ids)
+    status = f"; {_amount(changed, 'shop')} changed status" if changed else ""
+    return (f"Imported {_amount(summary.shops, 'shop')}{new}, {_amount(summary.products, 'product')}, "
+            f"{_amount(summary.creators, 'creator')}{status}.")
 
 
 async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> None:
@@ -257,55 +300,126 @@ async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> N
         await broker.close()
 
 
-def _seed(settings: Settings, scale: int) -> None:
-    from services.demo import seed_demo
+def _seed(settings: Settings, scale: int, reset: bool) -> None:
+    """Migrate, then seed the demo into an empty database (or one `reset` empties first)."""
+    from models.migrate import upgrade
+    from services.demo import DatabaseNotEmpty, seed_demo
 
     async def run():
         engine = create_engine(settings.database_url)
         try:
-            return await seed_demo(engine, scale=scale)
+            return await seed_demo(engine, scale=scale, reset=reset)
         finally:
             await engine.dispose()
 
-    print(asyncio.run(run()))
+    upgrade(settings.database_url)
+    started = time.monotonic()
+    try:
+        summary = asyncio.run(run())
+    except DatabaseNotEmpty:
+        _fail("seed-demo refused: the database already holds shops or creators; "
+              "`seed-demo --reset` deletes all its data first")
+    print(_seed_sentence(summary, time.monotonic() - started))
 
 
-def _configure_logging() -> None:
+def _seed_sentence(summary, seconds: float) -> str:
+    """E.g. `Seeded 7 shops, 53 products, 2,000 creators, ... in 2.1 s.`"""
+    parts = [_amount(summary.shop, "shop"), _amount(summary.product, "product"),
+             _amount(summary.creator, "creator"), _amount(summary.conversation, "conversation"),
+             _amount(summary.message, "message"), _amount(summary.target_collaboration, "collaboration"),
+             _amount(summary.sample_request, "sample request"), _amount(summary.block, "block"),
+             _amount(summary.outreach_unit, "outreach unit")]
+    return f"Seeded {', '.join(parts[:-1])} and {parts[-1]} in {seconds:.1f} s."
+
+
+def _migrate(settings: Settings) -> None:
+    from models.migrate import migrate
+
+    before, after = migrate(settings.database_url)
+    if before == after:
+        print(f"Database up to date at {after}.")
+    else:
+        print(f"Database migrated from {before} to {after}." if before else f"Empty database migrated to {after}.")
+
+
+def _configure_logging(verbose: bool = False) -> None:
     """One line per record, the message alone (the operation log is JSON). Log records skip what
     that format never shows: the caller's frame, thread, process and process name (the logging
-    HOWTO's "Optimization": a record costs 3.3 µs instead of 4.6)."""
+    HOWTO's "Optimization": a record costs 3.3 µs instead of 4.6). Alembic's step-by-step INFO
+    lines only with --verbose: the commands say what they did in one sentence."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
-def main(argv: list[str] | None = None) -> None:
+def _add_serve_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """Options of `serve`, accepted before the command too (`server.py --port 8123`). Only the main
+    parser sets defaults: a subcommand's defaults would overwrite what was given before the command."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--host", default=default(None), help="listen address (default INBOX_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=default(None), help="listen port (default INBOX_PORT or 8000)")
+    parser.add_argument("--no-demo", action="store_true", default=default(False),
+                        help="do not seed a demo into an empty database")
+    parser.add_argument("--workers", type=int, default=default(1),
+                        help="server processes on the port (needs REDIS_URL)")
+
+
+def _scale(value: str) -> int:
+    from services.demo import MAX_SCALE
+
+    try:
+        scale = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 1 <= scale <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SCALE}")
+    return scale
+
+
+def _parser() -> argparse.ArgumentParser:
+    """`-v` is accepted before the command and after it (default SUPPRESS there, as for serve's options)."""
+    verbose_help = "also show the migration steps (Alembic's log)"
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     parser = argparse.ArgumentParser(prog="server.py", description="Seller-creator inbox GraphQL API")
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    _add_serve_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command")
-    serve_cmd = commands.add_parser("serve", help="run the server (the default)")
-    serve_cmd.add_argument("--no-demo", action="store_true", help="do not seed a demo into an empty database")
-    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes on the port (needs REDIS_URL)")
-    parser.add_argument("--no-demo", action="store_true", help=argparse.SUPPRESS)
-    commands.add_parser("migrate", help="apply the database migrations")
-    import_cmd = commands.add_parser("import", help="upsert shops, creators and products from a JSON file")
+    serve_cmd = commands.add_parser("serve", parents=[verbose], help="run the server (the default)")
+    _add_serve_options(serve_cmd, defaults=False)
+    commands.add_parser("migrate", parents=[verbose], help="apply the database migrations")
+    import_cmd = commands.add_parser("import", parents=[verbose],
+                                     help="upsert shops, creators and products from a JSON file")
     import_cmd.add_argument("file")
     token_cmd = commands.add_parser("token", help="print a bearer token for shop:<id> or creator:<id>")
     token_cmd.add_argument("subject")
     token_cmd.add_argument("--ttl", type=int, help="seconds the token stays valid (default and most: "
                            "INBOX_MAX_TOKEN_TTL_SECONDS)")
-    seed_cmd = commands.add_parser("seed-demo", help="fill the database with demo data")
-    seed_cmd.add_argument("--scale", type=int, default=1)
+    seed_cmd = commands.add_parser("seed-demo", parents=[verbose],
+                                   help="migrate, then fill an empty database with demo data")
+    seed_cmd.add_argument("--scale", type=_scale, default=1, help="1 gives about 15,000 messages")
+    seed_cmd.add_argument("--reset", action="store_true", help="delete all the database's data first")
     commands.add_parser("export-schema", help="write schema.graphql from the code")
-    args = parser.parse_args(argv)
+    return parser
 
-    _configure_logging()
+
+def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The flags override INBOX_HOST / INBOX_PORT."""
+    flags = {"host": args.host, "port": args.port}
+    return dataclasses.replace(settings, **{key: value for key, value in flags.items() if value is not None})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
     settings = Settings.from_env()
     if args.command in (None, "serve"):
-        serve(settings, seed_demo=not args.no_demo, workers=getattr(args, "workers", 1))
+        serve(_serve_settings(settings, args), seed_demo=not args.no_demo, workers=args.workers)
     elif args.command == "migrate":
-        from models.migrate import upgrade
-
-        upgrade(settings.database_url)
+        _migrate(settings)
     elif args.command == "import":
         _import(settings, args.file)
     elif args.command == "token":
@@ -315,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as error:
             sys.exit(f"token: {error}")
     elif args.command == "seed-demo":
-        _seed(settings, args.scale)
+        _seed(settings, args.scale, args.reset)
     elif args.command == "export-schema":
         export_schema()
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from models import (Block, CollaborationProduct, Conversation, ConversationState, Creator, Message,
-                    OutreachUnit, Product, SampleRequest, Shop, TargetCollaboration)
+                    OutreachUnit, Product, SampleRequest, Shop, TargetCollaboration, metadata)
 from models.types import utcnow
 from services.blocking import NOTICES as BLOCK_NOTICES
 from services.config import DEFAULT_TIERS
@@ -80,6 +80,10 @@ class DemoSummary:
     sample_request: int = 0
     block: int = 0
     outreach_unit: int = 0
+
+
+class DatabaseNotEmpty(ValueError):
+    """Demo data goes only into an empty database."""
 
 
 # --- texts -------------------------------------------------------------------------------
@@ -713,8 +717,20 @@ async def _reset_sequences(conn: AsyncConnection) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
 
 
-async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, seed: int = 42) -> DemoSummary:
-    """Fill an empty, migrated database with reproducible demo data in one transaction."""
+async def _empty_tables(conn: AsyncConnection) -> None:
+    """Delete every row of every application table (Alembic's version table stays)."""
+    tables = metadata.sorted_tables
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"TRUNCATE {', '.join(table.name for table in tables)} RESTART IDENTITY"))
+        return
+    for table in reversed(tables):  # children before parents: foreign keys are enforced
+        await conn.execute(table.delete())
+
+
+async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, seed: int = 42,
+                    reset: bool = False) -> DemoSummary:
+    """Fill a migrated database with reproducible demo data in one transaction. The database must be
+    empty, unless `reset`: then its application tables are emptied first, in the same transaction."""
     if not 1 <= scale <= MAX_SCALE:
         raise ValueError(f"scale must be between 1 and {MAX_SCALE}")
     rng = random.Random(seed)
@@ -722,8 +738,10 @@ async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, 
     rows = parse_import_data(data)
     del data  # `rows` holds it all from here on: free the raw records early
     async with engine.begin() as conn:
-        if not await _is_empty(conn):
-            raise ValueError("demo data goes only into an empty database")
+        if reset:
+            await _empty_tables(conn)
+        elif not await _is_empty(conn):
+            raise DatabaseNotEmpty("demo data goes only into an empty database")
         imported = await apply_import(conn, rows)
         writer = _Writer(conn, await _copy_connection(conn))
         demo = _Demo(rng, scale, writer)

@@ -47,6 +47,7 @@ class ImportSummary:
     products: int
     # Shops that existed before and whose status the import changed.
     changed_shop_ids: list[int] = field(default_factory=list)
+    new_shops: int = 0  # shops of the file that did not exist before
 
 
 @dataclass
@@ -262,7 +263,8 @@ async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary
                                        for shop_platform_id, product in rows.products])
     changed = sorted(shop_ids[shop["platform_id"]] for shop in rows.shops
                      if before.get(shop["platform_id"], shop["status"]) != shop["status"])
-    return ImportSummary(len(rows.shops), len(rows.creators), len(rows.products), changed)
+    new_shops = sum(shop["platform_id"] not in before for shop in rows.shops)
+    return ImportSummary(len(rows.shops), len(rows.creators), len(rows.products), changed, new_shops)
 
 
 def _batches(items: list) -> Iterator[list]:

@@ -3,14 +3,21 @@
 import asyncio
 import json
 import os
+import re
+import socket
 import sys
 from pathlib import Path
 
 import re
 
+import aiohttp
 import jwt
 import pytest
+from alembic import command
+from sqlalchemy import text
 
+from models.migrate import alembic_config
+from services.platform_sync import import_platform_data
 from tests.world import build_world, unchanged
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,15 +95,18 @@ async def test_cli_migrate_and_import_upsert(api, database_url, tmp_path):
             {"platformId": "imp-c3", "handle": "importthree", "displayName": "Import Three", "avatarUrl": None,
              "followerCount": 30, "mainCategory": "Home", "gmv30d": "3.00"}]))
     snapshots = {}
+    said = {"first": "Imported 1 shop (1 new), 2 products, 2 creators.\n",
+            "again": "Imported 1 shop, 2 products, 2 creators.\n",
+            "changed": "Imported 1 shop, 2 products, 2 creators.\n"}
 
     async def imports():
         for name, path in (("first", good), ("again", good), ("changed", changed)):
             code, out, err = await cli(env, "import", path)
-            assert code == 0 and "imported" in out, (name, out, err)
+            assert code == 0 and out == said[name], (name, out, err)
             snapshots[name] = await api.query(IMPORTED, as_="shop:imp-s")
 
     _, migrate = await asyncio.gather(imports(), cli(env, "migrate"))
-    assert migrate[0] == 0, migrate  # an up-to-date database migrates as a no-op
+    assert migrate[:2] == (0, "Database up to date at 0002.\n"), migrate  # an up-to-date database: a no-op
 
     # The good file: imported once, the same again changes nothing, changed values update in place.
     first = snapshots["first"]
@@ -148,7 +158,7 @@ async def test_cli_token_and_malformed_import(api, database_url, tmp_path):
     assert body["data"] == {"viewer": {"role": "SELLER", "shop": {"platformId": "s1"}, "creator": None}}
 
     # The malformed file: refused, naming each bad record, and nothing written (checked above).
-    assert bad_code != 0 and "imported" not in bad_out, (bad_out, bad_err)
+    assert bad_code != 0 and bad_out == "", (bad_out, bad_err)
     assert "Traceback" not in bad_err, bad_err
     assert "creators[1].followerCount" in bad_err and "mal-bad" in bad_err, bad_err
     assert "shops[0].products[1].price" in bad_err and "mal-p2" in bad_err, bad_err
@@ -208,3 +218,132 @@ def test_cli_tokens_live_at_most_the_max_token_lifetime(tmp_path, monkeypatch, c
     assert lifetimes(capsys.readouterr().out) == [3600]
     with pytest.raises(SystemExit):
         server.main(["token", "creator:c1", "--ttl", "3601"])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_import_summary_names_new_shops_and_status_changes(database_url, tmp_path, monkeypatch, capsys):
+    """Run in-process: the sentence `import` prints, for a first import and one that changes a status."""
+    import server
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("INBOX_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    shop = {"name": "Sum Shop", "status": "ACTIVE", "affiliateGmv30d": "10.00", "products": []}
+    first = {"shops": [{**shop, "platformId": "sum-a"}, {**shop, "platformId": "sum-b"}]}
+    second = {"shops": [{**shop, "platformId": "sum-a", "status": "SUSPENDED"}, {**shop, "platformId": "sum-c"}],
+              "creators": import_file()["creators"][:1]}
+    server.main(["import", write(tmp_path / "first.json", first)])
+    server.main(["import", write(tmp_path / "second.json", second)])
+    assert capsys.readouterr().out.splitlines() == [
+        "Imported 2 shops (2 new), 0 products, 0 creators.",
+        "Imported 2 shops (1 new), 0 products, 1 creator; 1 shop changed status."]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_env(tmp_path: Path, **extra: str) -> dict:
+    """An embedded SQLite server's environment, without demo seeding work beyond migrating."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("INBOX_")
+           and key not in ("DATABASE_URL", "REDIS_URL")}
+    # No metrics listener: servers of several tests run side by side.
+    env.update(INBOX_DATA_DIR=str(tmp_path / "serve-data"), INBOX_METRICS_PORT="0", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+async def healthy(host: str, port: int, process, timeout: float = 60) -> bool:
+    """Poll /healthz at host:port until it answers, the process ends, or `timeout` passes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while process.returncode is None and asyncio.get_running_loop().time() < deadline:
+            try:
+                async with session.get(f"http://{host}:{port}/healthz") as response:
+                    return response.status == 200
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+    return False
+
+
+async def test_listen_address_flags_override_the_environment(tmp_path):
+    """`server.py --port P` and `server.py serve --host H --port P` listen there, not on INBOX_HOST / INBOX_PORT
+    (127.0.0.9 is loopback too)."""
+    env_port, flag_port, serve_port = free_port(), free_port(), free_port()
+    commands = (["--port", str(flag_port), "--no-demo"],
+                ["serve", "--host", "127.0.0.1", "--port", str(serve_port), "--no-demo"])
+    processes = []
+    for n, args in enumerate(commands):
+        env = serve_env(tmp_path / str(n), INBOX_HOST="127.0.0.9", INBOX_PORT=str(env_port))
+        processes.append(await asyncio.create_subprocess_exec(
+            sys.executable, "server.py", *args, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE))
+    try:
+        assert await asyncio.gather(healthy("127.0.0.9", flag_port, processes[0]),
+                                    healthy("127.0.0.1", serve_port, processes[1])) == [True, True]
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.terminate()
+        outputs = [await process.communicate() for process in processes]
+    banners = [out.decode() for out, _ in outputs]
+    assert f"http://127.0.0.1:{serve_port}/graphql#token=" in banners[1], outputs[1]
+    assert f"http://127.0.0.9:{flag_port}/graphql#token=" in banners[0], outputs[0]  # --port alone keeps INBOX_HOST
+    with socket.socket() as probe:  # nobody took INBOX_PORT
+        probe.bind(("127.0.0.9", env_port))
+
+
+async def test_an_address_in_use_is_one_line_and_exit_2(tmp_path):
+    """Another program holds the port: one line on stderr, exit status 2, no banner, no traceback;
+    with --workers too (which binds with SO_REUSEPORT)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = serve_env(tmp_path, REDIS_URL="redis://127.0.0.1:1/0")  # never reached
+        results = await asyncio.gather(cli({**env, "INBOX_PORT": str(port)}, "serve"),
+                                       cli(env, "serve", "--port", str(port), "--workers", "2"))
+    for result in results:
+        assert result == (2, "", f"cannot listen on 127.0.0.1:{port}: address already in use\n"), result
+
+
+async def test_migrate_says_what_it_did(database_url, tmp_path):
+    """From 0001: `migrated from 0001 to 0002`, then `up to date at 0002`; Alembic's log only with -v."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0001")
+    env = cli_env(database_url, tmp_path, "unused-secret-" + "x" * 32)
+    assert await cli(env, "migrate") == (0, "Database migrated from 0001 to 0002.\n", "")
+    code, out, err = await cli(env, "-v", "migrate")
+    assert (code, out) == (0, "Database up to date at 0002.\n"), (out, err)
+    assert "Context impl" in err, err
+
+
+SEEDED = re.compile(r"Seeded 7 shops, 53 products, 2,000 creators, 1,500 conversations, ([\d,]+) messages, "
+                    r"\d+ collaborations, \d+ sample requests, \d+ blocks and \d+ outreach units in \d+\.\d s\.\n")
+
+
+async def test_seed_demo_migrates_refuses_data_and_resets(engine, database_url, tmp_path):
+    """On an unmigrated database seed-demo migrates and seeds; again it refuses in one line and changes
+    nothing; with --reset it deletes everything (also what it did not seed) and seeds anew."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "base")
+    env = cli_env(database_url, tmp_path, "unused-secret-" + "x" * 32)
+    code, out, err = await cli(env, "seed-demo")
+    assert code == 0 and SEEDED.fullmatch(out), (out, err)
+    assert "Running upgrade" not in err and "Traceback" not in err, err
+    messages = int(SEEDED.fullmatch(out)[1].replace(",", ""))
+    await import_platform_data(engine, {"shops": [{"platformId": "extra", "name": "Extra", "status": "ACTIVE",
+                                                   "affiliateGmv30d": "1.00"}]})
+
+    async def counts():
+        async with engine.connect() as conn:
+            return [await conn.scalar(text(f"SELECT count(*) FROM {table}")) for table in ("shop", "message")]
+
+    assert await counts() == [8, messages]
+    refusal = ("seed-demo refused: the database already holds shops or creators; "
+               "`seed-demo --reset` deletes all its data first")
+    assert await cli(env, "seed-demo") == (2, "", refusal + "\n")
+    assert await counts() == [8, messages]
+
+    code, out, err = await cli(env, "seed-demo", "--reset")
+    assert code == 0 and SEEDED.fullmatch(out) and SEEDED.fullmatch(out)[1] == f"{messages:,}", (out, err)
+    assert await counts() == [7, messages]

@@ -1,4 +1,6 @@
-"""schema.graphql is the code's schema, and it keeps every promise of the public contract."""
+"""schema.graphql is the code's schema, and it keeps every promise of the public contract.
+
+The contract is the committed copy `contract.graphql`; `.ci/run` fails when it differs from the shared original."""
 
 import difflib
 from pathlib import Path
@@ -10,7 +12,7 @@ from schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema.graphql"
-CONTRACT_FILE = ROOT.parent / "shared" / "api-contract.graphql"
+CONTRACT_FILE = ROOT / "contract.graphql"
 
 
 def contract() -> GraphQLSchema:
