@@ -45,28 +45,31 @@ class WSClient:
         return op_id
 
     async def next_payload(self, timeout: float = 5.0) -> dict:
-        """The next data/error message of an operation, as {"type", "payload"}."""
-        while True:
-            message = await self._next_frame(timeout)
-            if message is None:
-                raise ConnectionError(f"socket closed: {self.ws.close_code}")
-            if message.get("type") in ("next", "data", "error", "complete"):
-                return message
+        """The next data/error/complete message of an operation, within `timeout` seconds in all
+        (keep-alives and pings do not extend it)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self._next_frame(None)
+                if message is None:
+                    raise ConnectionError(f"socket closed: {self.ws.close_code}")
+                if message.get("type") in ("next", "data", "error", "complete"):
+                    return message
 
-    async def _next_frame(self, timeout: float) -> dict | None:
-        while True:
-            frame = await asyncio.wait_for(self.ws.receive(), timeout)
-            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-                if frame.type == aiohttp.WSMsgType.CLOSE:
-                    self.close_code, self.close_reason = frame.data, frame.extra
-                return None
-            if frame.type == aiohttp.WSMsgType.TEXT:
-                message = frame.json()
-                if message.get("type") in ("ka", "ping", "pong"):
-                    if message["type"] == "ping":
-                        await self.ws.send_json({"type": "pong"})
-                    continue
-                return message
+    async def _next_frame(self, timeout: float | None) -> dict | None:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.ws.receive()
+                if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    if frame.type == aiohttp.WSMsgType.CLOSE:
+                        self.close_code, self.close_reason = frame.data, frame.extra
+                    return None
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    message = frame.json()
+                    if message.get("type") in ("ka", "ping", "pong"):
+                        if message["type"] == "ping":
+                            await self.ws.send_json({"type": "pong"})
+                        continue
+                    return message
 
     async def close(self) -> None:
         await self.ws.close()
