@@ -32,8 +32,8 @@ def _token_expired_error() -> GraphQLError:
 class _TokenLifetime:
     """The token expiry of a handler's socket. `end_operations` is the protocol's part."""
 
-    _token_timer: asyncio.TimerHandle | None = None
-    _expiring: asyncio.Task | None = None
+    _token_timer: asyncio.TimerHandle | None = None  # a timer, not a sleeping task per idle socket
+    _expiring: asyncio.Task | None = None  # referenced, or the loop could drop the task half-way
 
     def watch_token(self) -> None:
         """After connection_ack: end the socket when its token expires."""
@@ -100,7 +100,7 @@ class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler):
     with 1011 there; both protocols close with 4403 here."""
 
     _init_received = False
-    _init_timeout: asyncio.Task | None = None
+    _init_timeout: asyncio.Task | None = None  # referenced, or the loop could drop the task half-way
 
     async def handle(self) -> None:
         timeout = self.view.connection_init_wait_timeout.total_seconds()
