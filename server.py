@@ -58,7 +58,9 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifetime(_app):
         await state.broker.start()
+        await state.sockets.start()
         yield
+        await state.sockets.close()
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()

@@ -9,6 +9,7 @@ from models.database import GatedEngine
 from resolvers.loaders import Loaders
 from services.config import Settings
 from services.runtime import Runtime
+from services.sockets import SocketLease
 from services.viewer import Viewer
 
 
@@ -21,6 +22,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict | None = None
+    socket: SocketLease | None = None  # a WebSocket's, once authenticated
     request_id: str = ""
     loaders: Loaders | None = field(init=False, default=None)
 

@@ -30,14 +30,17 @@ def viewer_channels(ctx: Context) -> list[str]:
 
 
 async def _events(ctx: Context) -> AsyncIterator[dict]:
-    """The viewer's broker events; ends the stream when the seller's shop becomes inactive."""
+    """The viewer's broker events; ends the stream when the seller's shop becomes inactive.
+    Refused (TooManySubscriptions) when the principal holds as many subscriptions as allowed."""
     viewer = ctx.viewer
     try:
         settings = ctx.settings
         # Without Redis, an import in another process cannot tell us a shop closed: sellers poll.
         # (asyncio.timeout, not wait_for: no extra task per idle subscription; no timer for creators.)
         poll_seconds = settings.shop_status_check_seconds if viewer.is_seller else None
-        async with ctx.app.broker.subscribe(viewer_channels(ctx), maxsize=settings.subscription_queue_size) as sub:
+        # One of the principal's subscriptions (capped across its sockets) for as long as the stream lives.
+        async with (ctx.app.sockets.subscription(viewer.principal),
+                    ctx.app.broker.subscribe(viewer_channels(ctx), maxsize=settings.subscription_queue_size) as sub):
             yield RESYNC  # subscribed: the caller may now read the database without a gap
             while True:
                 try:

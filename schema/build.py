@@ -38,6 +38,14 @@ class InboxSchema(strawberry.Schema):
         for error in errors:
             classify(error)
 
+    async def subscribe(self, query, variable_values=None, context_value=None, root_value=None,
+                        operation_name=None, operation_extensions=None):
+        """Any operation, streamed. strawberry's legacy `graphql-ws` handler is the only caller, and
+        that protocol's `start` carries queries and mutations too: they run as over
+        graphql-transport-ws (one result, then `complete`) instead of failing as "not allowed"."""
+        return await self.stream(query, variable_values, context_value, root_value, operation_name,
+                                 operation_extensions)
+
 
 class QuietExecutionContext(FastExecutionContext):
     """Execution without "Did you mean" suggestions in variable and argument errors (production):

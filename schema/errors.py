@@ -10,6 +10,8 @@ import uuid
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from services.errors import InboxError, RateLimited
 
@@ -22,6 +24,10 @@ VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot re
 
 # strawberry's depth and alias rules and graphql-core's token cap report without a code.
 TOO_COMPLEX_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "Document contains more than")
+
+# strawberry's refusals of a request it cannot run (no query, an unknown operation name, an
+# operation type the transport does not carry): over a WebSocket they arrive here as errors.
+REQUEST_REFUSALS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -45,6 +51,8 @@ def classify(error: GraphQLError) -> None:
         extensions["code"] = original.code
         if isinstance(original, RateLimited):
             extensions["retryAfter"] = round(original.retry_after, 3)
+    elif isinstance(original, REQUEST_REFUSALS):
+        extensions["code"] = "BAD_REQUEST"
     elif original is not None and is_unavailable(original):
         extensions["code"] = "SERVICE_UNAVAILABLE"
         error.message = "The service is temporarily unavailable; retry shortly."

@@ -1,4 +1,5 @@
-"""The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors."""
+"""The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors, and
+the transports: HTTP runs queries and mutations, WebSockets (schema/websocket.py) everything."""
 
 import json
 import logging
@@ -11,22 +12,26 @@ from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.graphql import OperationType
 
 from resolvers.context import Context
 from schema.documents import is_introspection_only
 from schema.errors import is_unavailable
 from schema.graphiql import page_html
+from schema.websocket import LegacyWSHandler, TransportWSHandler
 from services.auth import require_active_shop
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
 from services.runtime import Runtime
 from services.viewer import Viewer
 
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# What one HTTP request may run: it answers one result, so a subscription needs a WebSocket.
+HTTP_OPERATIONS = {"GET": frozenset({OperationType.QUERY}), "POST": POST_OPERATIONS}
+SUBSCRIPTION_OVER_HTTP = "subscriptions need a WebSocket"
 VIEWER_KEY = web.RequestKey("viewer", Viewer)
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
-FORBIDDEN_CLOSE_CODE = 4403
+TOO_MANY_SOCKETS_CLOSE_CODE = 4429
+SERVER_FULL_RETRY_AFTER_SECONDS = 5
 log = logging.getLogger("inbox.http")
 
 
@@ -36,19 +41,8 @@ def error_response(error: InboxError, status: int) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler):
-    """`graphql-ws` closes a rejected connection with 1011; both protocols close with 4403 here."""
-
-    async def handle_connection_init(self, message) -> None:
-        try:
-            await self.view.authenticate_ws(self.context, message.get("payload"))
-        except ConnectionRejectionError:
-            await self.websocket.close(code=FORBIDDEN_CLOSE_CODE, reason="Forbidden")
-            return
-        await super().handle_connection_init(message)
-
-
 class InboxView(GraphQLView):
+    graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema, runtime: Runtime, **kwargs):
@@ -144,18 +138,42 @@ class InboxView(GraphQLView):
             return None  # refused before anything ran: `run` refuses it again, as a 400
         return self.create_response(await self.process_result(request, result), response)
 
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        """strawberry's, except that plain HTTP runs no subscription (strawberry would run it as a
+        query, which fails): the one place that refuses them, with 400."""
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS[method], operation_extensions=request_data.extensions)
+        except InvalidOperationTypeError as error:
+            reason = (SUBSCRIPTION_OVER_HTTP if error.operation_type is OperationType.SUBSCRIPTION
+                      else error.as_http_error_reason(method))
+            raise HTTPException(400, reason) from None
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise HTTPException(400, "No GraphQL query found in the request") from None
+
     def _refuse(self, request: web.Request, error: InboxError, status: int) -> web.Response:
         self.runtime.metrics.http_refusals.labels(error.code).inc()
         log.info(json.dumps({"event": "refused", "request_id": request[REQUEST_ID_KEY], "outcome": error.code}))
         return error_response(error, status)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        gauge = self.runtime.metrics.websockets
+        sockets, gauge = self.runtime.sockets, self.runtime.metrics.websockets
+        if not sockets.open():
+            response = self._refuse(request, ServiceUnavailable(
+                "This server holds as many WebSockets as it may; retry shortly."), 503)
+            response.headers["Retry-After"] = str(SERVER_FULL_RETRY_AFTER_SECONDS)
+            return response
         gauge.inc()
         try:
             return await self.run(request=request)
         finally:
             gauge.dec()
+            sockets.closed()
 
     async def create_websocket_response(self, request: web.Request, subprotocol: str | None) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [],
@@ -175,14 +193,22 @@ class InboxView(GraphQLView):
                        request_id=request[REQUEST_ID_KEY])
 
     async def authenticate_ws(self, context: Context, params: dict | None) -> None:
-        """Authenticate a WebSocket from its connection_init payload, or reject it."""
+        """Authenticate a WebSocket from its connection_init payload and give it its place among its
+        principal's sockets, or reject it: 4403 when the token is refused, 4429 over the cap."""
         if context.viewer is not None:
             return
         header = (params or {}).get("Authorization") if isinstance(params, dict) else None
         try:
-            context.viewer = await self._authenticate(header)
+            viewer = await self._authenticate(header)
         except (Unauthenticated, ShopInactive) as error:
             raise ConnectionRejectionError({"message": error.message, "code": error.code}) from None
+        cap = self.runtime.settings.ws_max_sockets_per_principal
+        socket = await self.runtime.sockets.admit_socket(viewer.principal, self.runtime.auth.expiry(header))
+        if socket is None:
+            # Closed here with our code; the handler's own close (4403) then finds the socket closed.
+            await context.response.close(code=TOO_MANY_SOCKETS_CLOSE_CODE, message=f"at most {cap} sockets".encode())
+            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.", "code": "RATE_LIMITED"})
+        context.viewer, context.socket = viewer, socket
         context.refresh_loaders()
 
     async def on_ws_connect(self, context: Context):

@@ -154,6 +154,13 @@ class Authenticator:
         _bounded(self._viewers)[role, platform_id] = (viewer, now + self._ttl)
         return viewer
 
+    def expiry(self, header: str | None) -> float:
+        """When the token of a header that authenticated stops being accepted (a Unix time: its
+        `exp` plus the clock-skew leeway, as for every request)."""
+        token = bearer_token(header)
+        cached = self._subjects.get(token)
+        return cached[2] if cached is not None else decode_subject(self._secret, token, *self._token_rules)[2]
+
     async def recheck(self, viewer: Viewer) -> None:
         """Refuse (ShopInactive) a seller whose shop is not ACTIVE now, whatever the cache says.
         Without a cache the viewer was read for this request: nothing to do."""

@@ -51,6 +51,9 @@ class Settings:
     bulk_rate: float = 10.0
     ws_max_message_bytes: int = 64 * 1024
     ws_init_timeout_seconds: float = 10.0
+    ws_max_sockets_per_principal: int = 20
+    max_subscriptions_per_principal: int = 100
+    max_websockets: int = 10_000
     max_body_bytes: int = 256 * 1024
     cors_origins: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 10.0
@@ -98,6 +101,9 @@ class Settings:
             bulk_rate=float(env.get("INBOX_BULK_RATE", "10")),
             ws_max_message_bytes=int(env.get("INBOX_WS_MAX_MESSAGE_BYTES", str(64 * 1024))),
             ws_init_timeout_seconds=float(env.get("INBOX_WS_INIT_TIMEOUT_SECONDS", "10")),
+            ws_max_sockets_per_principal=int(env.get("INBOX_WS_MAX_SOCKETS_PER_PRINCIPAL", "20")),
+            max_subscriptions_per_principal=int(env.get("INBOX_MAX_SUBSCRIPTIONS_PER_PRINCIPAL", "100")),
+            max_websockets=int(env.get("INBOX_MAX_WEBSOCKETS", "10000")),
             max_body_bytes=int(env.get("INBOX_MAX_BODY_BYTES", str(256 * 1024))),
             cors_origins=tuple(o.strip() for o in env.get("INBOX_CORS_ORIGINS", "").split(",") if o.strip()),
             shutdown_grace_seconds=float(env.get("INBOX_SHUTDOWN_GRACE_SECONDS", "10")),

@@ -12,6 +12,7 @@ from services.config import Settings
 from services.events import Event
 from services.metrics import Metrics, count_statements
 from services.ratelimit import RateLimits
+from services.sockets import SocketRegistry
 from subscriptions import RESYNC, Broker
 from subscriptions.broker import Event as BrokerEvent
 
@@ -29,6 +30,7 @@ class Runtime:
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
+    sockets: SocketRegistry = field(init=False)
 
     def __post_init__(self):
         self.engine = GatedEngine(self.engine)
@@ -38,6 +40,7 @@ class Runtime:
                                   self.settings.max_token_ttl_seconds, self.settings.token_leeway_seconds)
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
+        self.sockets = SocketRegistry(self.settings)
         count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
