@@ -1,5 +1,6 @@
 """Assembles the schema from the root types, once per configuration."""
 
+from contextlib import aclosing
 from functools import lru_cache
 
 import strawberry
@@ -13,6 +14,9 @@ from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.subscription import Subscription
+from services.errors import ServiceUnavailable
+
+SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
 
 class CachedNameConverter(NameConverter):
@@ -34,6 +38,21 @@ class InboxSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         for error in errors:
             classify(error)
+
+    async def stream(self, *args, **kwargs):
+        """strawberry's result stream (subscriptions, over both WebSocket protocols), ending after a
+        result that the database's unavailability spoiled: a message delivered without its fields
+        would otherwise count as delivered, so the client resumes with `after` instead."""
+        return _until_unavailable(await super().stream(*args, **kwargs))
+
+
+async def _until_unavailable(results):
+    async with aclosing(results):
+        async for result in results:
+            yield result
+            errors = getattr(result, "errors", None) or ()  # incremental delivery frames may have none
+            if any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in errors):
+                return
 
 
 class QuietExecutionContext(FastExecutionContext):

@@ -8,9 +8,8 @@ import logging
 import uuid
 
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from models.availability import is_unavailable
 from services.errors import InboxError, RateLimited
 
 log = logging.getLogger("inbox.errors")
@@ -22,13 +21,6 @@ VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot re
 
 # strawberry's depth and alias rules and graphql-core's token cap report without a code.
 TOO_COMPLEX_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "Document contains more than")
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """The database cannot be reached (down, restarting, pool exhausted)."""
-    if isinstance(error, (OperationalError, PoolTimeout, ConnectionError, OSError)):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def classify(error: GraphQLError) -> None:
