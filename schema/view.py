@@ -97,7 +97,6 @@ class InboxView(GraphQLView):
             raise  # the client left mid-request: nothing to answer, and no bug of ours (aiohttp ignores it)
         except Exception as error:
             if is_unavailable(error):  # before any GraphQL result exists (authentication, mostly)
-                log.warning("database unavailable: %r", error)
                 return self._refuse(request, UNAVAILABLE, 503)
             error_id = uuid.uuid4().hex[:12]  # a bug of ours: logged with an id, never a traceback to the client
             log.exception("unhandled error %s", error_id)
