@@ -13,16 +13,13 @@ from sqlalchemy.exc import MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
+from models.availability import is_unavailable
+
 # SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
 # `GatedEngine._idle_connection`); closing a coroutine never started warns, as if one were forgotten.
 warnings.filterwarnings("ignore", "coroutine 'connect' was never awaited", RuntimeWarning,
                         "sqlalchemy")
 
-# asyncpg's errors for a connection that is gone (server stopped, restarted, network cut), or
-# whose protocol state broke (a backend terminated just as a statement was sent: "cannot switch
-# to state 12; another operation is in progress").
-_DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
-                asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -69,9 +66,12 @@ class GatedEngine:
         the pool and reported as SQLAlchemy's OperationalError, as SQLAlchemy's own reads are."""
         async with self._gate:
             pooled = self._idle_connection() or await self._engine.raw_connection()
+            driver = pooled.driver_connection
             try:
-                yield pooled.driver_connection
-            except _DISCONNECTS as error:
+                yield driver
+            except Exception as error:
+                if not _is_disconnect(error, driver):
+                    raise
                 await greenlet_spawn(pooled.invalidate, error)
                 raise OperationalError("driver_connection", None, error, connection_invalidated=True) from error
             finally:
@@ -96,6 +96,14 @@ class GatedEngine:
     def execution_options(self, **options) -> "GatedEngine":
         """The same engine with other options, behind the same gate (they share the pool)."""
         return GatedEngine(self._engine.execution_options(**options), self._gate)
+
+
+def _is_disconnect(error: Exception, driver: asyncpg.Connection) -> bool:
+    """Whether a connection is gone (server stopped or restarted, backend terminated, network cut),
+    or its protocol state broke (a backend terminated just as a statement was sent: "cannot switch
+    to state 12; another operation is in progress")."""
+    return (is_unavailable(error) or driver.is_closed()
+            or isinstance(error, asyncpg.exceptions.InternalClientError))
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

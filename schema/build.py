@@ -1,5 +1,6 @@
 """Assembles the schema from the root types, once per configuration."""
 
+from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache
 
@@ -16,6 +17,9 @@ from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.scalars import DECIMAL
 from schema.subscription import Subscription
+from services.errors import ServiceUnavailable
+
+SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
 
 class CachedNameConverter(NameConverter):
@@ -45,6 +49,21 @@ class InboxSchema(strawberry.Schema):
         graphql-transport-ws (one result, then `complete`) instead of failing as "not allowed"."""
         return await self.stream(query, variable_values, context_value, root_value, operation_name,
                                  operation_extensions)
+
+    async def stream(self, *args, **kwargs):
+        """strawberry's result stream (subscriptions, over both WebSocket protocols), ending after a
+        result that the database's unavailability spoiled: a message delivered without its fields
+        would otherwise count as delivered, so the client resumes with `after` instead."""
+        return _until_unavailable(await super().stream(*args, **kwargs))
+
+
+async def _until_unavailable(results):
+    async with aclosing(results):
+        async for result in results:
+            yield result
+            errors = getattr(result, "errors", None) or ()  # incremental delivery frames may have none
+            if any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in errors):
+                return
 
 
 class QuietExecutionContext(FastExecutionContext):

@@ -8,11 +8,10 @@ import logging
 import uuid
 
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from models.availability import is_unavailable
 from services.errors import InboxError, RateLimited
 
 log = logging.getLogger("inbox.errors")
@@ -28,13 +27,6 @@ TOO_COMPLEX_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowe
 # strawberry's refusals of a request it cannot run (no query, an unknown operation name, an
 # operation type the transport does not carry): over a WebSocket they arrive here as errors.
 REQUEST_REFUSALS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """The database cannot be reached (down, restarting, pool exhausted)."""
-    if isinstance(error, (OperationalError, PoolTimeout, ConnectionError, OSError)):
-        return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def classify(error: GraphQLError) -> None:

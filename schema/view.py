@@ -7,16 +7,16 @@ import uuid
 from functools import cached_property
 
 import orjson
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from models.availability import is_unavailable
 from resolvers.context import Context
 from schema.documents import is_introspection_only
-from schema.errors import is_unavailable
 from schema.graphiql import page_html
 from schema.websocket import LegacyWSHandler, TransportWSHandler
 from services.auth import require_active_shop
@@ -32,13 +32,25 @@ VIEWER_KEY = web.RequestKey("viewer", Viewer)
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 TOO_MANY_SOCKETS_CLOSE_CODE = 4429
 SERVER_FULL_RETRY_AFTER_SECONDS = 5
+# While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
+# by itself once it is back. WebSockets close with 1013 (try again later) instead.
+RETRY_AFTER_SECONDS = 2
+RETRY_HEADERS = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+UNAVAILABLE = ServiceUnavailable("The database is unavailable; retry shortly.")
 log = logging.getLogger("inbox.http")
 
 
 def error_response(error: InboxError, status: int) -> web.Response:
     """A GraphQL-shaped JSON body with one error carrying its code."""
     body = {"data": None, "errors": [{"message": error.message, "extensions": {"code": error.code}}]}
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    headers = RETRY_HEADERS if status == 503 else None
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def _unavailable(response_data: dict) -> bool:
+    """Whether a GraphQL result holds a SERVICE_UNAVAILABLE error."""
+    return any((error.get("extensions") or {}).get("code") == ServiceUnavailable.code
+               for error in response_data.get("errors") or ())
 
 
 class InboxView(GraphQLView):
@@ -66,20 +78,12 @@ class InboxView(GraphQLView):
         request[REQUEST_ID_KEY] = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
         if self.is_websocket_request(request):
             return await self._websocket(request)
-        if not self._is_ide_page(request):
-            try:
-                request[VIEWER_KEY] = await self._authenticate(request.headers.get("Authorization"))
-            except ShopInactive as error:
-                return self._refuse(request, error, 200)
-            except Unauthenticated as error:
-                if not await self._may_introspect_anonymously(request):
-                    return self._refuse(request, error, 401)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                return self._refuse(request, ServiceUnavailable("The database is unavailable; retry shortly."), 503)
         try:
+            if not self._is_ide_page(request):
+                await self._authenticate_request(request)
             return await self._post_one_operation(request) or await self.run(request=request)
+        except (Unauthenticated, ShopInactive) as error:
+            return self._refuse(request, error, 401 if isinstance(error, Unauthenticated) else 200)
         except HTTPException as error:
             return error_response(InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
         except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
@@ -88,12 +92,20 @@ class InboxView(GraphQLView):
             return error_response(InboxError("The request body is not UTF-8.", code="BAD_REQUEST"), 400)
         except ConnectionResetError:
             raise  # the client left mid-request: nothing to answer, and no bug of ours (aiohttp ignores it)
-        except Exception as error:  # a bug of ours: logged with an id, never a traceback to the client
-            error_id = uuid.uuid4().hex[:12]
+        except Exception as error:
+            if is_unavailable(error):  # before any GraphQL result exists (authentication, mostly)
+                return self._refuse(request, UNAVAILABLE, 503)
+            error_id = uuid.uuid4().hex[:12]  # a bug of ours: logged with an id, never a traceback to the client
             log.exception("unhandled error %s", error_id)
-            if is_unavailable(error):
-                return error_response(ServiceUnavailable("The service is unavailable; retry shortly."), 503)
             return error_response(InboxError(f"Internal server error (error id {error_id})."), 500)
+
+    async def _authenticate_request(self, request: web.Request) -> None:
+        """Give the request its viewer; without one, only anonymous introspection may go on."""
+        try:
+            request[VIEWER_KEY] = await self._authenticate(request.headers.get("Authorization"))
+        except Unauthenticated:
+            if not await self._may_introspect_anonymously(request):
+                raise
 
     async def _may_introspect_anonymously(self, request: web.Request) -> bool:
         """In development a document that only reads `__schema` / `__type` runs without a token, so
@@ -202,6 +214,12 @@ class InboxView(GraphQLView):
             viewer = await self._authenticate(header)
         except (Unauthenticated, ShopInactive) as error:
             raise ConnectionRejectionError({"message": error.message, "code": error.code}) from None
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # Closed first: the rejection's own close (4403, "Forbidden") then finds it closed.
+            await context.response.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable; retry")
+            raise ConnectionRejectionError({"message": UNAVAILABLE.message, "code": UNAVAILABLE.code}) from None
         cap = self.runtime.settings.ws_max_sockets_per_principal
         socket = await self.runtime.sockets.admit_socket(viewer.principal, self.runtime.auth.expiry(header))
         if socket is None:
@@ -224,6 +242,8 @@ class InboxView(GraphQLView):
     def create_response(self, response_data, sub_response: web.Response) -> web.Response:
         sub_response.body = orjson.dumps(response_data)  # bytes straight to the socket
         sub_response.content_type = "application/json"
+        if "errors" in response_data and _unavailable(response_data):
+            sub_response.headers.update(RETRY_HEADERS)
         return sub_response
 
 

@@ -1,5 +1,7 @@
-"""Real processes for tests: private redis-server instances and `python server.py` servers."""
+"""Real processes for tests: private redis-server and PostgreSQL instances, `python server.py` servers,
+and a TCP proxy to cut one process off its database."""
 
+import asyncio
 import os
 import shutil
 import socket
@@ -105,16 +107,27 @@ class ServerProcess:
                 self.process.wait(TIMEOUT)
 
 
+def postgres_bin() -> Path | None:
+    """The newest installed PostgreSQL's bin directory (initdb, pg_ctl), or None."""
+    found = sorted(path for path in Path("/usr/lib/postgresql").glob("*/bin") if (path / "initdb").exists())
+    return found[-1] if found else None
+
+
 class PostgresServer:
-    """A private PostgreSQL cluster (initdb in a temp dir, run as the postgres user) to stop and start."""
+    """A private PostgreSQL cluster (initdb in a temp dir, run as the postgres user) to stop and start.
+
+    PostgreSQL refuses to run as root, and tests run as root here: so the data directory belongs
+    to `postgres` and initdb and pg_ctl run as that user (`runuser`)."""
 
     def __init__(self) -> None:
+        self.bin = postgres_bin()
+        if self.bin is None:
+            raise FileNotFoundError("initdb not found under /usr/lib/postgresql/*/bin")
         # Not under pytest's tmp_path: that is private to root, and the cluster runs as postgres.
         self.root = Path(tempfile.mkdtemp(prefix="inbox-pg-"))
         self.root.chmod(0o755)
         self.datadir = self.root / "data"
         self.port = free_port()
-        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
 
     @property
     def url(self) -> str:
@@ -124,21 +137,60 @@ class PostgresServer:
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / args[0]), *args[1:]], check=True,
                        cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
-    def init(self) -> "PostgresServer":
+    def init(self, *settings: str) -> "PostgresServer":
         self.datadir.mkdir()
         subprocess.run(["chown", "postgres", str(self.datadir)], check=True)
         self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres")
-        return self.start()
+        return self.start(*settings)
 
-    def start(self) -> "PostgresServer":
-        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, *settings: str) -> "PostgresServer":
+        """Start and wait until it accepts connections; `settings` as "name=value" server settings."""
+        options = " ".join([f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                            *(f"-c {setting}" for setting in settings)])
         self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-w", "start")
         return self
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "immediate") -> None:
+        """`pg_ctl stop -m fast` (backends terminated, clean shutdown) or `-m immediate` (a crash)."""
         if (self.datadir / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
 
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class TcpProxy:
+    """A TCP forwarder to a port, cut at will: `cut()` closes its listener and every connection
+    through it, as a network failure between one server process and its database would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> "TcpProxy":
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+        return self
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers |= {writer, upstream_writer}
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def cut(self) -> None:
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from models.availability import is_unavailable
 from models.database import GatedEngine, autocommit, create_engine
 from models.prepared import Row, fetch
-from schema.errors import is_unavailable
 from services import history, inbox
 from tests.conftest import world_api
 from tests.gql import SEND, text_to_shop
