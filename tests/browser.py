@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from tests.processes import stop_process
+
 REQUIRE_BROWSER = os.environ.get("INBOX_REQUIRE_BROWSER") == "1"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -58,13 +60,7 @@ class Chromium:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 class DevTools:
