@@ -8,8 +8,6 @@ import socket
 import sys
 from pathlib import Path
 
-import re
-
 import aiohttp
 import jwt
 import pytest
