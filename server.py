@@ -34,7 +34,7 @@ from schema import schema
 from schema.build import build_schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.limits import Limits
-from schema.view import InboxView, send_request_id
+from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.config import Settings
 from services.ratelimit import Bucket, create_rate_limits
@@ -86,7 +86,6 @@ def create_app(settings: Settings) -> web.Application:
         add_graphiql_routes(app)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
-    app.on_response_prepare.append(send_request_id)
     if settings.cors_origins:
         _allow_cross_origin(app, settings.cors_origins, graphql_routes)
     return app

@@ -5,7 +5,7 @@ import pytest
 
 from services.auth import issue_token
 from tests.conftest import JWT_SECRET
-from tests.node import js_packages, run_script  # noqa: F401 - js_packages is a fixture
+from tests.node import js_packages, run_script  # noqa: F401 - js_packages: a fixture
 from tests.processes import ServerProcess
 
 
@@ -22,7 +22,8 @@ def demo_server(tmp_path_factory):
         server.stop()
 
 
-def test_every_must_and_should_audit_passes(js_packages, demo_server):
+@pytest.mark.usefixtures("js_packages")
+def test_every_must_and_should_audit_passes(demo_server):
     server, token = demo_server
     results = run_script("graphql-http-audit.mjs", f"{server.url}/graphql", token)
     assert len(results) > 50, results  # the suite ran (61 audits in graphql-http 1.23)
