@@ -21,7 +21,7 @@ REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "SHOP_INACTIVE": 403, "RATE_LIMI
                         "INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
 UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
 # While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
-# by itself once it is back.
+# by itself once it is back. WebSockets close with 1013 (try again later) instead.
 RETRY_AFTER_SECONDS = 2
 
 
