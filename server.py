@@ -43,6 +43,13 @@ from subscriptions import SYSTEM_CHANNEL, create_broker
 ROOT = Path(__file__).resolve().parent
 APP_STATE = web.AppKey("app_state", Runtime)
 log = logging.getLogger("inbox")
+# Request headers a browser page may send cross-origin: Apollo Client's clientAwareness names the app in
+# `apollographql-client-*`, Apollo's Kotlin and iOS clients send `X-Apollo-Operation-*`, graphql-sse's
+# single-connection mode `X-GraphQL-Event-Stream-Token`. And the response headers such a page may read.
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Accept", "X-Request-Id", "apollographql-client-name",
+                      "apollographql-client-version", "X-Apollo-Operation-Name", "X-Apollo-Operation-Id",
+                      "Apollo-Require-Preflight", "X-GraphQL-Event-Stream-Token")
+CORS_EXPOSE_HEADERS = ("X-Request-Id", "Retry-After")
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -80,11 +87,17 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     if settings.cors_origins:
-        cors = aiohttp_cors.setup(app, defaults={origin: aiohttp_cors.ResourceOptions(
-            allow_headers=("Authorization", "Content-Type", "X-Request-Id")) for origin in settings.cors_origins})
-        for route in graphql_routes:
-            cors.add(route)
+        _allow_cross_origin(app, settings.cors_origins, graphql_routes)
     return app
+
+
+def _allow_cross_origin(app: web.Application, origins: tuple[str, ...], routes: list) -> None:
+    """CORS for pages on `origins` (INBOX_CORS_ORIGINS): preflights with the headers real clients send
+    pass, and those pages may read CORS_EXPOSE_HEADERS. Pages on other origins get no CORS header."""
+    options = aiohttp_cors.ResourceOptions(allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS)
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
+    for route in routes:
+        cors.add(route)
 
 
 async def _healthz(_request: web.Request) -> web.Response:
