@@ -111,11 +111,16 @@ async def test_a_hash_that_is_not_the_texts_is_refused_and_not_stored(apq):
     assert codes(body) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
-@pytest.mark.parametrize("extension", [{"version": 2, "sha256Hash": "0" * 64}, {"version": 1, "sha256Hash": "x"},
-                                       {"version": 1}, "abc"])
-async def test_a_malformed_persisted_query_is_a_bad_request(apq, extension):
-    response, body = await post(apq, {"extensions": {"persistedQuery": extension}})
-    assert response.status == 400 and codes(body) == ["BAD_REQUEST"], body
+@pytest.mark.parametrize("extension, message", [
+    ({"version": 2, "sha256Hash": "0" * 64}, "Unsupported persisted query version"),
+    ("abc", "Unsupported persisted query version"),
+    ({"version": 1, "sha256Hash": "x"}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
+    ({"version": 1}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
+])
+async def test_a_malformed_persisted_query_is_a_bad_request(apq, extension, message):
+    response, body = await post(apq, {"query": COUNTS, "extensions": {"persistedQuery": extension}})
+    assert response.status == 400, body
+    assert body["errors"] == [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
 
 
 @pytest.mark.parametrize("document, code", [
