@@ -11,11 +11,12 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from models.database import create_engine
 from models.migrate import upgrade
 from services.auth import issue_token
-from services.persisted import ManifestError, load_manifest
+from services.persisted import MAX_DOCUMENT_BYTES, TTL_SECONDS, ManifestError, MemoryQueryStore, load_manifest
 from tests.conftest import JWT_SECRET, world_api
 from tests.node import npm_clients, run_script
 from tests.processes import ROOT, ServerProcess
@@ -136,12 +137,33 @@ async def test_only_a_document_that_can_run_is_stored(apq, document, code):
     assert codes(body) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
+async def test_a_document_over_the_size_cap_runs_but_is_not_kept(apq):
+    big = "# " + "x" * MAX_DOCUMENT_BYTES + "\n" + COUNTS  # comments are no tokens: within INBOX_MAX_TOKENS
+    _, body = await post(apq, {"query": big, "extensions": persisted(big)})
+    assert "inboxCounts" in body["data"], body
+    _, body = await post(apq, {"extensions": persisted(big)})
+    assert codes(body) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+async def test_a_process_keeps_the_most_recently_used_documents_within_its_budget():
+    store = MemoryQueryStore(budget=10)
+    for name in ("a", "b", "c"):
+        await store.add(name, name * 4)
+    assert [await store.get(name) for name in ("a", "b", "c")] == [None, "bbbb", "cccc"]
+    await store.get("b")  # used: c is now the oldest
+    await store.add("d", "dddd")
+    assert [await store.get(name) for name in ("b", "c", "d")] == ["bbbb", None, "dddd"]
+
+
 async def test_processes_share_documents_through_redis(aiohttp_client, sqlite_url, tmp_path, redis_server):
     one = await world_api(aiohttp_client, sqlite_url, tmp_path, redis_url=redis_server.url)
     other = await world_api(aiohttp_client, sqlite_url, tmp_path, redis_url=redis_server.url)
     await post(one, {"query": COUNTS, "extensions": persisted(COUNTS)})
     response, body = await post(other, {"extensions": persisted(COUNTS)})
     assert response.status == 200 and "inboxCounts" in body["data"], body
+    client = redis.Redis(port=redis_server.port)
+    assert 0 < client.ttl(f"inbox:apq:{sha256(COUNTS)}") <= TTL_SECONDS  # refreshed by every use
+    client.close()
 
     # Redis gone: a hash finds nothing and the client sends the text, which still runs.
     redis_server.kill()
