@@ -18,7 +18,7 @@ from models.migrate import upgrade
 from services.auth import issue_token
 from services.persisted import MAX_DOCUMENT_BYTES, TTL_SECONDS, ManifestError, MemoryQueryStore, load_manifest
 from tests.conftest import JWT_SECRET, world_api
-from tests.node import npm_clients, run_script
+from tests.node import js_packages, run_script  # noqa: F401 - js_packages: a fixture
 from tests.processes import ROOT, ServerProcess
 from tests.world import build_world
 from tests.ws import TRANSPORT_WS, WSClient
@@ -263,10 +263,9 @@ def apollo_printed(name: str, field: str, selection: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def apollo(tmp_path_factory):
-    """The node binary, a token of the world's seller s1, and a migrated SQLite database holding the
-    world; skips without Node (fails in CI)."""
-    node = npm_clients()
+def apollo(js_packages, tmp_path_factory):
+    """A token of the world's seller s1 and a migrated SQLite database holding the world; after
+    `js_packages`, so that the tests skip without Node (and fail in CI) before any work."""
     data = tmp_path_factory.mktemp("apq-world")
     url = f"sqlite+aiosqlite:///{data / 'inbox.db'}"
     upgrade(url)
@@ -277,7 +276,7 @@ def apollo(tmp_path_factory):
         await engine.dispose()
 
     asyncio.run(world())
-    return node, issue_token(JWT_SECRET, "shop:s1"), data
+    return issue_token(JWT_SECRET, "shop:s1"), data
 
 
 def _server(data, name: str, **env) -> ServerProcess:
@@ -288,17 +287,17 @@ def _server(data, name: str, **env) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def apq_server(apollo):
-    server = _server(apollo[2], "apq")
+    server = _server(apollo[1], "apq")
     yield server
     server.stop()
 
 
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_apollos_link_registers_a_query_then_sends_its_hash_alone(apollo, apq_server, method):
-    node, token, _ = apollo
+    token, _ = apollo
     name = f"Counts{method.title()}"  # one document per test: the server keeps what the other registered
     document = f"query {name} {{ inboxCounts {{ all }} }}"
-    report = run_script(node, "persisted_queries.mjs", f"{apq_server.url}/graphql", token, method, document, document)
+    report = run_script("persisted_queries.mjs", f"{apq_server.url}/graphql", token, method, document, document)
     hashed, query_hash = method.upper(), sha256(apollo_printed(name, "inboxCounts", "all"))
     assert report["requests"] == [
         {"method": hashed, "sentQuery": False, "sha256Hash": query_hash, "status": 200,
@@ -310,14 +309,14 @@ def test_apollos_link_registers_a_query_then_sends_its_hash_alone(apollo, apq_se
 
 
 def test_apollos_link_runs_a_trusted_document_and_is_refused_another(apollo, tmp_path):
-    node, token, data = apollo
+    token, data = apollo
     counts, quota = apollo_printed("Counts", "inboxCounts", "all"), apollo_printed("Quota", "outreachQuota", "used")
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
         {"id": sha256(counts), "name": "Counts", "type": "query", "body": counts}]}))
     server = _server(data, "trusted", INBOX_TRUSTED_DOCUMENTS=str(manifest))
     try:
-        report = run_script(node, "persisted_queries.mjs", f"{server.url}/graphql", token, "post",
+        report = run_script("persisted_queries.mjs", f"{server.url}/graphql", token, "post",
                             "query Counts { inboxCounts { all } }", "query Quota { outreachQuota { used } }")
     finally:
         server.stop()
