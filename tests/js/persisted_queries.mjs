@@ -25,6 +25,7 @@ async function loggingFetch(input, init) {
     sentQuery: typeof payload.query === "string",
     sha256Hash: payload.extensions?.persistedQuery?.sha256Hash ?? null,
     status: response.status,
+    type: response.headers.get("content-type")?.split(";")[0] ?? null,
     codes: (body?.errors ?? []).map((error) => error.extensions?.code ?? null),
   });
   return response;
