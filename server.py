@@ -37,6 +37,7 @@ from schema.limits import Limits
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.config import Settings
+from services.persisted import ManifestError, load_manifest
 from services.ratelimit import Bucket, create_rate_limits
 from subscriptions import SYSTEM_CHANNEL, create_broker
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
         await state.sockets.start()
         yield
         await state.sockets.close()
+        await state.persisted.close()
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()
@@ -231,6 +233,7 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     """Serve with `workers` processes sharing the port (SO_REUSEPORT); several need Redis."""
     if workers > 1 and not settings.redis_url:
         sys.exit("--workers above 1 needs REDIS_URL, so that live events reach every process.")
+    _check_trusted_documents(settings)
     _check_listen(settings, reuse_port=workers > 1)
     if settings.is_sqlite:
         asyncio.run(_prepare_embedded(settings, seed_demo))
@@ -250,6 +253,16 @@ def _fail(message: str) -> NoReturn:
     """A refusal the operator can act on: one line on stderr, exit status 2, no traceback."""
     print(message, file=sys.stderr)
     raise SystemExit(2)
+
+
+def _check_trusted_documents(settings: Settings) -> None:
+    """Fail before any banner when the trusted-documents manifest cannot be used (each process reads
+    it again as it starts)."""
+    if settings.trusted_documents is not None:
+        try:
+            load_manifest(settings.trusted_documents)
+        except ManifestError as error:
+            _fail(f"INBOX_TRUSTED_DOCUMENTS: {error}")
 
 
 def _check_listen(settings: Settings, reuse_port: bool) -> None:

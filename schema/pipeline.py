@@ -1,6 +1,7 @@
 """The one schema extension every operation runs through.
 
-It gives the operation its cached document and validation (schema/documents.py), applies the
+It gives the operation its cached document and validation (schema/documents.py), runs only trusted
+documents when there is a manifest and registers persisted queries (schema/persisted.py), applies the
 operation limits (schema/limits.py) and records the operation (schema/observability.py). One
 extension with one hook rather than one per concern: strawberry wraps every hook of every
 extension in a context manager for every operation.
@@ -12,6 +13,7 @@ from strawberry.types.graphql import OperationType
 from schema.documents import prepare_document
 from schema.limits import Limits, admit, operation_cost, refuse_if_too_costly
 from schema.observability import Observation
+from schema.persisted import refuse_untrusted, register
 
 
 def pipeline_extension(limits: Limits, rules: tuple, production: bool) -> type[SchemaExtension]:
@@ -26,12 +28,15 @@ def pipeline_extension(limits: Limits, rules: tuple, production: bool) -> type[S
             context.validation_rules = rules
             context.parse_options["max_tokens"] = limits.max_tokens
             prepare_document(context, hide_suggestions=production)
+            persisted = context.context.app.persisted
+            refuse_untrusted(persisted, context)
             operation = _operation_to_run(context)
             if operation is not None:
                 self.cost = _cost(context, production)
                 if self.cost is not None:
                     refuse_if_too_costly(self.cost, limits.max_cost)
                 await admit(context, operation)
+                await register(persisted, context)
             yield
             observation.finish(context)
 

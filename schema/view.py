@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
@@ -19,6 +20,8 @@ from resolvers.context import Context
 from schema.documents import is_introspection_only
 from schema.graphiql import page_html
 from schema.http_transport import fill, media_type, refusal
+from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
+from schema.persisted import resolve as resolve_persisted
 from schema.websocket import LegacyWSHandler, TransportWSHandler
 from services.auth import require_active_shop
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
@@ -63,8 +66,12 @@ class InboxView(GraphQLView):
             and super().is_websocket_request(request)
 
     def _is_ide_page(self, request: web.Request) -> bool:
-        return (request.method == "GET" and "query" not in request.query
+        return (request.method == "GET" and "query" not in request.query and "extensions" not in request.query
                 and "text/html" in request.headers.get("Accept", ""))
+
+    def should_render_graphql_ide(self, request) -> bool:
+        # A GET naming a persisted query by hash has no `query`, and strawberry shows the IDE then.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         request[REQUEST_ID_KEY] = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
@@ -76,6 +83,10 @@ class InboxView(GraphQLView):
             return await self._post_one_operation(request) or await self.run(request=request)
         except (Unauthenticated, ShopInactive) as error:
             return self._refuse(request, error, 401 if isinstance(error, Unauthenticated) else 200)
+        except PersistedQueryError as error:
+            response = self._refuse(request, error, error.status)
+            response.headers.update(NO_CACHE)
+            return response
         except HTTPException as error:
             return error_response(request, InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
         except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
@@ -129,6 +140,8 @@ class InboxView(GraphQLView):
             return None
         query, variables = data.get("query"), data.get("variables")
         name, extensions = data.get("operationName"), data.get("extensions")
+        if names_persisted_query(extensions):
+            query, extensions = await resolve_persisted(self.runtime.persisted, query, extensions)
         if not (type(query) is str and isinstance(variables, dict | None) and isinstance(name, str | None)
                 and isinstance(extensions, dict | None)):
             return None
@@ -189,9 +202,12 @@ class InboxView(GraphQLView):
 
     async def parse_http_body(self, request_adapter):
         try:
-            return await super().parse_http_body(request_adapter)
+            data = await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError):  # strawberry assumes a JSON object; `0` or `[1]` is not one
             raise HTTPException(400, "The request body must be a JSON object with a query.") from None
+        if isinstance(data, GraphQLRequestData) and names_persisted_query(data.extensions):
+            data.query, data.extensions = await resolve_persisted(self.runtime.persisted, data.query, data.extensions)
+        return data
 
     async def get_context(self, request: web.Request, response) -> Context:
         return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response,

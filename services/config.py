@@ -57,6 +57,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     cors_origins: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 10.0
+    trusted_documents: Path | None = None  # a manifest: only its documents run (services/persisted.py)
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,4 +108,5 @@ class Settings:
             max_body_bytes=int(env.get("INBOX_MAX_BODY_BYTES", str(256 * 1024))),
             cors_origins=tuple(o.strip() for o in env.get("INBOX_CORS_ORIGINS", "").split(",") if o.strip()),
             shutdown_grace_seconds=float(env.get("INBOX_SHUTDOWN_GRACE_SECONDS", "10")),
+            trusted_documents=Path(env["INBOX_TRUSTED_DOCUMENTS"]) if env.get("INBOX_TRUSTED_DOCUMENTS") else None,
         )

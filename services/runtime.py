@@ -11,6 +11,7 @@ from services.auth import Authenticator
 from services.config import Settings
 from services.events import Event
 from services.metrics import Metrics, count_statements
+from services.persisted import PersistedQueries, create_persisted_queries
 from services.ratelimit import RateLimits
 from services.sockets import SocketRegistry
 from subscriptions import RESYNC, Broker
@@ -31,6 +32,7 @@ class Runtime:
     metrics: Metrics = field(init=False)
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
+    persisted: PersistedQueries = field(init=False)
 
     def __post_init__(self):
         self.engine = GatedEngine(self.engine)
@@ -41,6 +43,7 @@ class Runtime:
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         self.sockets = SocketRegistry(self.settings)
+        self.persisted = create_persisted_queries(self.settings.redis_url, self.settings.trusted_documents)
         count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
