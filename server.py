@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
                      graphql_ide=None if settings.production else "graphiql",
                      max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
                      connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
+    app.on_shutdown.append(view.end_streams)
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     if not settings.production:
         add_graphiql_routes(app)

@@ -1,6 +1,8 @@
 """The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors, and
-the transports: HTTP runs queries and mutations, WebSockets (schema/websocket.py) everything."""
+the transports: a JSON request runs a query or mutation; WebSockets (schema/websocket.py) and
+event streams over HTTP (SSE and multipart, schema/http_streams.py) run everything."""
 
+import asyncio
 import json
 import logging
 import uuid
@@ -13,6 +15,7 @@ from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
 from models.availability import is_unavailable
@@ -22,6 +25,7 @@ from schema.graphiql import page_html
 from schema.http_transport import fill, media_type, refusal
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
 from schema.persisted import resolve as resolve_persisted
+from schema.http_streams import HTTP_STREAM_PROTOCOLS, TRANSPORTS, end_streams, until_expiry, write_stream
 from schema.websocket import LegacyWSHandler, TransportWSHandler
 from services.auth import require_active_shop
 from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
@@ -29,9 +33,11 @@ from services.runtime import Runtime
 from services.viewer import Viewer
 
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
-# What one HTTP request may run: it answers one result, so a subscription needs a WebSocket.
+# What a JSON request may run: it answers one result, so a subscription needs a stream.
 HTTP_OPERATIONS = {"GET": frozenset({OperationType.QUERY}), "POST": POST_OPERATIONS}
-SUBSCRIPTION_OVER_HTTP = "subscriptions need a WebSocket"
+SUBSCRIPTION_OVER_HTTP = ("subscriptions need a WebSocket or an event stream "
+                          '(Accept: text/event-stream, or multipart/mixed;subscriptionSpec="1.0")')
+PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, *HTTP_STREAM_PROTOCOLS)
 VIEWER_KEY = web.RequestKey("viewer", Viewer)
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 MEDIA_TYPE_KEY = web.ResponseKey("media_type", str)
@@ -51,10 +57,12 @@ def error_response(request: web.Request, error: InboxError, status: int) -> web.
 class InboxView(GraphQLView):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    stream_transport_classes_by_protocol = TRANSPORTS
 
     def __init__(self, schema, runtime: Runtime, **kwargs):
-        super().__init__(schema, **kwargs)
+        super().__init__(schema, subscription_protocols=PROTOCOLS, **kwargs)
         self.runtime = runtime
+        self.streams: set[asyncio.Task] = set()  # the handlers writing SSE or multipart streams
 
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
@@ -172,6 +180,20 @@ class InboxView(GraphQLView):
             raise HTTPException(400, error.as_http_error_reason()) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
+
+    async def _create_streaming_response(self, request, result, protocol, sub_response):
+        """strawberry's SSE or multipart stream of an operation, ending when the request's token does."""
+        if request.get(VIEWER_KEY) is not None:
+            result = until_expiry(result, self.runtime.auth.expiry(request.headers.get("Authorization")))
+        return await super()._create_streaming_response(request, result, protocol, sub_response)
+
+    async def create_streaming_response(self, request, stream, sub_response, headers):
+        return await write_stream(request, stream, sub_response.status, {**sub_response.headers, **headers},
+                                  self.streams)
+
+    async def end_streams(self, _app: web.Application) -> None:
+        """On shutdown (an `on_shutdown` hook): end the SSE and multipart streams."""
+        end_streams(self.streams)
 
     def _refuse(self, request: web.Request, error: InboxError, status: int) -> web.Response:
         self.runtime.metrics.http_refusals.labels(error.code).inc()

@@ -24,7 +24,7 @@ INIT_TIMEOUT_CLOSE_CODE = 4408
 TOKEN_EXPIRED_REASON = "token expired"
 
 
-def _token_expired_error() -> GraphQLError:
+def token_expired_error() -> GraphQLError:
     return GraphQLError("The token has expired; reconnect with a fresh token and resume with `after`.",
                         extensions={"code": "UNAUTHENTICATED"})
 
@@ -54,7 +54,7 @@ class _TokenLifetime:
 
     async def _end_socket(self) -> None:
         with suppress(WebSocketDisconnected):
-            await self.end_operations(_token_expired_error())
+            await self.end_operations(token_expired_error())
         await self.websocket.close(FORBIDDEN_CLOSE_CODE, TOKEN_EXPIRED_REASON)
 
     async def end_operations(self, error: GraphQLError) -> None:

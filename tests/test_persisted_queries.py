@@ -263,7 +263,7 @@ def apollo_printed(name: str, field: str, selection: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def apollo(js_packages, tmp_path_factory):
+def apollo(js_packages, tmp_path_factory):  # noqa: F811 - the fixture imported above
     """A token of the world's seller s1 and a migrated SQLite database holding the world; after
     `js_packages`, so that the tests skip without Node (and fail in CI) before any work."""
     data = tmp_path_factory.mktemp("apq-world")

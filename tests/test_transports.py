@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from schema.view import SUBSCRIPTION_OVER_HTTP
 from tests.gql import SEND, text_to_creator
 from tests.test_subscriptions import MESSAGE_ADDED
 from tests.world import build_world
@@ -34,7 +35,7 @@ async def test_a_subscription_over_http_is_refused_with_400(api, method, caplog)
         response = await api.http.get("/graphql", params={"query": MESSAGE_ADDED}, headers=headers)
     body = await response.json()
     assert response.status == 400, body
-    assert body["errors"] == [{"message": "subscriptions need a WebSocket", "extensions": {"code": "BAD_REQUEST"}}]
+    assert body["errors"] == [{"message": SUBSCRIPTION_OVER_HTTP, "extensions": {"code": "BAD_REQUEST"}}]
     assert _errors_logged(caplog) == []
 
 

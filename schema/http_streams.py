@@ -1,0 +1,92 @@
+"""Subscriptions over HTTP: strawberry's two streaming transports, each stream ending with its token.
+
+- GraphQL over Server-Sent Events (graphql-sse, distinct connections mode): a GET or POST with
+  `Accept: text/event-stream` answers `event: next` per result, then `event: complete`, with a
+  `: ping` comment every 15 s (strawberry's) so proxies keep an idle stream open.
+- Apollo's multipart subscriptions: `Accept: multipart/mixed;subscriptionSpec="1.0"` answers
+  `{"payload": result}` parts, a `{}` heartbeat every 5 s (strawberry's, as Apollo's router), and a
+  closing boundary. A plain `multipart/mixed` (GraphiQL sends `application/json, multipart/mixed`)
+  is not this protocol and gets JSON.
+
+The request authenticates like any other (its Authorization header, before anything runs), and the
+operation runs the same resolvers as over a WebSocket: `after` replays without gap or duplicate, the
+stream holds one of the principal's subscriptions while it runs (resolvers/live.py), and a seller
+whose shop closes loses it. When the token expires the stream's last result is an UNAUTHENTICATED
+error, then it ends; the client resubscribes with a fresh token and `after`.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import aclosing
+
+from aiohttp import web
+from strawberry.http.streaming import MultipartSubscriptionTransport, SSETransport
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+from strawberry.types.execution import ExecutionResult
+
+from schema.websocket import token_expired_error
+
+HTTP_STREAM_PROTOCOLS = (GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
+
+
+class MultipartSubscriptions(MultipartSubscriptionTransport):
+    """strawberry's, with a closing delimiter MIME parsers accept. Every part already ends with
+    `\r\n--graphql`, so the stream closes with `--` after it; strawberry starts a new delimiter line
+    instead, which leaves an empty part whose "header" is `--graphql--` (aiohttp's parser refuses it)."""
+
+    def encode_complete(self) -> str:
+        return "--\r\n"
+
+
+TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: SSETransport, MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
+
+
+async def until_expiry(results: AsyncIterator, expires_at: float) -> AsyncIterator:
+    """The results of a streamed operation until `expires_at` (a Unix time), then an UNAUTHENTICATED
+    error as the last one. The stream behind is closed either way, giving back its subscription."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (expires_at - time.time())
+    try:
+        while True:
+            try:
+                # A deadline per wait, not around the loop: while this generator is suspended at
+                # `yield` its consumer runs, and a timeout firing then would cancel the consumer.
+                async with asyncio.timeout_at(deadline):
+                    result = await anext(results)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                yield ExecutionResult(data=None, errors=[token_expired_error()])
+                return
+            yield result
+    finally:
+        await results.aclose()
+
+
+async def write_stream(request: web.Request, stream: Callable[[], AsyncIterator[str]], status: int,
+                       headers: Mapping[str, str], writing: set[asyncio.Task]) -> web.StreamResponse:
+    """Write a stream's chunks as they come (strawberry's aiohttp writer, closing the stream itself), as
+    one of the `writing` tasks that `end_streams` ends. aiohttp notices a client that left only when a
+    write fails, at the next heartbeat at the latest; the stream then ends, giving back its subscription."""
+    response = web.StreamResponse(status=status, headers=headers)
+    await response.prepare(request)
+    task = asyncio.current_task()
+    writing.add(task)
+    try:
+        async with aclosing(stream()) as chunks:
+            async for chunk in chunks:
+                await response.write(chunk.encode())
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left. Not re-raised: aiohttp logs a handler's own as an error, with a traceback
+    finally:
+        writing.discard(task)
+    return response
+
+
+def end_streams(writing: set[asyncio.Task]) -> None:
+    """At shutdown: cut every stream being written, so the process need not wait out its grace period
+    for them. Their clients resubscribe (to another process) with `after`, as after a WebSocket's 1012."""
+    for task in list(writing):
+        task.cancel()
