@@ -89,4 +89,7 @@ def end_streams(writing: set[asyncio.Task]) -> None:
     """At shutdown: cut every stream being written, so the process need not wait out its grace period
     for them. Their clients resubscribe (to another process) with `after`, as after a WebSocket's 1012."""
     for task in list(writing):
-        task.cancel()
+        # Not twice: a second cancel lands in strawberry's own clean-up (it awaits its tasks with
+        # CancelledError suppressed), which then leaves its reader task behind, never to end.
+        if not task.cancelling():
+            task.cancel()
