@@ -138,3 +138,14 @@ async def world_api(aiohttp_client, database_url: str, tmp_path, **overrides) ->
     api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, **overrides))
     await build_world(api.engine)
     return api
+
+
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """Headless Chromium (tests/browser.py) for a module's browser tests; skipped without it, unless
+    INBOX_REQUIRE_BROWSER=1."""
+    from tests.browser import Chromium, chromium_or_skip
+
+    browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
+    yield browser
+    browser.stop()

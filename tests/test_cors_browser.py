@@ -9,7 +9,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from services.auth import issue_token
-from tests.browser import Chromium, DevTools, chromium_or_skip
+from tests.browser import DevTools
 from tests.conftest import JWT_SECRET
 from tests.processes import ServerProcess, free_port
 
@@ -20,13 +20,6 @@ FETCH = """fetch(%(api)s, {method: 'POST', body: JSON.stringify({query: '{ inbox
   .then(async response => ({status: response.status, requestId: response.headers.get('X-Request-Id'),
                             retryAfter: response.headers.get('Retry-After'), body: await response.json()}))
   .catch(error => ({failed: String(error)}))"""
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
-    yield browser
-    browser.stop()
 
 
 @pytest.fixture(scope="module")

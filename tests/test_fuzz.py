@@ -17,12 +17,10 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 from hypothesis_graphql import strategies as gql
 
-from models.database import create_engine
-from models.migrate import upgrade
 from services.auth import issue_token
 from tests.conftest import JWT_SECRET
 from tests.processes import ROOT, ServerProcess
-from tests.world import build_world
+from tests.world import sqlite_world
 
 SCHEMA = (ROOT / "schema.graphql").read_text()
 EXAMPLES = int(os.environ.get("INBOX_FUZZ_EXAMPLES", "60"))
@@ -35,18 +33,9 @@ SUBJECTS = ("shop:s1", "creator:c1")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import asyncio
 
     data_dir = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}"
-    upgrade(url)
-
-    async def world():
-        engine = create_engine(url)
-        await build_world(engine)
-        await engine.dispose()
-
-    asyncio.run(world())
+    url = sqlite_world(data_dir)
     process = ServerProcess({"DATABASE_URL": url, "INBOX_JWT_SECRET": JWT_SECRET, "INBOX_DATA_DIR": str(data_dir),
                              "INBOX_QUERY_BURST": "100000", "INBOX_MUTATION_BURST": "100000"},
                             data_dir / "server.log").start()

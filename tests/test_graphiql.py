@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from schema.graphiql import HERE
-from tests.browser import Chromium, DevTools, chromium_or_skip
+from tests.browser import DevTools
 from tests.conftest import client_of, make_settings
 from tests.processes import ServerProcess
 
@@ -29,13 +29,6 @@ RUN = "document.querySelector('.graphiql-execute-button').click(), true"
 SHOW_DOCS = "document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click(), true"
 # The docs' root types, listed once the schema has loaded.
 ROOT_TYPES = "document.querySelector('.graphiql-doc-explorer')?.innerText.includes('subscription: Subscription')"
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
-    yield browser
-    browser.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 through Redis, and trusted documents (INBOX_TRUSTED_DOCUMENTS); with aiohttp requests, and with Apollo
 Client's own PersistedQueryLink against a real server process."""
 
-import asyncio
 import hashlib
 import json
 import re
@@ -13,14 +12,12 @@ import sys
 import pytest
 import redis
 
-from models.database import create_engine
-from models.migrate import upgrade
 from services.auth import issue_token
 from services.persisted import MAX_DOCUMENT_BYTES, TTL_SECONDS, ManifestError, MemoryQueryStore, load_manifest
 from tests.conftest import JWT_SECRET, world_api
 from tests.node import js_packages, run_script  # noqa: F401 - js_packages: a fixture
 from tests.processes import ROOT, ServerProcess
-from tests.world import build_world
+from tests.world import sqlite_world
 from tests.ws import TRANSPORT_WS, WSClient
 
 COUNTS = "query Counts { inboxCounts { all unread } }"
@@ -267,15 +264,7 @@ def apollo(js_packages, tmp_path_factory):  # noqa: F811 - the fixture imported 
     """A token of the world's seller s1 and a migrated SQLite database holding the world; after
     `js_packages`, so that the tests skip without Node (and fail in CI) before any work."""
     data = tmp_path_factory.mktemp("apq-world")
-    url = f"sqlite+aiosqlite:///{data / 'inbox.db'}"
-    upgrade(url)
-
-    async def world():
-        engine = create_engine(url)
-        await build_world(engine)
-        await engine.dispose()
-
-    asyncio.run(world())
+    sqlite_world(data)
     return issue_token(JWT_SECRET, "shop:s1"), data
 
 

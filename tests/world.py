@@ -31,6 +31,25 @@ async def build_world(engine, creators: int = 40) -> None:
     await import_platform_data(engine, world_data(creators))
 
 
+def sqlite_world(directory) -> str:
+    """The URL of a migrated SQLite database in `directory` holding the world (for server processes)."""
+    import asyncio
+
+    from models.database import create_engine
+    from models.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{directory / 'inbox.db'}"
+    upgrade(url)
+
+    async def world():
+        engine = create_engine(url)
+        await build_world(engine)
+        await engine.dispose()
+
+    asyncio.run(world())
+    return url
+
+
 # --- Write side helpers ---------------------------------------------------------------------------
 
 async def set_shop_status(engine, platform_id: str, status: str, creators: int = 40) -> None:
