@@ -16,6 +16,8 @@ from aiohttp import web
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
+_GRAPHQL_JSON_TYPES = frozenset({GRAPHQL_RESPONSE, "application/graphql+json"})
+_STREAM_TYPES = frozenset({"text/event-stream", "multipart/mixed"})
 # A request error's status in application/graphql-response+json by its code; other codes answer 400.
 REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "SHOP_INACTIVE": 403, "RATE_LIMITED": 429,
                         "INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
@@ -39,6 +41,24 @@ def media_type(accept: str | None) -> str:
         if candidate is not None and (quality := _quality(parameters)) > best:
             chosen, best = candidate, quality
     return chosen
+
+
+def prefers_stream(accept: str) -> bool:
+    """Whether Accept ranks an event stream (SSE, multipart) above every JSON answer, by quality and
+    then by order. urql lists `text/event-stream, multipart/mixed` after the JSON types on every
+    request, and wants JSON for its queries; streaming clients list the stream first."""
+    if "text/event-stream" not in accept and "multipart/mixed" not in accept:
+        return False
+    best_json = best_stream = None  # (quality, -position): higher is preferred
+    for position, media_range in enumerate(accept.split(",")):
+        name, _, parameters = media_range.partition(";")
+        name = name.strip().lower()
+        rank = (_quality(parameters), -position)
+        if name in _STREAM_TYPES:
+            best_stream = rank if best_stream is None else max(best_stream, rank)
+        elif name in _JSON_RANGES or name in _GRAPHQL_JSON_TYPES:
+            best_json = rank if best_json is None else max(best_json, rank)
+    return best_stream is not None and best_stream[0] > 0 and (best_json is None or best_stream > best_json)
 
 
 def _quality(parameters: str) -> float:

@@ -22,7 +22,7 @@ from models.availability import is_unavailable
 from resolvers.context import Context
 from schema.documents import is_introspection_only
 from schema.graphiql import page_html
-from schema.http_transport import fill, media_type, refusal
+from schema.http_transport import fill, media_type, prefers_stream, refusal
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
 from schema.persisted import resolve as resolve_persisted
 from schema.http_streams import HTTP_STREAM_PROTOCOLS, TRANSPORTS, end_streams, until_expiry, write_stream
@@ -72,6 +72,13 @@ class InboxView(GraphQLView):
         # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.
         return request.method == "GET" and "upgrade" in request.headers.get("Connection", "").lower() \
             and super().is_websocket_request(request)
+
+    def _get_stream_transport_from_headers(self, headers):
+        """strawberry's stream transport for the Accept header, only when the client ranks a stream
+        above JSON (strawberry streams whenever a stream type is listed at all)."""
+        if not prefers_stream(headers.get("Accept", "")):
+            return None
+        return super()._get_stream_transport_from_headers(headers)
 
     def _is_ide_page(self, request: web.Request) -> bool:
         return (request.method == "GET" and "query" not in request.query and "extensions" not in request.query

@@ -138,3 +138,20 @@ async def test_every_answer_names_its_request_id(api, caplog):
     response = await api.http.get("/graphql?query=%7B__typename%7D", headers={
         "X-Request-Id": "trace-8", "Authorization": f"Bearer {api.token('shop:s1')}"})
     assert response.status == 200 and response.headers["X-Request-Id"] == "trace-8"  # strawberry's lane
+
+
+@pytest.mark.parametrize(("accept", "streams"), [
+    ("text/event-stream", True),  # graphql-sse's client
+    ('multipart/mixed;boundary="graphql";subscriptionSpec="1.0",application/json;q=0.9', True),  # Apollo
+    ("text/event-stream, multipart/mixed", True),  # urql's subscriptions
+    ("application/graphql-response+json, application/graphql+json, application/json, text/event-stream, "
+     "multipart/mixed", False),  # urql's queries
+    ("application/json, multipart/mixed", False),  # GraphiQL
+    ("application/json;q=0.5, text/event-stream", True),
+    ("text/event-stream;q=0, application/json", False),
+    ("*/*", False),
+])
+def test_a_stream_answers_only_when_the_client_ranks_it_above_json(accept, streams):
+    from schema.http_transport import prefers_stream
+
+    assert prefers_stream(accept) is streams
