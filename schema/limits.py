@@ -198,6 +198,8 @@ def _operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_nam
     roots = {"query": schema.query_type, "mutation": schema.mutation_type, "subscription": schema.subscription_type}
     formula = _FormulaBuilder(schema, document).selections(operation.selection_set, roots[operation.operation.value])
     names = formula.variables()
+    if not names:  # no page size from a variable: the sum is a constant, added up once
+        formula = CostFormula(formula.cost({}))
     definitions = tuple(d for d in operation.variable_definitions or () if d.variable.name.value in names)
     return OperationCost(formula, definitions)
 
