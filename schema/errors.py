@@ -12,7 +12,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from models.availability import is_unavailable
-from services.errors import InboxError, RateLimited
+from services.errors import InboxError, RateLimited, ServiceUnavailable
 
 log = logging.getLogger("inbox.errors")
 
@@ -46,7 +46,7 @@ def classify(error: GraphQLError) -> None:
     elif isinstance(original, REQUEST_REFUSALS):
         extensions["code"] = "BAD_REQUEST"
     elif original is not None and is_unavailable(original):
-        extensions["code"] = "SERVICE_UNAVAILABLE"
+        extensions["code"] = ServiceUnavailable.code
         error.message = "The service is temporarily unavailable; retry shortly."
     elif original is not None:
         error_id = uuid.uuid4().hex[:12]

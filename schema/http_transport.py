@@ -13,6 +13,8 @@ import math
 import orjson
 from aiohttp import web
 
+from services.errors import ServiceUnavailable
+
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
@@ -21,7 +23,7 @@ _STREAM_TYPES = frozenset({"text/event-stream", "multipart/mixed"})
 # A request error's status in application/graphql-response+json by its code; other codes answer 400.
 REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "SHOP_INACTIVE": 403, "RATE_LIMITED": 429,
                         "INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
-UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_CODE = ServiceUnavailable.code
 # While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
 # by itself once it is back. WebSockets close with 1013 (try again later) instead.
 RETRY_AFTER_SECONDS = 2
