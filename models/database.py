@@ -1,25 +1,19 @@
-"""Engine creation and the few statements whose SQL differs between the two databases."""
+"""Engine creation, the read function, and the few statements whose SQL differs between the two databases."""
 
 import asyncio
-import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.sql import Executable
 
-from models.availability import is_unavailable
-
-# SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
-# `GatedEngine._idle_connection`); closing a coroutine never started warns, as if one were forgotten.
-warnings.filterwarnings("ignore", "coroutine 'connect' was never awaited", RuntimeWarning,
-                        "sqlalchemy")
-
+# The execution option that marks a statement built once for many requests (`built_once`).
+BUILT_ONCE = "inbox_built_once"
+StatementT = TypeVar("StatementT", bound=Executable)
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -37,14 +31,16 @@ class GatedEngine:
     next, and a waiter that loses it queues again at the back (asyncio.Queue), so under load a
     few requests wait for seconds; each wait also costs a task (`asyncio.wait_for`). Waiting on
     a fair semaphore sized to the pool first means the pool itself never waits.
-    Everything but `connect` and `begin` is the engine's own.
+    Everything but `connect`, `begin` and `fetch` is the engine's own.
     """
 
-    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None):
+    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None,
+                 watchers: list[Callable[[str], None]] | None = None):
         self._engine = engine
         self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())
         # Read on every statement: plain attributes, not `__getattr__` and AsyncEngine's properties.
         self.dialect, self.sync_engine = engine.dialect, engine.sync_engine
+        self.watchers = [] if watchers is None else watchers  # see `watch_statements`
 
     def __getattr__(self, name: str):
         return getattr(self._engine, name)
@@ -59,51 +55,44 @@ class GatedEngine:
         async with self._gate, self._engine.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def driver_connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection's own asyncpg connection, without SQLAlchemy's Connection around it
-        (PostgreSQL only; see `models.prepared`). One that fails as disconnected is dropped from
-        the pool and reported as SQLAlchemy's OperationalError, as SQLAlchemy's own reads are."""
-        async with self._gate:
-            pooled = self._idle_connection() or await self._engine.raw_connection()
-            driver = pooled.driver_connection
-            try:
-                yield driver
-            except Exception as error:
-                if not _is_disconnect(error, driver):
-                    raise
-                await greenlet_spawn(pooled.invalidate, error)
-                raise OperationalError("driver_connection", None, error, connection_invalidated=True) from error
-            finally:
-                pooled.close()
+    async def fetch(self, statement: Executable, params: dict) -> Sequence:
+        """The rows of one statement, read on a pooled connection of its own."""
+        async with self.connect() as conn:
+            return (await conn.execute(statement, params)).all()
 
-    def _idle_connection(self):
-        """A pooled connection taken without a greenlet, or None.
+    def watch_statements(self, watcher: Callable[[str], None]) -> Callable[[], None]:
+        """Call `watcher` with the SQL of every statement this engine (and the engines made from it by
+        `execution_options`) runs, until the function returned is called. Where a subclass runs a
+        statement without SQLAlchemy, it calls `watchers` itself."""
+        def before_cursor_execute(_conn, _cursor, statement: str, *_rest) -> None:
+            watcher(statement)
 
-        SQLAlchemy's async engine takes every connection inside a greenlet, in case the pool must
-        connect first; that costs 30 µs of a messages page's 470 (in process). Past the gate an
-        idle connection is almost always there, and taking it does no I/O. Where the pool holds
-        none, None at once; where the idle one must reconnect (it was invalidated), SQLAlchemy
-        refuses the I/O outside a greenlet (MissingGreenlet) before starting it, and returns the
-        connection to the pool: None too, and the caller takes the greenlet path."""
-        if not self.sync_engine.pool.checkedin():
-            return None
-        try:
-            return self.sync_engine.raw_connection()
-        except MissingGreenlet:
-            return None
+        event.listen(self.sync_engine, "before_cursor_execute", before_cursor_execute)
+        self.watchers.append(watcher)
+
+        def stop() -> None:
+            event.remove(self.sync_engine, "before_cursor_execute", before_cursor_execute)
+            self.watchers.remove(watcher)
+
+        return stop
 
     def execution_options(self, **options) -> "GatedEngine":
-        """The same engine with other options, behind the same gate (they share the pool)."""
-        return GatedEngine(self._engine.execution_options(**options), self._gate)
+        """The same engine with other options, behind the same gate (they share the pool) and watched alike."""
+        return type(self)(self._engine.execution_options(**options), self._gate, self.watchers)
 
 
-def _is_disconnect(error: Exception, driver: asyncpg.Connection) -> bool:
-    """Whether a connection is gone (server stopped or restarted, backend terminated, network cut),
-    or its protocol state broke (a backend terminated just as a statement was sent: "cannot switch
-    to state 12; another operation is in progress")."""
-    return (is_unavailable(error) or driver.is_closed()
-            or isinstance(error, asyncpg.exceptions.InternalClientError))
+def built_once(statement: StatementT) -> StatementT:
+    """Mark a statement built once and run by many requests (a module constant, or one of a cached
+    builder's): the speed layer (fastpath/reads.py) may keep it prepared. SQLAlchemy runs it as any other."""
+    return statement.execution_options(**{BUILT_ONCE: True})
+
+
+async def fetch(db: GatedEngine | AsyncConnection, statement: Executable, params: dict | None = None) -> Sequence:
+    """The rows of a statement, read with `db`: the reader engine (one pooled connection for this
+    statement) or a connection already held (a transaction's)."""
+    if isinstance(db, AsyncConnection):
+        return (await db.execute(statement, params or {})).all()
+    return await db.fetch(statement, params or {})
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:

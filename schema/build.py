@@ -1,40 +1,30 @@
-"""Assembles the schema from the root types, once per configuration."""
+"""Assembles the schema from the root types, once per configuration.
+
+The speed layer builds its schema here too, with its own root query type, execution context, name
+converter and pipeline (fastpath/schema.py); the defaults are strawberry's own.
+"""
 
 from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache
 
 import strawberry
+from graphql.execution import Executor
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.errors import classify
-from schema.fast_execution import FastExecutionContext
 from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
 from schema.mutation import Mutation
-from schema.pipeline import pipeline_extension
+from schema.pipeline import OperationPipeline, Pipeline
 from schema.query import Query
 from schema.scalars import DECIMAL
 from schema.subscription import Subscription
 from services.errors import ServiceUnavailable
 
 SERVICE_UNAVAILABLE = ServiceUnavailable.code
-
-
-class CachedNameConverter(NameConverter):
-    """strawberry's camelCase names, each computed once: resolving a field converts the name of
-    every argument it declares, on every request."""
-
-    def __init__(self):
-        super().__init__()
-        self._names: dict[str, str] = {}
-
-    def apply_naming_config(self, name: str) -> str:
-        converted = self._names.get(name)
-        if converted is None:
-            converted = self._names[name] = super().apply_naming_config(name)
-        return converted
 
 
 class InboxSchema(strawberry.Schema):
@@ -66,26 +56,33 @@ async def _until_unavailable(results):
                 return
 
 
-class QuietExecutionContext(FastExecutionContext):
-    """Execution without "Did you mean" suggestions in variable and argument errors (production):
-    they would describe the schema that production hides."""
+@lru_cache(maxsize=4)
+def quiet(context_class: type[Executor]) -> type[Executor]:
+    """The execution context class without "Did you mean" suggestions in variable and argument errors
+    (production): they would describe the schema that production hides."""
 
-    @classmethod
-    def build(cls, *args, **kwargs):
-        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+    class QuietExecutionContext(context_class):
+        @classmethod
+        def build(cls, *args, **kwargs):
+            return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+    return QuietExecutionContext
 
 
 @lru_cache(maxsize=8)
-def build_schema(limits: Limits = Limits(), production: bool = False) -> InboxSchema:
+def build_schema(limits: Limits = Limits(), production: bool = False, *, query: type = Query,
+                 execution_context_class: type[Executor] = StrawberryGraphQLCoreExecutionContext,
+                 name_converter: type[NameConverter] = NameConverter,
+                 pipeline: type[Pipeline] = OperationPipeline) -> "InboxSchema":
     """The schema with its limits; production also hides introspection and every suggestion."""
     rules = validation_rules(limits, production)
     built = InboxSchema(
-        query=Query, mutation=Mutation, subscription=Subscription,
-        config=StrawberryConfig(disable_field_suggestions=production, name_converter=CachedNameConverter(),
+        query=query, mutation=Mutation, subscription=Subscription,
+        config=StrawberryConfig(disable_field_suggestions=production, name_converter=name_converter(),
                                 scalar_map={Decimal: DECIMAL}),
-        execution_context_class=QuietExecutionContext if production else FastExecutionContext,
-        extensions=[pipeline_extension(limits, rules, production)])
-    guard_inputs(built._schema)
+        execution_context_class=quiet(execution_context_class) if production else execution_context_class,
+        extensions=[pipeline.configured(limits, rules, production)])
+    guard_inputs(built._schema)  # graphql-core's schema: strawberry has no public accessor
     return built
 
 

@@ -1,6 +1,7 @@
 """The aiohttp GraphQL view: bearer authentication over HTTP and WebSocket, JSON errors, and
 the transports: a JSON request runs a query or mutation; WebSockets (schema/websocket.py) and
-event streams over HTTP (SSE and multipart, schema/http_streams.py) run everything."""
+event streams over HTTP (SSE and multipart, schema/http_streams.py) run everything. strawberry's
+`run` answers every request (`respond`; the speed layer's view answers most POSTs itself)."""
 
 import asyncio
 import json
@@ -11,6 +12,8 @@ from functools import cached_property
 import orjson
 from aiohttp import WSCloseCode, web
 from cross_web import HTTPException
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import OperationType as DocumentOperation
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
@@ -20,7 +23,6 @@ from strawberry.types.graphql import OperationType
 
 from models.availability import is_unavailable
 from resolvers.context import Context
-from schema.documents import is_introspection_only
 from schema.graphiql import page_html
 from schema.http_transport import fill, media_type, prefers_stream, refusal
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
@@ -35,6 +37,7 @@ from services.viewer import Viewer
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # What a JSON request may run: it answers one result, so a subscription needs a stream.
 HTTP_OPERATIONS = {"GET": frozenset({OperationType.QUERY}), "POST": POST_OPERATIONS}
+INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
 SUBSCRIPTION_OVER_HTTP = ("subscriptions need a WebSocket or an event stream "
                           '(Accept: text/event-stream, or multipart/mixed;subscriptionSpec="1.0")')
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, *HTTP_STREAM_PROTOCOLS)
@@ -68,11 +71,6 @@ class InboxView(GraphQLView):
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
         return require_active_shop(await self.runtime.auth.authenticate(header))
 
-    def is_websocket_request(self, request: web.Request) -> bool:
-        # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.
-        return request.method == "GET" and "upgrade" in request.headers.get("Connection", "").lower() \
-            and super().is_websocket_request(request)
-
     def _get_stream_transport_from_headers(self, headers):
         """strawberry's stream transport for the Accept header, only when the client ranks a stream
         above JSON (strawberry streams whenever a stream type is listed at all)."""
@@ -95,7 +93,7 @@ class InboxView(GraphQLView):
         try:
             if not self._is_ide_page(request):
                 await self._authenticate_request(request)
-            return await self._post_one_operation(request) or await self.run(request=request)
+            return await self.respond(request)
         except (Unauthenticated, ShopInactive) as error:
             return self._refuse(request, error, 401 if isinstance(error, Unauthenticated) else 200)
         except PersistedQueryError as error:
@@ -133,42 +131,15 @@ class InboxView(GraphQLView):
         if settings.production:
             return False
         query = await _query_text(request)
-        return query is not None and is_introspection_only(query, settings.max_tokens)
+        return query is not None and _is_introspection_only(query, settings.max_tokens)
 
     @cached_property
     def graphql_ide_html(self) -> str:
         return page_html()  # GraphiQL from this server (schema/graphiql), not strawberry's CDN page
 
-    async def _post_one_operation(self, request: web.Request) -> web.Response | None:
-        """One operation POSTed as JSON, the request nearly every client sends, run without what
-        only other requests need (GET queries, the IDE, multipart uploads, batches, streamed
-        responses, content-type parsing): strawberry's `run` costs 30 µs more. None for any
-        other request, or one strawberry would refuse: `run` answers those, with its errors."""
-        if (request.method != "POST" or request.content_type != "application/json"
-                or self._get_stream_transport_from_headers(request.headers) is not None):
-            return None
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return None
-        if type(data) is not dict:
-            return None
-        query, variables = data.get("query"), data.get("variables")
-        name, extensions = data.get("operationName"), data.get("extensions")
-        if names_persisted_query(extensions):
-            query, extensions = await resolve_persisted(self.runtime.persisted, query, extensions)
-        if not (type(query) is str and isinstance(variables, dict | None) and isinstance(name, str | None)
-                and isinstance(extensions, dict | None)):
-            return None
-        response = await self.get_sub_response(request)
-        context = await self.get_context(request, response)
-        try:
-            result = await self.schema.execute(query, variable_values=variables, context_value=context,
-                                               operation_name=name, allowed_operation_types=POST_OPERATIONS,
-                                               operation_extensions=extensions)
-        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
-            return None  # refused before anything ran: `run` refuses it again, as a 400
-        return self.create_response(await self.process_result(request, result), response)
+    async def respond(self, request: web.Request) -> web.StreamResponse:
+        """The answer to an authenticated request (or to the anonymous introspection it may run)."""
+        return await self.run(request=request)
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """strawberry's, except that plain HTTP runs no subscription (strawberry would run it as a
@@ -302,3 +273,18 @@ async def _query_text(request: web.Request) -> str | None:
         return None
     query = data.get("query") if type(data) is dict else None
     return query if type(query) is str else None
+
+
+def _is_introspection_only(query: str, max_tokens: int) -> bool:
+    """Whether every operation of the document is a query selecting only `__schema` and `__type` at
+    its root (fragment definitions are allowed: they can only be spread below those fields)."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    return bool(operations) and all(
+        operation.operation is DocumentOperation.QUERY and all(
+            isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_ROOT_FIELDS
+            for selection in operation.selection_set.selections)
+        for operation in operations)

@@ -10,7 +10,7 @@ type, which reads each attribute and returns the dict in one call (strings, bool
 datetimes, nested objects and lists of objects are completed inline in it). Anything else (a resolver,
 a directive-dependent deferral, a null where the schema forbids one) takes graphql-core's
 ordinary path, which also produces the standard errors. tests/test_fast_execution.py checks
-that both paths answer alike.
+that the app answers alike with and without this layer.
 """
 
 from collections.abc import Callable
@@ -20,6 +20,7 @@ from typing import Any
 from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_abstract_type, is_leaf_type,
                      is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
 from schema.identity_cache import IdentityCache
@@ -33,6 +34,12 @@ class _Bail(Exception):
 
 # Python types a built-in scalar serializes to themselves (ints only within GraphQL's 32 bits).
 _IDENTITY = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+# Where strawberry keeps, on each graphql-core type and field, the strawberry definition it was built from.
+_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+def _definition(graphql_thing):
+    return (graphql_thing.extensions or {}).get(_DEFINITION)
 
 
 def _leaf(graphql_type) -> Plan:
@@ -57,7 +64,7 @@ def _leaf(graphql_type) -> Plan:
 def _enum_names(graphql_type: GraphQLEnumType) -> dict:
     """An enum's GraphQL names by value and, for strawberry's enums, by member."""
     names = {definition.value: name for name, definition in graphql_type.values.items()}
-    wrapped = getattr(graphql_type, "wrapped_cls", None)  # strawberry's enums: members, not only values
+    wrapped = getattr(_definition(graphql_type), "wrapped_cls", None)  # strawberry's enums: members, not only values
     if wrapped is not None:
         names.update({member: names[member.value] for member in wrapped if member.value in names})
     return names
@@ -66,7 +73,7 @@ def _enum_names(graphql_type: GraphQLEnumType) -> dict:
 def _enum_names_by_identity(graphql_type: GraphQLEnumType) -> dict[int, str]:
     """The names of a strawberry enum's members by `id(member)`: members are singletons, and
     hashing one runs Enum.__hash__ in Python."""
-    wrapped = getattr(graphql_type, "wrapped_cls", None)
+    wrapped = getattr(_definition(graphql_type), "wrapped_cls", None)
     names = _enum_names(graphql_type)
     return {id(member): names[member] for member in wrapped or () if member in names}
 
@@ -196,13 +203,14 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 entries.append((response_key, repr(object_type.name)))
                 continue
             field = object_type.fields.get(name)
-            if field is None or not getattr(field.resolve, "_is_default", False):
-                return None  # a resolver: graphql-core runs it (it may be async)
+            definition = _definition(field) if field is not None else None
+            if definition is None or not definition.is_basic_field:
+                return None  # a resolver or a field extension: graphql-core runs it (it may be async)
             complete = self._value_plan(field.type, details)
             if complete is None:
                 return None
             # A basic field reads the attribute of its Python name (the schema's default resolver).
-            attribute = field.extensions["strawberry-definition"].python_name
+            attribute = definition.python_name
             entries.append((response_key, self._field_expression(field.type, details, attribute, complete, helpers)))
         return _compile_plan(object_type.name, entries, helpers)
 
@@ -245,7 +253,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plans = {}
         for possible in self.schema.get_possible_types(abstract_type):
             plan = self._object_plan(possible, details)
-            definition = possible.extensions.get("strawberry-definition")
+            definition = _definition(possible)
             if plan is None or definition is None:
                 return None
             plans[definition.origin] = plan
