@@ -1,0 +1,120 @@
+"""The chat screen's read ahead: a conversation and the page of messages the query asks of it, in one
+statement on PostgreSQL.
+
+The chat screen opens with exactly this pair, and the plain app reads it in two statements (the
+conversation, then its messages). `ReadAheadQuery.conversation` looks at the selection under it:
+when `messages` is selected once, plainly, the statement reads the page as an array of message rows
+beside the conversation, and the conversation answers its `messages` field with that page
+(`ReadAheadConversation`). Anything else, and SQLite (where it would still take two statements),
+reads as the plain app does.
+"""
+
+from functools import lru_cache
+
+import strawberry
+from graphql import FieldNode, Undefined, value_from_ast_untyped
+from sqlalchemy import func, literal_column
+from strawberry.types import Info
+
+from models.database import GatedEngine, built_once, fetch
+from resolvers import conversations as conversation_resolvers
+from resolvers.ids import decode_id
+from schema.conversation import Conversation, message_connection
+from schema.inputs import NodeId
+from schema.query import Query
+from services import history, inbox
+from services.history import Page
+from services.inbox import ConversationRecord, MessageRecord
+from services.viewer import Viewer
+
+MESSAGES = "messages"
+
+
+def messages_arguments(info: Info) -> dict | None:
+    """The arguments given to `messages` under this root field when the selection is plain: the field
+    selected once at the operation's root (which spreads no fragment), `messages` once directly in it
+    (not through a fragment) and without directives. None otherwise."""
+    if info.path.prev is not None:
+        return None
+    root = info.operation.selection_set.selections
+    if not all(isinstance(selection, FieldNode) for selection in root):
+        return None
+    fields = [selection for selection in root if (selection.alias or selection.name).value == info.path.key]
+    if len(fields) != 1 or fields[0].selection_set is None:
+        return None
+    selections = fields[0].selection_set.selections
+    if not all(isinstance(selection, FieldNode) for selection in selections):
+        return None
+    matches = [selection for selection in selections if selection.name.value == MESSAGES]
+    if len(matches) != 1 or matches[0].directives:
+        return None
+    arguments = {}
+    for argument in matches[0].arguments or ():
+        # Validated already: a literal is of the argument's type, a variable's value is coerced.
+        value = value_from_ast_untyped(argument.value, info.variable_values)
+        if value is not Undefined:  # a variable the request left out: as if the argument were
+            arguments[argument.name.value] = value
+    return arguments
+
+
+class ReadAheadConversation(Conversation):
+    """A conversation read with a page of its messages: `messages` with the arguments the page was
+    read for answers it at once (no awaitable to run). It resolves as a Conversation."""
+
+    read_ahead: tuple[tuple, Page]
+
+    def message_page(self, ctx, first, after, last, before):
+        arguments, page = self.read_ahead
+        if (first, after, last, before) == arguments:
+            return message_connection(page, ctx.viewer)
+        return super().message_page(ctx, first, after, last, before)
+
+
+@strawberry.type(name="Query")
+class ReadAheadQuery(Query):
+    @strawberry.field
+    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+        ctx = info.context
+        arguments = messages_arguments(info) if ctx.reader.dialect.name == "postgresql" else None
+        window = conversation_resolvers.valid_window(arguments)
+        if window is None:  # as the plain app reads it
+            row = await conversation_resolvers.conversation(ctx, id)
+            return Conversation.from_row(row, ctx.viewer) if row else None
+        pk = decode_id(id, "Conversation")
+        row, page = await conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
+        if row is None:
+            return None
+        ctx.loaders.prime_conversations([row])
+        conversation = ReadAheadConversation.from_row(row, ctx.viewer)
+        conversation.read_ahead = (tuple(arguments.get(name) for name in ("first", "after", "last", "before")), page)
+        return conversation
+
+
+async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversation_id: int, *,
+                                     first: int | None = None, after: int | None = None, last: int | None = None,
+                                     before: int | None = None) -> tuple[ConversationRecord | None, Page | None]:
+    """A conversation the viewer may see (a record of `inbox.conversation_record`) and a page of its
+    messages, as `history.list_messages` pages them, in one statement; (None, None) if the viewer may
+    not see it."""
+    statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
+                                                 newest_first=last is not None)
+    params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
+              "limit": (last or first) + 1}
+    rows = await fetch(db, statement, params)
+    if not rows:
+        return None, None
+    *conversation, messages = rows[0]
+    # The elements' fields come in the table's column order, which the migrations make the model's
+    # (tests/test_fast_execution.py compares the pages with the plain app's).
+    records = [MessageRecord._make(element) for element in messages]
+    return inbox.conversation_record(conversation), history.page_of(records, first, after, last, before)
+
+
+@lru_cache(maxsize=16)
+def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool):
+    """A conversation by id, as `inbox` reads it, with one shape of messages page as a last column:
+    `ARRAY(SELECT m FROM message m ... LIMIT n)`, an array of whole `message` rows (PostgreSQL)."""
+    m = history.message_t.alias("m")
+    page = history.messages_query(m, inbox.conversation_t.c.id, has_after, has_before, newest_first)
+    messages = func.array(page.with_only_columns(literal_column(m.name)).scalar_subquery())
+    return built_once(inbox.conversations_query(side, "id", many=False).add_columns(messages))
