@@ -14,15 +14,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from core.errors import ServiceUnavailable
 from schema.errors import classify
 from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
+from schema.live import Subscription
 from schema.mutation import Mutation
 from schema.pipeline import OperationPipeline, Pipeline
 from schema.query import Query
 from schema.scalars import DECIMAL
-from schema.subscription import Subscription
-from services.errors import ServiceUnavailable
 
 SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
