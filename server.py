@@ -32,17 +32,17 @@ from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
 from models.database import create_engine
+import fastpath
 from schema import schema
-from schema.build import build_schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.limits import Limits
-from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.runtime import Runtime
 from subscriptions import SYSTEM_CHANNEL, create_broker
 
 ROOT = Path(__file__).resolve().parent
 APP_STATE = web.AppKey("app_state", Runtime)
+APP_SEAMS = web.AppKey("app_seams", fastpath.Seams)
 log = logging.getLogger("inbox")
 # Request headers a browser page may send cross-origin: Apollo Client's clientAwareness names the app in
 # `apollographql-client-*`, Apollo's Kotlin and iOS clients send `X-Apollo-Operation-*`, graphql-sse's
@@ -59,9 +59,11 @@ def create_app(settings: Settings) -> web.Application:
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
                                      Bucket(settings.mutation_burst, settings.mutation_rate),
                                      Bucket(settings.bulk_burst, settings.bulk_rate))
-    state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
-                    secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
-                    rate_limits=rate_limits)
+    # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
+    seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
+    engine = seams.gated_engine(create_engine(settings.database_url, settings.db_pool_size))
+    state = Runtime(settings=settings, engine=engine, secret=resolve_secret(settings),
+                    broker=create_broker(settings.redis_url), rate_limits=rate_limits)
     app[APP_STATE] = state
 
     async def lifetime(_app):
@@ -79,10 +81,10 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_metrics_listener(state))
     app.on_shutdown.append(_close_websockets)
     limits = Limits(settings.max_depth, settings.max_aliases, settings.max_tokens, settings.max_cost)
-    view = InboxView(build_schema(limits, settings.production), state,
-                     graphql_ide=None if settings.production else "graphiql",
-                     max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-                     connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
+    view = seams.view(seams.build_schema(limits, settings.production), state,
+                      graphql_ide=None if settings.production else "graphiql",
+                      max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+                      connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
     app.on_shutdown.append(view.end_streams)
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     if not settings.production:

@@ -20,6 +20,14 @@ def parse_tiers(text: str) -> tuple[tuple[Decimal | None, int], ...]:
     return tuple(tiers)
 
 
+def parse_switch(text: str, name: str) -> bool:
+    """`on` or `off` (any case) as a bool."""
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not {text!r}")
+    return value == "on"
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path(".inbox")
@@ -58,6 +66,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 10.0
     trusted_documents: Path | None = None  # a manifest: only its documents run (core/persisted.py)
+    fast_path: bool = True  # the speed layer (fastpath/); off: plain strawberry and SQLAlchemy
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,4 +118,5 @@ class Settings:
             cors_origins=tuple(o.strip() for o in env.get("INBOX_CORS_ORIGINS", "").split(",") if o.strip()),
             shutdown_grace_seconds=float(env.get("INBOX_SHUTDOWN_GRACE_SECONDS", "10")),
             trusted_documents=Path(env["INBOX_TRUSTED_DOCUMENTS"]) if env.get("INBOX_TRUSTED_DOCUMENTS") else None,
+            fast_path=parse_switch(env.get("INBOX_FAST_PATH", "on"), "INBOX_FAST_PATH"),
         )

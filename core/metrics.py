@@ -4,8 +4,7 @@ from contextvars import ContextVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from models.database import GatedEngine
 
 # The `operation` label: a valid operation's name, for the first MAX_OPERATION_NAMES distinct names a
 # process counts; every other operation (later names, documents that failed) counts as OTHER.
@@ -17,14 +16,15 @@ ANONYMOUS, OTHER = "anonymous", "other"
 _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
 
 
-def count_statements(engine: AsyncEngine) -> None:
+def count_statements(engine: GatedEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count(*_args):
+    def count(_statement: str) -> None:
         counter = _statements.get()
         if counter is not None:
             counter[0] += 1
+
+    engine.watch_statements(count)
 
 
 def start_counting() -> list[int]:

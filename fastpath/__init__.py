@@ -91,7 +91,7 @@ def seams(fast_path: bool) -> Seams:
     differing = [f"{package} {installed[package]} (checked against {pinned})"
                  for package, pinned in PINNED.items() if installed[package] != pinned]
     if differing:
-        log.warning("fast path off: %s installed; the app runs plain strawberry and SQLAlchemy",
+        log.warning("fast path off: installed %s; the app runs plain strawberry and SQLAlchemy",
                     ", ".join(differing))
         return PLAIN
     # Imported only now: these modules use the pinned versions' internals.

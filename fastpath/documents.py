@@ -13,7 +13,7 @@ from functools import lru_cache
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.types import ExecutionContext
 
-from schema.identity_cache import IdentityCache
+from fastpath.identity_cache import IdentityCache
 from schema.pipeline import graphql_schema, validation_errors
 
 CACHE_SIZE = 1024

@@ -30,7 +30,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
-from schema.identity_cache import IdentityCache
+from fastpath.identity_cache import IdentityCache
 
 Plan = Callable[[Any], Any]
 

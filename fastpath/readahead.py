@@ -16,18 +16,24 @@ from graphql import FieldNode, Undefined, value_from_ast_untyped
 from sqlalchemy import func, literal_column
 from strawberry.types import Info
 
+from core.errors import BadUserInput
+from core.pages import Page
+from core.viewer import Viewer
 from models.database import GatedEngine, built_once, fetch
-from resolvers import conversations as conversation_resolvers
+from models.tables import conversation_t, message_t
+from resolvers import conversations as conversations_resolvers
+from resolvers.context import Context
 from resolvers.ids import decode_id
-from schema.conversation import Conversation, message_connection
+from resolvers.messages import messages_window
+from schema.conversations import Conversation
 from schema.inputs import NodeId
+from schema.messages import message_connection
 from schema.query import Query
-from services import history, inbox
-from services.history import Page
+from services import inbox, messages
 from services.inbox import ConversationRecord, MessageRecord
-from services.viewer import Viewer
 
 MESSAGES = "messages"
+PAGE_ARGUMENTS = ("first", "after", "last", "before")
 
 
 def messages_arguments(info: Info) -> dict | None:
@@ -57,13 +63,25 @@ def messages_arguments(info: Info) -> dict | None:
     return arguments
 
 
+def _window(arguments: dict | None) -> dict | None:
+    """The `list_messages` window of the arguments, or None: invalid ones are refused where they were
+    given, by the `messages` field itself."""
+    if arguments is None:
+        return None
+    try:
+        return messages_window(**arguments)
+    except BadUserInput:
+        return None
+
+
 class ReadAheadConversation(Conversation):
     """A conversation read with a page of its messages: `messages` with the arguments the page was
-    read for answers it at once (no awaitable to run). It resolves as a Conversation."""
+    read for answers it at once (no awaitable to run). It resolves as a Conversation; not a type of
+    its own."""
 
-    read_ahead: tuple[tuple, Page]
+    read_ahead: tuple[tuple, Page]  # (the page's arguments, in PAGE_ARGUMENTS order; the page)
 
-    def message_page(self, ctx, first, after, last, before):
+    def message_page(self, ctx: Context, first, after, last, before):
         arguments, page = self.read_ahead
         if (first, after, last, before) == arguments:
             return message_connection(page, ctx.viewer)
@@ -76,9 +94,9 @@ class ReadAheadQuery(Query):
     async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
         ctx = info.context
         arguments = messages_arguments(info) if ctx.reader.dialect.name == "postgresql" else None
-        window = conversation_resolvers.valid_window(arguments)
+        window = _window(arguments)
         if window is None:  # as the plain app reads it
-            row = await conversation_resolvers.conversation(ctx, id)
+            row = await conversations_resolvers.conversation(ctx, id)
             return Conversation.from_row(row, ctx.viewer) if row else None
         pk = decode_id(id, "Conversation")
         row, page = await conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
@@ -86,7 +104,7 @@ class ReadAheadQuery(Query):
             return None
         ctx.loaders.prime_conversations([row])
         conversation = ReadAheadConversation.from_row(row, ctx.viewer)
-        conversation.read_ahead = (tuple(arguments.get(name) for name in ("first", "after", "last", "before")), page)
+        conversation.read_ahead = (tuple(arguments.get(name) for name in PAGE_ARGUMENTS), page)
         return conversation
 
 
@@ -94,7 +112,7 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
                                      first: int | None = None, after: int | None = None, last: int | None = None,
                                      before: int | None = None) -> tuple[ConversationRecord | None, Page | None]:
     """A conversation the viewer may see (a record of `inbox.conversation_record`) and a page of its
-    messages, as `history.list_messages` pages them, in one statement; (None, None) if the viewer may
+    messages, as `messages.list_messages` pages them, in one statement; (None, None) if the viewer may
     not see it."""
     statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
                                                  newest_first=last is not None)
@@ -103,18 +121,18 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
     rows = await fetch(db, statement, params)
     if not rows:
         return None, None
-    *conversation, messages = rows[0]
+    *conversation, page = rows[0]
     # The elements' fields come in the table's column order, which the migrations make the model's
     # (tests/test_fast_execution.py compares the pages with the plain app's).
-    records = [MessageRecord._make(element) for element in messages]
-    return inbox.conversation_record(conversation), history.page_of(records, first, after, last, before)
+    records = [MessageRecord._make(element) for element in page]
+    return inbox.conversation_record(conversation), messages.page_of(records, first, after, last, before)
 
 
 @lru_cache(maxsize=16)
 def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool):
     """A conversation by id, as `inbox` reads it, with one shape of messages page as a last column:
     `ARRAY(SELECT m FROM message m ... LIMIT n)`, an array of whole `message` rows (PostgreSQL)."""
-    m = history.message_t.alias("m")
-    page = history.messages_query(m, inbox.conversation_t.c.id, has_after, has_before, newest_first)
-    messages = func.array(page.with_only_columns(literal_column(m.name)).scalar_subquery())
-    return built_once(inbox.conversations_query(side, "id", many=False).add_columns(messages))
+    m = message_t.alias("m")
+    page = messages.messages_query(m, conversation_t.c.id, has_after, has_before, newest_first)
+    array = func.array(page.with_only_columns(literal_column(m.name)).scalar_subquery())
+    return built_once(inbox.conversations_query(side, "id", many=False).add_columns(array))

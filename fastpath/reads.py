@@ -27,7 +27,7 @@ from sqlalchemy.sql import Executable
 
 from models.availability import is_unavailable
 from models.database import BUILT_ONCE, GatedEngine
-from schema.identity_cache import IdentityCache
+from fastpath.identity_cache import IdentityCache
 
 # SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
 # `DirectReads._idle_connection`); closing a coroutine never started warns, as if one were forgotten.

@@ -46,7 +46,7 @@ class Context:
 
     @property
     def reader(self) -> GatedEngine:
-        """The engine of single-statement reads (see `models.prepared.fetch`)."""
+        """The engine of single-statement reads (see `models.database.fetch`)."""
         return self.app.reader
 
     def connect(self) -> AsyncConnection:

@@ -1,44 +1,18 @@
-"""One conversation (read with its messages page when the query asks for both), and opening and filing it."""
+"""One conversation, and opening and filing it."""
 
-
-
-from core.errors import BadUserInput
 from resolvers.access import require_seller
 from resolvers.context import Context
 from resolvers.ids import (
     decode_id,
     optional_id,
 )
-from resolvers.messages import arguments_key, messages_window
 from resolvers.outcomes import attempt
-from services import conversations, messages
+from services import conversations
 
 
-async def conversation(ctx: Context, conversation_id: str, messages_arguments: dict | None = None):
-    """The conversation row, if the viewer may see it.
-
-    `messages_arguments` are those of the conversation's `messages` field when the query asks
-    for it: that page is then read in the same statement and kept for `messages`."""
-    pk = decode_id(conversation_id, "Conversation")
-    window = _valid_window(messages_arguments)
-    if window is None:
-        return await ctx.loaders.conversation_by_id.load(pk)
-    row, page = await messages.conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
-    if row is not None:
-        ctx.loaders.prime_conversations([row])
-        ctx.loaders.message_pages[pk, arguments_key(messages_arguments)] = page
-    return row
-
-
-def _valid_window(arguments: dict | None) -> dict | None:
-    """The window of arguments given for a read ahead, or None: invalid ones are refused where
-    they were given, by the `messages` field itself."""
-    if arguments is None:
-        return None
-    try:
-        return messages_window(**arguments)
-    except BadUserInput:
-        return None
+async def conversation(ctx: Context, conversation_id: str):
+    """The conversation row, if the viewer may see it."""
+    return await ctx.loaders.conversation_by_id.load(decode_id(conversation_id, "Conversation"))
 
 
 async def start_conversation(ctx: Context, input) -> tuple[int | None, list]:

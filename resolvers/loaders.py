@@ -26,8 +26,6 @@ class Loaders:
     def __init__(self, engine: GatedEngine, viewer: Viewer):
         self._engine = engine
         self._viewer = viewer
-        # Pages of messages read ahead with their conversation, by (conversation id, page arguments).
-        self.message_pages: dict[tuple, object] = {}
         self._primed_conversations: dict[int, object] = {}  # for the conversation loader, once made
 
     @cached_property

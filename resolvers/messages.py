@@ -1,7 +1,5 @@
 """Messages: a page of a conversation's messages, and sending one."""
 
-from collections.abc import Awaitable
-
 from strawberry import UNSET
 
 from core.errors import BadUserInput
@@ -25,20 +23,14 @@ def decode_message_cursor(value: str | None) -> int | None:
     return decode_node_cursor(value, "Message")
 
 
-def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
-                  last: int | None, before: str | None) -> Page | Awaitable[Page]:
-    """Messages of a conversation the viewer already reached (so already authorised): the page
-    the conversation lookup read with it if it did (at once, and once: a WebSocket's context
-    outlives its operations), else an awaitable read."""
-    arguments = {"first": first, "after": after, "last": last, "before": before}
-    page = ctx.loaders.message_pages.pop((conversation_pk, arguments_key(arguments)), None)
-    if page is not None:
-        return page
-    return messages.list_messages(ctx.reader, conversation_pk, **messages_window(**arguments))
+async def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
+                        last: int | None, before: str | None) -> Page:
+    """Messages of a conversation the viewer already reached (so already authorised)."""
+    return await messages.list_messages(ctx.reader, conversation_pk, **messages_window(first, after, last, before))
 
 
 def messages_window(first: int | None = None, after: str | None = None, last: int | None = None,
-            before: str | None = None) -> dict:
+                    before: str | None = None) -> dict:
     """`list_messages` arguments of a messages page's arguments (BadUserInput when invalid)."""
     if (first is not None or after is not None) and (last is not None or before is not None):
         raise BadUserInput("Page with first/after or with last/before, not both.")
@@ -46,10 +38,6 @@ def messages_window(first: int | None = None, after: str | None = None, last: in
     if first is not None or after is not None:
         return {"first": page_size(first, DEFAULT_MESSAGES), "after": after_id}
     return {"last": page_size(last, DEFAULT_MESSAGES, "last"), "before": before_id}
-
-
-def arguments_key(arguments: dict) -> tuple:
-    return tuple(arguments.get(name) for name in ("first", "after", "last", "before"))
 
 
 def message_content(ctx: Context, value) -> Content:

@@ -1,15 +1,14 @@
 """Conversations: one conversation, and opening, reading and filing it."""
 
+from collections.abc import Awaitable
 from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
-from core.pages import Page
 from core.text import GLOBAL_ID
 from core.viewer import Viewer
 from resolvers import conversations as conversations_resolvers
-from resolvers import messages as messages_resolvers
 from resolvers.context import Context
 from resolvers.ids import encode_id
 from schema.catalog import Shop
@@ -19,9 +18,8 @@ from schema.enums import (
     by_value,
 )
 from schema.inputs import Cursor, NodeId, text_field
-from schema.lookahead import subfield_arguments
 from schema.marketplace import Creator
-from schema.messages import Message, _awaited_message_connection, _message_connection
+from schema.messages import Message, read_message_connection
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node
 from schema.samples import SampleRequest
@@ -75,12 +73,13 @@ class Conversation(Node):
                                   "first/after to page forward. Without either, the latest 20.")
     def messages(self, info: Info, first: int | None = None, after: Cursor = None,
                  last: int | None = None, before: Cursor = None) -> Connection["Message"]:
-        # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
-        # an awaitable, which graphql-core awaits as it would an async resolver's.
-        page = messages_resolvers.read_messages(info.context, self.pk, first, after, last, before)
-        if isinstance(page, Page):
-            return _message_connection(page, info.context.viewer)
-        return _awaited_message_connection(page, info.context.viewer)
+        return self.message_page(info.context, first, after, last, before)
+
+    def message_page(self, ctx: Context, first: int | None, after: str | None, last: int | None,
+                     before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
+        """The page, read now: an awaitable, which graphql-core awaits as an async resolver's result. A
+        conversation read with its page answers at once instead (fastpath/readahead.py)."""
+        return read_message_connection(ctx, self.pk, first, after, last, before)
 
     @strawberry.field
     async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
@@ -125,8 +124,7 @@ class MarkConversationReadInput:
 class ConversationQuery:
     @strawberry.field
     async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
-        # The chat screen asks for the conversation and its messages: one statement reads both.
-        row = await conversations_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
+        row = await conversations_resolvers.conversation(info.context, id)
         return Conversation.from_row(row, info.context.viewer) if row else None
 
 

@@ -28,21 +28,34 @@ from strawberry.subscriptions import (
 )
 from strawberry.types.execution import ExecutionResult
 
+from schema.http_transport import prefers_stream
 from schema.websocket import token_expired_error
 
 HTTP_STREAM_PROTOCOLS = (GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
 
 
+class EventStreams(SSETransport):
+    """strawberry's SSE, when the client ranks it above JSON (strawberry streams whenever the type is
+    listed at all)."""
+
+    def accepts(self, accept: str) -> bool:
+        return prefers_stream(accept) and super().accepts(accept)
+
+
 class MultipartSubscriptions(MultipartSubscriptionTransport):
-    """strawberry's, with a closing delimiter MIME parsers accept. Every part already ends with
-    `\r\n--graphql`, so the stream closes with `--` after it; strawberry starts a new delimiter line
-    instead, which leaves an empty part whose "header" is `--graphql--` (aiohttp's parser refuses it)."""
+    """strawberry's, when the client ranks it above JSON, and with a closing delimiter MIME parsers
+    accept. Every part already ends with `\r\n--graphql`, so the stream closes with `--` after it;
+    strawberry starts a new delimiter line instead, which leaves an empty part whose "header" is
+    `--graphql--` (aiohttp's parser refuses it)."""
+
+    def accepts(self, accept: str) -> bool:
+        return prefers_stream(accept) and super().accepts(accept)
 
     def encode_complete(self) -> str:
         return "--\r\n"
 
 
-TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: SSETransport, MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
+TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: EventStreams, MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
 
 
 async def until_expiry(results: AsyncIterator, expires_at: float) -> AsyncIterator:

@@ -1,13 +1,14 @@
 """Operation limits: depth, aliases, tokens and a cost, checked before execution.
 
 The validation rules are built once per set of limits, so validation results can be cached
-(schema/documents.py; a rule class made per request would miss every time).
+(fastpath/documents.py; a rule class made per request would miss every time).
 
 The cost follows Shopify's calculated query cost: each object costs 1, each connection
 2 + (its page size x the cost of one of its nodes), scalars nothing. Page sizes are the
 values the operation will run with: a literal, or a variable's value after coercion (its
-default when the request leaves it out). The shape of the sum is worked out once per parsed
-document (a `CostFormula`); each request only puts its page sizes in.
+default when the request leaves it out). The shape of the sum is worked out per parsed document
+(a `CostFormula`, which the speed layer keeps for every request of the document); each request
+only puts its page sizes in.
 """
 
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from strawberry.types.graphql import OperationType
 
 from core.errors import RateLimited
 from resolvers.ids import MAX_PAGE
-from schema.identity_cache import IdentityCache
 
 PAGE_ARGUMENTS = ("first", "last")
 DEFAULT_PAGE = 20  # what a connection returns without first or last
@@ -189,22 +189,9 @@ class OperationCost:
         return self.formula.cost(coerced.coerced)
 
 
-_COSTS: IdentityCache[dict] = IdentityCache(1024)
-
-
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> OperationCost | None:
-    """The cost of the operation the request names, worked out once per parsed document and
-    operation; None when the document has no such operation (strawberry reports that)."""
-    costs = _COSTS.get((schema, document), dict)
-    cost = costs.get(operation_name)
-    if cost is None:
-        cost = _operation_cost(schema, document, operation_name)
-        if cost is not None:  # only the document's own operations: their number is bounded
-            costs[operation_name] = cost
-    return cost
-
-
-def _operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> OperationCost | None:
+    """The cost of the operation the request names; None when the document has no such operation
+    (strawberry reports that)."""
     operation: OperationDefinitionNode | None = get_operation_ast(document, operation_name)
     if operation is None:
         return None

@@ -1,6 +1,5 @@
 """Messages and the cards a message can carry; sending one."""
 
-from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,13 +119,16 @@ class Message(Node):
         return Conversation.from_row(row, info.context.viewer)
 
 
-def _message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
+def message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
     """A page of messages; a message's cursor is its ID (one encoding per message, not two)."""
     return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
 
 
-async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer) -> Connection[Message]:
-    return _message_connection(await page, viewer)
+async def read_message_connection(ctx, conversation_pk: int, first: int | None, after: str | None,
+                                  last: int | None, before: str | None) -> Connection[Message]:
+    """A page of a conversation's messages, read now."""
+    page = await messages_resolvers.read_messages(ctx, conversation_pk, first, after, last, before)
+    return message_connection(page, ctx.viewer)
 
 
 @strawberry.input(one_of=True, description="Exactly one field is set.")

@@ -36,7 +36,7 @@ from schema.http_streams import (
     until_expiry,
     write_stream,
 )
-from schema.http_transport import fill, media_type, prefers_stream, refusal
+from schema.http_transport import fill, media_type, refusal
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
 from schema.persisted import resolve as resolve_persisted
 from schema.websocket import LegacyWSHandler, TransportWSHandler
@@ -79,13 +79,6 @@ class InboxView(GraphQLView):
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
         return require_active_shop(await self.runtime.auth.authenticate(header))
-
-    def _get_stream_transport_from_headers(self, headers):
-        """strawberry's stream transport for the Accept header, only when the client ranks a stream
-        above JSON (strawberry streams whenever a stream type is listed at all)."""
-        if not prefers_stream(headers.get("Accept", "")):
-            return None
-        return super()._get_stream_transport_from_headers(headers)
 
     def _is_ide_page(self, request: web.Request) -> bool:
         return (request.method == "GET" and "query" not in request.query and "extensions" not in request.query

@@ -12,8 +12,7 @@ from core.config import Settings
 from core.errors import ShopInactive, Unauthenticated
 from core.viewer import CREATOR, SELLER, Viewer
 from models import Creator, Shop
-from models.database import GatedEngine
-from models.prepared import Prepared, fetch
+from models.database import GatedEngine, built_once, fetch
 from services.catalog import shop_status
 
 ALGORITHM = "HS256"
@@ -103,8 +102,8 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     return viewer
 
 
-_SHOP_BY_PLATFORM_ID = Prepared(select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id")))
-_CREATOR_BY_PLATFORM_ID = Prepared(select(Creator.id).where(Creator.platform_id == bindparam("platform_id")))
+_SHOP_BY_PLATFORM_ID = built_once(select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id")))
+_CREATOR_BY_PLATFORM_ID = built_once(select(Creator.id).where(Creator.platform_id == bindparam("platform_id")))
 
 
 async def find_viewer(engine: GatedEngine, role: str, platform_id: str) -> Viewer:

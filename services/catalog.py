@@ -4,8 +4,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Shop
-from models.database import GatedEngine
-from models.prepared import Prepared, fetch
+from models.database import GatedEngine, built_once, fetch
 from models.tables import collaboration_product_t, collaboration_t, product_t
 
 
@@ -41,7 +40,7 @@ async def products_by_collaboration(db: GatedEngine | AsyncConnection, collabora
     return grouped
 
 
-_SHOP_STATUS = Prepared(select(Shop.status).where(Shop.id == bindparam("shop_id")))
+_SHOP_STATUS = built_once(select(Shop.status).where(Shop.id == bindparam("shop_id")))
 
 
 async def shop_status(db: GatedEngine | AsyncConnection, shop_id: int) -> str:

@@ -12,10 +12,10 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
 
 from core.viewer import Viewer
-from models.database import GatedEngine
-from models.prepared import Prepared, fetch
+from models.database import GatedEngine, built_once, fetch
 from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import Money, UtcDateTime
 
@@ -123,7 +123,7 @@ def conversation_record(row) -> ConversationRecord:
                                      ShopRecord._make(row[creator_end:shop_end]), message))
 
 
-async def _records(db: GatedEngine | AsyncConnection, statement: Prepared, params: dict) -> list[ConversationRecord]:
+async def _records(db: GatedEngine | AsyncConnection, statement: Select, params: dict) -> list[ConversationRecord]:
     return [conversation_record(row) for row in await fetch(db, statement, params)]
 
 
@@ -137,7 +137,7 @@ def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool)
     if has_cursor:
         query = query.where(tuple_(s.last_activity_at, s.conversation_id)
                             < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id")))
-    return Prepared(query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit")))
+    return built_once(query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit")))
 
 
 async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, folder: str,
@@ -164,8 +164,8 @@ def conversations_query(side: str, key: str, many: bool):
 
 
 @lru_cache(maxsize=16)
-def _conversations_statement(side: str, key: str, many: bool) -> Prepared:
-    return Prepared(conversations_query(side, key, many))
+def _conversations_statement(side: str, key: str, many: bool) -> Select:
+    return built_once(conversations_query(side, key, many))
 
 
 async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:
@@ -185,13 +185,13 @@ async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: V
 
 
 @lru_cache(maxsize=2)
-def _counts_statement(side: str) -> Prepared:
+def _counts_statement(side: str) -> Select:
     """Badge counts of the five folders of one side, built once."""
     def count(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    return Prepared(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
+    return built_once(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
+                      .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:

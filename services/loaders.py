@@ -5,8 +5,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.database import GatedEngine
-from models.prepared import fetch
+from models.database import GatedEngine, fetch
 
 
 async def rows_by_key(db: GatedEngine | AsyncConnection, table, keys: list, key: str = "id") -> dict:

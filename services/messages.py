@@ -12,21 +12,20 @@ from sqlalchemy import (
     case,
     func,
     insert,
-    literal_column,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
 
 from core.errors import RuleViolation, invalid, not_found
 from core.pages import Page
 from core.viewer import CREATOR, SELLER, Viewer
-from models.database import GatedEngine
-from models.prepared import Prepared, fetch
+from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t, state_t
 from models.types import utcnow
-from services import events, inbox
+from services import events
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
     get_creator,
@@ -35,7 +34,7 @@ from services.conversations import (
     lock_pair,
     open_conversation,
 )
-from services.inbox import ConversationRecord, MessageRecord
+from services.inbox import MessageRecord
 from services.outreach import check_outreach
 from services.runtime import Runtime
 
@@ -196,45 +195,17 @@ async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int,
     params = {"conversation": conversation_id, "after": after, "before": before, "limit": (last or first) + 1}
     statement = _messages_statement(after is not None, before is not None, newest_first=last is not None)
     rows = [MessageRecord._make(row) for row in await fetch(db, statement, params)]
-    return _page(rows, first, after, last, before)
+    return page_of(rows, first, after, last, before)
 
 
-async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversation_id: int, *,
-                                     first: int | None = None, after: int | None = None, last: int | None = None,
-                                     before: int | None = None) -> tuple[ConversationRecord | None, Page | None]:
-    """A conversation the viewer may see (a record of `inbox.conversation_record`) and a page of its
-    messages, as `list_messages` pages them; (None, None) if the viewer may not see it.
-
-    On PostgreSQL one statement reads both (the page as an array of message rows): the chat
-    screen opens with exactly this pair. Elsewhere, two statements."""
-    if db.dialect.name != "postgresql":
-        found = await inbox.conversations_by_ids(db, viewer, [conversation_id])
-        if conversation_id not in found:
-            return None, None
-        page = await list_messages(db, conversation_id, first=first, after=after, last=last, before=before)
-        return found[conversation_id], page
-    statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
-                                                 newest_first=last is not None)
-    params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
-              "limit": (last or first) + 1}
-    rows = await fetch(db, statement, params)
-    if not rows:
-        return None, None
-    *conversation, messages = rows[0]
-    # The elements' fields come in the table's column order, which the migrations make the model's
-    # (tests/test_statement_count.py compares this read with list_messages').
-    records = [MessageRecord._make(element) for element in messages]
-    return inbox.conversation_record(conversation), _page(records, first, after, last, before)
-
-
-def _page(rows: list, first: int | None, after: int | None, last: int | None, before: int | None) -> Page:
+def page_of(rows: list, first: int | None, after: int | None, last: int | None, before: int | None) -> Page:
     """Rows read one past the page size, newest first for `last`, as a chronological page."""
     if last is not None:
         return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
 
 
-def _messages_query(source, conversation, has_after: bool, has_before: bool, newest_first: bool):
+def messages_query(source, conversation, has_after: bool, has_before: bool, newest_first: bool):
     """One shape of messages page of `conversation` (a bound parameter or a column) from `source`,
     the message table or an alias of it."""
     m = source.c
@@ -247,19 +218,9 @@ def _messages_query(source, conversation, has_after: bool, has_before: bool, new
 
 
 @lru_cache(maxsize=8)
-def _messages_statement(has_after: bool, has_before: bool, newest_first: bool) -> Prepared:
+def _messages_statement(has_after: bool, has_before: bool, newest_first: bool) -> Select:
     """One shape of messages page, built once (see `services.inbox._page_statement`)."""
-    return Prepared(_messages_query(message_t, bindparam("conversation"), has_after, has_before, newest_first))
-
-
-@lru_cache(maxsize=16)
-def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool) -> Prepared:
-    """A conversation by id, as `inbox` reads it, with one shape of messages page as a last column:
-    `ARRAY(SELECT m FROM message m ... LIMIT n)`, an array of whole `message` rows (PostgreSQL)."""
-    m = message_t.alias("m")
-    page = _messages_query(m, inbox.conversation_t.c.id, has_after, has_before, newest_first)
-    messages = func.array(page.with_only_columns(literal_column(m.name)).scalar_subquery())
-    return Prepared(inbox.conversations_query(side, "id", many=False).add_columns(messages))
+    return built_once(messages_query(message_t, bindparam("conversation"), has_after, has_before, newest_first))
 
 
 async def visible_messages_after(conn: AsyncConnection, viewer: Viewer, after: int,

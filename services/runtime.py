@@ -4,8 +4,6 @@ import asyncio
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from core.config import Settings
 from core.metrics import Metrics, count_statements
 from core.persisted import PersistedQueries, create_persisted_queries
@@ -23,7 +21,7 @@ class Runtime:
     """Resources shared by every request of one process."""
 
     settings: Settings
-    engine: AsyncEngine
+    engine: GatedEngine  # with the read function of the plain app or of the speed layer (fastpath/)
     secret: str
     broker: Broker
     rate_limits: RateLimits
@@ -35,7 +33,6 @@ class Runtime:
     persisted: PersistedQueries = field(init=False)
 
     def __post_init__(self):
-        self.engine = GatedEngine(self.engine)
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,

@@ -3,8 +3,6 @@
 import asyncio
 from contextlib import contextmanager
 
-from sqlalchemy import event
-
 from services.auth import issue_token
 
 
@@ -51,12 +49,12 @@ class GraphQLClient:
         """Collect the SQL statements run inside the block."""
         statements: list[str] = []
 
-        def record(_conn, _cursor, statement, *_args):
+        def record(statement: str) -> None:
             if not statement.startswith(("BEGIN", "PRAGMA")):
                 statements.append(statement)
 
-        event.listen(self.engine.sync_engine, "before_cursor_execute", record)
+        stop = self.engine.watch_statements(record)
         try:
             yield statements
         finally:
-            event.remove(self.engine.sync_engine, "before_cursor_execute", record)
+            stop()

@@ -14,13 +14,14 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from core.config import Settings
+from core.config import Settings, parse_switch
 from models.migrate import upgrade
 from tests.client import GraphQLClient
 from tests.processes import RedisServer
 
 PG_URL = os.environ.get("INBOX_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_PG = os.environ.get("INBOX_REQUIRE_POSTGRES") == "1"
+FAST_PATH = parse_switch(os.environ.get("INBOX_FAST_PATH", "on"), "INBOX_FAST_PATH")
 JWT_SECRET = "test-secret-" + "x" * 32
 TEMPLATE_DB = f"inbox_test_template_{os.getpid()}"
 
@@ -97,7 +98,9 @@ def redis_server(tmp_path):
 
 def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
     # No metrics listener unless a test asks for one on a port of its own (tests run side by side).
-    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0)
+    # INBOX_FAST_PATH as the test run's environment gives it (server processes inherit it too).
+    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0,
+                  fast_path=FAST_PATH)
     values.update(overrides)
     return Settings(**values)
 

@@ -245,8 +245,8 @@ def free_port() -> int:
 
 def serve_env(tmp_path: Path, **extra: str) -> dict:
     """An embedded SQLite server's environment, without demo seeding work beyond migrating."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("INBOX_")
-           and key not in ("DATABASE_URL", "REDIS_URL")}
+    env = {key: value for key, value in os.environ.items()
+           if (not key.startswith("INBOX_") or key == "INBOX_FAST_PATH") and key not in ("DATABASE_URL", "REDIS_URL")}
     # No metrics listener: servers of several tests run side by side.
     env.update(INBOX_DATA_DIR=str(tmp_path / "serve-data"), INBOX_METRICS_PORT="0", PYTHONUNBUFFERED="1", **extra)
     return env
