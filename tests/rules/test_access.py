@@ -141,7 +141,7 @@ async def test_records_of_others_look_missing_for_reads_and_writes(api, viewer, 
     assert shop["targetCollaborations"]["nodes"] == ([{"id": ids["collaboration"]}] if owner else [])
     assert bool(shop["products"]["nodes"]) is owner
     creator = (await api.query(CREATOR_CONVERSATION, {"id": gid("Creator", 1)}, as_=viewer))["creator"]
-    if viewer == "creator:c2":  # another creator's profile is not to be seen at all (tests/test_permissions.py)
+    if viewer == "creator:c2":  # another creator's profile is not to be seen at all (tests/rules/test_permissions.py)
         assert creator is None
     else:
         assert creator["conversation"] == ({"id": ids["conversation"]} if owner else None)

@@ -121,7 +121,7 @@ async def test_creator_filters_and_viewer_relative_fields(api):
     assert await seen("shop:s2", 2) == (s2_c2, False)
     for viewer, own in (("creator:c1", 1), ("creator:c2", 2)):  # creators see neither, not even about themselves
         assert await seen(viewer, own) == (None, False)
-        other = 3 - own  # and another creator's profile not at all (tests/test_permissions.py)
+        other = 3 - own  # and another creator's profile not at all (tests/rules/test_permissions.py)
         assert (await api.query(CREATOR, {"id": gid("Creator", other)}, as_=viewer))["creator"] is None
 
     data = await api.query(CREATORS, {"first": 40}, as_="shop:s1")
