@@ -8,7 +8,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
-from core.errors import ServiceUnavailable
+from core.errors import ErrorCode
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
 from schema.inputs import guard_inputs
@@ -18,8 +18,6 @@ from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.scalars import DECIMAL
-
-SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
 
 class CachedNameConverter(NameConverter):
@@ -62,7 +60,7 @@ async def _until_unavailable(results):
         async for result in results:
             yield result
             errors = getattr(result, "errors", None) or ()  # incremental delivery frames may have none
-            if any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in errors):
+            if any((error.extensions or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE for error in errors):
                 return
 
 
