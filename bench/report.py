@@ -1,4 +1,5 @@
-"""The one table, the targets and the JSON files (bench/results/<timestamp>.json and latest.json)."""
+"""The one table, the targets and the JSON files (bench/results/latest-<scale>.json, committed, and
+bench/.results/<timestamp>-<scale>.json, git-ignored)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench.servers import WORK_DIR as RUNS  # git-ignored: every run's JSON, profiles, logs
+
+RESULTS = Path(__file__).resolve().parent / "results"  # committed: latest-<scale>.json only
 
 PEER, CEILING = "postgraphile", "raw-best-sql"
 
@@ -132,10 +135,10 @@ def table(rows: list[Row], goals: list[Target]) -> str:
 
 
 def write(result: dict, stamp: str, scale: str) -> list[Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2, default=str)
-    paths = [RESULTS / f"{stamp}-{scale}.json", RESULTS / "latest.json", RESULTS / f"latest-{scale}.json"]
+    paths = [RUNS / f"{stamp}-{scale}.json", RESULTS / f"latest-{scale}.json"]
     for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n")
     return paths
 
