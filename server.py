@@ -18,8 +18,8 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import replace
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
@@ -28,17 +28,17 @@ import aiohttp_cors
 from aiohttp import WSCloseCode, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from core.config import Settings
+from core.persisted import ManifestError, load_manifest
+from core.ratelimit import Bucket, create_rate_limits
 from models.database import create_engine
-from services.runtime import Runtime
 from schema import schema
 from schema.build import build_schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.limits import Limits
 from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
-from services.config import Settings
-from services.persisted import ManifestError, load_manifest
-from services.ratelimit import Bucket, create_rate_limits
+from services.runtime import Runtime
 from subscriptions import SYSTEM_CHANNEL, create_broker
 
 ROOT = Path(__file__).resolve().parent
@@ -170,9 +170,10 @@ def export_schema(path: Path = ROOT / "schema.graphql") -> None:
 
 async def _prepare_embedded(settings: Settings, seed: bool) -> bool:
     """Migrate the embedded database, and seed a small demo into an empty one. True if seeded."""
-    from services.demo import database_is_empty, seed_demo
-
-    from models.migrate import upgrade  # Alembic is only needed here and by `migrate`: keep it out of servers
+    from commands.demo import database_is_empty, seed_demo
+    from models.migrate import (
+        upgrade,  # Alembic is only needed here and by `migrate`: keep it out of servers
+    )
 
     await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
@@ -289,7 +290,11 @@ def _amount(count: int, noun: str, plural: str | None = None) -> str:
 
 
 def _import(settings: Settings, path: str) -> None:
-    from services.platform_sync import InvalidImportFile, import_platform_data, load_import_file
+    from commands.platform_import import (
+        InvalidImportFile,
+        import_platform_data,
+        load_import_file,
+    )
 
     async def run():
         engine = create_engine(settings.database_url)
@@ -331,8 +336,8 @@ async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> N
 
 def _seed(settings: Settings, scale: int, reset: bool) -> None:
     """Migrate, then seed the demo into an empty database (or one `reset` empties first)."""
+    from commands.demo import DatabaseNotEmpty, seed_demo
     from models.migrate import upgrade
-    from services.demo import DatabaseNotEmpty, seed_demo
 
     async def run():
         engine = create_engine(settings.database_url)
@@ -397,7 +402,7 @@ def _add_serve_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def _scale(value: str) -> int:
-    from services.demo import MAX_SCALE
+    from commands.demo import MAX_SCALE
 
     try:
         scale = int(value)

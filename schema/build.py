@@ -8,16 +8,16 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
+from core.errors import ServiceUnavailable
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
 from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
+from schema.live import Subscription
 from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.scalars import DECIMAL
-from schema.subscription import Subscription
-from services.errors import ServiceUnavailable
 
 SERVICE_UNAVAILABLE = ServiceUnavailable.code
 

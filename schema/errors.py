@@ -9,10 +9,13 @@ import uuid
 
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 
+from core.errors import InboxError, RateLimited, ServiceUnavailable
 from models.availability import is_unavailable
-from services.errors import InboxError, RateLimited, ServiceUnavailable
 
 log = logging.getLogger("inbox.errors")
 

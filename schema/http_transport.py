@@ -13,7 +13,7 @@ import math
 import orjson
 from aiohttp import web
 
-from services.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"

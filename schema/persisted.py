@@ -16,8 +16,8 @@ import re
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from services.errors import InboxError
-from services.persisted import PersistedQueries, sha256_hex
+from core.errors import InboxError
+from core.persisted import PersistedQueries, sha256_hex
 
 EXTENSION = "persistedQuery"
 HASH = re.compile(r"[0-9a-fA-F]{64}")

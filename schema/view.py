@@ -14,23 +14,32 @@ from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
+from core.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
+from core.viewer import Viewer
 from models.availability import is_unavailable
 from resolvers.context import Context
 from schema.documents import is_introspection_only
 from schema.graphiql import page_html
+from schema.http_streams import (
+    HTTP_STREAM_PROTOCOLS,
+    TRANSPORTS,
+    end_streams,
+    until_expiry,
+    write_stream,
+)
 from schema.http_transport import fill, media_type, prefers_stream, refusal
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
 from schema.persisted import resolve as resolve_persisted
-from schema.http_streams import HTTP_STREAM_PROTOCOLS, TRANSPORTS, end_streams, until_expiry, write_stream
 from schema.websocket import LegacyWSHandler, TransportWSHandler
 from services.auth import require_active_shop
-from services.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
 from services.runtime import Runtime
-from services.viewer import Viewer
 
 POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # What a JSON request may run: it answers one result, so a subscription needs a stream.

@@ -5,16 +5,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from models import Message
+from core.errors import RateLimited, RuleViolation, invalid, not_found
+from core.viewer import SELLER, Viewer
+from models.tables import message_t
 from services import events
-from services.chat import Content, append_message, get_creator, open_conversation
-from services.errors import RateLimited, RuleViolation, invalid, not_found
-from services.rules import BULK_LIMIT
+from services.content import Content
+from services.conversations import get_creator, open_conversation
+from services.messages import append_message, check_may_send
 from services.runtime import Runtime
-from services.sending import check_may_send
-from services.viewer import SELLER, Viewer
 
-message_t = Message.__table__
+# Creators one bulk send may reach.
+BULK_LIMIT = 100
 
 
 @dataclass(frozen=True)

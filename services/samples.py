@@ -3,17 +3,27 @@
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Product, SampleRequest
+from core.errors import RuleViolation, invalid, not_found
+from core.pages import Page
+from core.text import NOTE
+from core.viewer import CREATOR, Viewer
+from models import Product
 from models.types import utcnow
 from services import events
-from services.chat import SYSTEM, Content, append_message, get_shop, is_blocked, lock_conversation, open_conversation
-from services.errors import RuleViolation, invalid, not_found
+from services.content import SYSTEM, Content
+from services.conversations import (
+    get_shop,
+    is_blocked,
+    lock_conversation,
+    open_conversation,
+)
+from services.messages import append_message
 from services.runtime import Runtime
-from services.text import NOTE
-from services.viewer import CREATOR, Viewer
 
-sample_t = SampleRequest.__table__
 DECISIONS = {"APPROVED": "SAMPLE_APPROVED", "REJECTED": "SAMPLE_REJECTED"}
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.tables import sample_t
 
 
 def clean_note(note: str | None, field: list[str]) -> str | None:
@@ -99,3 +109,17 @@ def _notice(status: str, reason: str | None) -> Content:
     else:
         text = "The shop rejected your sample request." + (f" Reason: {reason}" if reason else "")
     return Content("NOTICE", text=text, notice_code=DECISIONS[status])
+
+
+async def list_sample_requests(conn: AsyncConnection, viewer: Viewer, status: str | None,
+                               first: int, after: int | None) -> Page:
+    """The viewer's sample requests (the shop's, or the creator's own), newest first."""
+    s = sample_t.c
+    owner = s.shop_id == viewer.shop_id if viewer.is_seller else s.creator_id == viewer.creator_id
+    query = select(sample_t).where(owner)
+    if status is not None:
+        query = query.where(s.status == status)
+    if after is not None:
+        query = query.where(s.id < after)
+    rows = (await conn.execute(query.order_by(s.id.desc()).limit(first + 1))).all()
+    return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from core.config import Settings
 from models.migrate import upgrade
-from services.config import Settings
 from tests.client import GraphQLClient
 from tests.processes import RedisServer
 

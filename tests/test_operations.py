@@ -11,9 +11,9 @@ from urllib.parse import urlparse
 import aiohttp
 import pytest
 
+from core.metrics import MAX_OPERATION_NAMES
 from server import APP_STATE, create_app
 from services.auth import issue_token
-from services.metrics import MAX_OPERATION_NAMES
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import INBOX, SEND, text_to_creator

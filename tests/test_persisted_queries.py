@@ -12,8 +12,14 @@ import sys
 import pytest
 import redis
 
+from core.persisted import (
+    MAX_DOCUMENT_BYTES,
+    TTL_SECONDS,
+    ManifestError,
+    MemoryQueryStore,
+    load_manifest,
+)
 from services.auth import issue_token
-from services.persisted import MAX_DOCUMENT_BYTES, TTL_SECONDS, ManifestError, MemoryQueryStore, load_manifest
 from tests.conftest import JWT_SECRET, world_api
 from tests.node import js_packages, run_script  # noqa: F401 - js_packages: a fixture
 from tests.processes import ROOT, ServerProcess

@@ -2,8 +2,8 @@
 
 import asyncio
 
+from core.ratelimit import Bucket, MemoryLimiter
 from server import APP_STATE, create_app
-from services.ratelimit import Bucket, MemoryLimiter
 from tests.client import GraphQLClient
 from tests.conftest import JWT_SECRET, make_settings
 from tests.gql import SEND, gid, text_to_creator

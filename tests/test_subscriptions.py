@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.gql import SEND, gid, text_to_creator, text_to_shop
 from tests.conftest import world_api
+from tests.gql import SEND, gid, text_to_creator, text_to_shop
 from tests.world import build_world, set_shop_status
 from tests.ws import PROTOCOLS, WSClient
 

@@ -1,47 +1,18 @@
-"""The shared write mechanics of a conversation: opening it, locking it, appending a message.
+"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star, archive, read)."""
 
-Every message (a send, a sample card, a system notice) goes through `append_message`,
-which keeps the denormalised inbox columns right in the same transaction.
-"""
-
-from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import BigInteger, bindparam, case, exists, insert, null, select, update
+from sqlalchemy import bindparam, exists, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Block, Conversation, ConversationState, Creator, Message, Shop
+from core.errors import RuleViolation, not_found
+from core.viewer import CREATOR, SELLER, Viewer
+from models import Block, Creator, Shop
 from models.database import insert_ignoring_conflicts
+from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import utcnow
-from services.viewer import CREATOR, SELLER
-
-conversation_t = Conversation.__table__
-state_t = ConversationState.__table__
-message_t = Message.__table__
-block_t = Block.__table__
-shop_t = Shop.__table__
-SYSTEM = "SYSTEM"
-
-
-@dataclass(frozen=True)
-class Content:
-    """What a message carries; `kind` is TEXT, PRODUCT, COLLABORATION, SAMPLE_REQUEST or NOTICE."""
-
-    kind: str
-    text: str | None = None
-    product_id: int | None = None
-    collaboration_id: int | None = None
-    sample_request_id: int | None = None
-    notice_code: str | None = None
-
-    def columns(self) -> dict:
-        return {"kind": self.kind, "text": self.text, "product_id": self.product_id,
-                "collaboration_id": self.collaboration_id, "sample_request_id": self.sample_request_id,
-                "notice_code": self.notice_code}
-
-    def matches(self, row) -> bool:
-        """Whether a stored message carries this same content."""
-        return all(getattr(row, name) == value for name, value in self.columns().items())
+from services import events
+from services.runtime import Runtime
 
 
 @lru_cache(maxsize=4)
@@ -120,66 +91,91 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
     return locked, inserted is not None
 
 
-_INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
-_BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
-    last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
-    creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
-    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
-
-
-async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
-                         sender_key: str | None = None, client_message_id: str | None = None,
-                         client_batch_id: str | None = None):
-    """Insert a message into a locked conversation and update both sides' inbox state."""
-    now = utcnow()
-    message = (await conn.execute(_INSERT_MESSAGE, dict(
-        conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
-        client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
-        **content.columns()))).one()
-    await conn.execute(_BUMP_CONVERSATION, {
-        "conversation": conversation.id, "message": message.id, "now": now,
-        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
-    await conn.execute(_state_update(sender_role == SYSTEM), {
-        "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
-    return message
-
-
-@lru_cache(maxsize=2)
-def _state_update(system: bool):
-    """Both sides see the new activity; the receiver gets an unread message and an unreplied
-    conversation out of ARCHIVED; the sender has read everything up to its own message.
-    System notices change neither unread counts nor replied state."""
-    s = state_t.c
-    values = {"last_activity_at": bindparam("now"), "visible": True}
-    if not system:
-        receives = s.side != bindparam("sender")
-        values.update(
-            unread_count=case((receives, s.unread_count + 1), else_=0),
-            unreplied=receives,
-            archived=case((receives, False), else_=s.archived),
-            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
-    return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
-
-
-async def lock_shop(conn: AsyncConnection, shop_id: int):
-    """The shop row, locked: serialises the outreach units of one shop.
-
-    FOR NO KEY UPDATE, not FOR UPDATE: every insert referencing the shop (a new conversation,
-    an outreach unit) takes FOR KEY SHARE on it, which FOR UPDATE would wait for. Two sends
-    that each opened a conversation and then locked the shop would deadlock.
-    """
-    query = select(Shop.__table__).where(Shop.id == shop_id).with_for_update(key_share=True)
-    return (await conn.execute(query)).one()
-
-
 async def is_blocked(conn: AsyncConnection, shop_id: int, creator_id: int) -> bool:
     return (await conn.execute(select(Block.creator_id).where(
         Block.shop_id == shop_id, Block.creator_id == creator_id))).first() is not None
 
 
 async def get_shop(conn: AsyncConnection, shop_id: int):
-    return (await conn.execute(select(Shop.__table__).where(Shop.id == shop_id))).first()
+    return (await conn.execute(select(shop_t).where(Shop.id == shop_id))).first()
 
 
 async def get_creator(conn: AsyncConnection, creator_id: int):
-    return (await conn.execute(select(Creator.__table__).where(Creator.id == creator_id))).first()
+    return (await conn.execute(select(creator_t).where(Creator.id == creator_id))).first()
+
+
+FLAGS = {"star": ("starred", True), "unstar": ("starred", False),
+         "archive": ("archived", True), "unarchive": ("archived", False)}
+
+
+async def start_conversation(rt: Runtime, viewer: Viewer, creator_id: int, entrance: str) -> int:
+    """Find or open the seller's conversation with a creator; opening uses no outreach quota."""
+    async with rt.engine.begin() as conn:
+        existing = await find_conversation(conn, viewer.shop_id, creator_id)
+        if existing is not None:
+            return existing.id
+        if await get_creator(conn, creator_id) is None:
+            raise not_found("The creator", ["input", "creatorId"])
+        if await is_blocked(conn, viewer.shop_id, creator_id):
+            raise RuleViolation("BLOCKED", "You have blocked this creator; unblock the creator first.")
+        conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
+    if opened:
+        await rt.publish([events.conversation_changed(conversation, creator=False)])
+    return conversation.id
+
+
+async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int):
+    """The locked conversation, if the viewer may see it."""
+    conversation = await lock_conversation(conn, conversation_id)
+    if conversation is not None and viewer.owns(conversation.shop_id, conversation.creator_id):
+        visible = (await conn.execute(select(state_t.c.visible).where(
+            state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side))).scalar()
+        if visible:
+            return conversation
+    raise not_found("The conversation", ["input", "conversationId"])
+
+
+def _own_state(conversation_id: int, viewer: Viewer):
+    return update(state_t).where(state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side)
+
+
+async def set_flag(rt: Runtime, viewer: Viewer, conversation_id: int, action: str) -> int:
+    """Star, unstar, archive or unarchive on the viewer's side; a repeat changes nothing."""
+    column, value = FLAGS[action]
+    async with rt.engine.begin() as conn:
+        conversation = await _visible_conversation(conn, viewer, conversation_id)
+        changed = (await conn.execute(_own_state(conversation_id, viewer)
+                                      .where(state_t.c[column] != value).values({column: value}))).rowcount
+    if changed:
+        await rt.publish([_own_side_changed(conversation, viewer)])
+    return conversation_id
+
+
+async def mark_read(rt: Runtime, viewer: Viewer, conversation_id: int, up_to: int | None) -> int:
+    """Move the viewer's read position forward to `up_to` (default: the newest message)."""
+    async with rt.engine.begin() as conn:
+        conversation = await _visible_conversation(conn, viewer, conversation_id)
+        if up_to is None:
+            up_to = conversation.last_message_id or 0
+        elif not await _message_in(conn, conversation_id, up_to):
+            raise not_found("The message", ["input", "upToMessageId"])
+        unread = select(func.count()).select_from(message_t).where(
+            message_t.c.conversation_id == conversation_id, message_t.c.id > up_to,
+            message_t.c.sender_role == viewer.other_side).scalar_subquery()
+        # The position only moves forward: an older message id changes nothing.
+        changed = (await conn.execute(_own_state(conversation_id, viewer)
+                                      .where(state_t.c.last_read_message_id < up_to)
+                                      .values(last_read_message_id=up_to, unread_count=unread))).rowcount
+    if changed:
+        await rt.publish([_own_side_changed(conversation, viewer)])
+    return conversation_id
+
+
+async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: int) -> bool:
+    return (await conn.execute(select(message_t.c.id).where(
+        message_t.c.id == message_id, message_t.c.conversation_id == conversation_id))).first() is not None
+
+
+def _own_side_changed(conversation, viewer: Viewer) -> events.Event:
+    """Only the viewer's side changed: tell the viewer's other tabs."""
+    return events.conversation_changed(conversation, seller=viewer.is_seller, creator=not viewer.is_seller)

@@ -5,12 +5,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from resolvers import live
-from resolvers.conversations import decode_message_cursor
-from resolvers.ids import decode_id
-from schema.conversation import Conversation, Message
+from resolvers import live as live_resolvers
+from schema.conversations import Conversation
 from schema.inputs import Cursor, OptionalNodeId
-from services.errors import InboxError
+from schema.messages import Message
 
 
 @strawberry.type
@@ -22,11 +20,7 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
     async def message_added(self, info: Info, conversation_id: OptionalNodeId = None,
                             after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context
-        conversation_pk = decode_id(conversation_id, "Conversation", "conversationId") if conversation_id else None
-        after_id = decode_message_cursor(after)
-        if conversation_pk is not None and not await ctx.loaders.conversation_by_id.load(conversation_pk):
-            raise InboxError("The conversation was not found.", code="NOT_FOUND")
-        async for row in live.message_rows(ctx, conversation_pk, after_id):
+        async for row in live_resolvers.message_rows(ctx, conversation_id, after):
             ctx.refresh_loaders()
             yield Message.from_row(row, ctx.viewer)
 
@@ -34,7 +28,7 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
                                          "star, archive, block, sample status.")
     async def conversation_updated(self, info: Info) -> AsyncGenerator[Conversation, None]:
         ctx = info.context
-        async for conversation_id in live.conversation_ids(ctx):
+        async for conversation_id in live_resolvers.conversation_ids(ctx):
             ctx.refresh_loaders()
             row = await ctx.loaders.conversation_by_id.load(conversation_id)
             if row is not None:

@@ -1,4 +1,4 @@
-"""Shops, creators and products: the commerce platform's records."""
+"""Shops and their products: the commerce platform's records."""
 
 from decimal import Decimal
 from functools import lru_cache
@@ -14,11 +14,9 @@ from schema.inputs import Cursor
 from schema.relay import Connection, Node, build_connection, empty_connection
 
 if TYPE_CHECKING:
-    from schema.conversation import Conversation
-    from schema.offers import TargetCollaboration
+    from schema.collaborations import TargetCollaboration
 
-ConversationRef = Annotated["Conversation", strawberry.lazy("schema.conversation")]
-TargetCollaborationRef = Annotated["TargetCollaboration", strawberry.lazy("schema.offers")]
+TargetCollaborationRef = Annotated["TargetCollaboration", strawberry.lazy("schema.collaborations")]
 _shop_status = by_value(ShopStatus)
 
 
@@ -63,47 +61,13 @@ class Shop(Node):
     @strawberry.field
     async def target_collaborations(self, info: Info, first: int | None = 20,
                                     after: Cursor = None) -> Connection[TargetCollaborationRef]:
-        from schema.offers import TargetCollaboration
+        from schema.collaborations import TargetCollaboration
 
         page = await catalog_resolvers.shop_collaborations(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()
         return build_connection(page.rows, TargetCollaboration.from_row, id_cursor,
                                 page.has_next, page.has_previous)
-
-
-@strawberry.type
-class Creator(Node):
-    id: strawberry.ID
-    platform_id: str
-    handle: str
-    display_name: str
-    avatar_url: str | None
-    follower_count: int
-    main_category: str
-    gmv_30d: Decimal = strawberry.field(description="Sales performance: GMV the creator drove over the last 30 days.")
-    pk: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row) -> "Creator":
-        return cls(id=encode_id("Creator", row.id), pk=row.id, platform_id=row.platform_id, handle=row.handle,
-                   display_name=row.display_name, avatar_url=row.avatar_url, follower_count=row.follower_count,
-                   main_category=row.main_category, gmv_30d=row.gmv_30d)
-
-    @strawberry.field(description="The viewer shop's conversation with this creator, if one exists (seller viewers).")
-    async def conversation(self, info: Info) -> ConversationRef | None:
-        from schema.conversation import Conversation
-
-        if not info.context.viewer.is_seller:
-            return None
-        row = await info.context.loaders.conversation_by_creator.load(self.pk)
-        return Conversation.from_row(row, info.context.viewer) if row else None
-
-    @strawberry.field(description="Whether the viewer shop has blocked this creator (seller viewers).")
-    async def is_blocked(self, info: Info) -> bool:
-        if not info.context.viewer.is_seller:
-            return False
-        return await info.context.loaders.creator_blocked.load(self.pk)
 
 
 @strawberry.type
@@ -124,5 +88,3 @@ class Product(Node):
     @strawberry.field
     async def shop(self, info: Info) -> Shop:
         return Shop.from_row(await info.context.loaders.shop_by_id.load(self.shop_id))
-
-

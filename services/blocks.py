@@ -2,16 +2,17 @@
 
 from sqlalchemy import delete
 
-from models import Block
+from core.errors import not_found
+from core.viewer import Viewer
 from models.database import insert_ignoring_conflicts
+from models.tables import block_t
 from models.types import utcnow
 from services import events
-from services.chat import SYSTEM, Content, append_message, find_conversation, get_creator, lock_conversation
-from services.errors import not_found
+from services.content import SYSTEM, Content
+from services.conversations import find_conversation, get_creator, lock_conversation
+from services.messages import append_message
 from services.runtime import Runtime
-from services.viewer import Viewer
 
-block_t = Block.__table__
 NOTICES = {
     "CREATOR_BLOCKED": "The shop has blocked you. You can no longer send messages in this chat.",
     "CREATOR_UNBLOCKED": "The shop has unblocked you. You can send messages again.",

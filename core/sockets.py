@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.config import Settings
-from services.errors import InboxError
+from core.config import Settings
+from core.errors import InboxError
 
 log = logging.getLogger("inbox.sockets")
 

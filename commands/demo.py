@@ -26,13 +26,25 @@ from sqlalchemy import exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from models import (Block, CollaborationProduct, Conversation, ConversationState, Creator, Message,
-                    OutreachUnit, Product, SampleRequest, Shop, TargetCollaboration, metadata)
+from commands.platform_import import apply_import, parse_import_data
+from core.config import DEFAULT_TIERS
+from models import (
+    Block,
+    CollaborationProduct,
+    Conversation,
+    ConversationState,
+    Creator,
+    Message,
+    OutreachUnit,
+    Product,
+    SampleRequest,
+    Shop,
+    TargetCollaboration,
+    metadata,
+)
 from models.types import utcnow
-from services.blocking import NOTICES as BLOCK_NOTICES
-from services.config import DEFAULT_TIERS
+from services.blocks import NOTICES as BLOCK_NOTICES
 from services.outreach import week_start, weekly_limit
-from services.platform_sync import apply_import, parse_import_data
 
 MAX_SCALE = 150  # 225,000 conversations, ~2.3 million messages
 CATEGORIES = ("Beauty", "Fashion", "Home", "Food", "Fitness", "Tech", "Pets", "Baby",

@@ -57,7 +57,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     cors_origins: tuple[str, ...] = ()
     shutdown_grace_seconds: float = 10.0
-    trusted_documents: Path | None = None  # a manifest: only its documents run (services/persisted.py)
+    trusted_documents: Path | None = None  # a manifest: only its documents run (core/persisted.py)
 
     @property
     def is_sqlite(self) -> bool:

@@ -40,6 +40,12 @@ class ServiceUnavailable(InboxError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class SlowConsumerError(InboxError):
+    """A subscription fell further behind than its queue holds."""
+
+    code = "SLOW_CONSUMER"
+
+
 class RateLimited(InboxError):
     """Too many operations of one kind from one principal; `retry_after` in seconds."""
 

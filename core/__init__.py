@@ -1,0 +1,1 @@
+"""Plumbing below the services: settings, errors, text rules, tokens, rate limits, metrics, sockets, the runtime."""
