@@ -8,9 +8,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.servers import WORK_DIR as RUNS  # git-ignored: every run's JSON, profiles, logs
+from bench.servers import WORK_DIR as RUNS
 
-RESULTS = Path(__file__).resolve().parent / "results"  # committed: latest-<scale>.json only
+# RUNS (bench/.results/, git-ignored) gets every run's JSON and profiles; RESULTS only the
+# committed latest-<scale>.json.
+RESULTS = Path(__file__).resolve().parent / "results"
 
 PEER, CEILING = "postgraphile", "raw-best-sql"
 
