@@ -138,8 +138,8 @@ async def capture_statements(database_url: str, secret: str, query: str, variabl
     from aiohttp.test_utils import TestClient, TestServer
     from sqlalchemy import event
 
+    from core.config import Settings
     from server import APP_STATE, create_app
-    from services.config import Settings
 
     settings = Settings(database_url=database_url, jwt_secret=secret, environment="production")
     app = create_app(settings)

@@ -1,4 +1,4 @@
-"""The benchmark databases: one per scale, migrated and seeded through `services.demo.seed_demo`.
+"""The benchmark databases: one per scale, migrated and seeded through `commands.demo.seed_demo`.
 
 `ensure(scale_name)` creates `inbox_bench_<scale>` if needed, migrates it, seeds it once and
 runs ANALYZE; a marker table `bench_meta` records the demo scale and seed, so a rerun reuses a
@@ -19,7 +19,7 @@ import asyncpg
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 SEED = 42
 
-# services/demo.py: scale 1 = 7 shops, 2,000 creators, 1,500 conversations, ~15,000 messages;
+# commands/demo.py: scale 1 = 7 shops, 2,000 creators, 1,500 conversations, ~15,000 messages;
 # linear in the scale, capped at MAX_SCALE = 150; shop s1 gets min(5,000, conversations // 2).
 SCALES = {
     "small": 7,     # ~10,500 conversations, ~105,000 messages, s1 = 5,000 conversations
@@ -52,7 +52,7 @@ class Dataset:
         want = TARGET_SHAPES.get(self.name, {})
         if c["message"] < want.get("min_messages", 0):
             notes.append(f"{self.name}: {c['message']:,} messages < {want['min_messages']:,} asked "
-                         f"(services/demo.py caps the scale at MAX_SCALE={self.demo_scale})")
+                         f"(commands/demo.py caps the scale at MAX_SCALE={self.demo_scale})")
         if c["conversation"] < want.get("min_conversations", 0):
             notes.append(f"{self.name}: {c['conversation']:,} conversations < {want['min_conversations']:,} asked")
         return notes
@@ -124,15 +124,15 @@ async def _count(dsn: str) -> dict:
 
 async def _seed(ds_name: str, database: str, scale: int) -> dict:
     # Imported here: the app's modules are only needed when a database is (re)built.
+    from commands.demo import seed_demo
     from models.database import create_engine
     from models.migrate import upgrade
-    from services.demo import seed_demo
 
     url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
     try:
-        print(f"[dataset] seeding {database} with services.demo.seed_demo(scale={scale}, seed={SEED})", flush=True)
+        print(f"[dataset] seeding {database} with commands.demo.seed_demo(scale={scale}, seed={SEED})", flush=True)
         summary = await seed_demo(engine, scale=scale, progress=True, seed=SEED)
     finally:
         await engine.dispose()

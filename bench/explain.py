@@ -13,8 +13,15 @@ from decimal import Decimal
 from sqlalchemy import event, select
 
 from models.database import create_engine
-from services.inbox import FOLDERS, CreatorFilter, _page_statement, creator_conditions, filter_params
-from services.marketplace import ORDER_COLUMNS, creator_t
+from models.tables import creator_t
+from services.inbox import (
+    FOLDERS,
+    CreatorFilter,
+    _page_statement,
+    creator_conditions,
+    filter_params,
+)
+from services.marketplace import ORDER_COLUMNS
 
 FILTER = CreatorFilter(min_followers=10_000, max_followers=5_000_000, categories=["Beauty", "Fashion"],
                        min_gmv=Decimal("10"), max_gmv=Decimal("1000000"), search="an")

@@ -1,11 +1,15 @@
-"""SQLModel tables. `SQLModel.metadata` is Alembic's target metadata."""
+"""SQLModel tables, one module per capability. `SQLModel.metadata` is Alembic's target metadata."""
 
 from sqlmodel import SQLModel
 
-from models.collaboration import CollaborationProduct, SampleRequest, TargetCollaboration
-from models.conversation import Conversation, ConversationState, Message
-from models.moderation import Block, OutreachUnit
-from models.platform import Creator, Product, Shop
+from models.blocks import Block
+from models.catalog import Product, Shop
+from models.collaborations import CollaborationProduct, TargetCollaboration
+from models.conversations import Conversation, ConversationState
+from models.marketplace import Creator
+from models.messages import Message
+from models.outreach import OutreachUnit
+from models.samples import SampleRequest
 
 metadata = SQLModel.metadata
 

@@ -1,7 +1,7 @@
 """Role checks for root fields meant for one role."""
 
+from core.errors import Forbidden
 from resolvers.context import Context
-from services.errors import Forbidden
 
 
 def require_seller(ctx: Context, what: str) -> None:

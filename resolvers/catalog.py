@@ -1,9 +1,9 @@
 """A shop's products and target collaborations: shown only to the shop's own seller."""
 
+from core.pages import Page
 from resolvers.context import Context
 from resolvers.ids import cursor_int, decode_cursor, page_size
 from services import catalog
-from services.history import Page
 
 
 async def shop_products(ctx: Context, shop_id: int, first: int | None, after: str | None) -> Page | None:

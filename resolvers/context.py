@@ -5,12 +5,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.config import Settings
+from core.sockets import SocketLease
+from core.viewer import Viewer
 from models.database import GatedEngine
 from resolvers.loaders import Loaders
-from services.config import Settings
 from services.runtime import Runtime
-from services.sockets import SocketLease
-from services.viewer import Viewer
 
 
 @dataclass

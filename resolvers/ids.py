@@ -4,7 +4,7 @@ import binascii
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from services.errors import BadUserInput
+from core.errors import BadUserInput
 
 # Keys are INTEGER columns (BIGINT for messages): a larger number cannot name a row, and the
 # database refuses to compare with it, so such an ID or cursor is malformed, not merely unknown.
@@ -130,3 +130,7 @@ def page_size(value: int | None, default: int, name: str = "first") -> int:
     if value < 0 or value > MAX_PAGE:
         raise BadUserInput(f"{name} must be between 0 and {MAX_PAGE}.")
     return value
+
+
+def optional_id(value, type_name: str, name: str) -> int | None:
+    return decode_id(value, type_name, name) if value is not None else None

@@ -6,14 +6,14 @@ from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
+from core.viewer import Viewer
 from models import Creator, Message, Product, SampleRequest, Shop, TargetCollaboration
 from models.database import GatedEngine
-from services import catalog, inbox, lookups
-from services.viewer import Viewer
+from services import catalog, inbox, loaders
 
 
 def _by_id(table) -> Callable[..., Awaitable[dict]]:
-    return lambda db, keys: lookups.rows_by_key(db, table, keys)
+    return lambda db, keys: loaders.rows_by_key(db, table, keys)
 
 
 class Loaders:
@@ -56,7 +56,7 @@ class Loaders:
 
     @cached_property
     def sample_requests_by_conversation(self) -> DataLoader:
-        return self._loader(lambda db, keys: lookups.rows_grouped_by(
+        return self._loader(lambda db, keys: loaders.rows_grouped_by(
             db, SampleRequest.__table__, keys, "conversation_id"), default=[])
 
     @cached_property

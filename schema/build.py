@@ -8,18 +8,16 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
+from core.errors import ErrorCode
 from schema.errors import classify
 from schema.fast_execution import FastExecutionContext
 from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
+from schema.live import Subscription
 from schema.mutation import Mutation
 from schema.pipeline import pipeline_extension
 from schema.query import Query
 from schema.scalars import DECIMAL
-from schema.subscription import Subscription
-from services.errors import ServiceUnavailable
-
-SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
 
 class CachedNameConverter(NameConverter):
@@ -62,7 +60,7 @@ async def _until_unavailable(results):
         async for result in results:
             yield result
             errors = getattr(result, "errors", None) or ()  # incremental delivery frames may have none
-            if any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in errors):
+            if any((error.extensions or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE for error in errors):
                 return
 
 

@@ -9,7 +9,15 @@ document, which the parse cache hands every request of one query text.
 
 from functools import lru_cache
 
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse, validate
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    validate,
+)
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext

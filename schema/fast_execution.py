@@ -17,8 +17,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from graphql import (GraphQLEnumType, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_abstract_type, is_leaf_type,
-                     is_object_type)
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    is_abstract_type,
+    is_leaf_type,
+    is_object_type,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 

@@ -10,7 +10,7 @@
 
 The request authenticates like any other (its Authorization header, before anything runs), and the
 operation runs the same resolvers as over a WebSocket: `after` replays without gap or duplicate, the
-stream holds one of the principal's subscriptions while it runs (resolvers/live.py), and a seller
+stream holds one of the principal's subscriptions while it runs (services/live.py), and a seller
 whose shop closes loses it. When the token expires the stream's last result is an UNAUTHENTICATED
 error, then it ends; the client resubscribes with a fresh token and `after`.
 """
@@ -22,7 +22,10 @@ from contextlib import aclosing
 
 from aiohttp import web
 from strawberry.http.streaming import MultipartSubscriptionTransport, SSETransport
-from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types.execution import ExecutionResult
 
 from schema.websocket import token_expired_error

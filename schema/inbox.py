@@ -1,17 +1,16 @@
-"""The viewer, folder counts, the outreach quota and the creator filter."""
+"""The viewer, the inbox (folders, creator filter) and its counts."""
 
-from datetime import datetime
-from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
 
-from schema.enums import ViewerRole
-from schema.inputs import text_field
-from schema.platform import Creator, Shop
-from services import text
-from services.inbox import MAX_CATEGORIES
-from services.outreach import Quota
+from resolvers import inbox as inbox_resolvers
+from schema.catalog import Shop
+from schema.conversations import Conversation
+from schema.enums import InboxFolder, ViewerRole
+from schema.inputs import Cursor
+from schema.marketplace import Creator, CreatorFilter
+from schema.relay import Connection, build_connection
 
 
 @strawberry.type(description="Who the caller is, taken from the bearer token.")
@@ -40,32 +39,22 @@ class InboxCounts:
     archived: int
 
 
-@strawberry.type(description=(
-    "The shop's weekly outreach allowance. Each creator that the shop reaches for the first time in a week\n"
-    "(a first message in a new conversation, a bulk message or a targeted collaboration invite) uses one unit;\n"
-    "the same creator counts once a week. The limit comes from the shop's affiliate GMV over the last 30 days.\n"
-    "Weeks start Monday 00:00 UTC."))
-class OutreachQuota:
-    weekly_limit: int
-    used: int
-    remaining: int
-    period_start: datetime
-    resets_at: datetime
+@strawberry.type
+class InboxQuery:
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        return Viewer(role=ViewerRole(info.context.viewer.role))
 
-    @classmethod
-    def from_quota(cls, quota: Quota) -> "OutreachQuota":
-        return cls(weekly_limit=quota.weekly_limit, used=quota.used, remaining=quota.remaining,
-                   period_start=quota.period_start, resets_at=quota.resets_at)
+    @strawberry.field(description="The viewer's inbox. first is at most 100.")
+    async def conversations(self, info: Info, folder: InboxFolder | None = InboxFolder.ALL,
+                            filter: CreatorFilter | None = None, first: int | None = 20,
+                            after: Cursor = None) -> Connection[Conversation]:
+        page = await inbox_resolvers.conversations(
+            info.context, (folder or InboxFolder.ALL).value, filter, first, after)
+        viewer = info.context.viewer
+        return build_connection(page.rows, lambda row: Conversation.from_row(row, viewer),
+                                inbox_resolvers.conversation_cursor, page.has_next, page.has_previous)
 
-
-@strawberry.input(description=("Filters on the creator side of a conversation or on the creator marketplace. "
-                               "For seller viewers only. Bounds are inclusive."))
-class CreatorFilter:
-    min_followers: int | None = None
-    max_followers: int | None = None
-    categories: list[str] | None = text_field(text.CATEGORY, default=None, each=True,
-                                              description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
-    min_gmv: Decimal | None = strawberry.field(default=None, description="Sales performance bounds on gmv30d.")
-    max_gmv: Decimal | None = None
-    search: str | None = text_field(
-        text.SEARCH, default=None, description="Case-insensitive substring of the handle or the display name.")
+    @strawberry.field
+    async def inbox_counts(self, info: Info) -> InboxCounts:
+        return InboxCounts(**await inbox_resolvers.counts(info.context))

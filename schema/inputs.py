@@ -1,4 +1,4 @@
-"""Every string a client sends is checked against its kind of text (services/text.py) before a resolver runs.
+"""Every string a client sends is checked against its kind of text (core/text.py) before a resolver runs.
 
 Each String or ID argument and input field names its `TextKind`, with `text_field` or one of the
 argument types below; the kind also writes the limit into the field's description. `guard_inputs`
@@ -13,13 +13,22 @@ from functools import wraps
 from typing import Annotated
 
 import strawberry
-from graphql import (GraphQLArgument, GraphQLInputField, GraphQLInputObjectType, GraphQLInputType, GraphQLList,
-                     GraphQLNonNull, GraphQLObjectType, GraphQLScalarType, GraphQLSchema)
+from graphql import (
+    GraphQLArgument,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+)
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from services import text
-from services.errors import BadUserInput, invalid
-from services.text import TextKind
+from core import text
+from core.errors import BadUserInput, invalid
+from core.text import TextKind
 
 KIND = "inbox.text-kind"
 STRING_SCALARS = ("String", "ID")

@@ -12,18 +12,31 @@ document (a `CostFormula`); each request only puts its page sizes in.
 
 from dataclasses import dataclass
 
-from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError,
-                     GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, VariableNode,
-                     get_named_type, get_operation_ast, is_composite_type, specified_rules)
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+    is_composite_type,
+    specified_rules,
+)
 from graphql.execution.values import get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types.graphql import OperationType
 
+from core.errors import RateLimited
 from resolvers.ids import MAX_PAGE
 from schema.identity_cache import IdentityCache
-from services.errors import RateLimited
 
 PAGE_ARGUMENTS = ("first", "last")
 DEFAULT_PAGE = 20  # what a connection returns without first or last

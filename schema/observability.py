@@ -6,8 +6,8 @@ import time
 import orjson
 from graphql import get_operation_ast
 
+from core.metrics import ANONYMOUS, OTHER, start_counting
 from schema.errors import classify
-from services.metrics import ANONYMOUS, OTHER, start_counting
 
 log = logging.getLogger("inbox.requests")
 NAME_LENGTH = 64  # of an operation's name in the log and the metrics: clients choose names

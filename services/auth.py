@@ -8,13 +8,13 @@ from pathlib import Path
 import jwt
 from sqlalchemy import bindparam, select
 
+from core.config import Settings
+from core.errors import ShopInactive, Unauthenticated
+from core.viewer import CREATOR, SELLER, Viewer
 from models import Creator, Shop
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
-from services.config import Settings
-from services.errors import ShopInactive, Unauthenticated
-from services.history import shop_status
-from services.viewer import CREATOR, SELLER, Viewer
+from services.catalog import shop_status
 
 ALGORITHM = "HS256"
 SUBJECT_KINDS = {"shop": SELLER, "creator": CREATOR}

@@ -1,14 +1,12 @@
 """A shop's products and target collaborations, paginated by id."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import CollaborationProduct, Product, TargetCollaboration
+from models import Shop
 from models.database import GatedEngine
-from models.prepared import fetch
-
-product_t = Product.__table__
-collaboration_t = TargetCollaboration.__table__
+from models.prepared import Prepared, fetch
+from models.tables import collaboration_product_t, collaboration_t, product_t
 
 
 async def _page(conn: AsyncConnection, table, shop_id: int, first: int, after: int | None):
@@ -31,7 +29,7 @@ async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int, a
 
 async def products_by_collaboration(db: GatedEngine | AsyncConnection, collaboration_ids: list[int]) -> dict:
     """{collaboration id: [product rows in the collaboration's order]}, in one query."""
-    link = CollaborationProduct.__table__
+    link = collaboration_product_t
     rows = await fetch(
         db, select(link.c.collaboration_id, product_t)
         .join(product_t, product_t.c.id == link.c.product_id)
@@ -41,3 +39,12 @@ async def products_by_collaboration(db: GatedEngine | AsyncConnection, collabora
     for row in rows:
         grouped.setdefault(row.collaboration_id, []).append(row)
     return grouped
+
+
+_SHOP_STATUS = Prepared(select(Shop.status).where(Shop.id == bindparam("shop_id")))
+
+
+async def shop_status(db: GatedEngine | AsyncConnection, shop_id: int) -> str:
+    """The shop's status now (ACTIVE, SUSPENDED or CLOSED)."""
+    (row,) = await fetch(db, _SHOP_STATUS, {"shop_id": shop_id})
+    return row[0]

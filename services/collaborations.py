@@ -4,15 +4,16 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import insert, select
 
-from models import CollaborationProduct, Product, TargetCollaboration
+from core.errors import invalid
+from core.text import NAME
+from core.viewer import Viewer
+from models import Product
+from models.tables import collaboration_product_t, collaboration_t
 from models.types import utcnow
-from services.errors import invalid
-from services.rules import MAX_COMMISSION, MIN_COMMISSION
 from services.runtime import Runtime
-from services.text import NAME
-from services.viewer import Viewer
 
-collaboration_t = TargetCollaboration.__table__
+MIN_COMMISSION, MAX_COMMISSION = "0.01", "0.80"
+
 MAX_PRODUCTS = 50
 
 
@@ -43,7 +44,7 @@ async def create_collaboration(rt: Runtime, viewer: Viewer, name: str, product_i
         collaboration = (await conn.execute(insert(collaboration_t).values(
             shop_id=viewer.shop_id, name=name, commission_rate=rate, status="ACTIVE", created_at=utcnow(),
         ).returning(*collaboration_t.c))).one()
-        await conn.execute(insert(CollaborationProduct.__table__), [
+        await conn.execute(insert(collaboration_product_t), [
             {"collaboration_id": collaboration.id, "product_id": pid, "position": i}
             for i, pid in enumerate(product_ids)])
     return collaboration

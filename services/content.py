@@ -1,19 +1,47 @@
-"""Checks on what a message carries: text rules, and cards the sender's shop may send."""
+"""What a message carries, and the checks on it: text rules, and cards the sender's shop may send."""
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Product, TargetCollaboration
-from services.chat import Content
-from services.errors import invalid
-from services.text import MESSAGE_TEXT
-from services.viewer import Viewer
+from core.errors import invalid
+from core.text import MESSAGE_TEXT
+from core.viewer import Viewer
+from models import (
+    Product,
+    TargetCollaboration,
+)
+
+SYSTEM = "SYSTEM"
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a message carries; `kind` is TEXT, PRODUCT, COLLABORATION, SAMPLE_REQUEST or NOTICE."""
+
+    kind: str
+    text: str | None = None
+    product_id: int | None = None
+    collaboration_id: int | None = None
+    sample_request_id: int | None = None
+    notice_code: str | None = None
+
+    def columns(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "product_id": self.product_id,
+                "collaboration_id": self.collaboration_id, "sample_request_id": self.sample_request_id,
+                "notice_code": self.notice_code}
+
+    def matches(self, row) -> bool:
+        """Whether a stored message carries this same content."""
+        return all(getattr(row, name) == value for name, value in self.columns().items())
+
 
 CONTENT_FIELD = ["input", "content"]
 
 
 def clean_text(text: str, field: list[str]) -> str:
-    """Trimmed text of 1 to 2,000 characters (its characters were checked with the input, services/text.py)."""
+    """Trimmed text of 1 to 2,000 characters (its characters were checked with the input, core/text.py)."""
     text = text.strip()
     if not 1 <= len(text) <= MESSAGE_TEXT.max_length:
         raise invalid(f"Text must be 1 to {MESSAGE_TEXT.max_length:,} characters after trimming.", field)

@@ -13,18 +13,11 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Block, Conversation, ConversationState, Creator, Message, Shop
+from core.viewer import Viewer
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
+from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import Money, UtcDateTime
-from services.viewer import Viewer
-
-conversation_t = Conversation.__table__
-state_t = ConversationState.__table__
-creator_t = Creator.__table__
-block_t = Block.__table__
-shop_t = Shop.__table__
-message_t = Message.__table__
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
 # Categories one filter may list: each is a bound parameter, and PostgreSQL takes at most 32,767.

@@ -5,10 +5,9 @@ from decimal import Decimal
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Creator
+from models.tables import creator_t
 from services.inbox import CreatorFilter, creator_conditions, filter_params
 
-creator_t = Creator.__table__
 ORDER_COLUMNS = {"FOLLOWERS_DESC": "follower_count", "GMV_DESC": "gmv_30d"}
 
 

@@ -1,16 +1,26 @@
-"""The weekly outreach allowance: limits from GMV tiers, units recorded in `outreach_unit`."""
+"""The anti-spam outreach rules: five messages before a reply, and the weekly allowance (GMV tiers, units in `outreach_unit`)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import OutreachUnit, Shop
+from core.errors import ErrorCode, RuleViolation
+from models import (
+    OutreachUnit,
+    Shop,
+)
 from models.database import insert_ignoring_conflicts
+from models.tables import outreach_t, shop_t
 from models.types import utcnow
-from services.errors import RuleViolation
+
+# Messages a seller may send in a conversation before the creator's first reply.
+PRE_REPLY_LIMIT = 5
 
 
 @dataclass(frozen=True)
@@ -67,9 +77,33 @@ async def use_unit(conn: AsyncConnection, tiers, shop_id: int, creator_id: int) 
         return
     quota = await read_quota(conn, tiers, shop_id, now)
     if quota.remaining <= 0:
-        raise RuleViolation(
-            "WEEKLY_OUTREACH_LIMIT_REACHED",
+        raise RuleViolation(ErrorCode.WEEKLY_OUTREACH_LIMIT_REACHED,
             f"Your shop has reached its weekly outreach limit of {quota.weekly_limit} creators; "
             f"it resets at {quota.resets_at.isoformat()}. Creators who already wrote to you can still be answered.")
     await conn.execute(insert_ignoring_conflicts(
-        conn, OutreachUnit.__table__, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))
+        conn, outreach_t, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))
+
+
+async def lock_shop(conn: AsyncConnection, shop_id: int):
+    """The shop row, locked: serialises the outreach units of one shop.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: every insert referencing the shop (a new conversation,
+    an outreach unit) takes FOR KEY SHARE on it, which FOR UPDATE would wait for. Two sends
+    that each opened a conversation and then locked the shop would deadlock.
+    """
+    query = select(shop_t).where(Shop.id == shop_id).with_for_update(key_share=True)
+    return (await conn.execute(query)).one()
+
+
+async def check_outreach(conn: AsyncConnection, tiers, conversation, kind: str) -> None:
+    """The anti-spam rules of a seller's send into a locked conversation (a row of
+    `conversations.lock_conversation`): at most PRE_REPLY_LIMIT messages before the creator's first
+    reply, and a unit of the weekly allowance for a first outreach or a collaboration card."""
+    if not conversation.creator_has_replied and conversation.seller_message_count >= PRE_REPLY_LIMIT:
+        raise RuleViolation(ErrorCode.PRE_REPLY_LIMIT_REACHED,
+                            f"You can send up to {PRE_REPLY_LIMIT} messages before the creator replies; "
+                            "wait for their reply.")
+    first_outreach = conversation.seller_message_count == 0 and not conversation.creator_has_replied
+    if kind == "COLLABORATION" or first_outreach:
+        await lock_shop(conn, conversation.shop_id)
+        await use_unit(conn, tiers, conversation.shop_id, conversation.creator_id)

@@ -6,14 +6,14 @@ from weakref import WeakSet
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.config import Settings
+from core.metrics import Metrics, count_statements
+from core.persisted import PersistedQueries, create_persisted_queries
+from core.ratelimit import RateLimits
+from core.sockets import SocketRegistry
 from models.database import GatedEngine, autocommit
 from services.auth import Authenticator
-from services.config import Settings
 from services.events import Event
-from services.metrics import Metrics, count_statements
-from services.persisted import PersistedQueries, create_persisted_queries
-from services.ratelimit import RateLimits
-from services.sockets import SocketRegistry
 from subscriptions import RESYNC, Broker
 from subscriptions.broker import Event as BrokerEvent
 

@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from core.config import Settings
 from models.migrate import upgrade
-from services.config import Settings
 from tests.support.app import client_of, make_settings
 from tests.support.postgres import PG_URL, REQUIRE_PG, admin, clone_database, dsn
 from tests.support.processes import RedisServer

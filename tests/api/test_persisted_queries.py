@@ -12,8 +12,14 @@ import sys
 import pytest
 import redis
 
+from core.persisted import (
+    MAX_DOCUMENT_BYTES,
+    TTL_SECONDS,
+    ManifestError,
+    MemoryQueryStore,
+    load_manifest,
+)
 from services.auth import issue_token
-from services.persisted import MAX_DOCUMENT_BYTES, TTL_SECONDS, ManifestError, MemoryQueryStore, load_manifest
 from tests.support.app import JWT_SECRET, world_api
 from tests.support.node import run_script
 from tests.support.processes import ROOT, ServerProcess

@@ -1,4 +1,4 @@
-"""Every string a client sends is checked once (services/text.py, schema/inputs.py): control characters,
+"""Every string a client sends is checked once (core/text.py, schema/inputs.py): control characters,
 unpaired surrogates and over-long values are refused cleanly, on SQLite and PostgreSQL alike, and nothing
 is written. Each String or ID input of the schema has a case below, and states its limit in its description.
 """
@@ -8,13 +8,19 @@ import re
 
 import pytest
 import strawberry
-from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
 
+from core.viewer import CREATOR, SELLER
 from resolvers.context import Context
 from schema.build import build_schema
 from schema.inputs import guard_inputs
 from services.auth import find_viewer
-from services.viewer import CREATOR, SELLER
 from tests.support.gql import gid, say
 from tests.support.world import build_world, unchanged
 from tests.support.ws import TRANSPORT_WS, WSClient

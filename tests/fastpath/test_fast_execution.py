@@ -14,10 +14,24 @@ from schema.build import InboxSchema
 from schema.fast_execution import _SHARED_PLANS
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.subscription import Subscription
-from tests.support.gql import (BLOCK, CONVERSATION, CREATOR_CONVERSATION, INBOX, SEND_BULK, bulk_input, create_collaboration,
-                       creator_input, gid, invite_to_creator, product_to_creator, request_sample, send_ok,
-                       text_to_creator, text_to_shop)
+from schema.live import Subscription
+from tests.support.gql import (
+    BLOCK,
+    CONVERSATION,
+    CREATOR_CONVERSATION,
+    INBOX,
+    SEND_BULK,
+    bulk_input,
+    create_collaboration,
+    creator_input,
+    gid,
+    invite_to_creator,
+    product_to_creator,
+    request_sample,
+    send_ok,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.support.world import build_world
 
 PLAIN = InboxSchema(query=Query, mutation=Mutation, subscription=Subscription,

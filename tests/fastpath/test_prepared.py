@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 from models.availability import is_unavailable
 from models.database import GatedEngine, autocommit, create_engine
 from models.prepared import Row, fetch
-from services import history, inbox
+from services import catalog, inbox, messages
 from tests.support.app import world_api
 from tests.support.gql import SEND, text_to_shop
 
@@ -36,8 +36,8 @@ async def test_direct_reads_answer_as_sqlalchemy_does(aiohttp_client, postgres_u
          {"owner": 1, "search": "creator", "min_gmv": 350, "after_at": far_future, "after_id": 10**6, "limit": 10}),
         (inbox._conversations_statement("SELLER", "creator_id", False), {"owner": 1, "keys": 3}),
         (inbox._counts_statement("SELLER"), {"owner": 1}),
-        (history._messages_statement(False, False, True), {"conversation": 1, "limit": 5}),
-        (history._SHOP_STATUS, {"shop_id": 1}),
+        (messages._messages_statement(False, False, True), {"conversation": 1, "limit": 5}),
+        (catalog._SHOP_STATUS, {"shop_id": 1}),
     ]
     for statement, params in cases:
         direct, expected = await _answers(reader, statement, params)
@@ -59,15 +59,15 @@ async def test_expanding_lists_go_through_sqlalchemy(aiohttp_client, postgres_ur
 async def test_direct_reads_are_counted_as_statements(aiohttp_client, postgres_url, tmp_path):
     api = await world_api(aiohttp_client, postgres_url, tmp_path)
     with api.count_statements() as statements:
-        await history.shop_status(api.runtime.reader, 1)
-    assert statements == [history._SHOP_STATUS.postgresql_form(api.runtime.reader.dialect).sql]
+        await catalog.shop_status(api.runtime.reader, 1)
+    assert statements == [catalog._SHOP_STATUS.postgresql_form(api.runtime.reader.dialect).sql]
 
 
 async def test_a_dropped_connection_is_reported_unavailable_then_replaced(postgres_url):
     engine = create_engine(postgres_url, pool_size=1)
     reader = autocommit(GatedEngine(engine))
     try:
-        assert await fetch(reader, history._SHOP_STATUS, {"shop_id": 1}) == []  # no shops: no rows
+        assert await fetch(reader, catalog._SHOP_STATUS, {"shop_id": 1}) == []  # no shops: no rows
         async with reader.connect() as conn:
             backend = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         killer = create_engine(postgres_url)
@@ -75,8 +75,8 @@ async def test_a_dropped_connection_is_reported_unavailable_then_replaced(postgr
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         await killer.dispose()
         with pytest.raises(OperationalError) as error:
-            await fetch(reader, history._SHOP_STATUS, {"shop_id": 1})
+            await fetch(reader, catalog._SHOP_STATUS, {"shop_id": 1})
         assert is_unavailable(error.value)
-        assert await fetch(reader, history._SHOP_STATUS, {"shop_id": 1}) == []  # a new connection answers
+        assert await fetch(reader, catalog._SHOP_STATUS, {"shop_id": 1}) == []  # a new connection answers
     finally:
         await engine.dispose()

@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from services.config import Settings
-from services.sockets import SocketRegistry
+from core.config import Settings
+from core.sockets import SocketRegistry
 from tests.support.app import client_of, make_settings, world_api
 from tests.support.gql import MESSAGE_ADDED
 from tests.support.world import build_world

@@ -14,8 +14,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
+from commands.platform_import import import_platform_data
 from models.migrate import alembic_config
-from services.platform_sync import import_platform_data
 from tests.support.processes import ROOT, free_port
 from tests.support.world import build_world, unchanged
 
@@ -192,7 +192,7 @@ def test_cli_tokens_live_at_most_the_max_token_lifetime(tmp_path, monkeypatch, c
     """`token` and the welcome banner of `serve` issue tokens the API accepts: at most
     INBOX_MAX_TOKEN_TTL_SECONDS (a day by default), and a longer --ttl is refused, saying why."""
     import server
-    from services.config import Settings
+    from core.config import Settings
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
     monkeypatch.setenv("INBOX_DATA_DIR", str(tmp_path))

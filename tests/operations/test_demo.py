@@ -7,10 +7,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import bindparam, func, insert, select, text
 
+from commands.demo import (
+    CATEGORIES,
+    MAX_SCALE,
+    database_is_empty,
+    platform_data,
+    seed_demo,
+)
+from core.config import DEFAULT_TIERS
 from models import Message, TargetCollaboration
 from models.types import UtcDateTime, utcnow
-from services.config import DEFAULT_TIERS
-from services.demo import CATEGORIES, MAX_SCALE, database_is_empty, platform_data, seed_demo
 from services.outreach import week_start, weekly_limit
 
 OTHER_SIDE = "CASE s.side WHEN 'SELLER' THEN 'CREATOR' ELSE 'SELLER' END"

@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import aiohttp
 import pytest
 
+from core.metrics import MAX_OPERATION_NAMES
 from services.auth import issue_token
-from services.metrics import MAX_OPERATION_NAMES
 from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.client import GraphQLClient
 from tests.support.gql import INBOX, SEND, text_to_creator

@@ -7,9 +7,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from commands.platform_import import (
+    InvalidImportFile,
+    import_platform_data,
+    load_import_file,
+    parse_import_data,
+)
 from models import Creator, Product, Shop
-from services.platform_sync import (InvalidImportFile, import_platform_data, load_import_file,
-                                    parse_import_data)
 
 
 def _data() -> dict:

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from services.ratelimit import Bucket, MemoryLimiter
+from core.ratelimit import Bucket, MemoryLimiter
 from tests.support.app import client_of, make_settings
 from tests.support.gql import SEND, gid, text_to_creator
 from tests.support.world import build_world

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from services.platform_sync import import_platform_data
+from commands.platform_import import import_platform_data
 from tests.support.gql import (
     APPROVE_SAMPLE,
     BLOCK,

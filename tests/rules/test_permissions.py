@@ -1,4 +1,4 @@
-"""Who may see each field: the table in README ("Who sees what"), checked for the four kinds of
+"""Who may see each field: the table in docs/rules.md ("Who sees what"), checked for the four kinds of
 viewer. Shop s1 and creator c1 talk; s2 is another shop, c2 another creator."""
 
 import pytest

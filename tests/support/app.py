@@ -1,6 +1,6 @@
 """The app under test: its settings and a GraphQL client of it running in-process."""
 
-from services.config import Settings
+from core.config import Settings
 from tests.support.client import GraphQLClient
 
 JWT_SECRET = "test-secret-" + "x" * 32

@@ -1,6 +1,6 @@
 """A small, known world imported through the platform import: shops, creators, products."""
 
-from services.platform_sync import import_platform_data
+from commands.platform_import import import_platform_data
 
 CATEGORIES = ["Beauty", "Fashion", "Tech", "Food"]
 

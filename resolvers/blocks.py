@@ -1,0 +1,15 @@
+"""A seller blocking and unblocking a creator."""
+
+from resolvers.access import require_seller
+from resolvers.context import Context
+from resolvers.ids import decode_id
+from resolvers.outcomes import attempt
+from services import blocks
+
+
+async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
+    """((creator id, conversation id or None), errors)."""
+    require_seller(ctx, "blockCreator" if blocked else "unblockCreator")
+    creator_id = decode_id(input.creator_id, "Creator", "creatorId")
+    conversation_id, errors = await attempt(ctx, lambda: blocks.set_blocked(ctx.app, ctx.viewer, creator_id, blocked))
+    return (None if errors else (creator_id, conversation_id)), errors

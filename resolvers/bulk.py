@@ -1,0 +1,20 @@
+"""Bulk messages: decode the creators, send to each."""
+
+from resolvers.access import require_seller
+from resolvers.context import Context
+from resolvers.ids import decode_id
+from resolvers.messages import message_content
+from resolvers.outcomes import attempt, client_key
+from services import bulk
+
+
+async def send_bulk_message(ctx: Context, input) -> tuple[list[bulk.BulkOutcome], list]:
+    """Per-creator outcomes; a batch-wide refusal fails every creator with it."""
+    require_seller(ctx, "sendBulkMessage")
+    creator_ids = [decode_id(value, "Creator", "creatorIds") for value in input.creator_ids]
+    outcomes, errors = await attempt(ctx, lambda: bulk.send_bulk(
+        ctx.app, ctx.viewer, creator_ids, message_content(ctx, input.content),
+        client_key(input.client_batch_id, "clientBatchId")))
+    if errors:
+        outcomes = [bulk.BulkOutcome(creator_id, error=errors[0]) for creator_id in creator_ids]
+    return outcomes, errors

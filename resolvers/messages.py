@@ -1,0 +1,74 @@
+"""Messages: a page of a conversation's messages, and sending one."""
+
+from collections.abc import Awaitable
+
+from strawberry import UNSET
+
+from core.errors import BadUserInput
+from core.pages import Page
+from resolvers.context import Context
+from resolvers.ids import (
+    decode_id,
+    decode_node_cursor,
+    optional_id,
+    page_size,
+)
+from resolvers.outcomes import attempt, client_key
+from services import messages
+from services.content import Content, text_content
+
+DEFAULT_MESSAGES = 20
+
+
+def decode_message_cursor(value: str | None) -> int | None:
+    """A message's cursor (its ID, or the bare id cursor of earlier releases)."""
+    return decode_node_cursor(value, "Message")
+
+
+def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
+                  last: int | None, before: str | None) -> Page | Awaitable[Page]:
+    """Messages of a conversation the viewer already reached (so already authorised): the page
+    the conversation lookup read with it if it did (at once, and once: a WebSocket's context
+    outlives its operations), else an awaitable read."""
+    arguments = {"first": first, "after": after, "last": last, "before": before}
+    page = ctx.loaders.message_pages.pop((conversation_pk, arguments_key(arguments)), None)
+    if page is not None:
+        return page
+    return messages.list_messages(ctx.reader, conversation_pk, **messages_window(**arguments))
+
+
+def messages_window(first: int | None = None, after: str | None = None, last: int | None = None,
+            before: str | None = None) -> dict:
+    """`list_messages` arguments of a messages page's arguments (BadUserInput when invalid)."""
+    if (first is not None or after is not None) and (last is not None or before is not None):
+        raise BadUserInput("Page with first/after or with last/before, not both.")
+    after_id, before_id = decode_message_cursor(after), decode_message_cursor(before)
+    if first is not None or after is not None:
+        return {"first": page_size(first, DEFAULT_MESSAGES), "after": after_id}
+    return {"last": page_size(last, DEFAULT_MESSAGES, "last"), "before": before_id}
+
+
+def arguments_key(arguments: dict) -> tuple:
+    return tuple(arguments.get(name) for name in ("first", "after", "last", "before"))
+
+
+def message_content(ctx: Context, value) -> Content:
+    """The content of a `MessageContentInput` (exactly one field is set)."""
+    # Fields left out of a oneOf input are UNSET, not None.
+    if value.text is not None and value.text is not UNSET:
+        return text_content(value.text)
+    if value.product_id is not None and value.product_id is not UNSET:
+        return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
+    return Content("COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration",
+                                                               "collaborationId"))
+
+
+async def send_message(ctx: Context, input) -> tuple[messages.Sent | None, list]:
+    target = messages.Target(
+        conversation_id=optional_id(input.conversation_id, "Conversation", "conversationId"),
+        creator_id=optional_id(input.creator_id, "Creator", "creatorId"),
+        shop_id=optional_id(input.shop_id, "Shop", "shopId"))
+    entrance = input.entrance.value if input.entrance else None
+    return await attempt(ctx, lambda: messages.send_message(
+        ctx.app, ctx.viewer, target, message_content(ctx, input.content),
+        client_key(input.client_message_id, "clientMessageId"), entrance))

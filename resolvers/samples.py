@@ -1,0 +1,33 @@
+"""Sample requests: the viewer's list, a creator asking, a seller deciding."""
+
+
+from core.pages import Page
+from resolvers.access import require_creator, require_seller
+from resolvers.context import Context
+from resolvers.ids import (
+    cursor_int,
+    decode_cursor,
+    decode_id,
+    page_size,
+)
+from resolvers.outcomes import attempt, client_key
+from services import samples
+
+
+async def sample_requests(ctx: Context, status: str | None, first: int | None, after: str | None) -> Page:
+    size, cursor = page_size(first, 20), decode_cursor(after, cursor_int)
+    async with ctx.connect() as conn:
+        return await samples.list_sample_requests(conn, ctx.viewer, status, size, cursor)
+
+
+async def request_sample(ctx: Context, input) -> tuple[object, list]:
+    require_creator(ctx, "requestSample")
+    product_id = decode_id(input.product_id, "Product", "productId")
+    return await attempt(ctx, lambda: samples.request_sample(
+        ctx.app, ctx.viewer, product_id, input.note, client_key(input.client_request_id, "clientRequestId")))
+
+
+async def decide_sample(ctx: Context, input, status: str, reason: str | None = None) -> tuple[object, list]:
+    require_seller(ctx, "approveSampleRequest" if status == "APPROVED" else "rejectSampleRequest")
+    request_id = decode_id(input.sample_request_id, "SampleRequest", "sampleRequestId")
+    return await attempt(ctx, lambda: samples.decide(ctx.app, ctx.viewer, request_id, status, reason))

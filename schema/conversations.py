@@ -1,0 +1,164 @@
+"""Conversations: one conversation, and opening, reading and filing it."""
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from core.pages import Page
+from core.text import GLOBAL_ID
+from core.viewer import Viewer
+from resolvers import conversations as conversations_resolvers
+from resolvers import messages as messages_resolvers
+from resolvers.context import Context
+from resolvers.ids import encode_id
+from schema.catalog import Shop
+from schema.enums import (
+    ConversationEntrance,
+    SampleRequestStatus,
+    by_value,
+)
+from schema.inputs import Cursor, NodeId, text_field
+from schema.lookahead import subfield_arguments
+from schema.marketplace import Creator
+from schema.messages import Message, _awaited_message_connection, _message_connection
+from schema.payloads import Refusable, UserError, user_errors
+from schema.relay import Connection, Node
+from schema.samples import SampleRequest
+from services.outreach import PRE_REPLY_LIMIT
+
+_entrance = by_value(ConversationEntrance)
+
+
+@strawberry.type
+class Conversation(Node):
+    id: strawberry.ID
+    entrance: ConversationEntrance = strawberry.field(
+        description="The entrance through which the conversation was first opened.")
+    created_at: datetime
+    last_activity_at: datetime = strawberry.field(
+        description="Newest message time, or createdAt when there is none; the inbox is ordered by it, newest first.")
+    unread_count: int = strawberry.field(description="Messages from the other side newer than the viewer's read position.")
+    is_starred: bool
+    is_archived: bool
+    is_unreplied: bool
+    creator_has_replied: bool
+    messages_remaining_before_reply: int | None = strawberry.field(description=(
+        "For the seller: how many more messages may be sent before the creator replies; null once the creator "
+        "has replied (the limit is lifted) and for creator viewers."))
+    is_blocked: bool = strawberry.field(description="True while the shop blocks the creator.")
+    shop: Shop
+    creator: Creator
+    last_message: "Message | None"
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row, viewer: Viewer) -> "Conversation":
+        """From a record of `services.inbox.conversation_record`, seen from the viewer's side.
+
+        The record carries the creator, shop and newest message, so these are plain fields:
+        an inbox page resolves without another query or an awaitable per row."""
+        remaining = None
+        if viewer.is_seller and not row.creator_has_replied:
+            remaining = max(0, PRE_REPLY_LIMIT - row.seller_message_count)
+        return cls(
+            id=encode_id("Conversation", row.id), pk=row.id, shop=Shop.of_record(row.shop),
+            creator=Creator.from_row(row.creator),
+            last_message=Message.from_row(row.last_message, viewer) if row.last_message else None,
+            entrance=_entrance(row.entrance),
+            created_at=row.created_at, last_activity_at=row.last_activity_at, unread_count=row.unread_count,
+            is_starred=row.starred, is_archived=row.archived, is_unreplied=row.unreplied,
+            creator_has_replied=row.creator_has_replied, messages_remaining_before_reply=remaining,
+            is_blocked=row.blocked)
+
+    @strawberry.field(description="Chronological. Use last/before to page back through history, "
+                                  "first/after to page forward. Without either, the latest 20.")
+    def messages(self, info: Info, first: int | None = None, after: Cursor = None,
+                 last: int | None = None, before: Cursor = None) -> Connection["Message"]:
+        # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
+        # an awaitable, which graphql-core awaits as it would an async resolver's.
+        page = messages_resolvers.read_messages(info.context, self.pk, first, after, last, before)
+        if isinstance(page, Page):
+            return _message_connection(page, info.context.viewer)
+        return _awaited_message_connection(page, info.context.viewer)
+
+    @strawberry.field
+    async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
+        rows = await info.context.loaders.sample_requests_by_conversation.load(self.pk)
+        return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
+
+
+async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:
+    """The conversation as it is now (after a mutation), seen by the viewer."""
+    if conversation_id is None:
+        return None
+    ctx.loaders.forget(ctx.loaders.conversation_by_id, conversation_id)
+    row = await ctx.loaders.conversation_by_id.load(conversation_id)
+    return Conversation.from_row(row, ctx.viewer) if row else None
+
+
+@strawberry.input
+class StartConversationInput:
+    creator_id: strawberry.ID = text_field(GLOBAL_ID)
+    entrance: ConversationEntrance
+
+
+@strawberry.type
+class ConversationPayload(Refusable):
+    conversation: Conversation | None = None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class ConversationInput:
+    conversation_id: strawberry.ID = text_field(GLOBAL_ID)
+
+
+@strawberry.input
+class MarkConversationReadInput:
+    conversation_id: strawberry.ID = text_field(GLOBAL_ID)
+    up_to_message_id: strawberry.ID | None = text_field(
+        GLOBAL_ID, default=None, description="Defaults to the newest message.")
+
+
+@strawberry.type
+class ConversationQuery:
+    @strawberry.field
+    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+        # The chat screen asks for the conversation and its messages: one statement reads both.
+        row = await conversations_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
+        return Conversation.from_row(row, info.context.viewer) if row else None
+
+
+@strawberry.type
+class ConversationMutation:
+    @strawberry.mutation(description="Find or open the single conversation with a creator (sellers). "
+                                     "Opening uses no outreach quota; the first message does.")
+    async def start_conversation(self, info: Info, input: StartConversationInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.start_conversation(info.context, input))
+
+    @strawberry.mutation
+    async def mark_conversation_read(self, info: Info, input: MarkConversationReadInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.mark_read(info.context, input))
+
+    @strawberry.mutation
+    async def star_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "star"))
+
+    @strawberry.mutation
+    async def unstar_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unstar"))
+
+    @strawberry.mutation
+    async def archive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "archive"))
+
+    @strawberry.mutation
+    async def unarchive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unarchive"))
+
+
+async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:
+    conversation_id, errors = outcome
+    return ConversationPayload(conversation=await load_conversation(ctx, conversation_id),
+                               user_errors=user_errors(errors))

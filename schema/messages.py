@@ -1,0 +1,175 @@
+"""Messages and the cards a message can carry; sending one."""
+
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from core.pages import Page
+from core.text import CLIENT_KEY, GLOBAL_ID, MESSAGE_TEXT
+from core.viewer import Viewer
+from resolvers import messages as messages_resolvers
+from resolvers.ids import encode_id
+from schema.catalog import Product
+from schema.collaborations import TargetCollaboration
+from schema.enums import (
+    ConversationEntrance,
+    SenderRole,
+    SystemNoticeCode,
+    by_value,
+)
+from schema.inputs import text_field
+from schema.payloads import Refusable, UserError, user_errors
+from schema.relay import Connection, Node, node_id_connection
+from schema.samples import SampleRequest
+
+if TYPE_CHECKING:
+    from schema.conversations import Conversation
+
+# Conversations hold messages: the type is looked up lazily, at schema build.
+ConversationRef = Annotated["Conversation", strawberry.lazy("schema.conversations")]
+
+_sender_role = by_value(SenderRole)
+
+
+@strawberry.type
+class TextContent:
+    text: str
+
+
+@strawberry.type
+class ProductCard:
+    product_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        return Product.from_row(await info.context.loaders.product_by_id.load(self.product_id))
+
+
+@strawberry.type
+class CollaborationInvite:
+    collaboration_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def collaboration(self, info: Info) -> TargetCollaboration:
+        row = await info.context.loaders.collaboration_by_id.load(self.collaboration_id)
+        return TargetCollaboration.from_row(row)
+
+
+@strawberry.type(description="A sample request shown as a card in the chat, sent by the creator (it counts as "
+                             "the creator's message); the seller approves or rejects it from there.")
+class SampleRequestCard:
+    sample_request_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def sample_request(self, info: Info) -> SampleRequest:
+        return SampleRequest.from_row(await info.context.loaders.sample_request_by_id.load(self.sample_request_id))
+
+
+@strawberry.type
+class SystemNotice:
+    code: SystemNoticeCode
+    text: str
+
+
+MessageContent = Annotated[
+    TextContent | ProductCard | CollaborationInvite | SampleRequestCard | SystemNotice,
+    strawberry.union("MessageContent")]
+
+
+def content_of(row) -> MessageContent:
+    """The card a message row carries, by its kind."""
+    if row.kind == "TEXT":
+        return TextContent(text=row.text)
+    if row.kind == "PRODUCT":
+        return ProductCard(product_id=row.product_id)
+    if row.kind == "COLLABORATION":
+        return CollaborationInvite(collaboration_id=row.collaboration_id)
+    if row.kind == "SAMPLE_REQUEST":
+        return SampleRequestCard(sample_request_id=row.sample_request_id)
+    return SystemNotice(code=SystemNoticeCode(row.notice_code), text=row.text)
+
+
+@strawberry.type
+class Message(Node):
+    id: strawberry.ID
+    sender_role: SenderRole
+    is_mine: bool = strawberry.field(description="True when the viewer's side sent it.")
+    content: MessageContent
+    client_message_id: str | None = strawberry.field(description=(
+        "The sender's idempotency key; a retry with the same key returns the first message instead of a "
+        "duplicate. Shown to the sender only."))
+    created_at: datetime
+    pk: strawberry.Private[int]
+    conversation_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row, viewer: Viewer) -> "Message":
+        mine = row.sender_role == viewer.side
+        return cls(id=encode_id("Message", row.id), pk=row.id, conversation_id=row.conversation_id,
+                   sender_role=_sender_role(row.sender_role), is_mine=mine, content=content_of(row),
+                   client_message_id=row.client_message_id if mine else None, created_at=row.created_at)
+
+    @strawberry.field
+    async def conversation(self, info: Info) -> ConversationRef:
+        from schema.conversations import Conversation
+
+        row = await info.context.loaders.conversation_by_id.load(self.conversation_id)
+        return Conversation.from_row(row, info.context.viewer)
+
+
+def _message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
+    """A page of messages; a message's cursor is its ID (one encoding per message, not two)."""
+    return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
+
+
+async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer) -> Connection[Message]:
+    return _message_connection(await page, viewer)
+
+
+@strawberry.input(one_of=True, description="Exactly one field is set.")
+class MessageContentInput:
+    text: str | None = text_field(MESSAGE_TEXT, default=strawberry.UNSET)
+    product_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
+    collaboration_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
+
+
+@strawberry.input(description="""Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes
+(the single conversation for that pair is found or opened; a refused send opens nothing). entrance
+defaults to CREATOR_MESSAGES for sellers and CREATOR_INITIATED for creators. clientMessageId is unique
+per sender: every retry with the same key, racing or not, returns the first message; the same key with
+another target or content is INVALID_INPUT.""")
+class SendMessageInput:
+    client_message_id: str = text_field(CLIENT_KEY)
+    content: MessageContentInput
+    conversation_id: strawberry.ID | None = text_field(GLOBAL_ID, default=None)
+    creator_id: strawberry.ID | None = text_field(GLOBAL_ID, default=None)
+    shop_id: strawberry.ID | None = text_field(GLOBAL_ID, default=None)
+    entrance: ConversationEntrance | None = None
+
+
+@strawberry.type
+class SendMessagePayload(Refusable):
+    message: Message | None = None
+    user_errors: list[UserError]
+    conversation_id: strawberry.Private[int | None] = None
+
+    @strawberry.field
+    async def conversation(self, info: Info) -> ConversationRef | None:
+        from schema.conversations import load_conversation
+
+        """Loaded only when asked for: most senders need just the message."""
+        return await load_conversation(info.context, self.conversation_id)
+
+
+@strawberry.type
+class MessageMutation:
+    @strawberry.mutation
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+        sent, errors = await messages_resolvers.send_message(info.context, input)
+        if errors:
+            return SendMessagePayload(message=None, user_errors=user_errors(errors))
+        return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer),
+                                  conversation_id=sent.conversation_id, user_errors=[])

@@ -1,0 +1,119 @@
+"""The gap-free live delivery of a viewer's subscriptions: broker events in, rows the viewer may see out.
+
+Broker events are only hints that a conversation changed; the database is the source of
+truth. For each conversation the stream remembers the newest message it delivered and,
+on a hint, reads every newer message in id order. So messages of one conversation always
+arrive in order and once, even when their events arrive late, twice or not at all."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from core.errors import ShopInactive, SlowConsumerError
+from core.viewer import Viewer
+from services import catalog, messages
+from services.events import creator_channel, shop_channel
+from services.inbox import message_record
+from services.runtime import Runtime
+from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
+
+
+def viewer_channels(viewer: Viewer) -> list[str]:
+    """The viewer's own channel; sellers also hear shop status changes on the system channel."""
+    if viewer.is_seller:
+        return [shop_channel(viewer.shop_id), SYSTEM_CHANNEL]
+    return [creator_channel(viewer.creator_id)]
+
+
+async def _events(rt: Runtime, viewer: Viewer) -> AsyncIterator[dict]:
+    """The viewer's broker events; ends the stream when the seller's shop becomes inactive.
+    Refused (TooManySubscriptions) when the principal holds as many subscriptions as allowed."""
+    try:
+        settings = rt.settings
+        # Without Redis, an import in another process cannot tell us a shop closed: sellers poll.
+        # (asyncio.timeout, not wait_for: no extra task per idle subscription; no timer for creators.)
+        poll_seconds = settings.shop_status_check_seconds if viewer.is_seller else None
+        # One of the principal's subscriptions (capped across its sockets) for as long as the stream lives.
+        async with (rt.sockets.subscription(viewer.principal),
+                    rt.broker.subscribe(viewer_channels(viewer), maxsize=settings.subscription_queue_size) as sub):
+            yield RESYNC  # subscribed: the caller may now read the database without a gap
+            while True:
+                try:
+                    async with asyncio.timeout(poll_seconds):
+                        event = await anext(sub)
+                except TimeoutError:
+                    await _check_shop(rt, viewer)
+                    continue
+                except StopAsyncIteration:
+                    return
+                if event.get("type") == "shop_status":
+                    if event["shop_id"] == viewer.shop_id:
+                        await _check_shop(rt, viewer)
+                    continue
+                yield event
+    except SlowConsumer:
+        raise SlowConsumerError("The subscription fell too far behind; resubscribe with `after`.") from None
+
+
+async def _check_shop(rt: Runtime, viewer: Viewer) -> None:
+    if viewer.is_seller:
+        if await catalog.shop_status(rt.reader, viewer.shop_id) != "ACTIVE":
+            raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
+
+
+async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None, after: int | None) -> AsyncIterator:
+    """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
+    delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
+    floor = after
+    async for event in _events(rt, viewer):
+        if event.get("type") == RESYNC["type"]:
+            if floor is None:  # no cursor: start from what exists when the subscription began
+                floor = await _newest_message_id(rt)
+                continue
+            rows = await _read_after(rt, viewer, floor, conversation_id)
+        elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
+            last = delivered.get(event["conversation_id"], floor)
+            if event["message_id"] <= last:
+                continue  # already delivered (a late or repeated event)
+            if _follows(event, last, event["conversation_id"] in delivered):
+                rows = [message_record(event["message"])]
+            else:  # something in between is missing: the database has it
+                rows = await _read_after(rt, viewer, last, event["conversation_id"])
+        else:
+            continue
+        for row in rows:
+            if row.id > delivered.get(row.conversation_id, floor):
+                delivered[row.conversation_id] = row.id
+                yield row
+
+
+def _follows(event: dict, last: int, seen: bool) -> bool:
+    """Whether the event's message comes right after what the stream delivered in its conversation:
+    the message before it is the last one delivered, or none, or older than the stream's start."""
+    previous = event.get("previous_id")
+    if previous is None:
+        return True
+    return previous == last if seen else previous <= last
+
+
+async def _newest_message_id(rt: Runtime) -> int:
+    # A function of its own: a connection bound in the generator's frame would live as long as the stream.
+    async with rt.reader.connect() as conn:
+        return await messages.newest_message_id(conn)
+
+
+async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: int | None) -> list:
+    """Every visible message after `after` (in one conversation, or all), read in batches."""
+    rows, batch = [], None
+    async with rt.reader.connect() as conn:
+        while batch is None or len(batch) == 500:
+            batch = await messages.visible_messages_after(conn, viewer, after, conversation_id)
+            rows.extend(batch)
+            after = batch[-1].id if batch else after
+    return rows
+
+
+async def conversation_ids(rt: Runtime, viewer: Viewer) -> AsyncIterator[int]:
+    """Ids of the viewer's conversations as they change, for `conversationUpdated`."""
+    async for event in _events(rt, viewer):
+        if event.get("type") in ("message", "conversation"):
+            yield event["conversation_id"]

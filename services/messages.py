@@ -1,0 +1,266 @@
+"""Messages: appending one to a conversation, sending (the rules, idempotent retries), and reading pages of them.
+
+Every message (a send, a sample card, a system notice) goes through `append_message`,
+which keeps the denormalised inbox columns right in the same transaction."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import (
+    BigInteger,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.errors import ErrorCode, RuleViolation, invalid, not_found
+from core.pages import Page
+from core.viewer import CREATOR, SELLER, Viewer
+from models.database import GatedEngine
+from models.prepared import Prepared, fetch
+from models.tables import conversation_t, message_t, state_t
+from models.types import utcnow
+from services import events, inbox, transactions
+from services.content import SYSTEM, Content, check_card
+from services.conversations import (
+    get_creator,
+    get_shop,
+    lock_conversation,
+    lock_pair,
+    open_conversation,
+)
+from services.inbox import ConversationRecord, MessageRecord
+from services.outreach import check_outreach
+from services.runtime import Runtime
+
+_INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
+_BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
+    last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
+    creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
+    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
+
+
+async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
+                         sender_key: str | None = None, client_message_id: str | None = None,
+                         client_batch_id: str | None = None):
+    """Insert a message into a locked conversation and update both sides' inbox state."""
+    now = utcnow()
+    message = (await conn.execute(_INSERT_MESSAGE, dict(
+        conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
+        client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
+        **content.columns()))).one()
+    await conn.execute(_BUMP_CONVERSATION, {
+        "conversation": conversation.id, "message": message.id, "now": now,
+        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
+    await conn.execute(_state_update(sender_role == SYSTEM), {
+        "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
+    return message
+
+
+@lru_cache(maxsize=2)
+def _state_update(system: bool):
+    """Both sides see the new activity; the receiver gets an unread message and an unreplied
+    conversation out of ARCHIVED; the sender has read everything up to its own message.
+    System notices change neither unread counts nor replied state."""
+    s = state_t.c
+    values = {"last_activity_at": bindparam("now"), "visible": True}
+    if not system:
+        receives = s.side != bindparam("sender")
+        values.update(
+            unread_count=case((receives, s.unread_count + 1), else_=0),
+            unreplied=receives,
+            archived=case((receives, False), else_=s.archived),
+            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
+    return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes: an existing conversation, or the other party."""
+
+    conversation_id: int | None = None
+    creator_id: int | None = None
+    shop_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: object
+    conversation_id: int
+
+
+async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str,
+                       entrance: str | None = None) -> Sent:
+    """Send one message, or return the first message sent with the same `client_message_id`."""
+    _check_target_shape(viewer, target)
+    return await transactions.write(
+        rt, lambda conn: _send(conn, rt.settings, viewer, target, content, client_message_id, entrance))
+
+
+async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target, content: Content, key: str,
+                entrance: str | None):
+    conversation = await _target_conversation(conn, viewer, target, entrance, key)
+    if conversation.previous_id is not None:
+        return await _replay(conn, viewer, conversation.previous_id, target, content), []
+    await check_may_send(conn, settings, viewer, conversation, content)
+    message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
+                                   client_message_id=key)
+    return Sent(message, conversation.id), [events.message_added(conversation, message)]
+
+
+def _check_target_shape(viewer: Viewer, target: Target) -> None:
+    other = target.creator_id if viewer.is_seller else target.shop_id
+    wrong = target.shop_id if viewer.is_seller else target.creator_id
+    given = [value for value in (target.conversation_id, other) if value is not None]
+    if wrong is not None or len(given) != 1:
+        party = "creatorId" if viewer.is_seller else "shopId"
+        raise invalid(f"Give either conversationId or {party}.", ["input"])
+
+
+async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None,
+                               key: str):
+    """The locked conversation a send goes to (with the message already sent under `key`, if any),
+    opened if the other party was given and they have none yet."""
+    if target.conversation_id is not None:
+        conversation = await lock_conversation(conn, target.conversation_id, viewer.principal, key)
+        if conversation is None or not viewer.owns(conversation.shop_id, conversation.creator_id):
+            raise not_found("The conversation", ["input", "conversationId"])
+        return conversation
+    if viewer.is_seller:
+        shop_id, creator_id, default = viewer.shop_id, target.creator_id, "CREATOR_MESSAGES"
+    else:
+        shop_id, creator_id, default = target.shop_id, viewer.creator_id, "CREATOR_INITIATED"
+    conversation = await lock_pair(conn, shop_id, creator_id, viewer.principal, key)
+    if conversation is not None:
+        return conversation
+    if viewer.is_seller and await get_creator(conn, creator_id) is None:
+        raise not_found("The creator", ["input", "creatorId"])
+    if not viewer.is_seller and await get_shop(conn, shop_id) is None:
+        raise not_found("The shop", ["input", "shopId"])
+    conversation, _opened = await open_conversation(conn, shop_id, creator_id, entrance or default, viewer.role,
+                                                    viewer.principal, key)
+    return conversation
+
+
+async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conversation, content: Content) -> None:
+    """Every rule a send must pass, cheapest first; raises the first that fails."""
+    await check_card(conn, viewer, content)
+    if viewer.is_seller:
+        await _check_seller_send(conn, settings, conversation, content)
+        return
+    if conversation.shop_status != "ACTIVE":
+        raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
+    if conversation.blocked:
+        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot message it.")
+
+
+async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
+    """`conversation` is a row of `conversations.lock_conversation`, with its block flag."""
+    if conversation.blocked:
+        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
+    await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
+
+
+async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target: Target, content: Content) -> Sent:
+    """The first message of a retried key, if the retry asks for the same thing."""
+    message = (await conn.execute(select(message_t).where(message_t.c.id == message_id))).one()
+    row = (await conn.execute(select(conversation_t).where(conversation_t.c.id == message.conversation_id))).one()
+    same_target = (target.conversation_id == row.id if target.conversation_id is not None
+                   else (target.creator_id == row.creator_id if viewer.is_seller else target.shop_id == row.shop_id))
+    if not same_target or not content.matches(message):
+        raise invalid("This clientMessageId was already used for another message; use a new key.",
+                      ["input", "clientMessageId"])
+    return Sent(message, row.id)
+
+
+async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int, *, first: int | None = None,
+                        after: int | None = None, last: int | None = None,
+                        before: int | None = None) -> Page:
+    """Messages in chronological order: `first` after a cursor, or the `last` before one."""
+    params = {"conversation": conversation_id, "after": after, "before": before, "limit": (last or first) + 1}
+    statement = _messages_statement(after is not None, before is not None, newest_first=last is not None)
+    rows = [MessageRecord._make(row) for row in await fetch(db, statement, params)]
+    return _page(rows, first, after, last, before)
+
+
+async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversation_id: int, *,
+                                     first: int | None = None, after: int | None = None, last: int | None = None,
+                                     before: int | None = None) -> tuple[ConversationRecord | None, Page | None]:
+    """A conversation the viewer may see (a record of `inbox.conversation_record`) and a page of its
+    messages, as `list_messages` pages them; (None, None) if the viewer may not see it.
+
+    On PostgreSQL one statement reads both (the page as an array of message rows): the chat
+    screen opens with exactly this pair. Elsewhere, two statements."""
+    if db.dialect.name != "postgresql":
+        found = await inbox.conversations_by_ids(db, viewer, [conversation_id])
+        if conversation_id not in found:
+            return None, None
+        page = await list_messages(db, conversation_id, first=first, after=after, last=last, before=before)
+        return found[conversation_id], page
+    statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
+                                                 newest_first=last is not None)
+    params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
+              "limit": (last or first) + 1}
+    rows = await fetch(db, statement, params)
+    if not rows:
+        return None, None
+    *conversation, messages = rows[0]
+    # The elements' fields come in the table's column order, which the migrations make the model's
+    # (tests/fastpath/test_statement_count.py compares this read with list_messages').
+    records = [MessageRecord._make(element) for element in messages]
+    return inbox.conversation_record(conversation), _page(records, first, after, last, before)
+
+
+def _page(rows: list, first: int | None, after: int | None, last: int | None, before: int | None) -> Page:
+    """Rows read one past the page size, newest first for `last`, as a chronological page."""
+    if last is not None:
+        return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
+    return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
+
+
+def _messages_query(source, conversation, has_after: bool, has_before: bool, newest_first: bool):
+    """One shape of messages page of `conversation` (a bound parameter or a column) from `source`,
+    the message table or an alias of it."""
+    m = source.c
+    query = select(source).where(m.conversation_id == conversation)
+    if has_after:
+        query = query.where(m.id > bindparam("after"))
+    if has_before:
+        query = query.where(m.id < bindparam("before"))
+    return query.order_by(m.id.desc() if newest_first else m.id).limit(bindparam("limit"))
+
+
+@lru_cache(maxsize=8)
+def _messages_statement(has_after: bool, has_before: bool, newest_first: bool) -> Prepared:
+    """One shape of messages page, built once (see `services.inbox._page_statement`)."""
+    return Prepared(_messages_query(message_t, bindparam("conversation"), has_after, has_before, newest_first))
+
+
+@lru_cache(maxsize=16)
+def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool) -> Prepared:
+    """A conversation by id, as `inbox` reads it, with one shape of messages page as a last column:
+    `ARRAY(SELECT m FROM message m ... LIMIT n)`, an array of whole `message` rows (PostgreSQL)."""
+    m = message_t.alias("m")
+    page = _messages_query(m, inbox.conversation_t.c.id, has_after, has_before, newest_first)
+    messages = func.array(page.with_only_columns(literal_column(m.name)).scalar_subquery())
+    return Prepared(inbox.conversations_query(side, "id", many=False).add_columns(messages))
+
+
+async def visible_messages_after(conn: AsyncConnection, viewer: Viewer, after: int,
+                                 conversation_id: int | None = None, limit: int = 500) -> list:
+    """Messages with id > `after` in the conversations the viewer sees (or in one), by id."""
+    s = state_t.c
+    query = (select(message_t).join(state_t, s.conversation_id == message_t.c.conversation_id)
+             .where(message_t.c.id > after, s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible))
+    if conversation_id is not None:
+        query = query.where(message_t.c.conversation_id == conversation_id)
+    return (await conn.execute(query.order_by(message_t.c.id).limit(limit))).all()
+
+
+async def newest_message_id(conn: AsyncConnection) -> int:
+    return (await conn.execute(select(func.coalesce(func.max(message_t.c.id), 0)))).scalar_one()
