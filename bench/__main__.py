@@ -521,8 +521,8 @@ def cmd_profile(args) -> int:
     token = servers.token("shop:s1", ds.sqlalchemy_url())
     scenario = next(s for s in read_scenarios(facts["shop_pk"], facts["busy_conversation"])
                     if s.name == PROFILE_SCENARIOS[args.scenario])
-    report.RESULTS.mkdir(parents=True, exist_ok=True)
-    base = report.RESULTS / f"profile-{args.scenario}-{args.scale}-{stamp}"
+    report.RUNS.mkdir(parents=True, exist_ok=True)
+    base = report.RUNS / f"profile-{args.scenario}-{args.scale}-{stamp}"
     py_spy = Path(sys.executable).with_name("py-spy")
     port = free_port()
     script = wrk.static_script(f"{scenario.name}-profile", scenario.api_query, scenario.api_variables, token)

@@ -1,4 +1,5 @@
-"""The one table, the targets and the JSON files (bench/results/<timestamp>.json and latest.json)."""
+"""The one table, the targets and the JSON files (bench/results/latest-<scale>.json, committed, and
+bench/.results/<timestamp>-<scale>.json, git-ignored)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.servers import WORK_DIR as RUNS
+
+# RUNS (bench/.results/, git-ignored) gets every run's JSON and profiles; RESULTS only the
+# committed latest-<scale>.json.
 RESULTS = Path(__file__).resolve().parent / "results"
 
 PEER, CEILING = "postgraphile", "raw-best-sql"
@@ -132,10 +137,10 @@ def table(rows: list[Row], goals: list[Target]) -> str:
 
 
 def write(result: dict, stamp: str, scale: str) -> list[Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2, default=str)
-    paths = [RESULTS / f"{stamp}-{scale}.json", RESULTS / "latest.json", RESULTS / f"latest-{scale}.json"]
+    paths = [RUNS / f"{stamp}-{scale}.json", RESULTS / f"latest-{scale}.json"]
     for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n")
     return paths
 

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 PEER_DIR = BENCH / ".peer"          # git-ignored: PostGraphile's node_modules and config
-WORK_DIR = BENCH / ".results"       # git-ignored: logs, Lua scripts, raw profiles
+WORK_DIR = BENCH / ".results"       # git-ignored: every run's JSON, profiles, logs, Lua scripts
 HOST = "127.0.0.1"
 JWT_SECRET = "bench-secret-not-for-production-0123456789abcdef"
 PYTHON = sys.executable

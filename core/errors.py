@@ -1,14 +1,49 @@
-"""Every error the services raise on purpose, each with the code clients see.
+"""Every error the services raise on purpose, and the one list of codes clients see.
 
 `RuleViolation`s are business refusals: mutations return them in `userErrors`.
 The others end the whole operation as a top-level GraphQL error with `extensions.code`.
 """
 
 
-class InboxError(Exception):
-    code = "INTERNAL_SERVER_ERROR"
+from enum import StrEnum
 
-    def __init__(self, message: str, field: list[str] | None = None, code: str | None = None):
+
+class ErrorCode(StrEnum):
+    """Every code a client sees: in a mutation's `userErrors`, or as a top-level error's `extensions.code`."""
+
+    # userErrors: the contract's ErrorCode enum (schema/enums.py exposes these).
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_INPUT = "INVALID_INPUT"
+    FORBIDDEN = "FORBIDDEN"
+    BLOCKED = "BLOCKED"
+    WEEKLY_OUTREACH_LIMIT_REACHED = "WEEKLY_OUTREACH_LIMIT_REACHED"
+    PRE_REPLY_LIMIT_REACHED = "PRE_REPLY_LIMIT_REACHED"
+    SAMPLE_ALREADY_DECIDED = "SAMPLE_ALREADY_DECIDED"
+    RATE_LIMITED = "RATE_LIMITED"
+    # extensions.code only.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    BAD_REQUEST = "BAD_REQUEST"
+    SHOP_INACTIVE = "SHOP_INACTIVE"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    SLOW_CONSUMER = "SLOW_CONSUMER"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
+    PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+# The codes a business refusal may carry, in the contract's order.
+USER_ERROR_CODES = tuple(ErrorCode)[:8]
+
+
+class InboxError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, field: list[str] | None = None, code: ErrorCode | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
@@ -17,39 +52,39 @@ class InboxError(Exception):
 
 
 class Unauthenticated(InboxError):
-    code = "UNAUTHENTICATED"
+    code = ErrorCode.UNAUTHENTICATED
 
 
 class BadUserInput(InboxError):
     """A malformed argument: an ID, a cursor or a page size the API cannot use."""
 
-    code = "BAD_USER_INPUT"
+    code = ErrorCode.BAD_USER_INPUT
 
 
 class Forbidden(InboxError):
     """A root field or mutation meant for the other role."""
 
-    code = "FORBIDDEN"
+    code = ErrorCode.FORBIDDEN
 
 
 class ShopInactive(InboxError):
-    code = "SHOP_INACTIVE"
+    code = ErrorCode.SHOP_INACTIVE
 
 
 class ServiceUnavailable(InboxError):
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
 
 
 class SlowConsumerError(InboxError):
     """A subscription fell further behind than its queue holds."""
 
-    code = "SLOW_CONSUMER"
+    code = ErrorCode.SLOW_CONSUMER
 
 
 class RateLimited(InboxError):
     """Too many operations of one kind from one principal; `retry_after` in seconds."""
 
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, retry_after: float):
         super().__init__(f"Too many requests; retry in {retry_after:.1f} s.")
@@ -57,15 +92,15 @@ class RateLimited(InboxError):
 
 
 class RuleViolation(InboxError):
-    """A business rule said no; the code is one of the contract's `ErrorCode` values."""
+    """A business rule said no, with one of `USER_ERROR_CODES`."""
 
-    def __init__(self, code: str, message: str, field: list[str] | None = None):
+    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None):
         super().__init__(message, field, code)
 
 
 def not_found(what: str, field: list[str] | None = None) -> RuleViolation:
-    return RuleViolation("NOT_FOUND", f"{what} was not found.", field)
+    return RuleViolation(ErrorCode.NOT_FOUND, f"{what} was not found.", field)
 
 
 def invalid(message: str, field: list[str]) -> RuleViolation:
-    return RuleViolation("INVALID_INPUT", message, field)
+    return RuleViolation(ErrorCode.INVALID_INPUT, message, field)

@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.config import Settings
-from core.errors import InboxError
+from core.errors import ErrorCode, InboxError
 
 log = logging.getLogger("inbox.sockets")
 
@@ -60,7 +60,7 @@ return 1
 
 
 class TooManySubscriptions(InboxError):
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
 
 @dataclass(frozen=True, slots=True)

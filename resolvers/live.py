@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 
-from core.errors import InboxError
+from core.errors import ErrorCode, InboxError
 from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.messages import decode_message_cursor
@@ -14,7 +14,7 @@ async def message_rows(ctx: Context, conversation_id: str | None, after: str | N
     conversation_pk = decode_id(conversation_id, "Conversation", "conversationId") if conversation_id else None
     after_id = decode_message_cursor(after)
     if conversation_pk is not None and not await ctx.loaders.conversation_by_id.load(conversation_pk):
-        raise InboxError("The conversation was not found.", code="NOT_FOUND")
+        raise InboxError("The conversation was not found.", code=ErrorCode.NOT_FOUND)
     async for row in live.message_rows(ctx.app, ctx.viewer, conversation_pk, after_id):
         yield row
 

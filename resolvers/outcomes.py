@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 
-from core.errors import RateLimited, RuleViolation, invalid
+from core.errors import ErrorCode, RateLimited, RuleViolation, invalid
 from core.text import CLIENT_KEY
 from resolvers.context import Context
 
@@ -12,7 +12,7 @@ async def attempt(ctx: Context, call: Callable[[], Awaitable]) -> tuple[object, 
     verdict = await ctx.app.rate_limits.take(ctx.viewer.principal, "mutation")
     if not verdict.allowed:
         error = RateLimited(verdict.retry_after)
-        return None, [RuleViolation("RATE_LIMITED", error.message)]
+        return None, [RuleViolation(ErrorCode.RATE_LIMITED, error.message)]
     try:
         return await call(), []
     except RuleViolation as error:

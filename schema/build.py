@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from core.errors import ServiceUnavailable
+from core.errors import ErrorCode
 from schema.errors import classify
 from schema.inputs import guard_inputs
 from schema.limits import Limits, validation_rules
@@ -23,8 +23,6 @@ from schema.mutation import Mutation
 from schema.pipeline import OperationPipeline, Pipeline
 from schema.query import Query
 from schema.scalars import DECIMAL
-
-SERVICE_UNAVAILABLE = ServiceUnavailable.code
 
 
 class InboxSchema(strawberry.Schema):
@@ -52,7 +50,7 @@ async def _until_unavailable(results):
         async for result in results:
             yield result
             errors = getattr(result, "errors", None) or ()  # incremental delivery frames may have none
-            if any((error.extensions or {}).get("code") == SERVICE_UNAVAILABLE for error in errors):
+            if any((error.extensions or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE for error in errors):
                 return
 
 

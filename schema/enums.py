@@ -5,6 +5,8 @@ from enum import Enum
 
 import strawberry
 
+from core.errors import USER_ERROR_CODES
+
 
 def by_value(enum: type[Enum]) -> Callable[[str], Enum]:
     """`enum(value)` as a dict lookup, for the rows of every page (EnumType.__call__ is slow)."""
@@ -83,13 +85,5 @@ class SampleRequestStatus(Enum):
     REJECTED = "REJECTED"
 
 
-@strawberry.enum
-class ErrorCode(Enum):
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_INPUT = "INVALID_INPUT"
-    FORBIDDEN = "FORBIDDEN"
-    BLOCKED = "BLOCKED"
-    WEEKLY_OUTREACH_LIMIT_REACHED = "WEEKLY_OUTREACH_LIMIT_REACHED"
-    PRE_REPLY_LIMIT_REACHED = "PRE_REPLY_LIMIT_REACHED"
-    SAMPLE_ALREADY_DECIDED = "SAMPLE_ALREADY_DECIDED"
-    RATE_LIMITED = "RATE_LIMITED"
+# The contract's ErrorCode: the codes a business refusal carries (core/errors.py lists every code).
+ErrorCode = strawberry.enum(Enum("ErrorCode", [(code.name, code.value) for code in USER_ERROR_CODES]))

@@ -14,7 +14,7 @@ from strawberry.schema.exceptions import (
     InvalidOperationTypeError,
 )
 
-from core.errors import InboxError, RateLimited, ServiceUnavailable
+from core.errors import ErrorCode, InboxError, RateLimited
 from models.availability import is_unavailable
 
 log = logging.getLogger("inbox.errors")
@@ -47,21 +47,21 @@ def classify(error: GraphQLError) -> None:
         if isinstance(original, RateLimited):
             extensions["retryAfter"] = round(original.retry_after, 3)
     elif isinstance(original, REQUEST_REFUSALS):
-        extensions["code"] = "BAD_REQUEST"
+        extensions["code"] = ErrorCode.BAD_REQUEST
     elif original is not None and is_unavailable(original):
-        extensions["code"] = ServiceUnavailable.code
+        extensions["code"] = ErrorCode.SERVICE_UNAVAILABLE
         error.message = "The service is temporarily unavailable; retry shortly."
     elif original is not None:
         error_id = uuid.uuid4().hex[:12]
         log.error("unexpected error %s", error_id, exc_info=original)
-        extensions.update(code="INTERNAL_SERVER_ERROR", errorId=error_id)
+        extensions.update(code=ErrorCode.INTERNAL_SERVER_ERROR, errorId=error_id)
         error.message = f"Internal server error (error id {error_id})."
     elif any(marker in error.message for marker in TOO_COMPLEX_MARKERS):
-        extensions["code"] = "QUERY_TOO_COMPLEX"
+        extensions["code"] = ErrorCode.QUERY_TOO_COMPLEX
     elif error.message.startswith("Syntax Error"):
-        extensions["code"] = "GRAPHQL_PARSE_FAILED"
+        extensions["code"] = ErrorCode.GRAPHQL_PARSE_FAILED
     elif any(marker in error.message for marker in VALUE_ERROR_MARKERS):
-        extensions["code"] = "BAD_USER_INPUT"
+        extensions["code"] = ErrorCode.BAD_USER_INPUT
     else:
-        extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+        extensions["code"] = ErrorCode.GRAPHQL_VALIDATION_FAILED
     error.extensions = extensions

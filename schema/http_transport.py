@@ -13,7 +13,7 @@ import math
 import orjson
 from aiohttp import web
 
-from core.errors import ServiceUnavailable
+from core.errors import ErrorCode
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -21,9 +21,8 @@ _JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
 _GRAPHQL_JSON_TYPES = frozenset({GRAPHQL_RESPONSE, "application/graphql+json"})
 _STREAM_TYPES = frozenset({"text/event-stream", "multipart/mixed"})
 # A request error's status in application/graphql-response+json by its code; other codes answer 400.
-REQUEST_ERROR_STATUS = {"UNAUTHENTICATED": 401, "SHOP_INACTIVE": 403, "RATE_LIMITED": 429,
-                        "INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
-UNAVAILABLE_CODE = ServiceUnavailable.code
+REQUEST_ERROR_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.SHOP_INACTIVE: 403, ErrorCode.RATE_LIMITED: 429,
+                        ErrorCode.INTERNAL_SERVER_ERROR: 500, ErrorCode.SERVICE_UNAVAILABLE: 503}
 # While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
 # by itself once it is back. WebSockets close with 1013 (try again later) instead.
 RETRY_AFTER_SECONDS = 2
@@ -89,7 +88,7 @@ def _answer_errors(response: web.Response, result: dict, media: str) -> None:
     in application/graphql-response+json, no `data` entry and a 4xx or 5xx status (the refusal's own,
     else its code's)."""
     errors = result["errors"]
-    if any(_code(error) == UNAVAILABLE_CODE for error in errors):
+    if any(_code(error) == ErrorCode.SERVICE_UNAVAILABLE for error in errors):
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     # A result that executed has data, or an error at a field's path (one that nulled all the data).
     if result.get("data") is not None or any("path" in error for error in errors):

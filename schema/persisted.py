@@ -16,14 +16,14 @@ import re
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from core.errors import InboxError
+from core.errors import ErrorCode, InboxError
 from core.persisted import PersistedQueries, sha256_hex
 
 EXTENSION = "persistedQuery"
 HASH = re.compile(r"[0-9a-fA-F]{64}")
 # As Apollo Server: a cache between client and server must not keep a miss (or any of these answers).
 NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
-NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
+NOT_ALLOWED = ErrorCode.PERSISTED_QUERY_NOT_ALLOWED
 NOT_ALLOWED_MESSAGE = "Only the server's trusted documents may run, and this is not one of them."
 
 
@@ -51,20 +51,20 @@ async def resolve(persisted: PersistedQueries, query: object, extensions: dict) 
             if persisted.trusted is not None:
                 raise PersistedQueryError(NOT_ALLOWED_MESSAGE, NOT_ALLOWED, 200)
             # Exactly Apollo Server's answer, which Apollo's link and others retry with the text.
-            raise PersistedQueryError("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND", 200)
+            raise PersistedQueryError("PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND, 200)
         return document, {key: value for key, value in extensions.items() if key != EXTENSION}
     if type(query) is str and sha256_hex(query) != query_hash:
         # The hash is checked so that no client can file another text under a known document's hash.
-        raise PersistedQueryError("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH")
+        raise PersistedQueryError("provided sha does not match query", ErrorCode.PERSISTED_QUERY_HASH_MISMATCH)
     return query, extensions
 
 
 def _hash(persisted_query: object) -> str:
     if type(persisted_query) is not dict or persisted_query.get("version") != 1:
-        raise PersistedQueryError("Unsupported persisted query version", "BAD_REQUEST")
+        raise PersistedQueryError("Unsupported persisted query version", ErrorCode.BAD_REQUEST)
     query_hash = persisted_query.get("sha256Hash")
     if type(query_hash) is not str or not HASH.fullmatch(query_hash):
-        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex", "BAD_REQUEST")
+        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex", ErrorCode.BAD_REQUEST)
     return query_hash.lower()
 
 

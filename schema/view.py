@@ -24,7 +24,13 @@ from strawberry.schema.exceptions import (
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
-from core.errors import InboxError, ServiceUnavailable, ShopInactive, Unauthenticated
+from core.errors import (
+    ErrorCode,
+    InboxError,
+    ServiceUnavailable,
+    ShopInactive,
+    Unauthenticated,
+)
 from core.viewer import Viewer
 from models.availability import is_unavailable
 from resolvers.context import Context
@@ -103,11 +109,11 @@ class InboxView(GraphQLView):
             response.headers.update(NO_CACHE)
             return response
         except HTTPException as error:
-            return error_response(request, InboxError(error.reason, code="BAD_REQUEST"), error.status_code)
+            return error_response(request, InboxError(error.reason, code=ErrorCode.BAD_REQUEST), error.status_code)
         except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
-            return error_response(request, InboxError(error.reason, code="BAD_REQUEST"), error.status)
+            return error_response(request, InboxError(error.reason, code=ErrorCode.BAD_REQUEST), error.status)
         except UnicodeDecodeError:
-            return error_response(request, InboxError("The request body is not UTF-8.", code="BAD_REQUEST"), 400)
+            return error_response(request, InboxError("The request body is not UTF-8.", code=ErrorCode.BAD_REQUEST), 400)
         except ConnectionResetError:
             raise  # the client left mid-request: nothing to answer, and no bug of ours (aiohttp ignores it)
         except Exception as error:
@@ -236,7 +242,7 @@ class InboxView(GraphQLView):
         if socket is None:
             # Closed here with our code; the handler's own close (4403) then finds the socket closed.
             await context.response.close(code=TOO_MANY_SOCKETS_CLOSE_CODE, message=f"at most {cap} sockets".encode())
-            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.", "code": "RATE_LIMITED"})
+            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.", "code": ErrorCode.RATE_LIMITED})
         context.viewer, context.socket = viewer, socket
         context.refresh_loaders()
 

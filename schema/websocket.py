@@ -21,6 +21,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.execution import ExecutionResult
 
+from core.errors import ErrorCode
+
 FORBIDDEN_CLOSE_CODE = 4403
 INIT_TIMEOUT_CLOSE_CODE = 4408
 TOKEN_EXPIRED_REASON = "token expired"
@@ -28,7 +30,7 @@ TOKEN_EXPIRED_REASON = "token expired"
 
 def token_expired_error() -> GraphQLError:
     return GraphQLError("The token has expired; reconnect with a fresh token and resume with `after`.",
-                        extensions={"code": "UNAUTHENTICATED"})
+                        extensions={"code": ErrorCode.UNAUTHENTICATED})
 
 
 class _TokenLifetime:

@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.errors import RateLimited, RuleViolation, invalid, not_found
+from core.errors import ErrorCode, RateLimited, RuleViolation, invalid, not_found
 from core.viewer import SELLER, Viewer
 from models.tables import message_t
-from services import events
+from services import events, transactions
 from services.content import Content
 from services.conversations import get_creator, open_conversation
 from services.messages import append_message, check_may_send
@@ -43,7 +43,7 @@ async def _take_recipients(rt: Runtime, viewer: Viewer, count: int) -> None:
     messages as it has creators, so it must not cost what one message costs."""
     verdict = await rt.rate_limits.take(viewer.principal, "bulk", count)
     if not verdict.allowed:
-        raise RuleViolation("RATE_LIMITED", RateLimited(verdict.retry_after).message)
+        raise RuleViolation(ErrorCode.RATE_LIMITED, RateLimited(verdict.retry_after).message)
 
 
 async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_id: str) -> None:
@@ -56,24 +56,18 @@ async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_
 
 
 async def _send_one(rt: Runtime, viewer: Viewer, creator_id: int, content: Content, batch_id: str) -> BulkOutcome:
-    for attempt in range(2):
-        try:
-            async with rt.engine.begin() as conn:
-                message, is_new, conversation = await _deliver(conn, rt.settings, viewer, creator_id, content, batch_id)
-            break
-        except RuleViolation as error:
-            return BulkOutcome(creator_id, error=error)
-        except IntegrityError:
-            # A racing retry of the same batch sent to this creator first; the retry returns it.
-            if attempt:
-                raise
-    if is_new:
-        await rt.publish([events.message_added(conversation, message)])
+    """One creator's own transaction: a refusal for this creator does not stop the others."""
+    try:
+        message = await transactions.write(rt, lambda conn: _deliver(conn, rt.settings, viewer, creator_id, content,
+                                                                     batch_id))
+    except RuleViolation as error:
+        return BulkOutcome(creator_id, error=error)
     return BulkOutcome(creator_id, message=message)
 
 
-async def _deliver(conn, settings, viewer: Viewer, creator_id: int, content: Content, batch_id: str):
-    """(message, sent now, conversation) for one creator of the batch."""
+async def _deliver(conn: AsyncConnection, settings, viewer: Viewer, creator_id: int, content: Content,
+                   batch_id: str):
+    """(message, events) for one creator of the batch: the message sent earlier under the batch key, if any."""
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorIds"])
     conversation, _ = await open_conversation(conn, viewer.shop_id, creator_id, "BULK_MESSAGE", SELLER)
@@ -81,8 +75,8 @@ async def _deliver(conn, settings, viewer: Viewer, creator_id: int, content: Con
         message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id,
         message_t.c.conversation_id == conversation.id))).first()
     if earlier is not None:
-        return earlier, False, conversation
+        return earlier, []
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, SELLER, content, sender_key=viewer.principal,
                                    client_batch_id=batch_id)
-    return message, True, conversation
+    return message, [events.message_added(conversation, message)]

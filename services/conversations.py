@@ -5,13 +5,13 @@ from functools import lru_cache
 from sqlalchemy import bindparam, exists, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.errors import RuleViolation, not_found
+from core.errors import ErrorCode, RuleViolation, not_found
 from core.viewer import CREATOR, SELLER, Viewer
 from models import Block, Creator, Shop
 from models.database import insert_ignoring_conflicts
 from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import utcnow
-from services import events
+from services import events, transactions
 from services.runtime import Runtime
 
 
@@ -110,18 +110,19 @@ FLAGS = {"star": ("starred", True), "unstar": ("starred", False),
 
 async def start_conversation(rt: Runtime, viewer: Viewer, creator_id: int, entrance: str) -> int:
     """Find or open the seller's conversation with a creator; opening uses no outreach quota."""
-    async with rt.engine.begin() as conn:
-        existing = await find_conversation(conn, viewer.shop_id, creator_id)
-        if existing is not None:
-            return existing.id
-        if await get_creator(conn, creator_id) is None:
-            raise not_found("The creator", ["input", "creatorId"])
-        if await is_blocked(conn, viewer.shop_id, creator_id):
-            raise RuleViolation("BLOCKED", "You have blocked this creator; unblock the creator first.")
-        conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
-    if opened:
-        await rt.publish([events.conversation_changed(conversation, creator=False)])
-    return conversation.id
+    return await transactions.write(rt, lambda conn: _start(conn, viewer, creator_id, entrance))
+
+
+async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int, entrance: str):
+    existing = await find_conversation(conn, viewer.shop_id, creator_id)
+    if existing is not None:
+        return existing.id, []
+    if await get_creator(conn, creator_id) is None:
+        raise not_found("The creator", ["input", "creatorId"])
+    if await is_blocked(conn, viewer.shop_id, creator_id):
+        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
+    conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
+    return conversation.id, [events.conversation_changed(conversation, creator=False)] if opened else []
 
 
 async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int):
@@ -141,34 +142,35 @@ def _own_state(conversation_id: int, viewer: Viewer):
 
 async def set_flag(rt: Runtime, viewer: Viewer, conversation_id: int, action: str) -> int:
     """Star, unstar, archive or unarchive on the viewer's side; a repeat changes nothing."""
-    column, value = FLAGS[action]
-    async with rt.engine.begin() as conn:
-        conversation = await _visible_conversation(conn, viewer, conversation_id)
-        changed = (await conn.execute(_own_state(conversation_id, viewer)
-                                      .where(state_t.c[column] != value).values({column: value}))).rowcount
-    if changed:
-        await rt.publish([_own_side_changed(conversation, viewer)])
-    return conversation_id
+    return await transactions.write(rt, lambda conn: _set_flag(conn, viewer, conversation_id, *FLAGS[action]))
+
+
+async def _set_flag(conn: AsyncConnection, viewer: Viewer, conversation_id: int, column: str, value: bool):
+    conversation = await _visible_conversation(conn, viewer, conversation_id)
+    changed = (await conn.execute(_own_state(conversation_id, viewer)
+                                  .where(state_t.c[column] != value).values({column: value}))).rowcount
+    return conversation_id, [_own_side_changed(conversation, viewer)] if changed else []
 
 
 async def mark_read(rt: Runtime, viewer: Viewer, conversation_id: int, up_to: int | None) -> int:
     """Move the viewer's read position forward to `up_to` (default: the newest message)."""
-    async with rt.engine.begin() as conn:
-        conversation = await _visible_conversation(conn, viewer, conversation_id)
-        if up_to is None:
-            up_to = conversation.last_message_id or 0
-        elif not await _message_in(conn, conversation_id, up_to):
-            raise not_found("The message", ["input", "upToMessageId"])
-        unread = select(func.count()).select_from(message_t).where(
-            message_t.c.conversation_id == conversation_id, message_t.c.id > up_to,
-            message_t.c.sender_role == viewer.other_side).scalar_subquery()
-        # The position only moves forward: an older message id changes nothing.
-        changed = (await conn.execute(_own_state(conversation_id, viewer)
-                                      .where(state_t.c.last_read_message_id < up_to)
-                                      .values(last_read_message_id=up_to, unread_count=unread))).rowcount
-    if changed:
-        await rt.publish([_own_side_changed(conversation, viewer)])
-    return conversation_id
+    return await transactions.write(rt, lambda conn: _mark_read(conn, viewer, conversation_id, up_to))
+
+
+async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int, up_to: int | None):
+    conversation = await _visible_conversation(conn, viewer, conversation_id)
+    if up_to is None:
+        up_to = conversation.last_message_id or 0
+    elif not await _message_in(conn, conversation_id, up_to):
+        raise not_found("The message", ["input", "upToMessageId"])
+    unread = select(func.count()).select_from(message_t).where(
+        message_t.c.conversation_id == conversation_id, message_t.c.id > up_to,
+        message_t.c.sender_role == viewer.other_side).scalar_subquery()
+    # The position only moves forward: an older message id changes nothing.
+    changed = (await conn.execute(_own_state(conversation_id, viewer)
+                                  .where(state_t.c.last_read_message_id < up_to)
+                                  .values(last_read_message_id=up_to, unread_count=unread))).rowcount
+    return conversation_id, [_own_side_changed(conversation, viewer)] if changed else []
 
 
 async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: int) -> bool:

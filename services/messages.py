@@ -15,17 +15,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from core.errors import RuleViolation, invalid, not_found
+from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.pages import Page
 from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t, state_t
 from models.types import utcnow
-from services import events
+from services import events, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
     get_creator,
@@ -98,18 +97,8 @@ async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Con
                        entrance: str | None = None) -> Sent:
     """Send one message, or return the first message sent with the same `client_message_id`."""
     _check_target_shape(viewer, target)
-    for attempt in range(2):
-        try:
-            async with rt.engine.begin() as conn:
-                sent, published = await _send(conn, rt.settings, viewer, target, content, client_message_id, entrance)
-            break
-        except IntegrityError:
-            # A racing request with the same key committed first (into another conversation,
-            # so the conversation lock did not order us); the retry finds and compares it.
-            if attempt:
-                raise
-    await rt.publish(published)
-    return sent
+    return await transactions.write(
+        rt, lambda conn: _send(conn, rt.settings, viewer, target, content, client_message_id, entrance))
 
 
 async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target, content: Content, key: str,
@@ -164,15 +153,15 @@ async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conver
         await _check_seller_send(conn, settings, conversation, content)
         return
     if conversation.shop_status != "ACTIVE":
-        raise RuleViolation("FORBIDDEN", "This shop can no longer receive creator messages.")
+        raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
     if conversation.blocked:
-        raise RuleViolation("BLOCKED", "This shop has blocked you, so you cannot message it.")
+        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot message it.")
 
 
 async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
     """`conversation` is a row of `conversations.lock_conversation`, with its block flag."""
     if conversation.blocked:
-        raise RuleViolation("BLOCKED", "You have blocked this creator; unblock the creator first.")
+        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
     await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
 
 

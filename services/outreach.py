@@ -10,13 +10,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.errors import RuleViolation
+from core.errors import ErrorCode, RuleViolation
 from models import (
     OutreachUnit,
     Shop,
 )
 from models.database import insert_ignoring_conflicts
-from models.tables import shop_t
+from models.tables import outreach_t, shop_t
 from models.types import utcnow
 
 # Messages a seller may send in a conversation before the creator's first reply.
@@ -77,12 +77,11 @@ async def use_unit(conn: AsyncConnection, tiers, shop_id: int, creator_id: int) 
         return
     quota = await read_quota(conn, tiers, shop_id, now)
     if quota.remaining <= 0:
-        raise RuleViolation(
-            "WEEKLY_OUTREACH_LIMIT_REACHED",
+        raise RuleViolation(ErrorCode.WEEKLY_OUTREACH_LIMIT_REACHED,
             f"Your shop has reached its weekly outreach limit of {quota.weekly_limit} creators; "
             f"it resets at {quota.resets_at.isoformat()}. Creators who already wrote to you can still be answered.")
     await conn.execute(insert_ignoring_conflicts(
-        conn, OutreachUnit.__table__, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))
+        conn, outreach_t, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))
 
 
 async def lock_shop(conn: AsyncConnection, shop_id: int):
@@ -101,7 +100,7 @@ async def check_outreach(conn: AsyncConnection, tiers, conversation, kind: str) 
     `conversations.lock_conversation`): at most PRE_REPLY_LIMIT messages before the creator's first
     reply, and a unit of the weekly allowance for a first outreach or a collaboration card."""
     if not conversation.creator_has_replied and conversation.seller_message_count >= PRE_REPLY_LIMIT:
-        raise RuleViolation("PRE_REPLY_LIMIT_REACHED",
+        raise RuleViolation(ErrorCode.PRE_REPLY_LIMIT_REACHED,
                             f"You can send up to {PRE_REPLY_LIMIT} messages before the creator replies; "
                             "wait for their reply.")
     first_outreach = conversation.seller_message_count == 0 and not conversation.creator_has_replied

@@ -1,15 +1,14 @@
 """Sample requests: a creator asks, the shop's seller approves or rejects once."""
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from core.errors import RuleViolation, invalid, not_found
+from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.pages import Page
 from core.text import NOTE
 from core.viewer import CREATOR, Viewer
 from models import Product
 from models.types import utcnow
-from services import events
+from services import events, transactions
 from services.content import SYSTEM, Content
 from services.conversations import (
     get_shop,
@@ -37,17 +36,7 @@ def clean_note(note: str | None, field: list[str]) -> str | None:
 async def request_sample(rt: Runtime, viewer: Viewer, product_id: int, note: str | None, client_request_id: str):
     """Create a PENDING request and its card in the conversation with the product's shop."""
     note = clean_note(note, ["input", "note"])
-    for attempt in range(2):
-        try:
-            async with rt.engine.begin() as conn:
-                request, published = await _request(conn, viewer, product_id, note, client_request_id)
-            break
-        except IntegrityError:
-            # A racing retry with the same clientRequestId committed first; the retry returns it.
-            if attempt:
-                raise
-    await rt.publish(published)
-    return request
+    return await transactions.write(rt, lambda conn: _request(conn, viewer, product_id, note, client_request_id))
 
 
 async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key: str):
@@ -61,9 +50,9 @@ async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key:
     if product is None:
         raise not_found("The product", ["input", "productId"])
     if (await get_shop(conn, product.shop_id)).status != "ACTIVE":
-        raise RuleViolation("FORBIDDEN", "This shop can no longer receive sample requests.")
+        raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive sample requests.")
     if await is_blocked(conn, product.shop_id, viewer.creator_id):
-        raise RuleViolation("BLOCKED", "This shop has blocked you, so you cannot request samples from it.")
+        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot request samples from it.")
     conversation, _ = await open_conversation(conn, product.shop_id, viewer.creator_id, "SAMPLE_REQUEST", CREATOR)
     request = (await conn.execute(insert(sample_t).values(
         shop_id=product.shop_id, creator_id=viewer.creator_id, product_id=product_id,
@@ -83,24 +72,26 @@ async def _by_client_id(conn, creator_id: int, key: str):
 async def decide(rt: Runtime, viewer: Viewer, request_id: int, status: str, reason: str | None = None):
     """Approve or reject once; the same decision again changes nothing, the other one is refused."""
     reason = clean_note(reason, ["input", "reason"])
-    async with rt.engine.begin() as conn:
-        # The row lock makes two racing decisions take turns: the second sees the first's status.
-        request = (await conn.execute(select(sample_t).where(
-            sample_t.c.id == request_id, sample_t.c.shop_id == viewer.shop_id).with_for_update())).first()
-        if request is None:
-            raise not_found("The sample request", ["input", "sampleRequestId"])
-        if request.status == status:
-            return request
-        if request.status != "PENDING":
-            raise RuleViolation("SAMPLE_ALREADY_DECIDED",
-                                f"This sample request was already {request.status.lower()}; it cannot change.")
-        request = (await conn.execute(update(sample_t).where(sample_t.c.id == request_id).values(
-            status=status, decided_at=utcnow(), reject_reason=reason if status == "REJECTED" else None,
-        ).returning(*sample_t.c))).one()
-        conversation = await lock_conversation(conn, request.conversation_id)
-        notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))
-    await rt.publish([events.message_added(conversation, notice)])
-    return request
+    return await transactions.write(rt, lambda conn: _decide(conn, viewer, request_id, status, reason))
+
+
+async def _decide(conn: AsyncConnection, viewer: Viewer, request_id: int, status: str, reason: str | None):
+    # The row lock makes two racing decisions take turns: the second sees the first's status.
+    request = (await conn.execute(select(sample_t).where(
+        sample_t.c.id == request_id, sample_t.c.shop_id == viewer.shop_id).with_for_update())).first()
+    if request is None:
+        raise not_found("The sample request", ["input", "sampleRequestId"])
+    if request.status == status:
+        return request, []
+    if request.status != "PENDING":
+        raise RuleViolation(ErrorCode.SAMPLE_ALREADY_DECIDED,
+                            f"This sample request was already {request.status.lower()}; it cannot change.")
+    request = (await conn.execute(update(sample_t).where(sample_t.c.id == request_id).values(
+        status=status, decided_at=utcnow(), reject_reason=reason if status == "REJECTED" else None,
+    ).returning(*sample_t.c))).one()
+    conversation = await lock_conversation(conn, request.conversation_id)
+    notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))
+    return request, [events.message_added(conversation, notice)]
 
 
 def _notice(status: str, reason: str | None) -> Content:

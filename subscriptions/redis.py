@@ -8,6 +8,8 @@ import logging
 import random
 from typing import Any
 
+from orjson import dumps as _dumps
+from orjson import loads as _loads
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -15,13 +17,6 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from .broker import RESYNC, SYSTEM_CHANNEL, Broker, Event, Subscription
-
-try:
-    from orjson import dumps as _dumps
-    from orjson import loads as _loads
-except ImportError:  # orjson is optional
-    from json import dumps as _dumps
-    from json import loads as _loads
 
 log = logging.getLogger(__name__)
 
