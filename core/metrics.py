@@ -1,10 +1,11 @@
 """Prometheus metrics of one process, and SQL statement counting per operation."""
 
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
-from models.database import GatedEngine
 
 # The `operation` label: a valid operation's name, for the first MAX_OPERATION_NAMES distinct names a
 # process counts; every other operation (later names, documents that failed) counts as OTHER.
@@ -16,7 +17,13 @@ ANONYMOUS, OTHER = "anonymous", "other"
 _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
 
 
-def count_statements(engine: GatedEngine) -> None:
+class WatchedEngine(Protocol):
+    """An engine that reports the SQL it runs (models.database.GatedEngine)."""
+
+    def watch_statements(self, watcher: Callable[[str], None]) -> Callable[[], None]: ...
+
+
+def count_statements(engine: WatchedEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
     def count(_statement: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import update
 
@@ -242,3 +243,23 @@ def test_pyproject_pins_the_versions_the_layer_checks():
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
     for package, version in fastpath.PINNED.items():
         assert re.search(rf'"{re.escape(package)}(\[\w+\])?=={re.escape(version)}"', pyproject), package
+
+
+def test_the_schema_is_the_plain_app_s():
+    """The speed layer's root query type (its read ahead) declares the plain one's fields exactly."""
+    from fastpath.schema import build_fast_schema
+    from schema.build import build_schema
+    from schema.limits import Limits
+
+    for production in (False, True):
+        assert build_fast_schema(Limits(), production).as_str() == build_schema(Limits(), production).as_str()
+
+
+def test_inbox_fast_path_is_on_or_off():
+    from core.config import Settings
+
+    assert Settings.from_env({}).fast_path is True
+    assert Settings.from_env({"INBOX_FAST_PATH": "off"}).fast_path is False
+    assert Settings.from_env({"INBOX_FAST_PATH": "ON"}).fast_path is True
+    with pytest.raises(ValueError, match="INBOX_FAST_PATH must be on or off, not 'no'"):
+        Settings.from_env({"INBOX_FAST_PATH": "no"})
