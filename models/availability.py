@@ -16,7 +16,8 @@ Before any SQLSTATE exists, the socket fails: OSError (refused, reset, unreachab
 TimeoutError, a connect timeout, is one too). SQLAlchemy's pool timeout (every connection taken
 for `pool_timeout`) and a connection SQLAlchemy itself found disconnected and invalidated count
 too, as does SQLAlchemy's OperationalError, which the asyncpg dialect never raises but SQLite
-raises for a busy or locked database (and the speed layer's direct reads for a dropped connection, fastpath/reads.py).
+raises for a busy or locked database (and the speed layer's direct reads, fastpath/reads.py, for a
+dropped connection).
 """
 
 from sqlalchemy.exc import DBAPIError, OperationalError

@@ -190,8 +190,9 @@ def _counts_statement(side: str) -> Select:
     def count(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    return built_once(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-                      .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
+    counts = select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
+    return built_once(counts.where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"),
+                                   state_t.c.visible == true()))
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:

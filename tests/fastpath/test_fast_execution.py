@@ -117,7 +117,8 @@ async def test_reads_answer_alike(apps):
     cases = [
         (INBOX, {"first": 10}, "shop:s1"), (INBOX, {"first": 10, "after": end_cursor}, "shop:s1"),
         (INBOX, {"folder": "ARCHIVED"}, "shop:s1"), (INBOX, {"filter": {"search": "creator"}}, "shop:s1"),
-        (INBOX, {"first": 10}, "creator:c1"), (INBOX, {"first": 10}, "creator:c2"), (INBOX_SCREEN, {"first": 10}, "shop:s1"),
+        (INBOX, {"first": 10}, "creator:c1"), (INBOX, {"first": 10}, "creator:c2"),
+        (INBOX_SCREEN, {"first": 10}, "shop:s1"),
         (READ_AHEAD, {"id": conversation, "last": 50}, "shop:s1"),
         (READ_AHEAD, {"id": conversation, "last": 3, "before": start_cursor}, "shop:s1"),
         (NO_READ_AHEAD, {"id": conversation, "last": 3}, "shop:s1"),
@@ -131,8 +132,8 @@ async def test_reads_answer_alike(apps):
         (ALIASES_AND_FRAGMENTS, None, "shop:s1"), (ALIASES_AND_FRAGMENTS, None, "creator:c1"),
         (MARKETPLACE, None, "shop:s1"),
         (SKIPPED, {"skip": True}, "shop:s1"), (SKIPPED, {"skip": False}, "shop:s1"),
-        *((NODE, {"id": node}, "shop:s1") for node in (
-            conversation, gid("Message", 1), gid("Message", 999), gid("Creator", 3), gid("Shop", 1), gid("Product", 1))),
+        *((NODE, {"id": node}, "shop:s1") for node in (conversation, gid("Message", 1), gid("Message", 999),
+                                                       gid("Creator", 3), gid("Shop", 1), gid("Product", 1))),
     ]
     for query, variables, subject in cases:
         await assert_alike(apps, query, variables, subject)
@@ -177,7 +178,8 @@ async def test_a_forbidden_null_answers_alike(apps):
         await conn.execute(update(message_t).where(message_t.c.text == "Last words").values(text=None))
     # Documents without cards: a DataLoader batch started beside the failing field would outlive the
     # answer (graphql-core does not wait for it), and the test's end would cut its read short.
-    chat = "query($id: ID!) { conversation(id: $id) { id messages(last: 5) { nodes { id content { __typename ... on TextContent { text } } } } } }"
+    chat = """query($id: ID!) { conversation(id: $id) { id
+      messages(last: 5) { nodes { id content { __typename ... on TextContent { text } } } } } }"""
     for query, variables in ((INBOX, {"first": 10}), (chat, {"id": conversation})):
         body = await assert_alike(apps, query, variables)
         assert b'"code":"INTERNAL_SERVER_ERROR"' in body and b'"text"]' in body  # the error's path ends there
