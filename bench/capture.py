@@ -1,8 +1,8 @@
 """What a page costs in SQL: the statements the API runs, and the wire round trips of each server.
 
 * Statements: the API app is built in-process with `server.create_app(settings)` and driven by
-  aiohttp's test client; a SQLAlchemy `before_cursor_execute` listener records each statement
-  with its parameters (replayed by bench/ceiling.py).
+  aiohttp's test client; the engine's statement watcher (`GatedEngine.watch_statements`) records
+  each statement with its parameters (replayed by bench/ceiling.py).
 * Round trips: a small TCP proxy sits between a server process and PostgreSQL and counts the
   client messages after which the client waits for the server: `Q` (simple query) and `S`
   (Sync, the end of an extended-protocol exchange). So BEGIN, ROLLBACK, pool pings and
@@ -136,7 +136,6 @@ async def capture_statements(database_url: str, secret: str, query: str, variabl
     """The SQL statements (with parameters) the API runs for one request, after a warm-up request,
     and the request's JSON answer. In-process: `server.create_app` + aiohttp's test client."""
     from aiohttp.test_utils import TestClient, TestServer
-    from sqlalchemy import event
 
     from core.config import Settings
     from server import APP_STATE, create_app
@@ -145,15 +144,15 @@ async def capture_statements(database_url: str, secret: str, query: str, variabl
     app = create_app(settings)
     captured: list[tuple[str, tuple]] = []
 
-    def listener(conn, cursor, statement, parameters, context, executemany):
+    def watcher(statement, parameters):
         captured.append((statement, tuple(parameters or ())))
 
     async with TestClient(TestServer(app)) as client:
-        event.listen(app[APP_STATE].engine.sync_engine, "before_cursor_execute", listener)
+        stop = app[APP_STATE].engine.watch_statements(watcher)  # asyncpg's direct reads too (fastpath/)
         body = {"query": query, "variables": variables}
         headers = {"Authorization": authorization}
         await (await client.post("/graphql", json=body, headers=headers)).json()
         captured.clear()
         answer = await (await client.post("/graphql", json=body, headers=headers)).json()
-        event.remove(app[APP_STATE].engine.sync_engine, "before_cursor_execute", listener)
+        stop()
     return list(captured), answer

@@ -1,6 +1,6 @@
 """Prometheus metrics of one process, and SQL statement counting per operation."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -20,13 +20,13 @@ _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", d
 class WatchedEngine(Protocol):
     """An engine that reports the SQL it runs (models.database.GatedEngine)."""
 
-    def watch_statements(self, watcher: Callable[[str], None]) -> Callable[[], None]: ...
+    def watch_statements(self, watcher: Callable[[str, Sequence], None]) -> Callable[[], None]: ...
 
 
 def count_statements(engine: WatchedEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
-    def count(_statement: str) -> None:
+    def count(_statement: str, _parameters: Sequence) -> None:
         counter = _statements.get()
         if counter is not None:
             counter[0] += 1

@@ -45,7 +45,8 @@ _IDENTITY = {"String": str, "ID": str, "Boolean": bool, "Int": int}
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
-def _definition(graphql_thing):
+def _definition(graphql_thing: Any) -> Any:
+    """The strawberry definition a graphql-core type or field was built from, or None."""
     return (graphql_thing.extensions or {}).get(_DEFINITION)
 
 

@@ -9,11 +9,13 @@ beside the conversation, and the conversation answers its `messages` field with 
 reads as the plain app does.
 """
 
+from collections.abc import Awaitable
 from functools import lru_cache
 
 import strawberry
 from graphql import FieldNode, Undefined, value_from_ast_untyped
 from sqlalchemy import func, literal_column
+from sqlalchemy.sql import Select
 from strawberry.types import Info
 
 from core.errors import BadUserInput
@@ -27,8 +29,9 @@ from resolvers.ids import decode_id
 from resolvers.messages import messages_window
 from schema.conversations import Conversation
 from schema.inputs import NodeId
-from schema.messages import message_connection
+from schema.messages import Message, message_connection
 from schema.query import Query
+from schema.relay import Connection
 from services import inbox, messages
 from services.inbox import ConversationRecord, MessageRecord
 
@@ -81,7 +84,8 @@ class ReadAheadConversation(Conversation):
 
     read_ahead: tuple[tuple, Page]  # (the page's arguments, in PAGE_ARGUMENTS order; the page)
 
-    def message_page(self, ctx: Context, first, after, last, before):
+    def message_page(self, ctx: Context, first: int | None, after: str | None, last: int | None,
+                     before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
         arguments, page = self.read_ahead
         if (first, after, last, before) == arguments:
             return message_connection(page, ctx.viewer)
@@ -129,7 +133,7 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
 
 
 @lru_cache(maxsize=16)
-def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool):
+def _conversation_messages_statement(side: str, has_after: bool, has_before: bool, newest_first: bool) -> Select:
     """A conversation by id, as `inbox` reads it, with one shape of messages page as a last column:
     `ARRAY(SELECT m FROM message m ... LIMIT n)`, an array of whole `message` rows (PostgreSQL)."""
     m = message_t.alias("m")

@@ -113,7 +113,7 @@ class DirectReads(GatedEngine):
                 if not form.direct:
                     return None
             for watcher in self.watchers:  # counted as SQLAlchemy's own statements are
-                watcher(form.sql)
+                watcher(form.sql, arguments)
             return await conn.fetch(form.sql, *arguments, record_class=Row)
 
     @asynccontextmanager

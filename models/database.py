@@ -14,6 +14,8 @@ from sqlalchemy.sql import Executable
 # The execution option that marks a statement built once for many requests (`built_once`).
 BUILT_ONCE = "inbox_built_once"
 StatementT = TypeVar("StatementT", bound=Executable)
+# Called with each statement's SQL and its parameters as the driver gets them (`GatedEngine.watch_statements`).
+StatementWatcher = Callable[[str, Sequence], None]
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -35,7 +37,7 @@ class GatedEngine:
     """
 
     def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None,
-                 watchers: list[Callable[[str], None]] | None = None):
+                 watchers: list[StatementWatcher] | None = None):
         self._engine = engine
         self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())
         # Read on every statement: plain attributes, not `__getattr__` and AsyncEngine's properties.
@@ -60,12 +62,12 @@ class GatedEngine:
         async with self.connect() as conn:
             return (await conn.execute(statement, params)).all()
 
-    def watch_statements(self, watcher: Callable[[str], None]) -> Callable[[], None]:
-        """Call `watcher` with the SQL of every statement this engine (and the engines made from it by
+    def watch_statements(self, watcher: StatementWatcher) -> Callable[[], None]:
+        """Call `watcher` with every statement this engine (and the engines made from it by
         `execution_options`) runs, until the function returned is called. Where a subclass runs a
         statement without SQLAlchemy, it calls `watchers` itself."""
-        def before_cursor_execute(_conn, _cursor, statement: str, *_rest) -> None:
-            watcher(statement)
+        def before_cursor_execute(_conn, _cursor, statement: str, parameters, *_rest) -> None:
+            watcher(statement, parameters)
 
         event.listen(self.sync_engine, "before_cursor_execute", before_cursor_execute)
         self.watchers.append(watcher)

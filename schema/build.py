@@ -71,7 +71,7 @@ def quiet(context_class: type[Executor]) -> type[Executor]:
 def build_schema(limits: Limits = Limits(), production: bool = False, *, query: type = Query,
                  execution_context_class: type[Executor] = StrawberryGraphQLCoreExecutionContext,
                  name_converter: type[NameConverter] = NameConverter,
-                 pipeline: type[Pipeline] = OperationPipeline) -> "InboxSchema":
+                 pipeline: type[Pipeline] = OperationPipeline) -> InboxSchema:
     """The schema with its limits; production also hides introspection and every suggestion."""
     rules = validation_rules(limits, production)
     built = InboxSchema(

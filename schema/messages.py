@@ -10,6 +10,7 @@ from core.pages import Page
 from core.text import CLIENT_KEY, GLOBAL_ID, MESSAGE_TEXT
 from core.viewer import Viewer
 from resolvers import messages as messages_resolvers
+from resolvers.context import Context
 from resolvers.ids import encode_id
 from schema.catalog import Product
 from schema.collaborations import TargetCollaboration
@@ -124,7 +125,7 @@ def message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
     return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
 
 
-async def read_message_connection(ctx, conversation_pk: int, first: int | None, after: str | None,
+async def read_message_connection(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
                                   last: int | None, before: str | None) -> Connection[Message]:
     """A page of a conversation's messages, read now."""
     page = await messages_resolvers.read_messages(ctx, conversation_pk, first, after, last, before)

@@ -8,6 +8,8 @@ own hooks, parser and validation; the speed layer's (fastpath/pipeline.py) does 
 one hook, on cached documents.
 """
 
+from collections.abc import Callable
+
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
@@ -19,6 +21,8 @@ from schema.limits import Limits, OperationCost, admit, operation_cost, refuse_i
 from schema.observability import Observation
 from schema.persisted import refuse_untrusted, register
 
+# How an operation's cost formula is found: `operation_cost`, or the speed layer's cached one.
+CostOf = Callable[[GraphQLSchema, DocumentNode, str | None], OperationCost | None]
 # The rules strawberry's own validation adds to those it is given (strawberry.schema.schema.validate_document).
 STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
 
@@ -57,7 +61,7 @@ class Pipeline(SchemaExtension):
         context.parse_options["max_tokens"] = self.limits.max_tokens
         return observation
 
-    async def admit(self, cost_of=operation_cost) -> None:
+    async def admit(self, cost_of: CostOf = operation_cost) -> None:
         """Apply the limits to an operation strawberry will run, and keep its text if it came with its hash."""
         context = self.execution_context
         operation = _operation_to_run(context)
@@ -94,11 +98,11 @@ class OperationPipeline(Pipeline):
         await self.admit()
 
 
-def _cost(context: ExecutionContext, production: bool, cost_of) -> int | None:
+def _cost(context: ExecutionContext, production: bool, cost_of: CostOf) -> int | None:
     """The operation's cost with the page sizes of this request; None if its variables do not
     coerce (execution refuses it then, before anything runs)."""
     schema = graphql_schema(context)
-    cost: OperationCost | None = cost_of(schema, context.graphql_document, context.operation_name)
+    cost = cost_of(schema, context.graphql_document, context.operation_name)
     return None if cost is None else cost.charge(schema, context.variables, hide_suggestions=production)
 
 

@@ -71,15 +71,15 @@ async def test_expanding_lists_go_through_sqlalchemy(aiohttp_client, postgres_ur
 
 async def test_direct_reads_are_counted_as_statements(postgres_url):
     async with direct_reader(postgres_url) as reader:
-        seen: list[str] = []
-        stop = reader.watch_statements(seen.append)
+        seen: list[tuple] = []
+        stop = reader.watch_statements(lambda statement, parameters: seen.append((statement, list(parameters))))
         count_statements(reader)  # the operation counter the metrics and the operation log read
         counter = start_counting()
         try:
             assert await fetch(reader, catalog._SHOP_STATUS, {"shop_id": 1}) == []
         finally:
             stop()
-        assert seen == [postgresql_form(catalog._SHOP_STATUS, reader.dialect).sql]
+        assert seen == [(postgresql_form(catalog._SHOP_STATUS, reader.dialect).sql, [1])]
         assert counter == [1]
 
 

@@ -49,7 +49,7 @@ class GraphQLClient:
         """Collect the SQL statements run inside the block."""
         statements: list[str] = []
 
-        def record(statement: str) -> None:
+        def record(statement: str, _parameters) -> None:
             if not statement.startswith(("BEGIN", "PRAGMA")):
                 statements.append(statement)
 
