@@ -2,7 +2,10 @@
 
 
 
-from core.errors import BadUserInput
+from enum import Enum
+from typing import Any, Protocol
+
+from core.errors import BadUserInput, RuleViolation
 from resolvers.access import require_seller
 from resolvers.context import Context
 from resolvers.ids import (
@@ -12,6 +15,26 @@ from resolvers.ids import (
 from resolvers.messages import arguments_key, messages_window
 from resolvers.outcomes import attempt
 from services import conversations, messages
+from services.inbox import ConversationRecord
+
+
+class StartConversationInput(Protocol):
+    @property
+    def creator_id(self) -> str: ...
+    @property
+    def entrance(self) -> Enum: ...
+
+
+class ConversationInput(Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+
+
+class MarkConversationReadInput(Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def up_to_message_id(self) -> str | None: ...
 
 
 async def conversation(ctx: Context, conversation_id: str, messages_arguments: dict | None = None):
@@ -41,18 +64,18 @@ def _valid_window(arguments: dict | None) -> dict | None:
         return None
 
 
-async def start_conversation(ctx: Context, input) -> tuple[int | None, list]:
+async def start_conversation(ctx: Context, input: StartConversationInput) -> tuple[int | None, list[RuleViolation]]:
     require_seller(ctx, "startConversation")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
     return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
 
 
-async def set_flag(ctx: Context, input, action: str) -> tuple[int | None, list]:
+async def set_flag(ctx: Context, input: ConversationInput, action: str) -> tuple[int | None, list[RuleViolation]]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     return await attempt(ctx, lambda: conversations.set_flag(ctx.app, ctx.viewer, conversation_id, action))
 
 
-async def mark_read(ctx: Context, input) -> tuple[int | None, list]:
+async def mark_read(ctx: Context, input: MarkConversationReadInput) -> tuple[int | None, list[RuleViolation]]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     up_to = optional_id(input.up_to_message_id, "Message", "upToMessageId")
     return await attempt(ctx, lambda: conversations.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))

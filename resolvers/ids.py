@@ -2,7 +2,9 @@
 
 import binascii
 from datetime import UTC, datetime
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from core.errors import BadUserInput
 
@@ -55,11 +57,11 @@ def decode_id(value: str, expected: str, field: str = "id") -> int:
     return pk
 
 
-def encode_cursor(*values) -> str:
+def encode_cursor(*values: object) -> str:
     return _encode("|".join(map(str, values)))
 
 
-def id_cursor(row) -> str:
+def id_cursor(row: Any) -> str:
     """The cursor of a row of a list ordered by id."""
     return _encode(str(row.id))
 
@@ -74,7 +76,7 @@ def decode_node_cursor(value: str | None, type_name: str) -> int | None:
     return decode_cursor(value, cursor_big_int if type_name in BIG_KEY_TYPES else cursor_int)
 
 
-def decode_cursor(value: str | None, *parsers):
+def decode_cursor(value: str | None, *parsers: Callable[[str], Any]) -> Any:
     """The values of a cursor made by `encode_cursor`, each parsed by its parser; None if absent."""
     if value is None:
         return None
@@ -132,5 +134,5 @@ def page_size(value: int | None, default: int, name: str = "first") -> int:
     return value
 
 
-def optional_id(value, type_name: str, name: str) -> int | None:
+def optional_id(value: str | None, type_name: str, name: str) -> int | None:
     return decode_id(value, type_name, name) if value is not None else None

@@ -260,7 +260,7 @@ class InboxView(GraphQLView):
     async def authenticate_ws(self, context: Context, params: dict | None) -> None:
         """Authenticate a WebSocket from its connection_init payload and give it its place among its
         principal's sockets, or reject it: 4403 when the token is refused, 4429 over the cap."""
-        if context.viewer is not None:
+        if context.authenticated is not None:
             return
         header = (params or {}).get("Authorization") if isinstance(params, dict) else None
         try:
@@ -279,7 +279,7 @@ class InboxView(GraphQLView):
             # Closed here with our code; the handler's own close (4403) then finds the socket closed.
             await context.response.close(code=TOO_MANY_SOCKETS_CLOSE_CODE, message=f"at most {cap} sockets".encode())
             raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.", "code": ErrorCode.RATE_LIMITED})
-        context.viewer, context.socket = viewer, socket
+        context.authenticated, context.socket = viewer, socket
         context.refresh_loaders()
 
     async def on_ws_connect(self, context: Context):

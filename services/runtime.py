@@ -4,6 +4,7 @@ import asyncio
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
@@ -30,11 +31,11 @@ class Runtime:
     reader: GatedEngine = field(init=False)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
-    websockets: WeakSet = field(init=False, default_factory=WeakSet)
+    websockets: WeakSet[web.WebSocketResponse] = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.engine = GatedEngine(self.engine)
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
