@@ -73,7 +73,7 @@ class Conversation(Node):
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")
-    def messages(self, info: Info, first: int | None = None, after: Cursor = None,
+    def messages(self, info: Info[Context, None], first: int | None = None, after: Cursor = None,
                  last: int | None = None, before: Cursor = None) -> Connection["Message"]:
         # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
         # an awaitable, which graphql-core awaits as it would an async resolver's.
@@ -83,7 +83,7 @@ class Conversation(Node):
         return _awaited_message_connection(page, info.context.viewer)
 
     @strawberry.field
-    async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
+    async def sample_requests(self, info: Info[Context, None], status: SampleRequestStatus | None = None) -> list[SampleRequest]:
         rows = await info.context.loaders.sample_requests_by_conversation.load(self.pk)
         return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
 
@@ -124,7 +124,7 @@ class MarkConversationReadInput:
 @strawberry.type
 class ConversationQuery:
     @strawberry.field
-    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+    async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         # The chat screen asks for the conversation and its messages: one statement reads both.
         row = await conversations_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
         return Conversation.from_row(row, info.context.viewer) if row else None
@@ -134,27 +134,27 @@ class ConversationQuery:
 class ConversationMutation:
     @strawberry.mutation(description="Find or open the single conversation with a creator (sellers). "
                                      "Opening uses no outreach quota; the first message does.")
-    async def start_conversation(self, info: Info, input: StartConversationInput) -> ConversationPayload:
+    async def start_conversation(self, info: Info[Context, None], input: StartConversationInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.start_conversation(info.context, input))
 
     @strawberry.mutation
-    async def mark_conversation_read(self, info: Info, input: MarkConversationReadInput) -> ConversationPayload:
+    async def mark_conversation_read(self, info: Info[Context, None], input: MarkConversationReadInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.mark_read(info.context, input))
 
     @strawberry.mutation
-    async def star_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+    async def star_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "star"))
 
     @strawberry.mutation
-    async def unstar_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+    async def unstar_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unstar"))
 
     @strawberry.mutation
-    async def archive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+    async def archive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "archive"))
 
     @strawberry.mutation
-    async def unarchive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
+    async def unarchive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unarchive"))
 
 

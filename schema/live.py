@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import live as live_resolvers
+from resolvers.context import Context
 from schema.conversations import Conversation
 from schema.inputs import Cursor, OptionalNodeId
 from schema.messages import Message
@@ -17,7 +18,7 @@ class Subscription:
 conversation when conversationId is given. With after (a MessageEdge cursor, with or without
 conversationId), first replays every message after it that the viewer may see, then continues live,
 with no gap and no duplicate, so a client that reconnects loses nothing.""")
-    async def message_added(self, info: Info, conversation_id: OptionalNodeId = None,
+    async def message_added(self, info: Info[Context, None], conversation_id: OptionalNodeId = None,
                             after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context
         async for row in live_resolvers.message_rows(ctx, conversation_id, after):
@@ -26,7 +27,7 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
 
     @strawberry.subscription(description="A conversation of the viewer changed: new message, read position, "
                                          "star, archive, block, sample status.")
-    async def conversation_updated(self, info: Info) -> AsyncGenerator[Conversation, None]:
+    async def conversation_updated(self, info: Info[Context, None]) -> AsyncGenerator[Conversation, None]:
         ctx = info.context
         async for conversation_id in live_resolvers.conversation_ids(ctx):
             ctx.refresh_loaders()

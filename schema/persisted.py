@@ -31,7 +31,7 @@ class PersistedQueryError(InboxError):
     """A refused persisted query, answered by the view with `status`: 200 for what a client acts on
     (with `application/json`, Apollo Client reads the errors of a 200 only), 400 for a broken request."""
 
-    def __init__(self, message: str, code: str, status: int = 400):
+    def __init__(self, message: str, code: ErrorCode, status: int = 400) -> None:
         super().__init__(message, code=code)
         self.status = status
 
@@ -72,12 +72,13 @@ def refuse_untrusted(persisted: PersistedQueries, context: ExecutionContext) -> 
     """In trusted mode, refuse a parsed document that is not in the manifest before it runs, as a
     validation error would be (which reaches the client on every transport). A text that does not
     parse is refused by strawberry with its syntax error."""
-    if persisted.trusted is None or context.graphql_document is None or persisted.allows(context.query):
+    query = context.query  # None only where no document parsed
+    if persisted.trusted is None or context.graphql_document is None or query is None or persisted.allows(query):
         return
     context.pre_execution_errors = [GraphQLError(NOT_ALLOWED_MESSAGE, extensions={"code": NOT_ALLOWED})]
 
 
 async def register(persisted: PersistedQueries, context: ExecutionContext) -> None:
     """Keep the text of an operation about to run that came with its hash (checked by `resolve`)."""
-    if names_persisted_query(context.operation_extensions):
+    if names_persisted_query(context.operation_extensions) and context.query is not None:
         await persisted.register(context.query)

@@ -69,7 +69,7 @@ def error_response(request: web.Request, error: InboxError, status: int) -> web.
     return response
 
 
-class InboxView(GraphQLView):
+class InboxView(GraphQLView[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     stream_transport_classes_by_protocol = TRANSPORTS
