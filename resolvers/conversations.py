@@ -3,7 +3,7 @@
 
 
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from core.errors import BadUserInput, RuleViolation
 from resolvers.access import require_seller
@@ -15,7 +15,6 @@ from resolvers.ids import (
 from resolvers.messages import arguments_key, messages_window
 from resolvers.outcomes import attempt
 from services import conversations, messages
-from services.inbox import ConversationRecord
 
 
 class StartConversationInput(Protocol):
@@ -67,7 +66,8 @@ def _valid_window(arguments: dict | None) -> dict | None:
 async def start_conversation(ctx: Context, input: StartConversationInput) -> tuple[int | None, list[RuleViolation]]:
     require_seller(ctx, "startConversation")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
-    return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
+    return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id,
+                                                                       input.entrance.value))
 
 
 async def set_flag(ctx: Context, input: ConversationInput, action: str) -> tuple[int | None, list[RuleViolation]]:

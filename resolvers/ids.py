@@ -1,8 +1,8 @@
 """Opaque, typed global IDs and cursors."""
 
 import binascii
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 

@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Table
-
 from strawberry.dataloader import DataLoader
 
 from core.pages import Page

@@ -1,4 +1,5 @@
-"""A mutation's outcome: the service's result, or its business refusal in userErrors, within the principal's mutation rate."""
+"""A mutation's outcome: the service's result, or its business refusal in userErrors, within the principal's
+mutation rate."""
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -6,7 +7,6 @@ from typing import TypeVar
 from core.errors import ErrorCode, RateLimited, RuleViolation, invalid
 from core.text import CLIENT_KEY
 from resolvers.context import Context
-
 
 T = TypeVar("T")
 

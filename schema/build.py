@@ -1,6 +1,6 @@
 """Assembles the schema from the root types, once per configuration."""
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache

@@ -54,7 +54,8 @@ class Shop(Node):
         return self.gmv if info.context.viewer.shop_id == self.pk else None
 
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
-    async def products(self, info: Info[Context, None], first: int | None = 20, after: Cursor = None) -> Connection["Product"]:
+    async def products(self, info: Info[Context, None], first: int | None = 20,
+                       after: Cursor = None) -> Connection["Product"]:
         page = await catalog_resolvers.shop_products(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()

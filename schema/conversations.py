@@ -38,7 +38,8 @@ class Conversation(Node):
     created_at: datetime
     last_activity_at: datetime = strawberry.field(
         description="Newest message time, or createdAt when there is none; the inbox is ordered by it, newest first.")
-    unread_count: int = strawberry.field(description="Messages from the other side newer than the viewer's read position.")
+    unread_count: int = strawberry.field(
+        description="Messages from the other side newer than the viewer's read position.")
     is_starred: bool
     is_archived: bool
     is_unreplied: bool
@@ -83,7 +84,8 @@ class Conversation(Node):
         return _awaited_message_connection(page, info.context.viewer)
 
     @strawberry.field
-    async def sample_requests(self, info: Info[Context, None], status: SampleRequestStatus | None = None) -> list[SampleRequest]:
+    async def sample_requests(self, info: Info[Context, None],
+                              status: SampleRequestStatus | None = None) -> list[SampleRequest]:
         rows = await info.context.loaders.sample_requests_by_conversation.load(self.pk)
         return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
 
@@ -135,27 +137,33 @@ class ConversationMutation:
     @strawberry.mutation(description="Find or open the single conversation with a creator (sellers). "
                                      "Opening uses no outreach quota; the first message does.")
     async def start_conversation(self, info: Info[Context, None], input: StartConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.start_conversation(info.context, input))
+        outcome = await conversations_resolvers.start_conversation(info.context, input)
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def mark_conversation_read(self, info: Info[Context, None], input: MarkConversationReadInput) -> ConversationPayload:
+    async def mark_conversation_read(self, info: Info[Context, None],
+                                     input: MarkConversationReadInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.mark_read(info.context, input))
 
     @strawberry.mutation
     async def star_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "star"))
+        outcome = await conversations_resolvers.set_flag(info.context, input, "star")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
     async def unstar_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unstar"))
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unstar")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
     async def archive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "archive"))
+        outcome = await conversations_resolvers.set_flag(info.context, input, "archive")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
     async def unarchive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unarchive"))
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unarchive")
+        return await conversation_payload(info.context, outcome)
 
 
 async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:

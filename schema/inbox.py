@@ -21,7 +21,9 @@ class Viewer:
     @strawberry.field
     async def shop(self, info: Info[Context, None]) -> Shop | None:
         viewer = info.context.viewer
-        return Shop.from_row(await info.context.loaders.shop_by_id.load(viewer.own_shop_id)) if viewer.is_seller else None
+        if not viewer.is_seller:
+            return None
+        return Shop.from_row(await info.context.loaders.shop_by_id.load(viewer.own_shop_id))
 
     @strawberry.field
     async def creator(self, info: Info[Context, None]) -> Creator | None:

@@ -61,8 +61,9 @@ class Creator(Node):
 class CreatorFilter:
     min_followers: int | None = None
     max_followers: int | None = None
-    categories: list[str] | None = text_field(text.CATEGORY, default=None, each=True,
-                                              description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
+    categories: list[str] | None = text_field(
+        text.CATEGORY, default=None, each=True,
+        description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
     min_gmv: Decimal | None = strawberry.field(default=None, description="Sales performance bounds on gmv30d.")
     max_gmv: Decimal | None = None
     search: str | None = text_field(

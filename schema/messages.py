@@ -145,7 +145,7 @@ class MessageContentInput:
 (the single conversation for that pair is found or opened; a refused send opens nothing). entrance
 defaults to CREATOR_MESSAGES for sellers and CREATOR_INITIATED for creators. clientMessageId is unique
 per sender: every retry with the same key, racing or not, returns the first message; the same key with
-another target or content is INVALID_INPUT.""")
+another target or content is INVALID_INPUT.""")  # noqa: E501 - the schema's text
 class SendMessageInput:
     client_message_id: str = text_field(CLIENT_KEY)
     content: MessageContentInput

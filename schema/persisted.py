@@ -64,7 +64,8 @@ def _hash(persisted_query: object) -> str:
         raise PersistedQueryError("Unsupported persisted query version", ErrorCode.BAD_REQUEST)
     query_hash = persisted_query.get("sha256Hash")
     if type(query_hash) is not str or not HASH.fullmatch(query_hash):
-        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex", ErrorCode.BAD_REQUEST)
+        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex",
+                                  ErrorCode.BAD_REQUEST)
     return query_hash.lower()
 
 

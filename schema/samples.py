@@ -95,8 +95,8 @@ class SampleRequestPayload(Refusable):
 @strawberry.type
 class SampleQuery:
     @strawberry.field
-    async def sample_requests(self, info: Info[Context, None], status: SampleRequestStatus | None = None, first: int | None = 20,
-                              after: Cursor = None) -> Connection[SampleRequest]:
+    async def sample_requests(self, info: Info[Context, None], status: SampleRequestStatus | None = None,
+                              first: int | None = 20, after: Cursor = None) -> Connection[SampleRequest]:
         page = await samples_resolvers.sample_requests(info.context, status.value if status else None, first, after)
         return build_connection(page.rows, SampleRequest.from_row, id_cursor, page.has_next, page.has_previous)
 
@@ -109,11 +109,13 @@ class SampleMutation:
         return _sample_payload(await samples_resolvers.request_sample(info.context, input))
 
     @strawberry.mutation
-    async def approve_sample_request(self, info: Info[Context, None], input: ApproveSampleRequestInput) -> SampleRequestPayload:
+    async def approve_sample_request(self, info: Info[Context, None],
+                                     input: ApproveSampleRequestInput) -> SampleRequestPayload:
         return _sample_payload(await samples_resolvers.decide_sample(info.context, input, "APPROVED"))
 
     @strawberry.mutation
-    async def reject_sample_request(self, info: Info[Context, None], input: RejectSampleRequestInput) -> SampleRequestPayload:
+    async def reject_sample_request(self, info: Info[Context, None],
+                                    input: RejectSampleRequestInput) -> SampleRequestPayload:
         return _sample_payload(await samples_resolvers.decide_sample(info.context, input, "REJECTED", input.reason))
 
 

@@ -11,7 +11,7 @@
 
 import asyncio
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError

@@ -104,7 +104,8 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     return viewer
 
 
-_SHOP_BY_PLATFORM_ID = Prepared(select(shop_t.c.id, shop_t.c.status).where(shop_t.c.platform_id == bindparam("platform_id")))
+_SHOP_BY_PLATFORM_ID = Prepared(select(shop_t.c.id, shop_t.c.status)
+                                .where(shop_t.c.platform_id == bindparam("platform_id")))
 _CREATOR_BY_PLATFORM_ID = Prepared(select(creator_t.c.id).where(creator_t.c.platform_id == bindparam("platform_id")))
 
 

@@ -32,7 +32,8 @@ async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int,
     return await _page(conn, collaboration_t, shop_id, first, after)
 
 
-async def products_by_collaboration(db: GatedEngine | AsyncConnection, collaboration_ids: list[int]) -> dict[int, list[Any]]:
+async def products_by_collaboration(db: GatedEngine | AsyncConnection,
+                                    collaboration_ids: list[int]) -> dict[int, list[Any]]:
     """{collaboration id: [product rows in the collaboration's order]}, in one query."""
     link = collaboration_product_t
     rows = await fetch(

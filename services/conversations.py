@@ -1,4 +1,5 @@
-"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star, archive, read)."""
+"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star,
+archive, read)."""
 
 from functools import lru_cache
 from typing import Any

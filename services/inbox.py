@@ -4,14 +4,14 @@ Both roles read through `conversation_state`, the viewer's side of each conversa
 so one query serves a seller's inbox and a creator's.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, case, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.viewer import Viewer
@@ -240,12 +240,14 @@ async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, k
     return await _records(db, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
 
 
-async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer,
+                               ids: list[int]) -> dict[int, ConversationRecord]:
     """The conversations among `ids` that the viewer may see."""
     return {row.id: row for row in await _conversations_by(db, viewer, "id", ids)}
 
 
-async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer,
+                                    creator_ids: list[int]) -> dict[int, ConversationRecord]:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
     return {row.creator_id: row for row in await _conversations_by(db, viewer, "creator_id", creator_ids)}
 
@@ -257,7 +259,8 @@ def _counts_statement(side: str) -> Prepared:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     return Prepared(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
+                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"),
+                           state_t.c.visible == true()))
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The anti-spam outreach rules: five messages before a reply, and the weekly allowance (GMV tiers, units in `outreach_unit`)."""
+"""The anti-spam outreach rules: five messages before a reply, and the weekly allowance (GMV tiers, units in
+`outreach_unit`)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
