@@ -11,13 +11,15 @@ from schema.conversations import Conversation
 from schema.inputs import Cursor, OptionalNodeId
 from schema.messages import Message
 
+_MESSAGE_ADDED = """New messages in the viewer's conversations (the viewer's own included, for their other tabs), or in one
+conversation when conversationId is given. With after (a MessageEdge cursor, with or without
+conversationId), first replays every message after it that the viewer may see, then continues live,
+with no gap and no duplicate, so a client that reconnects loses nothing."""  # noqa: E501 - the schema's text, line for line
+
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="""New messages in the viewer's conversations (the viewer's own included, for their other tabs), or in one
-conversation when conversationId is given. With after (a MessageEdge cursor, with or without
-conversationId), first replays every message after it that the viewer may see, then continues live,
-with no gap and no duplicate, so a client that reconnects loses nothing.""")  # noqa: E501 - the schema's text
+    @strawberry.subscription(description=_MESSAGE_ADDED)
     async def message_added(self, info: Info[Context, None], conversation_id: OptionalNodeId = None,
                             after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context

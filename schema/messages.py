@@ -141,11 +141,14 @@ class MessageContentInput:
     collaboration_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
 
 
-@strawberry.input(description="""Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes
+_SEND_MESSAGE_INPUT = """Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes
 (the single conversation for that pair is found or opened; a refused send opens nothing). entrance
 defaults to CREATOR_MESSAGES for sellers and CREATOR_INITIATED for creators. clientMessageId is unique
 per sender: every retry with the same key, racing or not, returns the first message; the same key with
-another target or content is INVALID_INPUT.""")  # noqa: E501 - the schema's text
+another target or content is INVALID_INPUT."""  # noqa: E501 - the schema's text, line for line
+
+
+@strawberry.input(description=_SEND_MESSAGE_INPUT)
 class SendMessageInput:
     client_message_id: str = text_field(CLIENT_KEY)
     content: MessageContentInput
