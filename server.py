@@ -32,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
-from models.database import create_engine
+from models.database import GatedEngine, create_engine
 from schema import schema
 from schema.build import build_schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
@@ -64,7 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
                                      Bucket(settings.mutation_burst, settings.mutation_rate),
                                      Bucket(settings.bulk_burst, settings.bulk_rate))
-    state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
+    state = Runtime(settings=settings, engine=GatedEngine(create_engine(settings.database_url, settings.db_pool_size)),
                     secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
                     rate_limits=rate_limits)
     app[APP_STATE] = state

@@ -2,12 +2,11 @@
 
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine, event
 
 from subscriptions.broker import Broker
 
@@ -21,7 +20,14 @@ ANONYMOUS, OTHER = "anonymous", "other"
 _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
 
 
-def count_statements(engine: AsyncEngine) -> None:
+class AnEngine(Protocol):
+    """An AsyncEngine, or models.database.GatedEngine around one."""
+
+    @property
+    def sync_engine(self) -> Engine: ...
+
+
+def count_statements(engine: AnEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")

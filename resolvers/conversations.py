@@ -3,7 +3,7 @@
 
 
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.errors import BadUserInput, RuleViolation
 from resolvers.access import require_seller
@@ -15,6 +15,7 @@ from resolvers.ids import (
 from resolvers.messages import arguments_key, messages_window
 from resolvers.outcomes import attempt
 from services import conversations, messages
+from services.inbox import ConversationRecord
 
 
 class StartConversationInput(Protocol):
@@ -36,23 +37,24 @@ class MarkConversationReadInput(Protocol):
     def up_to_message_id(self) -> str | None: ...
 
 
-async def conversation(ctx: Context, conversation_id: str, messages_arguments: dict | None = None):
+async def conversation(ctx: Context, conversation_id: str,
+                       messages_arguments: dict[str, Any] | None = None) -> ConversationRecord | None:
     """The conversation row, if the viewer may see it.
 
     `messages_arguments` are those of the conversation's `messages` field when the query asks
     for it: that page is then read in the same statement and kept for `messages`."""
     pk = decode_id(conversation_id, "Conversation")
     window = _valid_window(messages_arguments)
-    if window is None:
+    if window is None or messages_arguments is None:
         return await ctx.loaders.conversation_by_id.load(pk)
     row, page = await messages.conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
-    if row is not None:
+    if row is not None and page is not None:  # both or neither
         ctx.loaders.prime_conversations([row])
         ctx.loaders.message_pages[pk, arguments_key(messages_arguments)] = page
     return row
 
 
-def _valid_window(arguments: dict | None) -> dict | None:
+def _valid_window(arguments: dict[str, Any] | None) -> dict[str, int | None] | None:
     """The window of arguments given for a read ahead, or None: invalid ones are refused where
     they were given, by the `messages` field itself."""
     if arguments is None:

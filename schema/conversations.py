@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from core.errors import RuleViolation
 from core.pages import Page
 from core.text import GLOBAL_ID
 from core.viewer import Viewer
@@ -25,6 +26,7 @@ from schema.messages import Message, _awaited_message_connection, _message_conne
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node
 from schema.samples import SampleRequest
+from services.inbox import ConversationRecord
 from services.outreach import PRE_REPLY_LIMIT
 
 _entrance = by_value(ConversationEntrance)
@@ -54,7 +56,7 @@ class Conversation(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row, viewer: Viewer) -> "Conversation":
+    def from_row(cls, row: ConversationRecord, viewer: Viewer) -> "Conversation":
         """From a record of `services.inbox.conversation_record`, seen from the viewer's side.
 
         The record carries the creator, shop and newest message, so these are plain fields:
@@ -81,7 +83,8 @@ class Conversation(Node):
         page = messages_resolvers.read_messages(info.context, self.pk, first, after, last, before)
         if isinstance(page, Page):
             return _message_connection(page, info.context.viewer)
-        return _awaited_message_connection(page, info.context.viewer)
+        # strawberry reads the schema from the annotation, so it names the awaited value.
+        return _awaited_message_connection(page, info.context.viewer)  # type: ignore[return-value]
 
     @strawberry.field
     async def sample_requests(self, info: Info[Context, None],
@@ -90,7 +93,7 @@ class Conversation(Node):
         return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
 
 
-async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:
+async def load_conversation(ctx: Context, conversation_id: int | None) -> Conversation | None:
     """The conversation as it is now (after a mutation), seen by the viewer."""
     if conversation_id is None:
         return None
@@ -166,7 +169,8 @@ class ConversationMutation:
         return await conversation_payload(info.context, outcome)
 
 
-async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:
+async def conversation_payload(ctx: Context,
+                               outcome: tuple[int | None, list[RuleViolation]]) -> ConversationPayload:
     conversation_id, errors = outcome
     return ConversationPayload(conversation=await load_conversation(ctx, conversation_id),
                                user_errors=user_errors(errors))

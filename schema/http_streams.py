@@ -22,7 +22,7 @@ from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
-from strawberry.http.streaming import MultipartSubscriptionTransport, SSETransport
+from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport, SSETransport
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
@@ -43,7 +43,8 @@ class MultipartSubscriptions(MultipartSubscriptionTransport):
         return "--\r\n"
 
 
-TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: SSETransport, MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
+TRANSPORTS: dict[str, type[HTTPStreamTransport]] = {GRAPHQL_SSE_PROTOCOL: SSETransport,
+                                                    MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
 
 
 async def until_expiry(results: AsyncGenerator[Any, None], expires_at: float) -> AsyncGenerator[Any, None]:

@@ -9,6 +9,8 @@ answer through `fill`, so they follow one rule.
 """
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -75,7 +77,7 @@ def _quality(parameters: str) -> float:
     return 1.0
 
 
-def fill(response: web.Response, result: dict | list, media: str) -> web.Response:
+def fill(response: web.Response, result: Mapping[str, Any] | Sequence[Any], media: str) -> web.Response:
     """`response` carrying a GraphQL response (a list for a batch) in `media`, with its status."""
     if type(result) is dict and "errors" in result:
         _answer_errors(response, result, media)
@@ -84,7 +86,7 @@ def fill(response: web.Response, result: dict | list, media: str) -> web.Respons
     return response
 
 
-def _answer_errors(response: web.Response, result: dict, media: str) -> None:
+def _answer_errors(response: web.Response, result: dict[str, Any], media: str) -> None:
     """Retry-After when the database is unavailable or a rate refused the request; for a request error
     in application/graphql-response+json, no `data` entry and a 4xx or 5xx status (the refusal's own,
     else its code's)."""

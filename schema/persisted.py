@@ -12,6 +12,7 @@ link is for HTTP); a WebSocket still runs only trusted documents in trusted mode
 """
 
 import re
+from typing import Any, TypeGuard, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
@@ -24,6 +25,7 @@ HASH = re.compile(r"[0-9a-fA-F]{64}")
 # As Apollo Server: a cache between client and server must not keep a miss (or any of these answers).
 NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
 NOT_ALLOWED = ErrorCode.PERSISTED_QUERY_NOT_ALLOWED
+Q = TypeVar("Q")
 NOT_ALLOWED_MESSAGE = "Only the server's trusted documents may run, and this is not one of them."
 
 
@@ -36,11 +38,12 @@ class PersistedQueryError(InboxError):
         self.status = status
 
 
-def names_persisted_query(extensions: object) -> bool:
+def names_persisted_query(extensions: object) -> TypeGuard[dict[str, Any]]:
     return type(extensions) is dict and EXTENSION in extensions
 
 
-async def resolve(persisted: PersistedQueries, query: object, extensions: dict) -> tuple[object, dict]:
+async def resolve(persisted: PersistedQueries, query: Q,
+                  extensions: dict[str, Any]) -> tuple[Q | str, dict[str, Any]]:
     """The query an HTTP request naming a persisted query runs, and the extensions to run it with:
     without `persistedQuery` when the text came from the server, so that the pipeline does not
     register it again."""
@@ -53,7 +56,7 @@ async def resolve(persisted: PersistedQueries, query: object, extensions: dict) 
             # Exactly Apollo Server's answer, which Apollo's link and others retry with the text.
             raise PersistedQueryError("PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND, 200)
         return document, {key: value for key, value in extensions.items() if key != EXTENSION}
-    if type(query) is str and sha256_hex(query) != query_hash:
+    if isinstance(query, str) and sha256_hex(query) != query_hash:
         # The hash is checked so that no client can file another text under a known document's hash.
         raise PersistedQueryError("provided sha does not match query", ErrorCode.PERSISTED_QUERY_HASH_MISMATCH)
     return query, extensions

@@ -217,8 +217,10 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
         return found[conversation_id], page
     statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
                                                  newest_first=last is not None)
+    size = last or first
+    assert size is not None, "resolvers.messages.messages_window gives first or last"
     params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
-              "limit": (last or first) + 1}
+              "limit": size + 1}
     rows = await fetch(db, statement, params)
     if not rows:
         return None, None

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from weakref import WeakSet
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
 from core.metrics import Metrics, count_statements
@@ -24,7 +23,7 @@ class Runtime:
     """Resources shared by every request of one process."""
 
     settings: Settings
-    engine: AsyncEngine
+    engine: GatedEngine  # every pooled connection through its gate
     secret: str
     broker: Broker
     rate_limits: RateLimits
@@ -36,7 +35,6 @@ class Runtime:
     persisted: PersistedQueries = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = GatedEngine(self.engine)
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,
