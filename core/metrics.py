@@ -1,11 +1,13 @@
 """Prometheus metrics of one process, and SQL statement counting per operation."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, Metric
+
+from subscriptions.broker import Broker
 
 # The `operation` label: a valid operation's name, for the first MAX_OPERATION_NAMES distinct names a
 # process counts; every other operation (later names, documents that failed) counts as OTHER.
@@ -20,13 +22,13 @@ _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", d
 class WatchedEngine(Protocol):
     """An engine that reports the SQL it runs (models.database.GatedEngine)."""
 
-    def watch_statements(self, watcher: Callable[[str, Sequence], None]) -> Callable[[], None]: ...
+    def watch_statements(self, watcher: Callable[[str, Sequence[object]], None]) -> Callable[[], None]: ...
 
 
 def count_statements(engine: WatchedEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
-    def count(_statement: str, _parameters: Sequence) -> None:
+    def count(_statement: str, _parameters: Sequence[object]) -> None:
         counter = _statements.get()
         if counter is not None:
             counter[0] += 1
@@ -43,17 +45,17 @@ def start_counting() -> list[int]:
 class _BrokerCollector:
     """Reads the broker's own counters when Prometheus scrapes."""
 
-    def __init__(self, broker):
+    def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         failures = CounterMetricFamily("inbox_broker_publish_failures", "Events the broker failed to publish.")
         failures.add_metric([], self.broker.publish_failures)
         yield failures
 
 
 class Metrics:
-    def __init__(self, broker):
+    def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
         self.operations = Counter("inbox_operations", "GraphQL operations by name, type and outcome.",
                                   ["operation", "type", "outcome"], registry=self.registry)

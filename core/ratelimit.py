@@ -42,7 +42,7 @@ class MemoryLimiter:
 
     SWEEP_AT_LEAST = 1024
 
-    def __init__(self):
+    def __init__(self) -> None:
         # key -> (tokens, updated, full_at): full_at is when the bucket will have refilled.
         self._state: dict[str, tuple[float, float, float]] = {}
         self._sweep_at = self.SWEEP_AT_LEAST
@@ -114,7 +114,8 @@ class RateLimits:
     """The buckets of every principal: a token per query, a token per mutation, and a token per
     recipient of a bulk send (which also pays its mutation token)."""
 
-    def __init__(self, backend, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket):
+    def __init__(self, backend: MemoryLimiter | RedisLimiter, queries: Bucket, mutations: Bucket,
+                 bulk_recipients: Bucket) -> None:
         self.backend = backend
         self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients}
 
@@ -127,5 +128,6 @@ class RateLimits:
             await self.backend.close()
 
 
-def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket) -> RateLimits:
+def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket,
+                       bulk_recipients: Bucket) -> RateLimits:
     return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients)

@@ -7,6 +7,8 @@ strawberry's own parsing and validation find nothing left to do. The cost formul
 kept for its later requests.
 """
 
+from collections.abc import AsyncIterator
+
 from graphql import DocumentNode, GraphQLSchema
 from strawberry.types import ExecutionContext
 
@@ -32,7 +34,7 @@ def cached_operation_cost(schema: GraphQLSchema, document: DocumentNode,
 
 
 class FastOperationPipeline(Pipeline):
-    async def on_operation(self):
+    async def on_operation(self) -> AsyncIterator[None]:
         context: ExecutionContext = self.execution_context
         observation = self.start()
         prepare_document(context, hide_suggestions=self.production)

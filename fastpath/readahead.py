@@ -9,11 +9,12 @@ beside the conversation, and the conversation answers its `messages` field with 
 reads as the plain app does.
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import strawberry
-from graphql import FieldNode, Undefined, value_from_ast_untyped
+from graphql import FieldNode, SelectionNode, Undefined, value_from_ast_untyped
 from sqlalchemy import func, literal_column
 from sqlalchemy.sql import Select
 from strawberry.types import Info
@@ -39,22 +40,18 @@ MESSAGES = "messages"
 PAGE_ARGUMENTS = ("first", "after", "last", "before")
 
 
-def messages_arguments(info: Info) -> dict | None:
+def messages_arguments(info: Info[Context, None]) -> dict[str, Any] | None:
     """The arguments given to `messages` under this root field when the selection is plain: the field
     selected once at the operation's root (which spreads no fragment), `messages` once directly in it
     (not through a fragment) and without directives. None otherwise."""
     if info.path.prev is not None:
         return None
-    root = info.operation.selection_set.selections
-    if not all(isinstance(selection, FieldNode) for selection in root):
+    root = _fields(info.operation.selection_set.selections)
+    mine = [field for field in root or () if (field.alias or field.name).value == info.path.key]
+    if len(mine) != 1 or mine[0].selection_set is None:
         return None
-    fields = [selection for selection in root if (selection.alias or selection.name).value == info.path.key]
-    if len(fields) != 1 or fields[0].selection_set is None:
-        return None
-    selections = fields[0].selection_set.selections
-    if not all(isinstance(selection, FieldNode) for selection in selections):
-        return None
-    matches = [selection for selection in selections if selection.name.value == MESSAGES]
+    selections = _fields(mine[0].selection_set.selections)
+    matches = [field for field in selections or () if field.name.value == MESSAGES]
     if len(matches) != 1 or matches[0].directives:
         return None
     arguments = {}
@@ -66,7 +63,13 @@ def messages_arguments(info: Info) -> dict | None:
     return arguments
 
 
-def _window(arguments: dict | None) -> dict | None:
+def _fields(selections: Sequence[SelectionNode]) -> list[FieldNode] | None:
+    """The selections if they are all fields (no fragment), else None."""
+    fields = [selection for selection in selections if isinstance(selection, FieldNode)]
+    return fields if len(fields) == len(selections) else None
+
+
+def _window(arguments: dict[str, Any] | None) -> dict[str, int | None] | None:
     """The `list_messages` window of the arguments, or None: invalid ones are refused where they were
     given, by the `messages` field itself."""
     if arguments is None:
@@ -82,7 +85,7 @@ class ReadAheadConversation(Conversation):
     read for answers it at once (no awaitable to run). It resolves as a Conversation; not a type of
     its own."""
 
-    read_ahead: tuple[tuple, Page]  # (the page's arguments, in PAGE_ARGUMENTS order; the page)
+    read_ahead: tuple[tuple[Any, ...], Page]  # (the page's arguments, in PAGE_ARGUMENTS order; the page)
 
     def message_page(self, ctx: Context, first: int | None, after: str | None, last: int | None,
                      before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
@@ -95,16 +98,16 @@ class ReadAheadConversation(Conversation):
 @strawberry.type(name="Query")
 class ReadAheadQuery(Query):
     @strawberry.field
-    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+    async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         ctx = info.context
         arguments = messages_arguments(info) if ctx.reader.dialect.name == "postgresql" else None
         window = _window(arguments)
-        if window is None:  # as the plain app reads it
+        if arguments is None or window is None:  # as the plain app reads it
             row = await conversations_resolvers.conversation(ctx, id)
             return Conversation.from_row(row, ctx.viewer) if row else None
         pk = decode_id(id, "Conversation")
         row, page = await conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
-        if row is None:
+        if row is None or page is None:  # both or neither
             return None
         ctx.loaders.prime_conversations([row])
         conversation = ReadAheadConversation.from_row(row, ctx.viewer)
@@ -120,8 +123,10 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
     not see it."""
     statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
                                                  newest_first=last is not None)
+    size = last or first
+    assert size is not None, "resolvers.messages.messages_window gives first or last"
     params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
-              "limit": (last or first) + 1}
+              "limit": size + 1}
     rows = await fetch(db, statement, params)
     if not rows:
         return None, None

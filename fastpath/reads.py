@@ -15,19 +15,21 @@ A pooled connection is taken without a greenlet when one is idle (`_idle_connect
 """
 
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import Executable
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import Executable, Select
 
+from fastpath.identity_cache import IdentityCache
 from models.availability import is_unavailable
 from models.database import BUILT_ONCE, GatedEngine
-from fastpath.identity_cache import IdentityCache
 
 # SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
 # `DirectReads._idle_connection`); closing a coroutine never started warns, as if one were forgotten.
@@ -46,10 +48,15 @@ class Row(asyncpg.Record):
             raise AttributeError(name) from None
 
 
+# (parameter name, default value, bind processor or None)
+Bind = tuple[str, Any, Callable[[Any], Any] | None]
+Statement = Select[*tuple[Any, ...]]
+
+
 @dataclass
 class PostgresForm:
     sql: str
-    binds: tuple  # (parameter name, default value, bind processor or None), in $n order
+    binds: tuple[Bind, ...]  # in $n order
     direct: bool | None  # runs on asyncpg directly; None until the result types are known
 
 
@@ -57,26 +64,27 @@ class PostgresForm:
 _FORMS: IdentityCache[PostgresForm] = IdentityCache(1024)
 
 
-def postgresql_form(statement: Executable, dialect) -> PostgresForm:
+def postgresql_form(statement: Statement, dialect: Dialect) -> PostgresForm:
     """The statement's SQL and the order of its parameters, compiled once."""
     return _FORMS.get((statement, dialect), lambda: _compile(statement, dialect))
 
 
-def _compile(statement: Executable, dialect) -> PostgresForm:
+def _compile(statement: Statement, dialect: Dialect) -> PostgresForm:
     compiled = statement.compile(dialect=dialect)
+    assert compiled.positiontup is not None, "PostgreSQL's parameters are positional ($n)"
     binds = tuple((name, compiled.params[name], compiled.binds[name].type.dialect_impl(dialect)
                    .bind_processor(dialect)) for name in compiled.positiontup)
     expanding = any(bind.expanding for bind in compiled.binds.values())
     return PostgresForm(compiled.string, binds, False if expanding else None)
 
 
-def _converts_results(statement: Executable, dialect, type_oids: list[int]) -> bool:
+def _converts_results(statement: Statement, dialect: Dialect, type_oids: list[int]) -> bool:
     """Whether SQLAlchemy would convert any result column of these PostgreSQL types."""
     return any(column.type.dialect_impl(dialect).result_processor(dialect, oid) is not None
                for column, oid in zip(statement.selected_columns, type_oids, strict=True))
 
 
-def _arguments(binds: tuple, params: dict) -> list:
+def _arguments(binds: tuple[Bind, ...], params: dict[str, Any]) -> list[Any]:
     arguments = []
     for name, default, process in binds:
         value = params.get(name, default)
@@ -93,14 +101,14 @@ def gated_engine(engine: AsyncEngine) -> GatedEngine:
 class DirectReads(GatedEngine):
     """A gated PostgreSQL engine whose reads of statements built once run on asyncpg itself."""
 
-    async def fetch(self, statement: Executable, params: dict) -> Sequence:
-        if statement.get_execution_options().get(BUILT_ONCE):
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
+        if isinstance(statement, Select) and statement.get_execution_options().get(BUILT_ONCE):
             rows = await self._fetch_direct(statement, params)
             if rows is not None:
                 return rows
         return await super().fetch(statement, params)
 
-    async def _fetch_direct(self, statement: Executable, params: dict) -> Sequence | None:
+    async def _fetch_direct(self, statement: Statement, params: dict[str, Any]) -> Sequence[Row] | None:
         """The rows read by asyncpg itself, or None where SQLAlchemy must run the statement."""
         form = postgresql_form(statement, self.dialect)
         if form.direct is False:
@@ -124,6 +132,7 @@ class DirectReads(GatedEngine):
         async with self._gate:
             pooled = self._idle_connection() or await self._engine.raw_connection()
             driver = pooled.driver_connection
+            assert driver is not None, "a pooled connection is open"
             try:
                 yield driver
             except Exception as error:
@@ -135,7 +144,7 @@ class DirectReads(GatedEngine):
             finally:
                 pooled.close()
 
-    def _idle_connection(self):
+    def _idle_connection(self) -> PoolProxiedConnection | None:
         """A pooled connection taken without a greenlet, or None.
 
         SQLAlchemy's async engine takes every connection inside a greenlet, in case the pool must
@@ -144,7 +153,7 @@ class DirectReads(GatedEngine):
         none, None at once; where the idle one must reconnect (it was invalidated), SQLAlchemy
         refuses the I/O outside a greenlet (MissingGreenlet) before starting it, and returns the
         connection to the pool: None too, and the caller takes the greenlet path."""
-        if not self.sync_engine.pool.checkedin():
+        if not self.sync_engine.pool.checkedin():  # type: ignore[attr-defined]  # a QueuePool's
             return None
         try:
             return self.sync_engine.raw_connection()

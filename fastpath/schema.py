@@ -14,7 +14,7 @@ class CachedNameConverter(NameConverter):
     """strawberry's camelCase names, each computed once: resolving a field converts the name of
     every argument it declares, on every request."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._names: dict[str, str] = {}
 

@@ -2,6 +2,8 @@
 client sends, without what only other requests need (GET queries, the IDE, multipart uploads,
 batches, streamed responses, content-type parsing) in strawberry's `run`."""
 
+from typing import TypeGuard
+
 import orjson
 from aiohttp import web
 from strawberry.exceptions import MissingQueryError
@@ -14,7 +16,7 @@ from schema.view import POST_OPERATIONS, InboxView
 
 
 class FastView(InboxView):
-    def is_websocket_request(self, request: web.Request) -> bool:
+    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
         # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.
         return request.method == "GET" and "upgrade" in request.headers.get("Connection", "").lower() \
             and super().is_websocket_request(request)

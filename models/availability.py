@@ -20,6 +20,8 @@ raises for a busy or locked database (and the speed layer's direct reads, fastpa
 dropped connection).
 """
 
+from collections.abc import Iterator
+
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -40,7 +42,7 @@ def _means_unavailable(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
-def _causes(error: BaseException | None):
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
     """The error, the driver error SQLAlchemy wrapped (`orig`), and what each was raised from."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:

@@ -4,26 +4,33 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import Insert
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 
 # The execution option that marks a statement built once for many requests (`built_once`).
 BUILT_ONCE = "inbox_built_once"
 StatementT = TypeVar("StatementT", bound=Executable)
 # Called with each statement's SQL and its parameters as the driver gets them (`GatedEngine.watch_statements`).
-StatementWatcher = Callable[[str, Sequence], None]
+StatementWatcher = Callable[[str, Sequence[Any]], None]
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0,
-                               connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=0,
+        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
 
 
 class GatedEngine:
@@ -37,14 +44,15 @@ class GatedEngine:
     """
 
     def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None,
-                 watchers: list[StatementWatcher] | None = None):
+                 watchers: list[StatementWatcher] | None = None) -> None:
         self._engine = engine
-        self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())
+        # A QueuePool's size and checkedin (create_engine's engines pool with one).
+        self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())  # type: ignore[attr-defined]
         # Read on every statement: plain attributes, not `__getattr__` and AsyncEngine's properties.
         self.dialect, self.sync_engine = engine.dialect, engine.sync_engine
         self.watchers = [] if watchers is None else watchers  # see `watch_statements`
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
 
     @asynccontextmanager
@@ -57,7 +65,7 @@ class GatedEngine:
         async with self._gate, self._engine.begin() as conn:
             yield conn
 
-    async def fetch(self, statement: Executable, params: dict) -> Sequence:
+    async def fetch(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any]:
         """The rows of one statement, read on a pooled connection of its own."""
         async with self.connect() as conn:
             return (await conn.execute(statement, params)).all()
@@ -66,7 +74,8 @@ class GatedEngine:
         """Call `watcher` with every statement this engine (and the engines made from it by
         `execution_options`) runs, until the function returned is called. Where a subclass runs a
         statement without SQLAlchemy, it calls `watchers` itself."""
-        def before_cursor_execute(_conn, _cursor, statement: str, parameters, *_rest) -> None:
+        def before_cursor_execute(_conn: SyncConnection, _cursor: Any, statement: str, parameters: Sequence[Any],
+                                  *_rest: Any) -> None:
             watcher(statement, parameters)
 
         event.listen(self.sync_engine, "before_cursor_execute", before_cursor_execute)
@@ -78,7 +87,7 @@ class GatedEngine:
 
         return stop
 
-    def execution_options(self, **options) -> "GatedEngine":
+    def execution_options(self, **options: Any) -> "GatedEngine":
         """The same engine with other options, behind the same gate (they share the pool) and watched alike."""
         return type(self)(self._engine.execution_options(**options), self._gate, self.watchers)
 
@@ -89,7 +98,8 @@ def built_once(statement: StatementT) -> StatementT:
     return statement.execution_options(**{BUILT_ONCE: True})
 
 
-async def fetch(db: GatedEngine | AsyncConnection, statement: Executable, params: dict | None = None) -> Sequence:
+async def fetch(db: GatedEngine | AsyncConnection, statement: Executable,
+                params: dict[str, Any] | None = None) -> Sequence[Any]:
     """The rows of a statement, read with `db`: the reader engine (one pooled connection for this
     statement) or a connection already held (a transaction's)."""
     if isinstance(db, AsyncConnection):
@@ -97,7 +107,7 @@ async def fetch(db: GatedEngine | AsyncConnection, statement: Executable, params
     return await db.fetch(statement, params or {})
 
 
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
+def autocommit(engine: GatedEngine) -> GatedEngine:
     """The engine for single-statement reads: on PostgreSQL without BEGIN/ROLLBACK round trips.
 
     SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip.
@@ -116,7 +126,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: "AsyncAdapt_aiosqlite_connection", _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below drive transactions
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -127,7 +137,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: SyncConnection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes cannot both read
         # a quota and then both write (deferred transactions would fail with SQLITE_BUSY).
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -135,17 +145,17 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _lower(value):
+def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def insert_ignoring_conflicts(conn: AsyncConnection, table, **values):
+def insert_ignoring_conflicts(conn: AsyncConnection, table: Table, **values: Any) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
 
-def upsert(conn: AsyncConnection, table, rows: list[dict], key: str, update: list[str]):
+def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: str, update: list[str]) -> Insert:
     """INSERT ... ON CONFLICT (key) DO UPDATE of the given columns."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(rows)

@@ -2,10 +2,12 @@
 
 from collections.abc import Awaitable
 from datetime import datetime
+from typing import Self
 
 import strawberry
 from strawberry.types import Info
 
+from core.errors import RuleViolation
 from core.text import GLOBAL_ID
 from core.viewer import Viewer
 from resolvers import conversations as conversations_resolvers
@@ -23,6 +25,7 @@ from schema.messages import Message, read_message_connection
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node
 from schema.samples import SampleRequest
+from services.inbox import ConversationRecord
 from services.outreach import PRE_REPLY_LIMIT
 
 _entrance = by_value(ConversationEntrance)
@@ -36,7 +39,8 @@ class Conversation(Node):
     created_at: datetime
     last_activity_at: datetime = strawberry.field(
         description="Newest message time, or createdAt when there is none; the inbox is ordered by it, newest first.")
-    unread_count: int = strawberry.field(description="Messages from the other side newer than the viewer's read position.")
+    unread_count: int = strawberry.field(
+        description="Messages from the other side newer than the viewer's read position.")
     is_starred: bool
     is_archived: bool
     is_unreplied: bool
@@ -51,7 +55,7 @@ class Conversation(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row, viewer: Viewer) -> "Conversation":
+    def from_row(cls, row: ConversationRecord, viewer: Viewer) -> Self:
         """From a record of `services.inbox.conversation_record`, seen from the viewer's side.
 
         The record carries the creator, shop and newest message, so these are plain fields:
@@ -71,9 +75,11 @@ class Conversation(Node):
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")
-    def messages(self, info: Info, first: int | None = None, after: Cursor = None,
+    def messages(self, info: Info[Context, None], first: int | None = None, after: Cursor = None,
                  last: int | None = None, before: Cursor = None) -> Connection["Message"]:
-        return self.message_page(info.context, first, after, last, before)
+        # An awaitable, or the page itself (fastpath/readahead.py): strawberry reads the schema from the
+        # annotation, so it names the awaited value.
+        return self.message_page(info.context, first, after, last, before)  # type: ignore[return-value]
 
     def message_page(self, ctx: Context, first: int | None, after: str | None, last: int | None,
                      before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
@@ -82,12 +88,13 @@ class Conversation(Node):
         return read_message_connection(ctx, self.pk, first, after, last, before)
 
     @strawberry.field
-    async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
+    async def sample_requests(self, info: Info[Context, None],
+                              status: SampleRequestStatus | None = None) -> list[SampleRequest]:
         rows = await info.context.loaders.sample_requests_by_conversation.load(self.pk)
         return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
 
 
-async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:
+async def load_conversation(ctx: Context, conversation_id: int | None) -> Conversation | None:
     """The conversation as it is now (after a mutation), seen by the viewer."""
     if conversation_id is None:
         return None
@@ -123,7 +130,7 @@ class MarkConversationReadInput:
 @strawberry.type
 class ConversationQuery:
     @strawberry.field
-    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+    async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         row = await conversations_resolvers.conversation(info.context, id)
         return Conversation.from_row(row, info.context.viewer) if row else None
 
@@ -132,31 +139,38 @@ class ConversationQuery:
 class ConversationMutation:
     @strawberry.mutation(description="Find or open the single conversation with a creator (sellers). "
                                      "Opening uses no outreach quota; the first message does.")
-    async def start_conversation(self, info: Info, input: StartConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.start_conversation(info.context, input))
+    async def start_conversation(self, info: Info[Context, None], input: StartConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.start_conversation(info.context, input)
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def mark_conversation_read(self, info: Info, input: MarkConversationReadInput) -> ConversationPayload:
+    async def mark_conversation_read(self, info: Info[Context, None],
+                                     input: MarkConversationReadInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.mark_read(info.context, input))
 
     @strawberry.mutation
-    async def star_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "star"))
+    async def star_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "star")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def unstar_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unstar"))
+    async def unstar_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unstar")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def archive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "archive"))
+    async def archive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "archive")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def unarchive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unarchive"))
+    async def unarchive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unarchive")
+        return await conversation_payload(info.context, outcome)
 
 
-async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:
+async def conversation_payload(ctx: Context,
+                               outcome: tuple[int | None, list[RuleViolation]]) -> ConversationPayload:
     conversation_id, errors = outcome
     return ConversationPayload(conversation=await load_conversation(ctx, conversation_id),
                                user_errors=user_errors(errors))

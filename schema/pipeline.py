@@ -8,9 +8,10 @@ own hooks, parser and validation; the speed layer's (fastpath/pipeline.py) does 
 one hook, on cached documents.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -21,6 +22,7 @@ from schema.limits import Limits, OperationCost, admit, operation_cost, refuse_i
 from schema.observability import Observation
 from schema.persisted import refuse_untrusted, register
 
+Rules = tuple[type[ASTValidationRule], ...]
 # How an operation's cost formula is found: `operation_cost`, or the speed layer's cached one.
 CostOf = Callable[[GraphQLSchema, DocumentNode, str | None], OperationCost | None]
 # The rules strawberry's own validation adds to those it is given (strawberry.schema.schema.validate_document).
@@ -33,7 +35,7 @@ def graphql_schema(context: ExecutionContext) -> GraphQLSchema:
     return context.schema._schema
 
 
-def validation_errors(schema: GraphQLSchema, document: DocumentNode, rules: tuple,
+def validation_errors(schema: GraphQLSchema, document: DocumentNode, rules: Rules,
                       hide_suggestions: bool) -> list[GraphQLError]:
     """The document's validation errors, as strawberry's validation finds them, with or without
     "Did you mean" suggestions."""
@@ -45,12 +47,12 @@ class Pipeline(SchemaExtension):
     and the cost in the result's extensions. `configured` gives the class of one schema."""
 
     limits: Limits = Limits()
-    rules: tuple = ()
+    rules: Rules = ()
     production: bool = False
     cost: int | None = None
 
     @classmethod
-    def configured(cls, limits: Limits, rules: tuple, production: bool) -> type["Pipeline"]:
+    def configured(cls, limits: Limits, rules: Rules, production: bool) -> type["Pipeline"]:
         return type(cls.__name__, (cls,), {"limits": limits, "rules": rules, "production": production})
 
     def start(self) -> Observation:
@@ -73,7 +75,7 @@ class Pipeline(SchemaExtension):
         await admit(context, operation)
         await register(context.context.app.persisted, context)
 
-    def get_results(self) -> dict:
+    def get_results(self) -> dict[str, Any]:
         return {} if self.cost is None else {"cost": self.cost}
 
 
@@ -81,15 +83,16 @@ class OperationPipeline(Pipeline):
     """The steps on strawberry's hooks: those that need the parsed document run around validation
     (an error raised there is reported as one raised by the operation hook would be)."""
 
-    async def on_operation(self):
+    async def on_operation(self) -> AsyncIterator[None]:
         observation = self.start()
         yield
         observation.finish(self.execution_context)
 
-    async def on_validate(self):
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         refuse_untrusted(context.context.app.persisted, context)
         if self.production and context.pre_execution_errors is None:
+            assert context.graphql_document is not None, "validation follows parsing"
             # strawberry's own validation keeps every suggestion but the field names': validated here,
             # strawberry skips validating again.
             context.pre_execution_errors = validation_errors(graphql_schema(context), context.graphql_document,
@@ -102,6 +105,7 @@ def _cost(context: ExecutionContext, production: bool, cost_of: CostOf) -> int |
     """The operation's cost with the page sizes of this request; None if its variables do not
     coerce (execution refuses it then, before anything runs)."""
     schema = graphql_schema(context)
+    assert context.graphql_document is not None, "an operation to run has parsed"
     cost = cost_of(schema, context.graphql_document, context.operation_name)
     return None if cost is None else cost.charge(schema, context.variables, hide_suggestions=production)
 

@@ -25,7 +25,8 @@ async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: boo
     return await transactions.write(rt, lambda conn: _set_blocked(conn, viewer, creator_id, blocked))
 
 
-async def _set_blocked(conn: AsyncConnection, viewer: Viewer, creator_id: int, blocked: bool):
+async def _set_blocked(conn: AsyncConnection, viewer: Viewer, creator_id: int,
+                       blocked: bool) -> tuple[int | None, list[events.Event]]:
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorId"])
     if blocked:
@@ -34,10 +35,11 @@ async def _set_blocked(conn: AsyncConnection, viewer: Viewer, creator_id: int, b
     else:
         changed = (await conn.execute(delete(block_t).where(
             block_t.c.shop_id == viewer.shop_id, block_t.c.creator_id == creator_id))).rowcount
-    conversation = await find_conversation(conn, viewer.shop_id, creator_id)
+    conversation = await find_conversation(conn, viewer.own_shop_id, creator_id)
     if not changed or conversation is None:
         return (conversation.id if conversation else None), []
     conversation = await lock_conversation(conn, conversation.id)
+    assert conversation is not None, "found above, and conversations are never deleted"
     code = "CREATOR_BLOCKED" if blocked else "CREATOR_UNBLOCKED"
     notice = await append_message(conn, conversation, SYSTEM, Content("NOTICE", text=NOTICES[code], notice_code=code))
     return conversation.id, [events.message_added(conversation, notice)]

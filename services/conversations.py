@@ -1,13 +1,14 @@
-"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star, archive, read)."""
+"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star,
+archive, read)."""
 
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, null, select, update
+from sqlalchemy import Row, Select, Update, bindparam, exists, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ErrorCode, RuleViolation, not_found
 from core.viewer import CREATOR, SELLER, Viewer
-from models import Block, Creator, Shop
 from models.database import insert_ignoring_conflicts
 from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import utcnow
@@ -16,7 +17,7 @@ from services.runtime import Runtime
 
 
 @lru_cache(maxsize=4)
-def _locking_select(by_pair: bool, with_key: bool):
+def _locking_select(by_pair: bool, with_key: bool) -> Select[Any]:
     """The conversation row to lock, with what every send checks, in the same round trip:
     whether the shop blocks the creator, the shop's status, and the message an idempotency key
     was already used for (read at the statement's start: a racing retry that commits while we
@@ -34,7 +35,8 @@ def _locking_select(by_pair: bool, with_key: bool):
                    previous.label("previous_id")).where(*match).with_for_update(of=conversation_t))
 
 
-async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, client_message_id: str | None):
+async def _lock(conn: AsyncConnection, params: dict[str, Any], sender_key: str | None,
+                client_message_id: str | None) -> Row[Any] | None:
     with_key = client_message_id is not None
     if with_key:
         params.update(sender_key=sender_key, client_message_id=client_message_id)
@@ -42,7 +44,7 @@ async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, cli
 
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_key: str | None = None,
-                            client_message_id: str | None = None):
+                            client_message_id: str | None = None) -> Row[Any] | None:
     """The conversation row, locked until commit (see `_locking_select` for its extra columns).
 
     Every write to a conversation takes this lock first, so its messages get ids in commit
@@ -52,19 +54,19 @@ async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_
 
 
 async def lock_pair(conn: AsyncConnection, shop_id: int, creator_id: int, sender_key: str | None = None,
-                    client_message_id: str | None = None):
+                    client_message_id: str | None = None) -> Row[Any] | None:
     """The pair's conversation, locked as `lock_conversation` does, or None if there is none."""
     return await _lock(conn, {"shop": shop_id, "creator": creator_id}, sender_key, client_message_id)
 
 
-async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int):
+async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int) -> Row[Any] | None:
     return (await conn.execute(select(conversation_t).where(
         conversation_t.c.shop_id == shop_id, conversation_t.c.creator_id == creator_id))).first()
 
 
 async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int, entrance: str,
                             opened_by: str, sender_key: str | None = None,
-                            client_message_id: str | None = None) -> tuple[object, bool]:
+                            client_message_id: str | None = None) -> tuple[Row[Any], bool]:
     """(locked conversation, opened now) for the pair, opening it if there is none.
 
     An existing conversation costs one round trip. Otherwise ON CONFLICT DO NOTHING makes two
@@ -88,20 +90,21 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
                  visible=opened_by == CREATOR, last_activity_at=now),
         ])
     locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
+    assert locked is not None, "inserted above, or by the open it raced"
     return locked, inserted is not None
 
 
 async def is_blocked(conn: AsyncConnection, shop_id: int, creator_id: int) -> bool:
-    return (await conn.execute(select(Block.creator_id).where(
-        Block.shop_id == shop_id, Block.creator_id == creator_id))).first() is not None
+    return (await conn.execute(select(block_t.c.creator_id).where(
+        block_t.c.shop_id == shop_id, block_t.c.creator_id == creator_id))).first() is not None
 
 
-async def get_shop(conn: AsyncConnection, shop_id: int):
-    return (await conn.execute(select(shop_t).where(Shop.id == shop_id))).first()
+async def get_shop(conn: AsyncConnection, shop_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(shop_t).where(shop_t.c.id == shop_id))).first()
 
 
-async def get_creator(conn: AsyncConnection, creator_id: int):
-    return (await conn.execute(select(creator_t).where(Creator.id == creator_id))).first()
+async def get_creator(conn: AsyncConnection, creator_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(creator_t).where(creator_t.c.id == creator_id))).first()
 
 
 FLAGS = {"star": ("starred", True), "unstar": ("starred", False),
@@ -113,19 +116,20 @@ async def start_conversation(rt: Runtime, viewer: Viewer, creator_id: int, entra
     return await transactions.write(rt, lambda conn: _start(conn, viewer, creator_id, entrance))
 
 
-async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int, entrance: str):
-    existing = await find_conversation(conn, viewer.shop_id, creator_id)
+async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int,
+                 entrance: str) -> tuple[int, list[events.Event]]:
+    existing = await find_conversation(conn, viewer.own_shop_id, creator_id)
     if existing is not None:
         return existing.id, []
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorId"])
-    if await is_blocked(conn, viewer.shop_id, creator_id):
+    if await is_blocked(conn, viewer.own_shop_id, creator_id):
         raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
-    conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
+    conversation, opened = await open_conversation(conn, viewer.own_shop_id, creator_id, entrance, SELLER)
     return conversation.id, [events.conversation_changed(conversation, creator=False)] if opened else []
 
 
-async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int):
+async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int) -> Row[Any]:
     """The locked conversation, if the viewer may see it."""
     conversation = await lock_conversation(conn, conversation_id)
     if conversation is not None and viewer.owns(conversation.shop_id, conversation.creator_id):
@@ -136,7 +140,7 @@ async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversat
     raise not_found("The conversation", ["input", "conversationId"])
 
 
-def _own_state(conversation_id: int, viewer: Viewer):
+def _own_state(conversation_id: int, viewer: Viewer) -> Update:
     return update(state_t).where(state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side)
 
 
@@ -145,7 +149,8 @@ async def set_flag(rt: Runtime, viewer: Viewer, conversation_id: int, action: st
     return await transactions.write(rt, lambda conn: _set_flag(conn, viewer, conversation_id, *FLAGS[action]))
 
 
-async def _set_flag(conn: AsyncConnection, viewer: Viewer, conversation_id: int, column: str, value: bool):
+async def _set_flag(conn: AsyncConnection, viewer: Viewer, conversation_id: int, column: str,
+                    value: bool) -> tuple[int, list[events.Event]]:
     conversation = await _visible_conversation(conn, viewer, conversation_id)
     changed = (await conn.execute(_own_state(conversation_id, viewer)
                                   .where(state_t.c[column] != value).values({column: value}))).rowcount
@@ -157,7 +162,8 @@ async def mark_read(rt: Runtime, viewer: Viewer, conversation_id: int, up_to: in
     return await transactions.write(rt, lambda conn: _mark_read(conn, viewer, conversation_id, up_to))
 
 
-async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int, up_to: int | None):
+async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int,
+                     up_to: int | None) -> tuple[int, list[events.Event]]:
     conversation = await _visible_conversation(conn, viewer, conversation_id)
     if up_to is None:
         up_to = conversation.last_message_id or 0
@@ -178,6 +184,6 @@ async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: i
         message_t.c.id == message_id, message_t.c.conversation_id == conversation_id))).first() is not None
 
 
-def _own_side_changed(conversation, viewer: Viewer) -> events.Event:
+def _own_side_changed(conversation: Row[Any], viewer: Viewer) -> events.Event:
     """Only the viewer's side changed: tell the viewer's other tabs."""
     return events.conversation_changed(conversation, seller=viewer.is_seller, creator=not viewer.is_seller)

@@ -1,13 +1,16 @@
 """Events the services publish after commit, addressed to the participants who may see them."""
 
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
 
 from subscriptions import participant_channel
 
 
 @dataclass(frozen=True)
 class Event:
-    payload: dict
+    payload: dict[str, Any]
     channels: tuple[str, ...]
 
 
@@ -19,7 +22,7 @@ def creator_channel(creator_id: int) -> str:
     return participant_channel("creator", creator_id)
 
 
-def message_added(conversation, message) -> Event:
+def message_added(conversation: Row[Any], message: Row[Any]) -> Event:
     """A new message: both participants see it, and their conversation changed with it.
 
     `conversation` is the locked row as it was before the message, so its `last_message_id`
@@ -32,7 +35,7 @@ def message_added(conversation, message) -> Event:
                  (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)))
 
 
-def conversation_changed(conversation, *, seller: bool = True, creator: bool = True) -> Event:
+def conversation_changed(conversation: Row[Any], *, seller: bool = True, creator: bool = True) -> Event:
     """A conversation's state changed for one side or both (read position, star, archive, ...)."""
     channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
         (creator_channel(conversation.creator_id),) if creator else ())

@@ -6,13 +6,16 @@ on a hint, reads every newer message in id order. So messages of one conversatio
 arrive in order and once, even when their events arrive late, twice or not at all."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from core.errors import ShopInactive, SlowConsumerError
 from core.viewer import Viewer
 from services import catalog, messages
 from services.events import creator_channel, shop_channel
-from services.inbox import message_record
+from services.inbox import MessageRecord, message_record
 from services.runtime import Runtime
 from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 
@@ -20,11 +23,11 @@ from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 def viewer_channels(viewer: Viewer) -> list[str]:
     """The viewer's own channel; sellers also hear shop status changes on the system channel."""
     if viewer.is_seller:
-        return [shop_channel(viewer.shop_id), SYSTEM_CHANNEL]
-    return [creator_channel(viewer.creator_id)]
+        return [shop_channel(viewer.own_shop_id), SYSTEM_CHANNEL]
+    return [creator_channel(viewer.own_creator_id)]
 
 
-async def _events(rt: Runtime, viewer: Viewer) -> AsyncIterator[dict]:
+async def _events(rt: Runtime, viewer: Viewer) -> AsyncIterator[dict[str, Any]]:
     """The viewer's broker events; ends the stream when the seller's shop becomes inactive.
     Refused (TooManySubscriptions) when the principal holds as many subscriptions as allowed."""
     try:
@@ -56,21 +59,24 @@ async def _events(rt: Runtime, viewer: Viewer) -> AsyncIterator[dict]:
 
 async def _check_shop(rt: Runtime, viewer: Viewer) -> None:
     if viewer.is_seller:
-        if await catalog.shop_status(rt.reader, viewer.shop_id) != "ACTIVE":
+        if await catalog.shop_status(rt.reader, viewer.own_shop_id) != "ACTIVE":
             raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
 
 
-async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None, after: int | None) -> AsyncIterator:
+async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
+                       after: int | None) -> AsyncIterator[Row[Any] | MessageRecord]:
     """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
     delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
     floor = after
     async for event in _events(rt, viewer):
+        rows: Sequence[Row[Any] | MessageRecord]
         if event.get("type") == RESYNC["type"]:
             if floor is None:  # no cursor: start from what exists when the subscription began
                 floor = await _newest_message_id(rt)
                 continue
             rows = await _read_after(rt, viewer, floor, conversation_id)
         elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
+            assert floor is not None, "_events yields RESYNC first"
             last = delivered.get(event["conversation_id"], floor)
             if event["message_id"] <= last:
                 continue  # already delivered (a late or repeated event)
@@ -86,7 +92,7 @@ async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
                 yield row
 
 
-def _follows(event: dict, last: int, seen: bool) -> bool:
+def _follows(event: dict[str, Any], last: int, seen: bool) -> bool:
     """Whether the event's message comes right after what the stream delivered in its conversation:
     the message before it is the last one delivered, or none, or older than the stream's start."""
     previous = event.get("previous_id")
@@ -101,9 +107,10 @@ async def _newest_message_id(rt: Runtime) -> int:
         return await messages.newest_message_id(conn)
 
 
-async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: int | None) -> list:
+async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: int | None) -> list[Row[Any]]:
     """Every visible message after `after` (in one conversation, or all), read in batches."""
-    rows, batch = [], None
+    rows: list[Row[Any]] = []
+    batch: Sequence[Row[Any]] | None = None
     async with rt.reader.connect() as conn:
         while batch is None or len(batch) == 500:
             batch = await messages.visible_messages_after(conn, viewer, after, conversation_id)

@@ -4,6 +4,8 @@ import asyncio
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
+from aiohttp import web
+
 from core.config import Settings
 from core.metrics import Metrics, count_statements
 from core.persisted import PersistedQueries, create_persisted_queries
@@ -28,11 +30,11 @@ class Runtime:
     reader: GatedEngine = field(init=False)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
-    websockets: WeakSet = field(init=False, default_factory=WeakSet)
+    websockets: WeakSet[web.WebSocketResponse] = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,

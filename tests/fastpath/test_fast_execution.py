@@ -24,9 +24,26 @@ from schema.view import InboxView
 from server import APP_SEAMS
 from tests.fastpath.test_statement_count import INBOX_SCREEN, NO_READ_AHEAD, READ_AHEAD
 from tests.support.app import client_of, make_settings
-from tests.support.gql import (BLOCK, CONVERSATION, COUNTS, CREATOR_CONVERSATION, INBOX, SEND, SEND_BULK, bulk_input,
-                               create_collaboration, creator_input, gid, invite_to_creator, product_to_creator,
-                               request_sample, say, send_ok, text_to_creator, text_to_shop)
+from tests.support.gql import (
+    BLOCK,
+    CONVERSATION,
+    COUNTS,
+    CREATOR_CONVERSATION,
+    INBOX,
+    SEND,
+    SEND_BULK,
+    bulk_input,
+    create_collaboration,
+    creator_input,
+    gid,
+    invite_to_creator,
+    product_to_creator,
+    request_sample,
+    say,
+    send_ok,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.support.world import build_world
 from tests.support.ws import TRANSPORT_WS, WSClient
 

@@ -2,6 +2,7 @@
 and they must answer exactly as SQLAlchemy does, count as statements, and survive a dropped
 connection. The reads here are the speed layer's whatever INBOX_FAST_PATH says."""
 
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -12,14 +13,14 @@ from sqlalchemy.exc import OperationalError
 from core.metrics import count_statements, start_counting
 from fastpath.reads import DirectReads, Row, postgresql_form
 from models.availability import is_unavailable
-from models.database import autocommit, create_engine, fetch
+from models.database import GatedEngine, autocommit, create_engine, fetch
 from services import catalog, inbox, messages
 from tests.support.app import world_api
 from tests.support.gql import SEND, text_to_shop
 
 
 @asynccontextmanager
-async def direct_reader(url: str, pool_size: int = 10):
+async def direct_reader(url: str, pool_size: int = 10) -> AsyncIterator[GatedEngine]:
     """The speed layer's reader engine on the database at `url`."""
     engine = create_engine(url, pool_size=pool_size)
     try:
@@ -28,7 +29,7 @@ async def direct_reader(url: str, pool_size: int = 10):
         await engine.dispose()
 
 
-async def _answers(reader, statement, params) -> tuple[list, list]:
+async def _answers(reader, statement, params) -> tuple[Sequence, Sequence]:
     """(rows read directly, rows read through SQLAlchemy) of one statement."""
     direct = await fetch(reader, statement, params)
     async with reader.connect() as conn:
