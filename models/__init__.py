@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from models.blocks import Block
+from models.blocks import Block, ShopBlock
 from models.catalog import Product, Shop
 from models.collaborations import CollaborationProduct, TargetCollaboration
 from models.conversations import Conversation, ConversationState
@@ -24,6 +24,7 @@ __all__ = [
     "Product",
     "SampleRequest",
     "Shop",
+    "ShopBlock",
     "TargetCollaboration",
     "metadata",
 ]

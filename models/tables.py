@@ -11,6 +11,7 @@ from models import (
                     Product,
                     SampleRequest,
                     Shop,
+                    ShopBlock,
                     TargetCollaboration,
 )
 
@@ -24,4 +25,5 @@ outreach_t = OutreachUnit.__table__
 product_t = Product.__table__
 sample_t = SampleRequest.__table__
 shop_t = Shop.__table__
+shop_block_t = ShopBlock.__table__
 state_t = ConversationState.__table__

@@ -1,6 +1,6 @@
-"""A seller blocking and unblocking a creator."""
+"""Blocks: a seller blocking and unblocking a creator, a creator blocking and unblocking a shop."""
 
-from resolvers.access import require_seller
+from resolvers.access import require_creator, require_seller
 from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.outcomes import attempt
@@ -13,3 +13,12 @@ async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, in
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
     conversation_id, errors = await attempt(ctx, lambda: blocks.set_blocked(ctx.app, ctx.viewer, creator_id, blocked))
     return (None if errors else (creator_id, conversation_id)), errors
+
+
+async def set_shop_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
+    """((shop id, conversation id or None), errors)."""
+    require_creator(ctx, "blockShop" if blocked else "unblockShop")
+    shop_id = decode_id(input.shop_id, "Shop", "shopId")
+    conversation_id, errors = await attempt(
+        ctx, lambda: blocks.set_shop_blocked(ctx.app, ctx.viewer, shop_id, blocked))
+    return (None if errors else (shop_id, conversation_id)), errors

@@ -9,7 +9,7 @@ from strawberry.dataloader import DataLoader
 from core.viewer import Viewer
 from models import Creator, Message, Product, SampleRequest, Shop, TargetCollaboration
 from models.database import GatedEngine
-from services import catalog, inbox, loaders
+from services import blocks, catalog, inbox, loaders
 
 
 def _by_id(table) -> Callable[..., Awaitable[dict]]:
@@ -77,6 +77,11 @@ class Loaders:
     @cached_property
     def creator_blocked(self) -> DataLoader:
         return self._loader(lambda db, keys: inbox.blocked_creators(db, self._viewer.shop_id, keys),
+                            default=False)
+
+    @cached_property
+    def shop_blocked(self) -> DataLoader:
+        return self._loader(lambda db, keys: blocks.blocked_shops(db, self._viewer.creator_id, keys),
                             default=False)
 
     def _loader(self, fetch: Callable[..., Awaitable[dict]], default=None) -> DataLoader:

@@ -47,6 +47,7 @@ class Conversation(Node):
         "For the seller: how many more messages may be sent before the creator replies; null once the creator "
         "has replied (the limit is lifted) and for creator viewers."))
     is_blocked: bool = strawberry.field(description="True while the shop blocks the creator.")
+    is_blocked_by_creator: bool = strawberry.field(description="True while the creator blocks the shop.")
     shop: Shop
     creator: Creator
     last_message: "Message | None"
@@ -69,7 +70,7 @@ class Conversation(Node):
             created_at=row.created_at, last_activity_at=row.last_activity_at, unread_count=row.unread_count,
             is_starred=row.starred, is_archived=row.archived, is_unreplied=row.unreplied,
             creator_has_replied=row.creator_has_replied, messages_remaining_before_reply=remaining,
-            is_blocked=row.blocked)
+            is_blocked=row.blocked, is_blocked_by_creator=row.blocked_by_creator)
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")

@@ -7,31 +7,75 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ErrorCode, RuleViolation, not_found
 from core.viewer import CREATOR, SELLER, Viewer
-from models import Block, Creator, Shop
+from models import Creator, Shop
 from models.database import insert_ignoring_conflicts
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
+from models.tables import block_t, conversation_t, creator_t, message_t, shop_block_t, shop_t, state_t
 from models.types import utcnow
 from services import events, transactions
 from services.runtime import Runtime
+
+# What a sender is told while a block holds. The other party's block comes first: lifting one's own
+# block would not let the message through.
+BLOCKED_BY_CREATOR = "This creator is not accepting messages from your shop."
+BLOCKED_BY_SHOP = "This shop has blocked you, so you cannot message it."
+UNBLOCK_CREATOR = "You have blocked this creator; unblock the creator first."
+UNBLOCK_SHOP = "Unblock the shop first."
+
+
+def block_flags(shop_id, creator_id) -> tuple:
+    """Two columns for a pair (columns or bound parameters): `blocked`, the shop blocks the creator,
+    and `blocked_by_creator`, the creator blocks the shop."""
+    return (exists().where(block_t.c.shop_id == shop_id, block_t.c.creator_id == creator_id).label("blocked"),
+            exists().where(shop_block_t.c.shop_id == shop_id, shop_block_t.c.creator_id == creator_id)
+            .label("blocked_by_creator"))
+
+
+def refuse_if_blocked(sender_role: str, blocked: bool, blocked_by_creator: bool,
+                      by_shop: str = BLOCKED_BY_SHOP) -> None:
+    """BLOCKED for a seller's or a creator's message while either block holds (`by_shop`: what a
+    creator is told while the shop blocks it)."""
+    if not (blocked or blocked_by_creator):
+        return
+    if sender_role == SELLER:
+        raise RuleViolation(ErrorCode.BLOCKED, BLOCKED_BY_CREATOR if blocked_by_creator else UNBLOCK_CREATOR)
+    raise RuleViolation(ErrorCode.BLOCKED, by_shop if blocked else UNBLOCK_SHOP)
 
 
 @lru_cache(maxsize=4)
 def _locking_select(by_pair: bool, with_key: bool):
     """The conversation row to lock, with what every send checks, in the same round trip:
-    whether the shop blocks the creator, the shop's status, and the message an idempotency key
+    both block flags (`block_flags`), the shop's status, and the message an idempotency key
     was already used for (read at the statement's start: a racing retry that commits while we
     wait for the lock is caught by the unique key instead, and the caller retries).
-    Built once per shape; the values are bound parameters."""
+    Built once per shape; the values are bound parameters.
+
+    The flags too are read as of the statement's start, not after the lock wait: a send that
+    waited for a block's transaction sees the block only in its next statement, so
+    `messages.append_message` reads them again (PostgreSQL's READ COMMITTED: a locking read
+    sees the newest version of the locked row, but other tables as of its snapshot)."""
     c = conversation_t.c
-    blocked = exists().where(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id)
     shop_status = select(shop_t.c.status).where(shop_t.c.id == c.shop_id).scalar_subquery()
     previous = (select(message_t.c.id).where(message_t.c.sender_key == bindparam("sender_key"),
                                              message_t.c.client_message_id == bindparam("client_message_id"))
                 .scalar_subquery() if with_key else null())
     match = ((c.shop_id == bindparam("shop"), c.creator_id == bindparam("creator")) if by_pair
              else (c.id == bindparam("conversation"),))
-    return (select(conversation_t, blocked.label("blocked"), shop_status.label("shop_status"),
+    return (select(conversation_t, *block_flags(c.shop_id, c.creator_id), shop_status.label("shop_status"),
                    previous.label("previous_id")).where(*match).with_for_update(of=conversation_t))
+
+
+async def serialise_pair(conn: AsyncConnection, shop_id: int, creator_id: int) -> None:
+    """Until commit, the pair's conversation opening and block changes take turns.
+
+    Why: a block of a pair without a conversation has no row to lock, and an opening inserts a
+    row the blocker cannot see before it commits, so each could miss the other and a first message
+    land after the block committed. A transaction-scoped advisory lock on (shop, creator) orders
+    them: whichever comes second reads the other's committed rows in its next statement. It is
+    taken before any row lock of the pair and by no one holding one, so it cannot deadlock.
+    PostgreSQL only: SQLite's BEGIN IMMEDIATE already runs one writer at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(shop_id, creator_id)))
 
 
 async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, client_message_id: str | None):
@@ -67,13 +111,15 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
                             client_message_id: str | None = None) -> tuple[object, bool]:
     """(locked conversation, opened now) for the pair, opening it if there is none.
 
-    An existing conversation costs one round trip. Otherwise ON CONFLICT DO NOTHING makes two
-    racing opens wait on the unique pair: exactly one inserts, the other finds its row. The
-    entrance is recorded only by the one that opens.
+    An existing conversation costs one round trip. Otherwise the opening takes its turn with the
+    pair's block changes (`serialise_pair`), and ON CONFLICT DO NOTHING makes two racing opens
+    wait on the unique pair: exactly one inserts, the other finds its row. The entrance is
+    recorded only by the one that opens. The row's block flags are read after the turn was taken.
     """
     existing = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
     if existing is not None:
         return existing, False
+    await serialise_pair(conn, shop_id, creator_id)
     now = utcnow()
     inserted = (await conn.execute(insert_ignoring_conflicts(
         conn, conversation_t, shop_id=shop_id, creator_id=creator_id, entrance=entrance, created_at=now,
@@ -89,11 +135,6 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
         ])
     locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
     return locked, inserted is not None
-
-
-async def is_blocked(conn: AsyncConnection, shop_id: int, creator_id: int) -> bool:
-    return (await conn.execute(select(Block.creator_id).where(
-        Block.shop_id == shop_id, Block.creator_id == creator_id))).first() is not None
 
 
 async def get_shop(conn: AsyncConnection, shop_id: int):
@@ -119,10 +160,12 @@ async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int, entranc
         return existing.id, []
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorId"])
-    if await is_blocked(conn, viewer.shop_id, creator_id):
-        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
     conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
-    return conversation.id, [events.conversation_changed(conversation, creator=False)] if opened else []
+    if not opened:  # a racing start opened it: found, as an existing one is
+        return conversation.id, []
+    # The flags were read after the opening took its turn (`serialise_pair`); refusing rolls the opening back.
+    refuse_if_blocked(SELLER, conversation.blocked, conversation.blocked_by_creator)
+    return conversation.id, [events.conversation_changed(conversation, creator=False)]
 
 
 async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int):

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.viewer import Viewer
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
+from models.tables import block_t, conversation_t, creator_t, message_t, shop_block_t, shop_t, state_t
 from models.types import Money, UtcDateTime
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
@@ -84,24 +84,28 @@ CreatorRecord = namedtuple("CreatorRecord", creator_t.c.keys())
 ShopRecord = namedtuple("ShopRecord", shop_t.c.keys())
 MessageRecord = namedtuple("MessageRecord", message_t.c.keys())
 ConversationRecord = namedtuple("ConversationRecord", [col.name for col in _CONVERSATION_COLUMNS]
-                                + ["blocked", "creator", "shop", "last_message"])
-_SPLITS = (len(_CONVERSATION_COLUMNS) + 1, len(creator_t.c), len(shop_t.c))
+                                + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"])
+_SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
 def _joined_select():
     """Conversations seen from one side, with their creator, shop, newest message and block
-    flag, one row each: an inbox page needs all of them, and one statement fetches them."""
+    flags (the shop blocks the creator, the creator blocks the shop), one row each: an inbox
+    page needs all of them, and one statement fetches them."""
     s, c = state_t.c, conversation_t.c
     last = message_t.alias("last_message")
     blocked = block_t.c.shop_id.is_not(None).label("blocked")
+    blocked_by_creator = shop_block_t.c.shop_id.is_not(None).label("blocked_by_creator")
     return (
-        select(*_CONVERSATION_COLUMNS, blocked, *creator_t.c, *shop_t.c, *last.c)
+        select(*_CONVERSATION_COLUMNS, blocked, blocked_by_creator, *creator_t.c, *shop_t.c, *last.c)
         .select_from(
             state_t.join(creator_t, creator_t.c.id == s.creator_id)
             .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
             .outerjoin(last, last.c.id == c.last_message_id)
-            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))))
+            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))
+            .outerjoin(shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id,
+                                          shop_block_t.c.creator_id == c.creator_id))))
 
 
 # Built once: constructing the joins and the alias per request costs more than running them.

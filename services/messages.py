@@ -28,11 +28,13 @@ from models.types import utcnow
 from services import events, inbox, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
+    block_flags,
     get_creator,
     get_shop,
     lock_conversation,
     lock_pair,
     open_conversation,
+    refuse_if_blocked,
 )
 from services.inbox import ConversationRecord, MessageRecord
 from services.outreach import check_outreach
@@ -42,21 +44,32 @@ _INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
 _BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
     last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
     creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
-    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
+    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"),
+).returning(*block_flags(bindparam("shop"), bindparam("creator")))
 
 
 async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
                          sender_key: str | None = None, client_message_id: str | None = None,
                          client_batch_id: str | None = None):
-    """Insert a message into a locked conversation and update both sides' inbox state."""
+    """Insert a message into a locked conversation and update both sides' inbox state.
+
+    A seller's or a creator's message is refused (BLOCKED) while either block holds."""
     now = utcnow()
     message = (await conn.execute(_INSERT_MESSAGE, dict(
         conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
         client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
         **content.columns()))).one()
-    await conn.execute(_BUMP_CONVERSATION, {
-        "conversation": conversation.id, "message": message.id, "now": now,
-        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
+    bumped = (await conn.execute(_BUMP_CONVERSATION, {
+        "conversation": conversation.id, "message": message.id, "now": now, "shop": conversation.shop_id,
+        "creator": conversation.creator_id, "from_creator": sender_role == CREATOR,
+        "from_seller": 1 if sender_role == SELLER else 0})).one()
+    if sender_role != SYSTEM:
+        # Why: the senders checked the flags read with the conversation lock, as of that statement's
+        # start. One that waited for a block's transaction (which locks the conversation before it
+        # writes the block, services/blocks.py) did not see the block; this statement started after
+        # the lock was granted, so it does. Refusing rolls the message back: no message lands after a
+        # block committed, at no extra statement.
+        refuse_if_blocked(sender_role, bumped.blocked, bumped.blocked_by_creator)
     await conn.execute(_state_update(sender_role == SYSTEM), {
         "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
     return message
@@ -155,14 +168,12 @@ async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conver
         return
     if conversation.shop_status != "ACTIVE":
         raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot message it.")
+    refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator)
 
 
 async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
-    """`conversation` is a row of `conversations.lock_conversation`, with its block flag."""
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
+    """`conversation` is a row of `conversations.lock_conversation`, with its block flags."""
+    refuse_if_blocked(SELLER, conversation.blocked, conversation.blocked_by_creator)
     await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
 
 
