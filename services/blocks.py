@@ -3,7 +3,7 @@
 Each direction has its own table and its own notices; both can hold at once, each lifted on its own.
 A change adds a notice to the pair's conversation, if there is one, for both sides to see."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import not_found
@@ -28,7 +28,7 @@ NOTICES = {
 
 async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: bool) -> int | None:
     """The viewer's shop blocks or unblocks a creator; returns the conversation id, if any. A repeat changes nothing."""
-    async def work(conn: AsyncConnection):
+    async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_creator(conn, creator_id) is None:
             raise not_found("The creator", ["input", "creatorId"])
         return await _set(conn, block_t, viewer.shop_id, creator_id, blocked, "CREATOR")
@@ -39,7 +39,7 @@ async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: boo
 async def set_shop_blocked(rt: Runtime, viewer: Viewer, shop_id: int, blocked: bool) -> int | None:
     """The viewer creator blocks or unblocks a shop (of any status); returns the conversation id, if any.
     A repeat changes nothing; a shop without a conversation gets none, and no notice."""
-    async def work(conn: AsyncConnection):
+    async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_shop(conn, shop_id) is None:
             raise not_found("The shop", ["input", "shopId"])
         return await _set(conn, shop_block_t, shop_id, viewer.creator_id, blocked, "SHOP")
@@ -47,7 +47,8 @@ async def set_shop_blocked(rt: Runtime, viewer: Viewer, shop_id: int, blocked: b
     return await transactions.write(rt, work)
 
 
-async def _set(conn: AsyncConnection, table, shop_id: int, creator_id: int, blocked: bool, blocked_party: str):
+async def _set(conn: AsyncConnection, table: Table, shop_id: int, creator_id: int, blocked: bool,
+               blocked_party: str) -> tuple[int | None, list[events.Event]]:
     """(conversation id or None, events): add or remove the pair's row of `table`, and a notice if it changed.
 
     Why this order: the pair's turn first (`serialise_pair`: an opening of its conversation

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from sqlalchemy import bindparam, exists, func, insert, null, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ErrorCode, RuleViolation, not_found
@@ -22,7 +22,7 @@ UNBLOCK_CREATOR = "You have blocked this creator; unblock the creator first."
 UNBLOCK_SHOP = "Unblock the shop first."
 
 
-def block_flags(shop_id, creator_id) -> tuple:
+def block_flags(shop_id: ColumnElement[int] | int, creator_id: ColumnElement[int] | int) -> tuple:
     """Two columns for a pair (columns or bound parameters): `blocked`, the shop blocks the creator,
     and `blocked_by_creator`, the creator blocks the shop."""
     return (exists().where(block_t.c.shop_id == shop_id, block_t.c.creator_id == creator_id).label("blocked"),

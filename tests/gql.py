@@ -53,7 +53,7 @@ MESSAGE_FIELDS = """
   }"""
 
 CONVERSATION_FIELDS = """
-  id entrance unreadCount isStarred isArchived isUnreplied isBlocked creatorHasReplied
+  id entrance unreadCount isStarred isArchived isUnreplied isBlocked isBlockedByCreator creatorHasReplied
   messagesRemainingBeforeReply
   creator { id } shop { id }
   lastMessage { id senderRole }"""
@@ -108,6 +108,15 @@ mutation Block($input: CreatorInput!) {
 }""" % CONVERSATION_FIELDS
 
 UNBLOCK = BLOCK.replace("blockCreator", "unblockCreator").replace("mutation Block", "mutation Unblock")
+
+BLOCK_SHOP = f"""
+mutation BlockShop($input: ShopInput!) {{
+  blockShop(input: $input) {{
+    shop {{ id isBlocked }} conversation {{ {CONVERSATION_FIELDS} }} userErrors {{ code message field }}
+  }}
+}}"""
+
+UNBLOCK_SHOP = BLOCK_SHOP.replace("blockShop", "unblockShop").replace("mutation BlockShop", "mutation UnblockShop")
 
 SAMPLE_FIELDS = """
   id status note rejectReason decidedAt createdAt
@@ -189,6 +198,10 @@ def sample_input(product: int, key: str, note: str | None = None) -> dict:
 
 def creator_input(creator: int) -> dict:
     return {"input": {"creatorId": gid("Creator", creator)}}
+
+
+def shop_input(shop: int) -> dict:
+    return {"input": {"shopId": gid("Shop", shop)}}
 
 
 def collaboration_input(products, rate: str = "0.15", name: str = "Spring launch") -> dict:

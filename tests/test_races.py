@@ -26,6 +26,7 @@ from services.auth import issue_token
 from tests.conftest import JWT_SECRET, PG_URL, _admin, _dsn, make_settings
 from tests.gql import (
     APPROVE_SAMPLE,
+    BLOCK_SHOP,
     COUNTS,
     QUOTA,
     REJECT_SAMPLE,
@@ -36,8 +37,10 @@ from tests.gql import (
     bulk_input,
     gid,
     sample_input,
+    shop_input,
     start_input,
     text_to_creator,
+    text_to_shop,
 )
 from tests.world import build_world
 
@@ -262,3 +265,30 @@ async def test_racing_start_conversation_opens_one(cluster):
     assert len({p["conversation"]["entrance"] for p in payloads}) == 1
     assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 1
     assert (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]["used"] == 0
+
+
+async def test_no_message_lands_after_a_racing_block(cluster):
+    """Creators 1-6 already talk with s1, 7-12 do not; each blocks s1 while s1 writes to it. Every send
+    lands before the block (its notice comes after it) or is refused, and a refused first message
+    opens no conversation."""
+    for creator in range(1, 7):
+        await cluster.post(SEND_FULL, text_to_shop(1, "Hi", f"hi{creator}"), as_=f"creator:c{creator}")
+    calls = []
+    for creator in range(1, 13):
+        calls.append((BLOCK_SHOP, shop_input(1), f"creator:c{creator}"))
+        calls.append((SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), "shop:s1"))
+    results = await cluster.race(calls)
+    for creator in range(1, 13):
+        block, sent = results[2 * creator - 2]["blockShop"], results[2 * creator - 1]["sendMessage"]
+        assert block["userErrors"] == [] and block["shop"]["isBlocked"] is True, block
+        landed = sent["userErrors"] == []
+        if not landed:
+            assert [(e["code"], e["message"]) for e in sent["userErrors"]] == [
+                ("BLOCKED", "This creator is not accepting messages from your shop.")], sent
+        conversation = await cluster.conversation_of(creator)
+        if conversation is None:
+            assert creator > 6 and not landed
+            continue
+        kinds = [m["content"].get("code") or m["senderRole"] for m in conversation["messages"]["nodes"]]
+        before = ["CREATOR"] if creator <= 6 else []
+        assert kinds == before + (["SELLER"] if landed else []) + ["SHOP_BLOCKED"], (creator, kinds, sent)
