@@ -12,6 +12,7 @@ from services import blocks
 from services.blocks import blocked_either_way
 from tests.support.app import world_api
 from tests.support.gql import (
+    APPROVE_SAMPLE,
     BLOCK,
     BLOCK_SHOP,
     REQUEST_SAMPLE,
@@ -43,6 +44,7 @@ from tests.support.gql import (
     text_to_shop,
 )
 from tests.support.world import build_world, db_snapshot, unchanged
+from tests.support.ws import TRANSPORT_WS, WSClient
 
 NOT_ACCEPTING = "This creator is not accepting messages from your shop."
 UNBLOCK_FIRST = "Unblock the shop first."
@@ -106,6 +108,39 @@ async def test_block_and_unblock_a_shop_add_one_notice_both_sides_see(api):
     # Messages flow again both ways.
     await send_ok(api, text_in(conversation_id, "Welcome back", "k2"), as_="shop:s1")
     await send_ok(api, text_in(conversation_id, "Thanks", "r2"), as_="creator:c1")
+
+
+async def test_the_notice_reaches_both_sides_live(api):
+    await build_world(api.engine)
+    await talking(api)
+    notice = "subscription { messageAdded { senderRole content { ... on SystemNotice { code } } } }"
+    sides = {}
+    for side in ("shop:s1", "creator:c1"):
+        sides[side] = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
+                                             api.token(side))
+        assert await sides[side].acked()
+        await sides[side].subscribe(notice)
+    try:
+        await api.wait_subscribed(2)
+        await block_shop(api)
+        for client in sides.values():
+            added = (await client.next_payload())["payload"]["data"]["messageAdded"]
+            assert added == {"senderRole": "SYSTEM", "content": {"code": "SHOP_BLOCKED"}}
+    finally:
+        for client in sides.values():
+            await client.close()
+
+
+async def test_the_shop_still_decides_the_creators_pending_sample_requests(api):
+    """A request is the creator's own: the shop may still answer it while the creator blocks the shop."""
+    await build_world(api.engine)
+    sample = await request_sample(api, 1, "req1", as_="creator:c1")
+    await block_shop(api)
+    payload = (await api.query(APPROVE_SAMPLE, {"input": {"sampleRequestId": sample["id"]}},
+                               as_="shop:s1"))["approveSampleRequest"]
+    assert payload["userErrors"] == [] and payload["sampleRequest"]["status"] == "APPROVED", payload
+    seen = await conversation(api, payload["sampleRequest"]["conversation"]["id"], as_="creator:c1")
+    assert notices(seen["messages"]["nodes"]) == ["SHOP_BLOCKED", "SAMPLE_APPROVED"]
 
 
 async def test_the_shop_cannot_reach_a_creator_that_blocks_it(api):
