@@ -60,12 +60,12 @@ async def _set(conn: AsyncConnection, table: Table, shop_id: int, creator_id: in
     """
     await serialise_pair(conn, shop_id, creator_id)
     conversation = await lock_pair(conn, shop_id, creator_id)
-    pair = (table.c.shop_id == shop_id) & (table.c.creator_id == creator_id)
     if blocked:
         changed = (await conn.execute(insert_ignoring_conflicts(
             conn, table, shop_id=shop_id, creator_id=creator_id, created_at=utcnow()))).rowcount
     else:
-        changed = (await conn.execute(delete(table).where(pair))).rowcount
+        changed = (await conn.execute(delete(table).where(
+            table.c.shop_id == shop_id, table.c.creator_id == creator_id))).rowcount
     if not changed or conversation is None:
         return (conversation.id if conversation else None), []
     code = f"{blocked_party}_{'BLOCKED' if blocked else 'UNBLOCKED'}"

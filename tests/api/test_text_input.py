@@ -139,6 +139,8 @@ CASES = {
     "CreatorInput.creatorId": ("shop:s1", [
         mutation(name, "{creatorId: $v}", "ID!") for name in ("blockCreator", "unblockCreator")], "creator",
         ["input", "creatorId"]),
+    "ShopInput.shopId": ("creator:c1", [
+        mutation(name, "{shopId: $v}", "ID!") for name in ("blockShop", "unblockShop")], "shop", ["input", "shopId"]),
     "RequestSampleInput.productId": ("creator:c1", [
         mutation("requestSample", '{productId: $v, clientRequestId: "r9"}', "ID!")], "product2",
         ["input", "productId"]),
