@@ -1,6 +1,6 @@
 """A shop blocking and unblocking a creator, with a notice the creator sees."""
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete, exists
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import not_found
@@ -18,6 +18,12 @@ NOTICES = {
     "CREATOR_BLOCKED": "The shop has blocked you. You can no longer send messages in this chat.",
     "CREATOR_UNBLOCKED": "The shop has unblocked you. You can send messages again.",
 }
+
+
+def blocked_either_way(shop_id: ColumnElement, creator_id: ColumnElement) -> ColumnElement[bool]:
+    """SQL: the pair is blocked in either direction (today shops block creators; creators blocking
+    shops joins here), for the rules that hold while either side blocks."""
+    return exists().where(block_t.c.shop_id == shop_id, block_t.c.creator_id == creator_id)
 
 
 async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: bool) -> int | None:
