@@ -1,4 +1,4 @@
-"""Events the services publish after commit, addressed to the participants who may see them."""
+"""Events the services publish (a write's after its commit), addressed to the participants who may see them."""
 
 from dataclasses import dataclass
 from datetime import timedelta
