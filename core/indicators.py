@@ -39,7 +39,7 @@ class MemoryIndicators:
 
     SWEEP_AT_LEAST = 1024
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._expiry: dict[str, float] = {}  # key -> time.monotonic() it expires at
         self._sweep_at = self.SWEEP_AT_LEAST
 
@@ -80,7 +80,7 @@ class MemoryIndicators:
 class RedisIndicators:
     """The gate shared by every process through Redis."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     async def admit(self, key: str, change: Change) -> bool:
@@ -90,12 +90,17 @@ class RedisIndicators:
             # One MULTI: the three keys of a side change together, whichever process reports.
             async with self._redis.pipeline(transaction=True) as pipe:
                 if change is Change.START:
-                    pipe.set(on, 1, nx=True, px=repeat).delete(off).set(live, 1, px=lifetime)
+                    pipe.set(on, 1, nx=True, px=repeat)
+                    pipe.delete(off)
+                    pipe.set(live, 1, px=lifetime)
                 elif change is Change.STOP:
-                    pipe.set(off, 1, nx=True, px=repeat).delete(on, live)
+                    pipe.set(off, 1, nx=True, px=repeat)
+                    pipe.delete(on, live)
                 else:
-                    pipe.delete(live).delete(on).set(off, 1, px=repeat)
-                first, *_ = await pipe.execute()
+                    pipe.delete(live)
+                    pipe.delete(on)
+                    pipe.set(off, 1, px=repeat)
+                first, *_ = await pipe.execute()  # the first command's reply: told or not
         except (RedisError, OSError) as error:
             log.warning("typing gate unavailable, broadcasting the report: %s", error)
             return True

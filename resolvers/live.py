@@ -2,8 +2,9 @@
 typing reports."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
-from core.errors import ErrorCode, InboxError
+from core.errors import ErrorCode, InboxError, RuleViolation
 from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.messages import decode_message_cursor
@@ -43,7 +44,7 @@ async def typing_events(ctx: Context, conversation_id: str | None) -> AsyncItera
         yield event
 
 
-async def report_typing(ctx: Context, input) -> list:
+async def report_typing(ctx: Context, input: Any) -> list[RuleViolation]:
     """The refusals of a typing report, within the principal's typing rate (a bucket of its own)."""
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     _, errors = await attempt(ctx, lambda: live.report_typing(ctx.app, ctx.viewer, conversation_id,

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import Row
+
 from core.indicators import LIFETIME_SECONDS, Change
 from core.viewer import SELLER
 from models.types import utcnow
@@ -50,7 +52,7 @@ def conversation_changed(conversation, *, seller: bool = True, creator: bool = T
     return Event({"type": "conversation", "conversation_id": conversation.id}, channels)
 
 
-def typing(conversation, role: str, change: Change) -> Event:
+def typing(conversation: Row, role: str, change: Change) -> Event:
     """`role`'s side started or stopped typing, or sent its message: only the other side hears it."""
     to = creator_channel(conversation.creator_id) if role == SELLER else shop_channel(conversation.shop_id)
     expires_at = utcnow() + timedelta(seconds=LIFETIME_SECONDS)

@@ -10,7 +10,7 @@ Typing indicators are the exception: ephemeral, never stored, they are the event
 import asyncio
 from collections.abc import AsyncIterator
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 
 from core.errors import ErrorCode, RuleViolation, ShopInactive, SlowConsumerError, not_found
 from core.indicators import Change
@@ -136,7 +136,7 @@ async def typing_events(rt: Runtime, viewer: Viewer, conversation_id: int | None
             yield event
 
 
-def _typing_target():
+def _typing_target() -> Select:
     """The conversation if the viewer's side sees it, with what a report checks: the shop's status,
     a block either way, and whether the other side sees the conversation yet."""
     c, own, other = conversation_t.c, state_t.alias("own"), state_t.alias("other")
