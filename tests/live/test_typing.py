@@ -1,6 +1,6 @@
 """Typing indicators: reportTyping and Subscription.typing on every transport, who hears them, the 2-s
 repeat rule, expiresAt, a send ending the indicator, the refusals and the typing rate. Nothing is stored.
-Across processes: tests/test_typing_processes.py."""
+Across processes: tests/live/test_typing_processes.py."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -9,11 +9,11 @@ import aiohttp
 import pytest
 
 from core.indicators import Change, MemoryIndicators, RedisIndicators
-from tests.conftest import world_api
-from tests.gql import BLOCK, SEND, UNBLOCK, gid, say, start, text_to_creator, text_to_shop
-from tests.test_http_streams import MULTIPART, SSE, _sse_events
-from tests.world import build_world, set_shop_status, unchanged
-from tests.ws import PROTOCOLS, TRANSPORT_WS, WSClient
+from tests.live.test_http_streams import MULTIPART, SSE, _sse_events
+from tests.support.app import world_api
+from tests.support.gql import BLOCK, SEND, UNBLOCK, gid, say, start, text_to_creator, text_to_shop
+from tests.support.world import build_world, set_shop_status, unchanged
+from tests.support.ws import PROTOCOLS, TRANSPORT_WS, WSClient
 
 REPORT = """
 mutation Report($input: ReportTypingInput!) { reportTyping(input: $input) { userErrors { code message field } } }"""

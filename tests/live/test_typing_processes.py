@@ -6,14 +6,13 @@ import asyncio
 import aiohttp
 import pytest
 
-from models.database import create_engine
 from services.auth import issue_token
-from tests.conftest import JWT_SECRET
-from tests.gql import SEND, gid, text_to_creator, text_to_shop
-from tests.processes import ServerProcess, free_port
-from tests.test_typing import REPORT, TYPING
-from tests.world import build_world
-from tests.ws import TRANSPORT_WS, WSClient
+from tests.live.test_typing import REPORT, TYPING
+from tests.support.app import JWT_SECRET
+from tests.support.gql import SEND, gid, text_to_creator, text_to_shop
+from tests.support.processes import ServerProcess, free_port
+from tests.support.world import build_world_at
+from tests.support.ws import TRANSPORT_WS, WSClient
 
 CONVERSATION_1 = gid("Conversation", 1)
 
@@ -21,12 +20,7 @@ CONVERSATION_1 = gid("Conversation", 1)
 @pytest.fixture
 def cluster(postgres_url, redis_server, tmp_path):
     """Two server processes on one database and one Redis, with their metrics; the world."""
-    async def prepare():
-        engine = create_engine(postgres_url)
-        await build_world(engine)
-        await engine.dispose()
-
-    asyncio.run(prepare())
+    asyncio.run(build_world_at(postgres_url))
     env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url,
            "INBOX_DATA_DIR": str(tmp_path)}
     servers = [ServerProcess({**env, "INBOX_METRICS_PORT": str(free_port())}, tmp_path / f"server{i}.log").start()
