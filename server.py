@@ -58,7 +58,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
                                      Bucket(settings.mutation_burst, settings.mutation_rate),
-                                     Bucket(settings.bulk_burst, settings.bulk_rate))
+                                     Bucket(settings.bulk_burst, settings.bulk_rate),
+                                     Bucket(settings.typing_burst, settings.typing_rate))
     state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
                     secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
                     rate_limits=rate_limits)
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await state.sockets.close()
         await state.persisted.close()
+        await state.indicators.close()
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()

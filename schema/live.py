@@ -1,14 +1,47 @@
-"""The root Subscription: live messages and conversation changes for the viewer."""
+"""The root Subscription: live messages, conversation changes and the other side typing; typing reports."""
 
 from collections.abc import AsyncGenerator
+from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
+from core.text import GLOBAL_ID
 from resolvers import live as live_resolvers
 from schema.conversations import Conversation
-from schema.inputs import Cursor, OptionalNodeId
+from schema.enums import SenderRole, by_value
+from schema.inputs import Cursor, OptionalNodeId, text_field
 from schema.messages import Message
+from schema.payloads import Refusable, UserError, user_errors
+
+_role = by_value(SenderRole)
+
+
+@strawberry.type(description="Another party is typing in a conversation of the viewer.")
+class TypingIndicator:
+    conversation: Conversation
+    role: SenderRole
+    is_typing: bool = strawberry.field(description="False when they stopped or sent their message.")
+    expires_at: datetime = strawberry.field(description="When the indicator should disappear unless it is renewed.")
+
+
+@strawberry.input
+class ReportTypingInput:
+    conversation_id: strawberry.ID = text_field(GLOBAL_ID)
+    is_typing: bool | None = strawberry.field(default=True,
+                                              description="False when the viewer stopped typing without sending.")
+
+
+@strawberry.type
+class ReportTypingPayload(Refusable):
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class LiveMutation:
+    @strawberry.mutation(description="Tell the other side that the viewer is typing; nothing is stored.")
+    async def report_typing(self, info: Info, input: ReportTypingInput) -> ReportTypingPayload:
+        return ReportTypingPayload(user_errors=user_errors(await live_resolvers.report_typing(info.context, input)))
 
 
 @strawberry.type
@@ -33,3 +66,14 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
             row = await ctx.loaders.conversation_by_id.load(conversation_id)
             if row is not None:
                 yield Conversation.from_row(row, ctx.viewer)
+
+    @strawberry.subscription(description="The other side typing in the viewer's conversations, or in one.")
+    async def typing(self, info: Info, conversation_id: OptionalNodeId = None) -> AsyncGenerator[TypingIndicator, None]:
+        ctx = info.context
+        async for event in live_resolvers.typing_events(ctx, conversation_id):
+            ctx.refresh_loaders()
+            row = await ctx.loaders.conversation_by_id.load(event["conversation_id"])
+            if row is not None:
+                yield TypingIndicator(conversation=Conversation.from_row(row, ctx.viewer), role=_role(event["role"]),
+                                      is_typing=event["is_typing"],
+                                      expires_at=datetime.fromisoformat(event["expires_at"]))

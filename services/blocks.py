@@ -3,7 +3,7 @@
 Each direction has its own table and its own notices; both can hold at once, each lifted on its own.
 A change adds a notice to the pair's conversation, if there is one, for both sides to see."""
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import ColumnElement, Table, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import not_found
@@ -14,7 +14,13 @@ from models.tables import block_t, shop_block_t
 from models.types import utcnow
 from services import events, transactions
 from services.content import SYSTEM, Content
-from services.conversations import block_flags, get_creator, get_shop, lock_pair, serialise_pair
+from services.conversations import (
+    block_flags,
+    get_creator,
+    get_shop,
+    lock_pair,
+    serialise_pair,
+)
 from services.messages import append_message
 from services.runtime import Runtime
 
@@ -73,10 +79,11 @@ async def _set(conn: AsyncConnection, table: Table, shop_id: int, creator_id: in
     return conversation.id, [events.message_added(conversation, notice)]
 
 
-async def blocked_either_way(db: GatedEngine | AsyncConnection, shop_id: int, creator_id: int) -> bool:
-    """Whether the shop blocks the creator or the creator blocks the shop, in one statement."""
-    (row,) = await fetch(db, select(*block_flags(shop_id, creator_id)))
-    return row.blocked or row.blocked_by_creator
+def blocked_either_way(shop_id: ColumnElement[int] | int, creator_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    """SQL: the shop blocks the creator or the creator blocks the shop (columns or values), for the rules
+    that hold while either side blocks."""
+    blocked, blocked_by_creator = (flag.element for flag in block_flags(shop_id, creator_id))
+    return or_(blocked, blocked_by_creator)
 
 
 async def blocked_shops(db: GatedEngine | AsyncConnection, creator_id: int | None,

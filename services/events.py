@@ -1,7 +1,13 @@
-"""Events the services publish after commit, addressed to the participants who may see them."""
+"""Events the services publish (a write's after its commit), addressed to the participants who may see them."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import Row
+
+from core.indicators import LIFETIME_SECONDS, Change
+from core.viewer import SELLER
+from models.types import utcnow
 from subscriptions import participant_channel
 
 
@@ -9,6 +15,8 @@ from subscriptions import participant_channel
 class Event:
     payload: dict
     channels: tuple[str, ...]
+    # A typing event goes out only if the typing gate admits this change of this key (core/indicators.py).
+    gate: tuple[str, Change] | None = None
 
 
 def shop_channel(shop_id: int) -> str:
@@ -17,6 +25,11 @@ def shop_channel(shop_id: int) -> str:
 
 def creator_channel(creator_id: int) -> str:
     return participant_channel("creator", creator_id)
+
+
+def typing_channel(participant: str) -> str:
+    """The typing events of a participant channel: apart, so message streams never wake for them."""
+    return f"{participant}:typing"
 
 
 def message_added(conversation, message) -> Event:
@@ -37,3 +50,12 @@ def conversation_changed(conversation, *, seller: bool = True, creator: bool = T
     channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
         (creator_channel(conversation.creator_id),) if creator else ())
     return Event({"type": "conversation", "conversation_id": conversation.id}, channels)
+
+
+def typing(conversation: Row, role: str, change: Change) -> Event:
+    """`role`'s side started or stopped typing, or sent its message: only the other side hears it."""
+    to = creator_channel(conversation.creator_id) if role == SELLER else shop_channel(conversation.shop_id)
+    expires_at = utcnow() + timedelta(seconds=LIFETIME_SECONDS)
+    return Event({"type": "typing", "conversation_id": conversation.id, "role": role,
+                  "is_typing": change is Change.START, "expires_at": expires_at.isoformat()},
+                 (typing_channel(to),), gate=(f"{conversation.id}:{role}", change))

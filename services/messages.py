@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
+from core.indicators import Change
 from core.pages import Page
 from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine
@@ -123,7 +124,9 @@ async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target,
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
                                    client_message_id=key)
-    return Sent(message, conversation.id), [events.message_added(conversation, message)]
+    # Sending ends the sender's typing indicator, if one may be showing (the gate knows).
+    return Sent(message, conversation.id), [events.message_added(conversation, message),
+                                           events.typing(conversation, viewer.role, Change.SENT)]
 
 
 def _check_target_shape(viewer: Viewer, target: Target) -> None:

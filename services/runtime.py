@@ -7,6 +7,7 @@ from weakref import WeakSet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
+from core.indicators import MemoryIndicators, RedisIndicators, create_indicators
 from core.metrics import Metrics, count_statements
 from core.persisted import PersistedQueries, create_persisted_queries
 from core.ratelimit import RateLimits
@@ -33,6 +34,7 @@ class Runtime:
     websockets: WeakSet = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
+    indicators: MemoryIndicators | RedisIndicators = field(init=False)
 
     def __post_init__(self):
         self.engine = GatedEngine(self.engine)
@@ -44,15 +46,19 @@ class Runtime:
         self.metrics = Metrics(self.broker)
         self.sockets = SocketRegistry(self.settings)
         self.persisted = create_persisted_queries(self.settings.redis_url, self.settings.trusted_documents)
+        self.indicators = create_indicators(self.settings.redis_url)
         count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
         """Publish the events of a committed transaction.
 
         The broker never raises: a Redis outage costs live delivery only, and clients
-        resuming with `after` catch up from the database.
+        resuming with `after` catch up from the database. A typing event goes out only if
+        the typing gate admits it (a repeat within 2 s does not).
         """
         for event in events:  # in order; an event's channels at once
+            if event.gate is not None and not await self.indicators.admit(*event.gate):
+                continue
             await asyncio.gather(*(self.broker.publish(channel, event.payload) for channel in event.channels))
 
     def _on_system_event(self, event: BrokerEvent) -> None:

@@ -94,6 +94,8 @@ CASES = {
         "subscription($v: ID) { messageAdded(conversationId: $v) { id } }"], "conversation", None),
     "Subscription.messageAdded(after:)": ("shop:s1", [
         "subscription($v: String) { messageAdded(after: $v) { id } }"], "message", None),
+    "Subscription.typing(conversationId:)": ("shop:s1", [
+        "subscription($v: ID) { typing(conversationId: $v) { isTyping } }"], "conversation", None),
     "StartConversationInput.creatorId": ("shop:s1", [
         mutation("startConversation", "{creatorId: $v, entrance: FIND_CREATORS}", "ID!")], "creator2",
         ["input", "creatorId"]),
@@ -136,6 +138,8 @@ CASES = {
     "MarkConversationReadInput.upToMessageId": ("creator:c1", [
         mutation("markConversationRead", '{conversationId: "Q29udmVyc2F0aW9uOjE", upToMessageId: $v}', "ID!")],
         "message", ["input", "upToMessageId"]),
+    "ReportTypingInput.conversationId": ("creator:c1", [
+        mutation("reportTyping", "{conversationId: $v}", "ID!")], "conversation", ["input", "conversationId"]),
     "CreatorInput.creatorId": ("shop:s1", [
         mutation(name, "{creatorId: $v}", "ID!") for name in ("blockCreator", "unblockCreator")], "creator",
         ["input", "creatorId"]),
