@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from core.viewer import Viewer
 from subscriptions import participant_channel
 
 
@@ -37,3 +38,23 @@ def conversation_changed(conversation, *, seller: bool = True, creator: bool = T
     channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
         (creator_channel(conversation.creator_id),) if creator else ())
     return Event({"type": "conversation", "conversation_id": conversation.id}, channels)
+
+
+# Conversations per event on the reader's own channel: marking a whole folder read sends a few
+# events there (a subscription's queue holds 256), each read by its streams in one batch.
+READ_BATCH = 500
+
+
+def read_positions_moved(viewer: Viewer, conversations: list) -> list[Event]:
+    """The viewer's read position moved in these conversations (rows with id, shop_id and
+    creator_id): each other party hears of its own conversation (its read receipts changed),
+    and the viewer's side of all of them, a batch per event."""
+    if not conversations:
+        return []
+    own = shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+    batches = [Event({"type": "conversations", "conversation_ids": [row.id for row in conversations[i:i + READ_BATCH]]},
+                     (own,)) for i in range(0, len(conversations), READ_BATCH)]
+    others = [Event({"type": "conversation", "conversation_id": row.id},
+                    (creator_channel(row.creator_id) if viewer.is_seller else shop_channel(row.shop_id),))
+              for row in conversations]
+    return batches + others

@@ -1,6 +1,5 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
-import asyncio
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
@@ -52,8 +51,8 @@ class Runtime:
         The broker never raises: a Redis outage costs live delivery only, and clients
         resuming with `after` catch up from the database.
         """
-        for event in events:  # in order; an event's channels at once
-            await asyncio.gather(*(self.broker.publish(channel, event.payload) for channel in event.channels))
+        # In order, together: a write that changed many conversations publishes in one round trip.
+        await self.broker.publish_many([(channel, event.payload) for event in events for channel in event.channels])
 
     def _on_system_event(self, event: BrokerEvent) -> None:
         """Forget cached viewers of a shop as soon as an import announces its status changed

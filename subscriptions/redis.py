@@ -113,6 +113,21 @@ class RedisBroker(Broker):
             return False
         return True
 
+    async def publish_many(self, messages: list[tuple[str, Event]]) -> bool:
+        """One pipeline (no MULTI): one round trip, the events in order."""
+        if not messages:
+            return True
+        pipe = self._publisher.pipeline(transaction=False)
+        for channel, event in messages:
+            pipe.execute_command(self._publish_cmd, channel, _dumps(event))
+        try:
+            await pipe.execute()
+        except _TRANSPORT_ERRORS as exc:
+            self.publish_failures += len(messages)
+            log.warning("publish of %d events failed: %s", len(messages), exc)
+            return False
+        return True
+
     async def _register(self, sub: Subscription) -> None:
         """Subscribe the new channels, returning once Redis has applied the SUBSCRIBE.
 
