@@ -14,6 +14,9 @@ from sqlalchemy import bindparam, event, insert, select, text, update
 from models.migrate import alembic_config
 from models.tables import conversation_t, creator_t, message_t, shop_t, state_t
 from models.types import utcnow
+from services.content import text_content
+from services.conversations import lock_conversation
+from services.messages import append_message
 from tests.conftest import client_of, make_settings, world_api
 from tests.gql import (
     BLOCK,
@@ -24,6 +27,7 @@ from tests.gql import (
     bulk_input,
     conversation_action,
     gid,
+    pk_of,
     say,
     send_ok,
     start,
@@ -325,6 +329,34 @@ async def test_migration_0003_dates_existing_read_positions_by_the_message_read(
     async with engine.connect() as conn:
         read_at = dict((await conn.execute(select(state_t.c.side, state_t.c.last_read_at))).all())
     assert read_at == {"SELLER": None, "CREATOR": created}
+
+
+MARKS = {
+    "markConversationRead": (MARK_READ, lambda conversation: {"input": {"conversationId": conversation}}),
+    "markConversationsRead": (MARK_MANY_READ, lambda conversation: {"ids": [conversation]}),
+    "markAllConversationsRead": (MARK_ALL_READ, lambda conversation: {}),
+}
+
+
+@pytest.mark.parametrize("name", list(MARKS))
+async def test_a_mark_waiting_for_a_send_marks_its_message_too(api, name):
+    """A message arrives while the seller marks the chat read: the mark waits for it (the conversation
+    is locked), then reads up to it. Never the old position with the new message counted read."""
+    await build_world(api.engine)
+    opened = await say(api, gid("Creator", 1), "Hello", as_="shop:s1")
+    conversation = opened["conversation"]["id"]
+    await say(api, gid("Shop", 1), "Hi", as_="creator:c1")  # unread for the seller
+    document, variables = MARKS[name]
+    async with api.engine.begin() as conn:  # a send by the creator, not committed yet
+        locked = await lock_conversation(conn, pk_of(conversation))
+        await append_message(conn, locked, "CREATOR", text_content("Late"), sender_key="creator:1")
+        mark_task = asyncio.create_task(api.query(document, variables(conversation), as_="shop:s1"))
+        await asyncio.sleep(0.5)
+        assert not mark_task.done()  # waiting for the send's transaction
+    (payload,) = (await mark_task).values()
+    assert payload["userErrors"] == [], payload
+    assert (await receipts(api, conversation, as_="shop:s1"))["unreadCount"] == 0
+    assert flags(await receipts(api, conversation, as_="creator:c1")) == [None, True, True]
 
 
 # --- Statement counts: a fixed number, whatever the number of conversations --------------------
