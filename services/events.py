@@ -1,13 +1,14 @@
 """Events the services publish after commit, addressed to the participants who may see them."""
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.viewer import Viewer
 from subscriptions import participant_channel
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """A payload for the participants' channels (a tuple: a mark-all builds thousands)."""
+
     payload: dict
     channels: tuple[str, ...]
 
@@ -49,12 +50,11 @@ def read_positions_moved(viewer: Viewer, conversations: list) -> list[Event]:
     """The viewer's read position moved in these conversations (rows with id, shop_id and
     creator_id): each other party hears of its own conversation (its read receipts changed),
     and the viewer's side of all of them, a batch per event."""
-    if not conversations:
-        return []
+    ids = [row.id for row in conversations]
     own = shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
-    batches = [Event({"type": "conversations", "conversation_ids": [row.id for row in conversations[i:i + READ_BATCH]]},
-                     (own,)) for i in range(0, len(conversations), READ_BATCH)]
-    others = [Event({"type": "conversation", "conversation_id": row.id},
-                    (creator_channel(row.creator_id) if viewer.is_seller else shop_channel(row.shop_id),))
-              for row in conversations]
-    return batches + others
+    other = creator_channel if viewer.is_seller else shop_channel
+    parties = [row.creator_id if viewer.is_seller else row.shop_id for row in conversations]
+    return ([Event({"type": "conversations", "conversation_ids": ids[i:i + READ_BATCH]}, (own,))
+             for i in range(0, len(ids), READ_BATCH)]
+            + [Event({"type": "conversation", "conversation_id": conversation_id}, (other(party),))
+               for conversation_id, party in zip(ids, parties, strict=True)])
