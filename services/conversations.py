@@ -4,9 +4,9 @@
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, exists, func, insert, null, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select, Update
+from sqlalchemy.sql import ColumnElement, Select, Update
 
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.viewer import CREATOR, SELLER, Viewer
@@ -139,6 +139,14 @@ async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversat
     raise not_found("The conversation", ["input", "conversationId"])
 
 
+def read_time(now: ColumnElement) -> ColumnElement:
+    """The read time a move forward of a side's position writes: `now`, unless the row already holds
+    a later one (a racing mark whose clock read came later, or another server's clock), so that
+    otherSideLastReadAt never goes back."""
+    at = state_t.c.last_read_at
+    return case((at.is_(None) | (at < now), now), else_=at)
+
+
 def _own_state(conversation_id: int, viewer: Viewer):
     return update(state_t).where(state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side)
 
@@ -173,7 +181,7 @@ async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int
     changed = (await conn.execute(_own_state(conversation_id, viewer)
                                   .where(state_t.c.last_read_message_id < up_to)
                                   .values(last_read_message_id=up_to, unread_count=unread,
-                                          last_read_at=utcnow()))).rowcount
+                                          last_read_at=read_time(literal(utcnow(), UtcDateTime()))))).rowcount
     # Both sides hear of it: the viewer's other tabs, and the other side's read receipts.
     return conversation_id, [events.conversation_changed(conversation)] if changed else []
 
@@ -247,7 +255,7 @@ def _read_to_newest(side: str) -> Update:
             .where(c.id == s.conversation_id, s.side == side, s.conversation_id.in_(bindparam("ids", expanding=True)),
                    s.last_read_message_id < c.last_message_id)
             .values(last_read_message_id=c.last_message_id, unread_count=0,
-                    last_read_at=bindparam("now", type_=UtcDateTime()))
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime())))
             .returning(s.conversation_id))
 
 
@@ -300,7 +308,7 @@ def _mark_folder_locked(side: str, folder: str) -> Update:
     return (update(state_t)
             .where(s.conversation_id == behind.c.id, s.side == side, s.last_read_message_id < behind.c.last_message_id)
             .values(last_read_message_id=behind.c.last_message_id, unread_count=0,
-                    last_read_at=bindparam("now", type_=UtcDateTime()))
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime())))
             .returning(behind.c.id, behind.c.shop_id, behind.c.creator_id, behind.c.unread_count))
 
 
@@ -312,4 +320,4 @@ def _mark_folder(side: str, folder: str) -> Update:
             .where(c.id == s.conversation_id, s.side == side, s.owner_id == bindparam("owner"), s.visible,
                    inbox.folder_condition(folder), s.last_read_message_id < c.last_message_id)
             .values(last_read_message_id=c.last_message_id, unread_count=0,
-                    last_read_at=bindparam("now", type_=UtcDateTime())))
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime()))))

@@ -33,6 +33,7 @@ from services.conversations import (
     lock_conversation,
     lock_pair,
     open_conversation,
+    read_time,
 )
 from services.inbox import ConversationRecord, MessageRecord
 from services.outreach import check_outreach
@@ -77,7 +78,7 @@ def _state_update(system: bool):
             unreplied=receives,
             archived=case((receives, False), else_=s.archived),
             last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)),
-            last_read_at=case((receives, s.last_read_at), else_=bindparam("now", type_=UtcDateTime())))
+            last_read_at=case((receives, s.last_read_at), else_=read_time(bindparam("now", type_=UtcDateTime()))))
     return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
 
 

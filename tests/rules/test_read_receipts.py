@@ -6,7 +6,7 @@ tests/live/test_live_processes.py."""
 import asyncio
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from alembic import command
@@ -330,6 +330,29 @@ async def test_migration_0003_dates_existing_read_positions_by_the_message_read(
     async with engine.connect() as conn:
         read_at = dict((await conn.execute(select(state_t.c.side, state_t.c.last_read_at))).all())
     assert read_at == {"SELLER": None, "CREATOR": created}
+
+
+async def test_the_read_time_never_goes_back(api):
+    """A move forward keeps a later read time already there (a racing mark that read its clock later,
+    or another server's clock ahead): otherSideLastReadAt only grows."""
+    await build_world(api.engine)
+    conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s1"))["conversation"]["id"]
+    ahead = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    async with api.engine.begin() as conn:
+        await conn.execute(update(state_t).where(state_t.c.side == "CREATOR").values(last_read_at=ahead))
+    for act in ("mark", "mark many", "mark all", "reply"):
+        await say(api, conversation, f"Before the {act}", as_="shop:s1")
+        if act == "mark":
+            await mark(api, conversation, as_="creator:c1")
+        elif act == "mark many":
+            await mark_many(api, [conversation], as_="creator:c1")
+        elif act == "mark all":
+            await mark_all(api, as_="creator:c1")
+        else:
+            await say(api, gid("Shop", 1), "Thanks", as_="creator:c1")
+        seller = await receipts(api, conversation, as_="shop:s1")
+        assert set(flags(seller)) - {None} == {True}, act  # the position moved
+        assert datetime.fromisoformat(seller["otherSideLastReadAt"]) == ahead, act
 
 
 MARKS = {
