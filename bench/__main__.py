@@ -13,6 +13,7 @@ import platform
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ import asyncpg
 
 from bench import capture, ceiling, dataset, report, servers, wrk, ws_load
 from bench.report import Row
-from bench.scenarios import API_INBOX, SEND, read_scenarios
+from bench.scenarios import API_INBOX, API_MARK_ALL, MARK_ALL_BEHIND, MARK_ALL_RESET, SEND, read_scenarios
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CONNECTIONS = (1, 32)
@@ -321,6 +322,55 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
     return rows
 
 
+def run_mark_all(procs, ds, facts, token, args, result) -> list[Row]:
+    """markAllConversationsRead of s1's whole inbox (5,000 conversations), each unread, on a copy of the
+    database, as a client sees it: REDIS_URL is set, so the events to the 5,000 creators are included."""
+    scratch = asyncio.run(dataset.scratch_copy(ds, "markall"))
+    url, dsn = ds.sqlalchemy_url(scratch), ds.dsn(scratch)
+    iterations = max(5, 5 * args.runs)
+    try:
+        api = procs.start(servers.api_server("api-markall", url, free_port(), REDIS_URL))
+        try:
+            times, shape = asyncio.run(_time_mark_all(api.url, dsn, facts["shop_pk"], token, iterations))
+        finally:
+            procs.stop(api)
+    finally:
+        asyncio.run(dataset.drop(scratch))
+    result["mark_all"] = {"conversations": shape, "runs_ms": times}
+    p50 = statistics.median(times)
+    log(f"  markAllConversationsRead of {shape['behind']:,} conversations: p50 {p50:.1f} ms, max {max(times):.1f} ms")
+    return [Row("mark_all_read", "api", 1, None, p50, max(times), detail={"runs_ms": times},
+                note=f"{shape['behind']:,} conversations ({shape['unread']:,} unread), reset before each of "
+                     f"{iterations} runs; p99 = max")]
+
+
+async def _time_mark_all(api_url: str, dsn: str, shop_pk: int, token: str,
+                         iterations: int) -> tuple[list[float], dict]:
+    """Milliseconds per mutation after a warm-up, each on a freshly reset and vacuumed inbox (the reset
+    is not timed), and the inbox's shape."""
+    conn = await asyncpg.connect(dsn)
+    times = []
+
+    async def reset() -> None:
+        await conn.execute(MARK_ALL_RESET, shop_pk)
+        await conn.execute("VACUUM ANALYZE conversation_state")
+
+    try:
+        await reset()
+        row = await conn.fetchrow(MARK_ALL_BEHIND, shop_pk)
+        shape = {"behind": row["behind"], "unread": row["unread"]}
+        for n in range(iterations + 1):
+            await reset()
+            started = time.perf_counter()
+            answer = await asyncio.to_thread(servers.post_graphql, api_url, API_MARK_ALL, {}, token)
+            if n:  # the first is a warm-up
+                times.append((time.perf_counter() - started) * 1000)
+            assert answer["data"]["markAllConversationsRead"]["markedCount"] == shape["unread"], answer
+    finally:
+        await conn.close()
+    return times, shape
+
+
 def servers_id(conversation_pk: int) -> str:
     from bench.scenarios import encode_id
     return encode_id("Conversation", conversation_pk)
@@ -355,14 +405,15 @@ def cmd_run(args) -> int:
     result["dataset"] = {"database": ds.database, "demo_scale": ds.demo_scale, "counts": ds.counts,
                          "seeded_now": ds.seeded_now, "seconds": round(ds.seconds, 1)}
     result["notes"] += ds.shape_notes()
-    servers.ensure_peer()
+    only = set(args.only.split(",")) if args.only else None
+    if only is None or only & {"reads", "roundtrips"}:  # the parts that run PostGraphile
+        servers.ensure_peer()
     result["environment"] = _environment()
     asyncio.run(_apply_smart_tags(ds.dsn()))
     facts = asyncio.run(_facts(ds.dsn(), WS_SUBSCRIBERS, IDLE_SUBSCRIPTIONS))
     result["facts"] = {k: v for k, v in facts.items() if k not in ("replied", "idle_creators")}
     result["facts"]["replied_conversations"] = len(facts["replied"])
     token = servers.token("shop:s1", ds.sqlalchemy_url())
-    only = set(args.only.split(",")) if args.only else None
     rows: list[Row] = []
     round_trips: dict = {}
     global HOST
@@ -380,12 +431,14 @@ def cmd_run(args) -> int:
             rows += run_two_processes(procs, ds, facts, token, args)
         if only is None or "writes" in only:
             rows += run_writes(procs, ds, facts, token, args, result)
+        if only is None or "markall" in only:
+            rows += run_mark_all(procs, ds, facts, token, args, result)
     result["round_trips"] = round_trips
     result["foreign_cpu_cores_mean"] = (sum(c for _, c in HOST.samples) / len(HOST.samples)) if HOST.samples else None
     # rows in a stable order: by scenario, then server, then connections
     order = {name: n for n, name in enumerate(
         ["inbox_all", "inbox_unread", "inbox_filtered", "messages", "counts", "send_message",
-         "subscription_send_to_receive", "idle_subscriptions"])}
+         "subscription_send_to_receive", "idle_subscriptions", "mark_all_read"])}
     rows.sort(key=lambda r: (order.get(r.scenario, 99), r.connections or 0, r.server))
     report.add_ratios(rows)
     other_p50, other_stamp, other_head = report.other_scale_p50(args.scale)
@@ -601,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", type=int, default=3, help="timed runs per point (the median is reported)")
     run.add_argument("--duration", type=float, default=10, help="seconds per timed run")
     run.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per point")
-    run.add_argument("--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,writes (default all)")
+    run.add_argument("--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,writes,markall "
+                                    "(default all)")
     profile = commands.add_parser("profile", help="py-spy flame graph and summary of the API under load")
     profile.add_argument("--scenario", choices=sorted(PROFILE_SCENARIOS), default="inbox")
     profile.add_argument("--scale", choices=sorted(dataset.SCALES), default="small")

@@ -176,10 +176,14 @@ async def ensure(name: str) -> Dataset:
     return Dataset(name, database, scale, counts, True, seconds)
 
 
-async def scratch_copy(ds: Dataset) -> str:
-    """A fresh copy of the seeded database for the write scenarios (sends change rows)."""
-    name = f"{ds.database}_scratch"
+async def scratch_copy(ds: Dataset, purpose: str = "scratch") -> str:
+    """A fresh copy of the seeded database for the write scenarios (sends change rows), migrated to
+    the code's newest revision (the seeded database keeps the revision it was seeded at)."""
+    from models.migrate import upgrade
+
+    name = f"{ds.database}_{purpose}"
     await _recreate(name, template=ds.database)
+    await asyncio.to_thread(upgrade, ds.sqlalchemy_url(name))
     return name
 
 

@@ -98,6 +98,10 @@ def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | No
                       None if rss is None or idle.get("subscriptions", 0) < 10_000 else rss < 500,
                       f"{idle['per_subscription_kb']:.1f} KB/subscription, {idle['subscriptions']} open"
                       if idle else "not run"))
+    mark_all = by_key.get(("mark_all_read", "api", 1))
+    out.append(Target("markAllConversationsRead of s1's inbox, p50 (ms)", mark_all.p50_ms if mark_all else None,
+                      "< 100 ms", None if mark_all is None else mark_all.p50_ms < 100,
+                      mark_all.note if mark_all else "not run"))
     ratio = scale_ratio.get("ratio") if scale_ratio else None
     out.append(Target("inbox p50 large/small (api, 1 connection)", ratio, "<= 1.3",
                       None if ratio is None else ratio <= 1.3,

@@ -78,6 +78,27 @@ mutation BenchSend($input: SendMessageInput!) {
 
 SUBSCRIPTION = "subscription BenchLive { messageAdded { id createdAt content { ... on TextContent { text } } } }"
 
+# Marking a whole inbox read (API only): s1's 5,000 conversations, each unread, then one mutation.
+API_MARK_ALL = """
+mutation BenchMarkAll {
+  markAllConversationsRead(input: {folder: ALL}) { markedCount inboxCounts { all unread } userErrors { code message } }
+}"""
+
+# Before each timed mark (not timed): every conversation of s1's seller side in ALL and unread from its first
+# message on, as consistent rows (the unread count is the creator's messages).
+MARK_ALL_RESET = """
+UPDATE conversation_state s SET archived = false, last_read_message_id = 0, last_read_at = NULL,
+  unread_count = (SELECT count(*) FROM message m WHERE m.conversation_id = s.conversation_id
+                  AND m.sender_role = 'CREATOR')
+WHERE s.side = 'SELLER' AND s.owner_id = $1"""
+
+# The conversations a mark moves: those with a message.
+MARK_ALL_BEHIND = """
+SELECT count(*) FILTER (WHERE c.last_message_id IS NOT NULL) AS behind,
+       count(*) FILTER (WHERE s.unread_count > 0) AS unread
+FROM conversation_state s JOIN conversation c ON c.id = s.conversation_id
+WHERE s.side = 'SELLER' AND s.owner_id = $1 AND s.visible"""
+
 
 def encode_id(type_name: str, pk: int) -> str:
     """The API's global id (resolvers/ids.py: urlsafe base64 of "Type:pk", unpadded)."""

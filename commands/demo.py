@@ -686,11 +686,13 @@ class _Demo:
             position = first_unread["id"] - rows[0]["id"]  # ids are consecutive in a conversation
             last_read = rows[position - 1]["id"] if position else 0
         spoken = thread.last_speaker()
+        # Read when the message read up to was sent (as migration 0003 assumes for older data).
+        read_at = rows[last_read - rows[0]["id"]]["created_at"] if last_read else None
         return {"conversation_id": thread.id, "side": side, "owner_id": owner_id, "creator_id": creator_id,
                 "visible": side == "SELLER" or bool(rows), "starred": starred, "archived": archived,
                 "last_read_message_id": last_read,
                 "unread_count": sum(row["sender_role"] == other and row["id"] > last_read for row in rows),
-                "unreplied": spoken == other, "last_activity_at": activity}
+                "unreplied": spoken == other, "last_activity_at": activity, "last_read_at": read_at}
 
 
 def _since_last_spoke(rows: list[dict], side: str):

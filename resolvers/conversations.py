@@ -1,7 +1,5 @@
 """One conversation (read with its messages page when the query asks for both), and opening and filing it."""
 
-
-
 from core.errors import BadUserInput
 from resolvers.access import require_seller
 from resolvers.context import Context
@@ -56,3 +54,20 @@ async def mark_read(ctx: Context, input) -> tuple[int | None, list]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     up_to = optional_id(input.up_to_message_id, "Message", "upToMessageId")
     return await attempt(ctx, lambda: conversations.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))
+
+
+async def mark_many_read(ctx: Context, input) -> tuple[conversations.MarkedMany | None, list]:
+    given = input.conversation_ids
+
+    async def mark() -> conversations.MarkedMany:
+        conversations.check_mark_many(len(given))  # counted as given, before any id is decoded
+        ids = [decode_id(value, "Conversation", "conversationIds") for value in given]
+        return await conversations.mark_many_read(ctx.app, ctx.viewer, ids)
+
+    marked, refusal = await attempt(ctx, mark)
+    return marked, refusal or marked.errors
+
+
+async def mark_all_read(ctx: Context, input) -> tuple[conversations.MarkedAll | None, list]:
+    folder = input.folder.value if input.folder is not None else "ALL"  # an explicit null: the default
+    return await attempt(ctx, lambda: conversations.mark_all_read(ctx.app, ctx.viewer, folder))

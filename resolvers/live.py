@@ -31,8 +31,16 @@ async def message_rows(ctx: Context, conversation_id: str | None, after: str | N
         yield row
 
 
-def conversation_ids(ctx: Context) -> AsyncIterator[int]:
-    """Ids of the viewer's conversations as they change, for `conversationUpdated`."""
+async def read_by_other_side(ctx: Context, row) -> bool:
+    """Whether the other side has read a message delivered live (only the viewer's own can be read)."""
+    if row.sender_role != ctx.viewer.side:
+        return False
+    conversation = await ctx.loaders.conversation_by_id.load(row.conversation_id)
+    return conversation is not None and row.id <= conversation.other_last_read_message_id
+
+
+def conversation_ids(ctx: Context) -> AsyncIterator[list[int]]:
+    """Ids of the viewer's conversations as they change, for `conversationUpdated`: those of one event at a time."""
     return live.conversation_ids(ctx.app, ctx.viewer)
 
 

@@ -11,6 +11,7 @@ from resolvers import live as live_resolvers
 from schema.conversations import Conversation
 from schema.enums import SenderRole, by_value
 from schema.inputs import Cursor, OptionalNodeId, text_field
+from schema.lookahead import selects
 from schema.messages import Message
 from schema.payloads import Refusable, UserError, user_errors
 
@@ -53,19 +54,21 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
     async def message_added(self, info: Info, conversation_id: OptionalNodeId = None,
                             after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context
+        receipts = selects(info, "isReadByOtherSide")
         async for row in live_resolvers.message_rows(ctx, conversation_id, after):
             ctx.refresh_loaders()
-            yield Message.from_row(row, ctx.viewer)
+            yield Message.from_row(row, ctx.viewer, receipts and await live_resolvers.read_by_other_side(ctx, row))
 
-    @strawberry.subscription(description="A conversation of the viewer changed: new message, read position, "
-                                         "star, archive, block, sample status.")
+    @strawberry.subscription(description="A conversation of the viewer changed: new message, read position "
+                                         "(either side's), star, archive, block, sample status.")
     async def conversation_updated(self, info: Info) -> AsyncGenerator[Conversation, None]:
         ctx = info.context
-        async for conversation_id in live_resolvers.conversation_ids(ctx):
+        async for conversation_ids in live_resolvers.conversation_ids(ctx):
             ctx.refresh_loaders()
-            row = await ctx.loaders.conversation_by_id.load(conversation_id)
-            if row is not None:
-                yield Conversation.from_row(row, ctx.viewer)
+            # One event may name many conversations (a folder marked read): one statement reads them.
+            for row in await ctx.loaders.conversation_by_id.load_many(conversation_ids):
+                if row is not None:
+                    yield Conversation.from_row(row, ctx.viewer)
 
     @strawberry.subscription(description="The other side typing in the viewer's conversations, or in one.")
     async def typing(self, info: Info, conversation_id: OptionalNodeId = None) -> AsyncGenerator[TypingIndicator, None]:

@@ -1,6 +1,6 @@
 """Looking ahead from a resolver at what the query asks of its result."""
 
-from graphql import FieldNode, Undefined, get_named_type, value_from_ast
+from graphql import FieldNode, FragmentSpreadNode, Undefined, get_named_type, value_from_ast
 from strawberry.types import Info
 
 
@@ -24,3 +24,23 @@ def subfield_arguments(info: Info, name: str) -> dict | None:
         if value is not Undefined:  # a variable the request left out: as if the argument were
             arguments[argument.name.value] = value
     return arguments
+
+
+def selects(info: Info, name: str) -> bool:
+    """Whether the current field's selection may ask for the `name` field of its result: directly, or
+    in any fragment (whatever its type condition or directives, so True errs on the safe side)."""
+    raw = info._raw_info
+    pending = [node.selection_set for node in raw.field_nodes if node.selection_set is not None]
+    seen: set[str] = set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value == name:
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                if selection.name.value not in seen:
+                    seen.add(selection.name.value)
+                    pending.append(raw.fragments[selection.name.value].selection_set)
+            else:  # an inline fragment
+                pending.append(selection.selection_set)
+    return False

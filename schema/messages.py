@@ -102,15 +102,22 @@ class Message(Node):
         "The sender's idempotency key; a retry with the same key returns the first message instead of a "
         "duplicate. Shown to the sender only."))
     created_at: datetime
+    is_read_by_other_side: bool | None = strawberry.field(description=(
+        "Read receipt, for the viewer's own messages: true once the other side's read position is at or past it. "
+        "Null for every other message."))
     pk: strawberry.Private[int]
     conversation_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row, viewer: Viewer) -> "Message":
+    def from_row(cls, row, viewer: Viewer, read_by_other_side: bool) -> "Message":
+        """`read_by_other_side`: whether the other side's read position is at or past the row, as
+        the caller read it with the row (a plain field: no statement per message); shown for the
+        viewer's own messages only."""
         mine = row.sender_role == viewer.side
         return cls(id=encode_id("Message", row.id), pk=row.id, conversation_id=row.conversation_id,
                    sender_role=_sender_role(row.sender_role), is_mine=mine, content=content_of(row),
-                   client_message_id=row.client_message_id if mine else None, created_at=row.created_at)
+                   client_message_id=row.client_message_id if mine else None, created_at=row.created_at,
+                   is_read_by_other_side=read_by_other_side if mine else None)
 
     @strawberry.field
     async def conversation(self, info: Info) -> ConversationRef:
@@ -120,13 +127,15 @@ class Message(Node):
         return Conversation.from_row(row, info.context.viewer)
 
 
-def _message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
-    """A page of messages; a message's cursor is its ID (one encoding per message, not two)."""
-    return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
+def _message_connection(page: Page, viewer: Viewer, other_read: int) -> Connection[Message]:
+    """A page of messages of one conversation whose other side read up to `other_read`; a message's
+    cursor is its ID (one encoding per message, not two)."""
+    return node_id_connection([Message.from_row(row, viewer, row.id <= other_read) for row in page.rows],
+                              page.has_next, page.has_previous)
 
 
-async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer) -> Connection[Message]:
-    return _message_connection(await page, viewer)
+async def _awaited_message_connection(page: Awaitable[Page], viewer: Viewer, other_read: int) -> Connection[Message]:
+    return _message_connection(await page, viewer, other_read)
 
 
 @strawberry.input(one_of=True, description="Exactly one field is set.")
@@ -171,5 +180,6 @@ class MessageMutation:
         sent, errors = await messages_resolvers.send_message(info.context, input)
         if errors:
             return SendMessagePayload(message=None, user_errors=user_errors(errors))
-        return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer),
+        return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer,
+                                                                   sent.read_by_other_side),
                                   conversation_id=sent.conversation_id, user_errors=[])

@@ -1,17 +1,40 @@
-"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders (star, archive, read)."""
+"""Conversations: opening one (the single conversation per pair), locking it, and the viewer's folders
+(star, archive, read: one conversation, many, or a whole folder)."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, insert, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select, Update
 
-from core.errors import ErrorCode, RuleViolation, not_found
+from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.viewer import CREATOR, SELLER, Viewer
 from models import Creator, Shop
 from models.database import insert_ignoring_conflicts
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_block_t, shop_t, state_t
-from models.types import utcnow
-from services import events, transactions
+from models.tables import (
+    block_t,
+    conversation_t,
+    creator_t,
+    message_t,
+    shop_block_t,
+    shop_t,
+    state_t,
+)
+from models.types import UtcDateTime, utcnow
+from services import events, inbox, transactions
 from services.runtime import Runtime
 
 # What a sender is told while a block holds. The other party's block comes first: lifting one's own
@@ -179,6 +202,14 @@ async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversat
     raise not_found("The conversation", ["input", "conversationId"])
 
 
+def read_time(now: ColumnElement) -> ColumnElement:
+    """The read time a move forward of a side's position writes: `now`, unless the row already holds
+    a later one (a racing mark whose clock read came later, or another server's clock), so that
+    otherSideLastReadAt never goes back."""
+    at = state_t.c.last_read_at
+    return case((at.is_(None) | (at < now), now), else_=at)
+
+
 def _own_state(conversation_id: int, viewer: Viewer):
     return update(state_t).where(state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side)
 
@@ -209,11 +240,13 @@ async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int
     unread = select(func.count()).select_from(message_t).where(
         message_t.c.conversation_id == conversation_id, message_t.c.id > up_to,
         message_t.c.sender_role == viewer.other_side).scalar_subquery()
-    # The position only moves forward: an older message id changes nothing.
+    # The position only moves forward: an older message id changes nothing, its time included.
     changed = (await conn.execute(_own_state(conversation_id, viewer)
                                   .where(state_t.c.last_read_message_id < up_to)
-                                  .values(last_read_message_id=up_to, unread_count=unread))).rowcount
-    return conversation_id, [_own_side_changed(conversation, viewer)] if changed else []
+                                  .values(last_read_message_id=up_to, unread_count=unread,
+                                          last_read_at=read_time(literal(utcnow(), UtcDateTime()))))).rowcount
+    # Both sides hear of it: the viewer's other tabs, and the other side's read receipts.
+    return conversation_id, [events.conversation_changed(conversation)] if changed else []
 
 
 async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: int) -> bool:
@@ -224,3 +257,130 @@ async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: i
 def _own_side_changed(conversation, viewer: Viewer) -> events.Event:
     """Only the viewer's side changed: tell the viewer's other tabs."""
     return events.conversation_changed(conversation, seller=viewer.is_seller, creator=not viewer.is_seller)
+
+
+MARK_MANY_LIMIT = 100
+
+
+def check_mark_many(count: int) -> None:
+    """More ids than one markConversationsRead takes, counted as given (duplicates included):
+    refused as a whole, before any id is read."""
+    if count > MARK_MANY_LIMIT:
+        raise invalid(f"Give at most {MARK_MANY_LIMIT} conversations.", ["input", "conversationIds"])
+
+
+@dataclass(frozen=True)
+class MarkedMany:
+    conversation_ids: list[int]  # those the viewer sees, in the order given, once each
+    errors: list[RuleViolation]  # NOT_FOUND for each index of an id the viewer cannot see
+
+
+async def mark_many_read(rt: Runtime, viewer: Viewer, conversation_ids: list[int]) -> MarkedMany:
+    """Mark each of the conversations read up to its newest message, in one transaction."""
+    check_mark_many(len(conversation_ids))
+    return await transactions.write(rt, lambda conn: _mark_many(conn, viewer, conversation_ids))
+
+
+async def _mark_many(conn: AsyncConnection, viewer: Viewer,
+                     conversation_ids: list[int]) -> tuple[MarkedMany, list[events.Event]]:
+    wanted = list(dict.fromkeys(conversation_ids))
+    locked = (await conn.execute(_lock_visible(viewer.side), {"owner": viewer.owner_id, "ids": wanted})).all() \
+        if wanted else []
+    moved: set[int] = set()
+    if locked:
+        moved = set((await conn.execute(_read_to_newest(viewer.side), {
+            "ids": [row.id for row in locked], "now": utcnow()})).scalars())
+    visible = {row.id for row in locked}
+    errors = [not_found("The conversation", ["input", "conversationIds", str(index)])
+              for index, conversation_id in enumerate(conversation_ids) if conversation_id not in visible]
+    result = MarkedMany([conversation_id for conversation_id in wanted if conversation_id in visible], errors)
+    return result, events.read_positions_moved(viewer, [row for row in locked if row.id in moved])
+
+
+@lru_cache(maxsize=2)
+def _lock_visible(side: str) -> Select:
+    """The conversations among `ids` that the viewer's side sees, locked as `lock_conversation`
+    locks one. In id order: two batches (or a batch and a mark-all) then wait for each other
+    instead of deadlocking."""
+    c, s = conversation_t.c, state_t.c
+    return (select(c.id, c.shop_id, c.creator_id)
+            .join_from(conversation_t, state_t, and_(s.conversation_id == c.id, s.side == side))
+            .where(c.id.in_(bindparam("ids", expanding=True)), s.owner_id == bindparam("owner"), s.visible)
+            .order_by(c.id).with_for_update(of=conversation_t))
+
+
+@lru_cache(maxsize=2)
+def _read_to_newest(side: str) -> Update:
+    """Move one side's read position to the newest message of the (locked) conversations `ids`;
+    the ids whose position moved. Nothing newer can arrive while they are locked: none is unread."""
+    s, c = state_t.c, conversation_t.c
+    return (update(state_t)
+            .where(c.id == s.conversation_id, s.side == side, s.conversation_id.in_(bindparam("ids", expanding=True)),
+                   s.last_read_message_id < c.last_message_id)
+            .values(last_read_message_id=c.last_message_id, unread_count=0,
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime())))
+            .returning(s.conversation_id))
+
+
+@dataclass(frozen=True)
+class MarkedAll:
+    marked_count: int  # conversations that had unread messages
+    counts: dict[str, int]  # the viewer's inbox counts right after
+
+
+async def mark_all_read(rt: Runtime, viewer: Viewer, folder: str) -> MarkedAll:
+    """Mark every conversation of the viewer's folder read up to its newest message, in a fixed
+    number of statements whatever their number."""
+    return await transactions.write(rt, lambda conn: _mark_all(conn, viewer, folder))
+
+
+async def _mark_all(conn: AsyncConnection, viewer: Viewer, folder: str) -> tuple[MarkedAll, list[events.Event]]:
+    params = {"owner": viewer.owner_id, "now": utcnow()}
+    if conn.dialect.name == "postgresql":
+        rows = (await conn.execute(_mark_folder_locked(viewer.side, folder), params)).all()
+    else:
+        # SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing changes between the two.
+        rows = (await conn.execute(_behind(viewer.side, folder), params)).all()
+        await conn.execute(_mark_folder(viewer.side, folder), params)
+    counts = await inbox.inbox_counts(conn, viewer)
+    marked = MarkedAll(sum(1 for row in rows if row.unread_count > 0), counts)
+    return marked, events.read_positions_moved(viewer, sorted(rows, key=lambda row: row.id))
+
+
+def _behind(side: str, folder: str) -> Select:
+    """The side's conversations of a folder whose read position is behind their newest message,
+    with the unread count they had."""
+    c, s = conversation_t.c, state_t.c
+    return (select(c.id, c.shop_id, c.creator_id, c.last_message_id, s.unread_count)
+            .join_from(conversation_t, state_t, and_(s.conversation_id == c.id, s.side == side))
+            .where(s.owner_id == bindparam("owner"), s.visible, inbox.folder_condition(folder),
+                   s.last_read_message_id < c.last_message_id))
+
+
+@lru_cache(maxsize=16)
+def _mark_folder_locked(side: str, folder: str) -> Update:
+    """PostgreSQL, one statement: lock the conversations behind (and their state rows) in id order,
+    as `_lock_visible` does, then move the position of each to the newest message.
+
+    A row a racing send changed while we waited for its lock is read again once locked (FOR
+    UPDATE re-checks the newest version), so the position never goes back and the unread count
+    returned is the one we overwrote; a message cannot arrive after the lock, so none is unread."""
+    behind = _behind(side, folder).order_by(conversation_t.c.id).with_for_update(
+        of=(conversation_t, state_t)).cte("behind")
+    s = state_t.c
+    return (update(state_t)
+            .where(s.conversation_id == behind.c.id, s.side == side, s.last_read_message_id < behind.c.last_message_id)
+            .values(last_read_message_id=behind.c.last_message_id, unread_count=0,
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime())))
+            .returning(behind.c.id, behind.c.shop_id, behind.c.creator_id, behind.c.unread_count))
+
+
+@lru_cache(maxsize=16)
+def _mark_folder(side: str, folder: str) -> Update:
+    """SQLite: move the position of each conversation of `_behind` to its newest message."""
+    s, c = state_t.c, conversation_t.c
+    return (update(state_t)
+            .where(c.id == s.conversation_id, s.side == side, s.owner_id == bindparam("owner"), s.visible,
+                   inbox.folder_condition(folder), s.last_read_message_id < c.last_message_id)
+            .values(last_read_message_id=c.last_message_id, unread_count=0,
+                    last_read_at=read_time(bindparam("now", type_=UtcDateTime()))))

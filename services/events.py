@@ -1,18 +1,19 @@
 """Events the services publish (a write's after its commit), addressed to the participants who may see them."""
 
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Row
 
 from core.indicators import LIFETIME_SECONDS, Change
-from core.viewer import SELLER
+from core.viewer import SELLER, Viewer
 from models.types import utcnow
 from subscriptions import participant_channel
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
+    """A payload for the participants' channels (a tuple: a mark-all builds thousands)."""
+
     payload: dict
     channels: tuple[str, ...]
     # A typing event goes out only if the typing gate admits this change of this key (core/indicators.py).
@@ -59,3 +60,22 @@ def typing(conversation: Row, role: str, change: Change) -> Event:
     return Event({"type": "typing", "conversation_id": conversation.id, "role": role,
                   "is_typing": change is Change.START, "expires_at": expires_at.isoformat()},
                  (typing_channel(to),), gate=(f"{conversation.id}:{role}", change))
+
+
+# Conversations per event on the reader's own channel: marking a whole folder read sends a few
+# events there (a subscription's queue holds 256), each read by its streams in one batch.
+READ_BATCH = 500
+
+
+def read_positions_moved(viewer: Viewer, conversations: list) -> list[Event]:
+    """The viewer's read position moved in these conversations (rows with id, shop_id and
+    creator_id): each other party hears of its own conversation (its read receipts changed),
+    and the viewer's side of all of them, a batch per event."""
+    ids = [row.id for row in conversations]
+    own = shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+    other = creator_channel if viewer.is_seller else shop_channel
+    parties = [row.creator_id if viewer.is_seller else row.shop_id for row in conversations]
+    return ([Event({"type": "conversations", "conversation_ids": ids[i:i + READ_BATCH]}, (own,))
+             for i in range(0, len(ids), READ_BATCH)]
+            + [Event({"type": "conversation", "conversation_id": conversation_id}, (other(party),))
+               for conversation_id, party in zip(ids, parties, strict=True)])

@@ -13,10 +13,18 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.viewer import Viewer
+from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_block_t, shop_t, state_t
+from models.tables import (
+    block_t,
+    conversation_t,
+    creator_t,
+    message_t,
+    shop_block_t,
+    shop_t,
+    state_t,
+)
 from models.types import Money, UtcDateTime
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
@@ -75,11 +83,15 @@ def creator_conditions(fields) -> list:
     return [_FILTER_CONDITIONS[name](creator_t.c) for name in sorted(fields)]
 
 
+# The other side's view of the conversation, for the viewer's read receipts.
+_other_state = state_t.alias("other_state")
 _CONVERSATION_COLUMNS = (
     conversation_t.c.id, conversation_t.c.shop_id, conversation_t.c.creator_id, conversation_t.c.entrance,
     conversation_t.c.created_at, conversation_t.c.last_message_id, conversation_t.c.last_activity_at,
     conversation_t.c.creator_has_replied, conversation_t.c.seller_message_count, state_t.c.starred,
-    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id)
+    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id,
+    _other_state.c.last_read_message_id.label("other_last_read_message_id"),
+    _other_state.c.last_read_at.label("other_last_read_at"))
 CreatorRecord = namedtuple("CreatorRecord", creator_t.c.keys())
 ShopRecord = namedtuple("ShopRecord", shop_t.c.keys())
 MessageRecord = namedtuple("MessageRecord", message_t.c.keys())
@@ -88,11 +100,13 @@ ConversationRecord = namedtuple("ConversationRecord", [col.name for col in _CONV
 _SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
-def _joined_select():
-    """Conversations seen from one side, with their creator, shop, newest message and block
-    flags (the shop blocks the creator, the creator blocks the shop), one row each: an inbox
-    page needs all of them, and one statement fetches them."""
-    s, c = state_t.c, conversation_t.c
+@lru_cache(maxsize=2)
+def _joined(side: str):
+    """Conversations seen from one side, with their creator, shop, newest message, block flags (the
+    shop blocks the creator, the creator blocks the shop) and the other side's read position, one row
+    each: an inbox page needs all of them, and one statement fetches them. Built once per side:
+    constructing the joins and aliases per request costs more than running them."""
+    s, c, other = state_t.c, conversation_t.c, _other_state.c
     last = message_t.alias("last_message")
     blocked = block_t.c.shop_id.is_not(None).label("blocked")
     blocked_by_creator = shop_block_t.c.shop_id.is_not(None).label("blocked_by_creator")
@@ -102,14 +116,13 @@ def _joined_select():
             state_t.join(creator_t, creator_t.c.id == s.creator_id)
             .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
+            .join(_other_state, and_(other.conversation_id == s.conversation_id,
+                                     other.side == (CREATOR if side == SELLER else SELLER)))
             .outerjoin(last, last.c.id == c.last_message_id)
             .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))
             .outerjoin(shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id,
-                                          shop_block_t.c.creator_id == c.creator_id))))
-
-
-# Built once: constructing the joins and the alias per request costs more than running them.
-_JOINED = _joined_select()
+                                          shop_block_t.c.creator_id == c.creator_id)))
+        .where(s.side == side))
 
 
 def message_record(fields: dict) -> MessageRecord:
@@ -118,7 +131,7 @@ def message_record(fields: dict) -> MessageRecord:
 
 
 def conversation_record(row) -> ConversationRecord:
-    """Split a row of the joined conversation select (`_JOINED`) into the conversation and its related records."""
+    """Split a row of the joined conversation select (`_joined`) into the conversation and its related records."""
     row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
@@ -136,7 +149,7 @@ def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool)
     """The statement of one shape of inbox page, built once: reusing the object spares
     SQLAlchemy from building it and computing its cache key on every request."""
     s = state_t.c
-    query = _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
+    query = _joined(side).where(s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
                           *creator_conditions(fields))
     if has_cursor:
         query = query.where(tuple_(s.last_activity_at, s.conversation_id)
@@ -164,7 +177,7 @@ def conversations_query(side: str, key: str, many: bool):
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+    return _joined(side).where(s.owner_id == bindparam("owner"), s.visible, match)
 
 
 @lru_cache(maxsize=16)

@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Select, and_, bindparam, select
 
-from core.errors import ErrorCode, RuleViolation, ShopInactive, SlowConsumerError, not_found
+from core.errors import (
+    ErrorCode,
+    RuleViolation,
+    ShopInactive,
+    SlowConsumerError,
+    not_found,
+)
 from core.indicators import Change
 from core.viewer import Viewer
 from models.tables import conversation_t, shop_t, state_t
@@ -122,11 +128,15 @@ async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: 
     return rows
 
 
-async def conversation_ids(rt: Runtime, viewer: Viewer) -> AsyncIterator[int]:
-    """Ids of the viewer's conversations as they change, for `conversationUpdated`."""
+async def conversation_ids(rt: Runtime, viewer: Viewer) -> AsyncIterator[list[int]]:
+    """Ids of the viewer's conversations as they change, for `conversationUpdated`: those of one
+    event at a time (one conversation, or a batch of those marked read together)."""
     async for event in _events(rt, viewer):
-        if event.get("type") in ("message", "conversation"):
-            yield event["conversation_id"]
+        kind = event.get("type")
+        if kind in ("message", "conversation"):
+            yield [event["conversation_id"]]
+        elif kind == "conversations":
+            yield event["conversation_ids"]
 
 
 async def typing_events(rt: Runtime, viewer: Viewer, conversation_id: int | None) -> AsyncIterator[dict]:

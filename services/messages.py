@@ -25,7 +25,7 @@ from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
 from models.tables import conversation_t, message_t, state_t
-from models.types import utcnow
+from models.types import UtcDateTime, utcnow
 from services import events, inbox, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
@@ -35,6 +35,7 @@ from services.conversations import (
     lock_conversation,
     lock_pair,
     open_conversation,
+    read_time,
     refuse_if_blocked,
 )
 from services.inbox import ConversationRecord, MessageRecord
@@ -79,8 +80,9 @@ async def append_message(conn: AsyncConnection, conversation, sender_role: str, 
 @lru_cache(maxsize=2)
 def _state_update(system: bool):
     """Both sides see the new activity; the receiver gets an unread message and an unreplied
-    conversation out of ARCHIVED; the sender has read everything up to its own message.
-    System notices change neither unread counts nor replied state."""
+    conversation out of ARCHIVED; the sender has read everything up to its own message (a move
+    forward, now: the other side's receipts turn true). System notices change neither unread
+    counts, nor read positions, nor replied state."""
     s = state_t.c
     values = {"last_activity_at": bindparam("now"), "visible": True}
     if not system:
@@ -89,7 +91,8 @@ def _state_update(system: bool):
             unread_count=case((receives, s.unread_count + 1), else_=0),
             unreplied=receives,
             archived=case((receives, False), else_=s.archived),
-            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
+            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)),
+            last_read_at=case((receives, s.last_read_at), else_=read_time(bindparam("now", type_=UtcDateTime()))))
     return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
 
 
@@ -106,6 +109,9 @@ class Target:
 class Sent:
     message: object
     conversation_id: int
+    # Never for a message sent now (it is newer than any read position); for the first message of
+    # a retried key, whether the other side has read it since.
+    read_by_other_side: bool = False
 
 
 async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str,
@@ -189,7 +195,14 @@ async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target
     if not same_target or not content.matches(message):
         raise invalid("This clientMessageId was already used for another message; use a new key.",
                       ["input", "clientMessageId"])
-    return Sent(message, row.id)
+    return Sent(message, row.id, await read_by_other_side(conn, viewer, message))
+
+
+async def read_by_other_side(conn: AsyncConnection, viewer: Viewer, message) -> bool:
+    """Whether the other side's read position in the message's conversation is at or past it."""
+    position = (await conn.execute(select(state_t.c.last_read_message_id).where(
+        state_t.c.conversation_id == message.conversation_id, state_t.c.side == viewer.other_side))).scalar_one()
+    return message.id <= position
 
 
 async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int, *, first: int | None = None,

@@ -135,6 +135,9 @@ CASES = {
     "MarkConversationReadInput.conversationId": ("creator:c1", [
         mutation("markConversationRead", "{conversationId: $v}", "ID!")], "conversation",
         ["input", "conversationId"]),
+    "MarkConversationsReadInput.conversationIds": ("creator:c1", [
+        mutation("markConversationsRead", '{conversationIds: ["Q29udmVyc2F0aW9uOjE", $v]}', "ID!")],
+        "conversation", ["input", "conversationIds", "1"]),
     "MarkConversationReadInput.upToMessageId": ("creator:c1", [
         mutation("markConversationRead", '{conversationId: "Q29udmVyc2F0aW9uOjE", upToMessageId: $v}', "ID!")],
         "message", ["input", "upToMessageId"]),

@@ -55,7 +55,7 @@ def text_to_shop(shop: int, text: str, key: str) -> dict:
 # --- Write side: mutation documents and helpers (tests/rules/test_send.py and friends) -----------
 
 MESSAGE_FIELDS = """
-  id senderRole isMine clientMessageId createdAt
+  id senderRole isMine clientMessageId createdAt isReadByOtherSide
   content {
     __typename
     ... on TextContent { text }
@@ -112,6 +112,20 @@ MARK_READ = """
 mutation MarkRead($input: MarkConversationReadInput!) {
   markConversationRead(input: $input) { conversation { %s } userErrors { code message field } }
 }""" % CONVERSATION_FIELDS
+
+MARK_MANY_READ = """
+mutation MarkManyRead($ids: [ID!]!) {
+  markConversationsRead(input: {conversationIds: $ids}) {
+    conversations { id unreadCount } userErrors { code message field }
+  }
+}"""
+
+MARK_ALL_READ = """
+mutation MarkAllRead($folder: InboxFolder) {
+  markAllConversationsRead(input: {folder: $folder}) {
+    markedCount inboxCounts { all unread unreplied starred archived } userErrors { code message field }
+  }
+}"""
 
 BLOCK = """
 mutation Block($input: CreatorInput!) {
