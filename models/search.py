@@ -95,6 +95,7 @@ class TrigramMatch(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True  # a condition already: no "= 1" after it where booleans are integers
     # What SQLAlchemy's statement cache keys on: another key, columns or needle is another statement.
     _traverse_internals = [("key", InternalTraversal.dp_clauseelement),
                            ("columns", InternalTraversal.dp_clauseelement_tuple),

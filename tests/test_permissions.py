@@ -43,6 +43,11 @@ TABLE = [
     ("Message.clientMessageId (its sender's)", NODE % "... on Message { clientMessageId }", "message",
      ("node", "clientMessageId"), {OWNER}),
     ("SampleRequest", NODE % "... on SampleRequest { note }", "sample", ("node", "note"), PARTICIPANTS),
+    ("searchMessages (in the conversation)",
+     'query($id: ID!) { searchMessages(query: "hello", conversationId: $id) { nodes { id } } }', "conversation",
+     ("searchMessages", "nodes"), PARTICIPANTS),
+    ("searchMessages (every conversation)", 'query { searchMessages(query: "FROM S1") { nodes { id } } }',
+     "conversation", ("searchMessages", "nodes"), PARTICIPANTS),
     ("TargetCollaboration", NODE % "... on TargetCollaboration { name commissionRate }", "collaboration",
      ("node", "name"), {OWNER}),
 ]
