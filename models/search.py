@@ -6,9 +6,13 @@ the `trigram` tokenizer (case-sensitive: the text is folded already), an externa
 this one kept in step by triggers (migrations/versions/0005_message_search.py).
 """
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, bindparam, column, select, table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -67,18 +71,20 @@ class TrigramNeedle(TypeDecorator):
     impl = String
     cache_ok = True
 
-    def process_bind_param(self, value: str | None, dialect) -> str | None:
-        if value is None:
-            return None
-        if dialect.name == "postgresql":
-            return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return '"' + value.replace('"', '""') + '"'
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else _needle(value, dialect)
 
-    def process_literal_param(self, value: str | None, dialect) -> str | None:
-        return self.process_bind_param(value, dialect)
+    def process_literal_param(self, value: str | None, dialect: Dialect) -> str:
+        return _needle(value or "", dialect)
 
 
-def trigram_needle(name: str, inline: bool = False):
+def _needle(value: str, dialect: Dialect) -> str:
+    if dialect.name == "postgresql":
+        return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return '"' + value.replace('"', '""') + '"'
+
+
+def trigram_needle(name: str, inline: bool = False) -> BindParameter[str]:
     """The bound needle of a `TrigramMatch`. `inline`: written into the statement's text, so that
     PostgreSQL plans with it (a generic plan cannot tell a needle in every other message from
     one in none of them, and the index walk that suits one is the worst for the other)."""
@@ -86,39 +92,40 @@ def trigram_needle(name: str, inline: bool = False):
 
 
 class TrigramMatch(ColumnElement[bool]):
-    """True for the rows whose `key` is the key of a search table row where one of `columns` (that
+    """True for the rows whose `row_key` is the key of a search table row where one of `columns` (that
     table's text columns) holds the `needle` (a `trigram_needle`) as a literal substring.
 
-    PostgreSQL: `LIKE`, which the GIN trigram indexes serve; on the search table itself (`key` is its
+    PostgreSQL: `LIKE`, which the GIN trigram indexes serve; on the search table itself (`row_key` is its
     own key) it stays a plain condition, which the planner may combine with the table's other indexes.
     SQLite: the key among the rowids of the search table's FTS5 table that match the needle."""
 
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True  # a condition already: no "= 1" after it where booleans are integers
-    # What SQLAlchemy's statement cache keys on: another key, columns or needle is another statement.
-    _traverse_internals = [("key", InternalTraversal.dp_clauseelement),
+    # What SQLAlchemy's statement cache keys on: another row key, columns or needle is another statement.
+    _traverse_internals = [("row_key", InternalTraversal.dp_clauseelement),
                            ("columns", InternalTraversal.dp_clauseelement_tuple),
                            ("needle", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, key, columns: tuple, needle):
-        self.key, self.columns, self.needle = key, columns, needle
+    def __init__(self, row_key: ColumnElement[Any], columns: tuple[ColumnElement[str], ...],
+                 needle: BindParameter[str]) -> None:
+        self.row_key, self.columns, self.needle = row_key, columns, needle
 
 
 @compiles(TrigramMatch, "postgresql")
-def _postgresql_match(element: TrigramMatch, compiler, **kw) -> str:
-    condition = element.columns[0].like(element.needle)
+def _postgresql_match(element: TrigramMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    condition: ColumnElement[bool] = element.columns[0].like(element.needle)
     for other in element.columns[1:]:
         condition = condition | other.like(element.needle)
     search_table = element.columns[0].table
-    if element.key.table is not search_table:
-        condition = element.key.in_(select(*search_table.primary_key.columns).where(condition))
+    if element.row_key.table is not search_table:
+        condition = element.row_key.in_(select(*search_table.primary_key.columns).where(condition))
     return compiler.process(condition, **kw)
 
 
 @compiles(TrigramMatch, "sqlite")
-def _sqlite_match(element: TrigramMatch, compiler, **kw) -> str:
+def _sqlite_match(element: TrigramMatch, compiler: SQLCompiler, **kw: Any) -> str:
     name = FTS_TABLES[element.columns[0].table.name]
     fts = table(name, column("rowid"), column(name))
     rowids = select(fts.c.rowid).where(fts.c[name].op("MATCH")(element.needle))
-    return compiler.process(element.key.in_(rowids), **kw)
+    return compiler.process(element.row_key.in_(rowids), **kw)

@@ -7,10 +7,12 @@ have none, so they get no search row and are never found; an image's caption is 
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from core.errors import BadUserInput
 from core.text import fold
@@ -28,12 +30,24 @@ _BATCH = 1000  # creators per executemany
 _INSERT_SEARCH_ROW = message_search_t.insert()
 
 
-def searchable_text(message) -> str | None:
-    """The text a message (a row with `kind` and `text`) is found by; None: it is not searched."""
+class StoredMessage(Protocol):
+    id: int
+    kind: str
+    text: str | None
+
+
+class ConversationParties(Protocol):
+    id: int
+    shop_id: int
+    creator_id: int
+
+
+def searchable_text(message: StoredMessage) -> str | None:
+    """The text a message is found by; None: it is not searched."""
     return message.text if message.kind == "TEXT" else None
 
 
-async def index_message(conn: AsyncConnection, conversation, message) -> None:
+async def index_message(conn: AsyncConnection, conversation: ConversationParties, message: StoredMessage) -> None:
     """The search row of a message just inserted into `conversation`, in the same transaction."""
     text = searchable_text(message)
     if text is not None:
@@ -54,7 +68,7 @@ async def index_creators(conn: AsyncConnection, creators: list[dict]) -> None:
 
 
 @lru_cache(maxsize=2)
-def _creator_upsert(dialect_name: str):
+def _creator_upsert(dialect_name: str) -> Executable:
     """INSERT ... SELECT the creator's id by platform id ... ON CONFLICT DO UPDATE: one statement
     (run for many rows) for new and updated creators alike."""
     cs = creator_search_t.c
@@ -95,13 +109,13 @@ async def search_messages(db: GatedEngine | AsyncConnection, viewer: Viewer, que
     statement = _search_statement(viewer.side, conversation_id is not None, after is not None)
     rows = await fetch(db, statement, {"owner": viewer.owner_id, "needle": needle, "conversation": conversation_id,
                                        "after": after, "limit": first + 1})
-    results = [Found(record, snippet(searchable_text(record), needle))
+    results = [Found(record, snippet(searchable_text(record) or "", needle))
                for record in (MessageRecord._make(row) for row in rows[:first])]
     return SearchPage(results, has_next=len(rows) > first, has_previous=after is not None)
 
 
 @lru_cache(maxsize=8)
-def _search_statement(side: str, in_conversation: bool, has_after: bool):
+def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Select:
     """One shape of search page, built once: the keys of the newest matching search rows of the
     viewer's side, then their messages.
 
@@ -120,8 +134,8 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool):
     if has_after:
         found = found.where(s.message_id < bindparam("after"))
     limit = bindparam("limit", type_=Integer(), literal_execute=True)
-    found = found.order_by(s.message_id.desc()).limit(limit).subquery("found")
-    return (select(message_t).join(found, found.c.message_id == message_t.c.id)
+    newest = found.order_by(s.message_id.desc()).limit(limit).subquery("found")
+    return (select(message_t).join(newest, newest.c.message_id == message_t.c.id)
             .order_by(message_t.c.id.desc()))
 
 

@@ -14,6 +14,7 @@ from tests.gql import (
     all_pages,
     creator_input,
     gid,
+    pk_of,
     product_to_creator,
     request_sample,
     say,
@@ -45,6 +46,8 @@ TEXTS = [
     "100%_sure about it",
     "STRASSE or Straße?",
     "İstanbul trip next week",
+    r"Saved to C:\temp\new_files",              # backslashes and quotes are plain characters too
+    'She said "hello" and it\'s fine',
 ]
 
 # query -> the TEXTS it finds, newest first.
@@ -78,6 +81,13 @@ EXPECTED = {
     "an accent": ["cafe without an accent"],
     "an  accent": [],
     "É A": ["Émilie, our CAFÉ au lait serum is back"],
+    r":\te": [r"Saved to C:\temp\new_files"],
+    r"p\n": [r"Saved to C:\temp\new_files"],
+    "w_f": [r"Saved to C:\temp\new_files"],
+    '"hello"': ['She said "hello" and it\'s fine'],
+    "IT'S": ['She said "hello" and it\'s fine'],
+    "'''": [],
+    '"""': [],
     "e": None,  # too short
 }
 
@@ -218,6 +228,12 @@ async def test_the_search_rows_follow_every_message_and_creator_written(api):
     assert bulk["sentCount"] == 5
     assert len(texts(await search(api, "bulk hello", as_="shop:s1"))) == 5
     assert texts(await search(api, "bulk hello", as_="creator:c3")) == ["Bulk hello from Glow Lab"]
+    # Racing sends: each is found, in id order, once its send has answered.
+    sent = await asyncio.gather(*(say(api, gid("Shop", 1), f"Racing hello {n}", as_=f"creator:c{n}")
+                                  for n in range(6, 16)))
+    ids = sorted((payload["message"]["id"] for payload in sent), key=lambda gid_: -pk_of(gid_))
+    assert [node["id"] for node in (await search(api, "racing hello", as_="shop:s1"))["searchMessages"]["nodes"]] \
+        == ids
 
     marketplace = "query($s: String) { creators(filter: {search: $s}, first: 100) { nodes { platformId } } }"
     inbox = "query($s: String) { conversations(filter: {search: $s}) { nodes { creator { platformId } } } }"

@@ -73,7 +73,7 @@ def upgrade() -> None:
         _create_fts(content, fts, key, columns)
 
 
-def _fill_messages(message_search) -> None:
+def _fill_messages(message_search: sa.Table) -> None:
     """A row for every text message (notices and cards are not searched), in batches by id."""
     bind, after = op.get_bind(), 0
     query = (sa.select(message.c.id, message.c.conversation_id, conversation.c.shop_id, conversation.c.creator_id,
@@ -88,7 +88,7 @@ def _fill_messages(message_search) -> None:
         after = rows[-1].id
 
 
-def _fill_creators(creator_search) -> None:
+def _fill_creators(creator_search: sa.Table) -> None:
     bind, after = op.get_bind(), 0
     query = (sa.select(creator.c.id, creator.c.handle, creator.c.display_name)
              .where(creator.c.id > sa.bindparam("after")).order_by(creator.c.id).limit(BATCH))
