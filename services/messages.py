@@ -212,7 +212,7 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
         return None, None
     *conversation, messages = rows[0]
     # The elements' fields come in the table's column order, which the migrations make the model's
-    # (tests/test_statement_count.py compares this read with list_messages').
+    # (tests/fastpath/test_statement_count.py compares this read with list_messages').
     records = [MessageRecord._make(element) for element in messages]
     return inbox.conversation_record(conversation), _page(records, first, after, last, before)
 

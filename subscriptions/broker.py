@@ -148,10 +148,6 @@ class Broker(abc.ABC):
         """Number of local subscriptions registered."""
         return len(self._all_subscriptions())
 
-    def channels_count(self) -> int:
-        """Number of channels with at least one local subscription."""
-        return len(self._subscribers)
-
     async def _register(self, sub: Subscription) -> None:
         """Called when a subscription context is entered."""
         self._attach(sub)

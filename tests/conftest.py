@@ -2,13 +2,12 @@
 
 PostgreSQL tests run against INBOX_TEST_POSTGRES_URL (default: the local server). When it
 cannot be reached they are skipped with a clear reason, unless INBOX_REQUIRE_POSTGRES=1
-(as in CI), where they fail instead.
+(as in CI), where they fail instead. The helpers behind these fixtures are in tests/support.
 """
 
 import asyncio
 import os
 import shutil
-import uuid
 
 import asyncpg
 import pytest
@@ -16,41 +15,26 @@ import pytest_asyncio
 
 from core.config import Settings
 from models.migrate import upgrade
-from tests.client import GraphQLClient
-from tests.processes import RedisServer
+from tests.support.app import client_of, make_settings
+from tests.support.postgres import PG_URL, REQUIRE_PG, admin, clone_database, dsn
+from tests.support.processes import RedisServer
 
-PG_URL = os.environ.get("INBOX_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-REQUIRE_PG = os.environ.get("INBOX_REQUIRE_POSTGRES") == "1"
-JWT_SECRET = "test-secret-" + "x" * 32
 TEMPLATE_DB = f"inbox_test_template_{os.getpid()}"
-
-
-def _dsn(url: str, database: str | None = None) -> str:
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    return dsn.rsplit("/", 1)[0] + f"/{database}" if database else dsn
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(_dsn(PG_URL), timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
 def postgres_template():
     """A database migrated once per session, cloned for each test (as Synapse does)."""
     try:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'))
-        asyncio.run(_admin(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'))
+        asyncio.run(admin(f'CREATE DATABASE "{TEMPLATE_DB}"'))
     except (OSError, asyncpg.PostgresError) as error:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (INBOX_REQUIRE_POSTGRES=1) but unreachable: {error}")
         pytest.skip(f"PostgreSQL unreachable at {PG_URL} ({error}); PostgreSQL tests skipped")
-    upgrade(_dsn(PG_URL, TEMPLATE_DB).replace("postgresql://", "postgresql+asyncpg://"))
+    upgrade(dsn(PG_URL, TEMPLATE_DB).replace("postgresql://", "postgresql+asyncpg://"))
     yield TEMPLATE_DB
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -60,20 +44,11 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-def _postgres_clone(request):
-    """A database cloned from the migrated template, dropped after the test."""
-    template = request.getfixturevalue("postgres_template")
-    name = f"inbox_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _dsn(PG_URL, name).replace("postgresql://", "postgresql+asyncpg://")
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A fresh, migrated database for one test, on each backend."""
     if request.param == "postgresql":
-        yield from _postgres_clone(request)
+        yield from clone_database(request.getfixturevalue("postgres_template"))
         return
     path = tmp_path / "inbox.db"
     shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -81,9 +56,9 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def postgres_url(request):
+def postgres_url(postgres_template):
     """A fresh PostgreSQL database only, for tests that race across processes."""
-    yield from _postgres_clone(request)
+    yield from clone_database(postgres_template)
 
 
 @pytest.fixture
@@ -93,13 +68,6 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.kill()
-
-
-def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
-    # No metrics listener unless a test asks for one on a port of its own (tests run side by side).
-    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0)
-    values.update(overrides)
-    return Settings(**values)
 
 
 @pytest_asyncio.fixture
@@ -123,29 +91,31 @@ async def api(aiohttp_client, settings):
     return await client_of(aiohttp_client, settings)
 
 
-async def client_of(aiohttp_client, settings: Settings) -> GraphQLClient:
-    """A GraphQL client of a running app with these settings (the `api` fixture's, or a test's own)."""
-    from server import APP_STATE, create_app
-
-    app = create_app(settings)
-    return GraphQLClient(await aiohttp_client(app), JWT_SECRET, app[APP_STATE])
-
-
-async def world_api(aiohttp_client, database_url: str, tmp_path, **overrides) -> GraphQLClient:
-    """`client_of` an app with these settings overridden, on the test world."""
-    from tests.world import build_world
-
-    api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, **overrides))
-    await build_world(api.engine)
-    return api
-
-
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory):
-    """Headless Chromium (tests/browser.py) for a module's browser tests; skipped without it, unless
+    """Headless Chromium (tests/support/browser.py) for a module's browser tests; skipped without it, unless
     INBOX_REQUIRE_BROWSER=1."""
-    from tests.browser import Chromium, chromium_or_skip
+    from tests.support.browser import Chromium, chromium_or_skip
 
     browser = Chromium(chromium_or_skip(), tmp_path_factory.mktemp("chromium-profile")).start()
     yield browser
     browser.stop()
+
+
+@pytest_asyncio.fixture
+async def devtools(chromium):
+    """A DevTools connection to `chromium`, for one test."""
+    from tests.support.browser import DevTools
+
+    connection = await DevTools.connect(chromium.devtools_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+def js_packages():
+    """tests/js with its npm packages installed (tests/support/node.py); skipped without Node, unless
+    INBOX_REQUIRE_NODE=1."""
+    from tests.support.node import install_js_packages
+
+    return install_js_packages()

@@ -1,0 +1,102 @@
+"""Live delivery across two server processes sharing PostgreSQL and a (restartable) Redis."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from services.auth import issue_token
+from tests.support.app import JWT_SECRET
+from tests.support.gql import MESSAGE_ADDED, SEND, message_cursor, text_to_creator, text_to_shop
+from tests.support.processes import ROOT, ServerProcess
+from tests.support.world import build_world_at, world_data
+from tests.support.ws import WSClient
+
+
+@pytest.fixture
+def cluster(postgres_url, redis_server, tmp_path):
+    """Two server processes on one database and one Redis; a world imported into it."""
+    asyncio.run(build_world_at(postgres_url))
+    env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url,
+           "INBOX_DATA_DIR": str(tmp_path)}
+    servers = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def _send(session, server, text: str, key: str, subject: str = "shop:s1") -> dict:
+    variables = text_to_creator(1, text, key) if subject == "shop:s1" else text_to_shop(1, text, key)
+    async with session.post(f"{server.url}/graphql", json={"query": SEND, "variables": variables},
+                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"}) as response:
+        body = await response.json()
+    assert response.status == 200 and body["data"]["sendMessage"]["userErrors"] == [], body
+    return body["data"]["sendMessage"]["message"]
+
+
+async def _subscriber(session, server, subject: str, after: str | None = None) -> WSClient:
+    client = await WSClient.connect(session, f"{server.url}/graphql", "graphql-transport-ws",
+                                    issue_token(JWT_SECRET, subject))
+    assert await client.acked()
+    await client.subscribe(MESSAGE_ADDED, {"after": after} if after else {})
+    return client
+
+
+async def _texts(client: WSClient, count: int) -> list[str]:
+    return [(await client.next_payload(10))["payload"]["data"]["messageAdded"]["content"]["text"]
+            for _ in range(count)]
+
+
+async def test_send_on_one_process_reaches_a_subscriber_on_the_other(cluster):
+    first, second = cluster
+    async with aiohttp.ClientSession() as session:
+        # The creator wrote first, so the five-messages-before-a-reply limit does not apply.
+        anchor = await _send(session, second, "anchor", "c0", subject="creator:c1")
+        # Resuming after a known message makes the start deterministic: no subscribe race.
+        creator = await _subscriber(session, first, "creator:c1", after=message_cursor(anchor["id"]))
+        for i in range(5):
+            await _send(session, second, f"m{i}", f"k{i + 1}")
+        assert await _texts(creator, 5) == [f"m{i}" for i in range(5)]
+
+
+async def test_redis_restart_loses_nothing(cluster, redis_server):
+    first, second = cluster
+    async with aiohttp.ClientSession() as session:
+        anchor = await _send(session, second, "before", "c0", subject="creator:c1")
+        creator = await _subscriber(session, first, "creator:c1", after=message_cursor(anchor["id"]))
+        await _send(session, second, "warm", "k1")
+        assert await _texts(creator, 1) == ["warm"]
+        redis_server.kill()
+        for i in range(2):
+            await _send(session, second, f"outage {i}", f"k{i + 2}")
+        redis_server.start()
+        # The broker reconnects and resyncs from the database: the outage messages arrive, then live ones.
+        assert await _texts(creator, 2) == ["outage 0", "outage 1"]
+        await _send(session, second, "after", "k9")
+        assert await _texts(creator, 1) == ["after"]
+        # A client that dropped during the outage resumes with `after` and misses nothing.
+        resumed = await _subscriber(session, second, "creator:c1", after=message_cursor(anchor["id"]))
+        assert await _texts(resumed, 4) == ["warm", "outage 0", "outage 1", "after"]
+
+
+async def test_import_ends_seller_subscriptions_at_once(cluster, postgres_url, tmp_path, redis_server):
+    first, _second = cluster
+    async with aiohttp.ClientSession() as session:
+        anchor = await _send(session, first, "one", "c0", subject="creator:c1")
+        await _send(session, first, "two", "c1", subject="creator:c1")
+        seller = await _subscriber(session, first, "shop:s1", after=message_cursor(anchor["id"]))
+        assert await _texts(seller, 1) == ["two"]  # replayed after subscribing: the stream is live
+        data = world_data()
+        data["shops"][0]["status"] = "CLOSED"
+        path = tmp_path / "closed.json"
+        path.write_text(json.dumps(data))
+        env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url}
+        subprocess.run([sys.executable, "server.py", "import", str(path)], cwd=ROOT, env={**os.environ, **env},
+                       check=True, timeout=60)
+        message = await seller.next_payload(5)
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"

@@ -1,0 +1,254 @@
+"""Concurrent writes on PostgreSQL: the rules hold under races, in one process and across two.
+
+Each race runs twice: against one app (requests interleaved on one event loop and one pool) and
+against two `server.py` processes sharing the database, with the requests split between them.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+
+from models import metadata
+from models.database import create_engine
+from services.auth import issue_token
+from tests.support.app import JWT_SECRET, make_settings
+from tests.support.gql import (
+    APPROVE_SAMPLE,
+    COUNTS,
+    QUOTA,
+    REJECT_SAMPLE,
+    REQUEST_SAMPLE,
+    SEND_BULK,
+    SEND_FULL,
+    START_CONVERSATION,
+    bulk_input,
+    gid,
+    sample_input,
+    start_input,
+    text_to_creator,
+)
+from tests.support.postgres import clone_database
+from tests.support.processes import ROOT, free_port
+from tests.support.world import build_world
+
+STARTUP_TIMEOUT = 30
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+class Cluster:
+    """Posts GraphQL operations to one app or, round-robin, to several server processes."""
+
+    def __init__(self, posters):
+        self._posters = posters
+
+    async def post(self, document: str, variables: dict | None = None, *, as_: str, via: int = 0) -> dict:
+        token = issue_token(JWT_SECRET, as_)
+        status, body = await self._posters[via % len(self._posters)](
+            {"query": document, "variables": variables or {}}, {"Authorization": f"Bearer {token}"})
+        assert status == 200 and "errors" not in body, body
+        return body["data"]
+
+    async def race(self, calls) -> list[dict]:
+        """Fire (document, variables, subject) calls at once, spread over the servers; their data in order."""
+        return await asyncio.gather(*(self.post(document, variables, as_=subject, via=i)
+                                      for i, (document, variables, subject) in enumerate(calls)))
+
+    async def conversation_of(self, creator: int, as_: str = "shop:s1") -> dict | None:
+        query = """query($id: ID!) { creator(id: $id) { conversation {
+            id entrance messages(last: 100) { nodes { id senderRole content { __typename
+              ... on SystemNotice { code } } } } } } }"""
+        return (await self.post(query, {"id": gid("Creator", creator)}, as_=as_))["creator"]["conversation"]
+
+
+def _wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"server at {base} not healthy after {STARTUP_TIMEOUT}s:\n{log.read_text()}")
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def race_database(postgres_template):
+    """One PostgreSQL database for the module (servers start once); each test resets its rows."""
+    yield from clone_database(postgres_template)
+
+
+@pytest.fixture(scope="module")
+def servers(race_database, tmp_path_factory):
+    """Two `server.py` processes on the race database; their base URLs. Terminated at the end."""
+    directory = tmp_path_factory.mktemp("servers")
+    processes, bases = [], []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+            # The servers live for the whole module: rate limits (not under test here) must not interfere.
+            env.update(DATABASE_URL=race_database, INBOX_JWT_SECRET=JWT_SECRET, INBOX_PORT=str(port),
+                       INBOX_DATA_DIR=str(directory / f"server{i}"), INBOX_MUTATION_BURST="10000",
+                       INBOX_QUERY_BURST="10000", INBOX_METRICS_PORT="0")  # two servers: no metrics port to share
+            log = directory / f"server{i}.log"
+            with open(log, "wb") as out:
+                command = [sys.executable, "server.py", "serve", "--no-demo"]
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+            bases.append((f"http://127.0.0.1:{port}", log))
+        for process, (base, log) in zip(processes, bases):
+            _wait_healthy(base, process, log)
+        yield [base for base, _ in bases]
+    finally:
+        _stop(processes)
+
+
+async def _fresh_world(url: str) -> None:
+    """Empty every table (ids restart at 1) and import the world again."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await build_world(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["one_app", "two_servers"])
+def backend(request) -> list[str] | None:
+    """None for one in-process app, or the base URLs of two server processes."""
+    return request.getfixturevalue("servers") if request.param == "two_servers" else None
+
+
+@pytest_asyncio.fixture
+async def cluster(backend, race_database, tmp_path, aiohttp_client):
+    """A fresh world on PostgreSQL, behind one app or two server processes."""
+    await _fresh_world(race_database)
+    if backend is None:
+        from server import create_app
+
+        client = await aiohttp_client(create_app(make_settings(race_database, tmp_path)))
+
+        async def post(body, headers):
+            response = await client.post("/graphql", json=body, headers=headers)
+            return response.status, await response.json()
+
+        yield Cluster([post])
+        return
+
+    async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+        def poster(base):
+            async def post(body, headers):
+                async with session.post(f"{base}/graphql", json=body, headers=headers) as response:
+                    return response.status, await response.json()
+            return post
+
+        yield Cluster([poster(base) for base in backend])
+
+
+def error_codes(payloads) -> Counter:
+    return Counter(p["userErrors"][0]["code"] if p["userErrors"] else None for p in payloads)
+
+
+async def test_concurrent_sends_into_a_new_conversation_stop_at_five(cluster):
+    results = await cluster.race([(SEND_FULL, text_to_creator(1, f"Hello {i}", f"k{i}"), "shop:s1")
+                                  for i in range(20)])
+    payloads = [r["sendMessage"] for r in results]
+    assert error_codes(payloads) == {None: 5, "PRE_REPLY_LIMIT_REACHED": 15}
+    assert len({p["conversation"]["id"] for p in payloads if p["conversation"]}) == 1
+    conversation = await cluster.conversation_of(1)
+    assert len(conversation["messages"]["nodes"]) == 5
+    assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 1
+    assert (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]["used"] == 1
+
+
+async def test_concurrent_first_messages_never_overshoot_the_weekly_limit(cluster):
+    results = await cluster.race([(SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), "shop:s1")
+                                  for creator in range(1, 31)])
+    payloads = [r["sendMessage"] for r in results]
+    assert error_codes(payloads) == {None: 10, "WEEKLY_OUTREACH_LIMIT_REACHED": 20}
+    quota = (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]
+    assert (quota["used"], quota["remaining"]) == (10, 0)
+    assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 10  # refusals opened nothing
+
+
+async def test_concurrent_bulks_never_overshoot_the_weekly_limit(cluster):
+    results = await cluster.race([(SEND_BULK, bulk_input(range(1 + 8 * i, 9 + 8 * i), "Hello", f"b{i}"), "shop:s1")
+                                  for i in range(3)])
+    payloads = [r["sendBulkMessage"] for r in results]
+    assert sum(p["sentCount"] for p in payloads) == 10
+    outcomes = Counter(r["userErrors"][0]["code"] if r["userErrors"] else None
+                       for p in payloads for r in p["results"])
+    assert outcomes == {None: 10, "WEEKLY_OUTREACH_LIMIT_REACHED": 14}
+    assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 10
+
+
+async def test_concurrent_retries_of_one_key_send_one_message(cluster):
+    results = await cluster.race([(SEND_FULL, text_to_creator(2, "Hello once", "same-key"), "shop:s1")
+                                  for _ in range(10)])
+    payloads = [r["sendMessage"] for r in results]
+    assert all(p["userErrors"] == [] for p in payloads), payloads
+    assert len({p["message"]["id"] for p in payloads}) == 1
+    assert len((await cluster.conversation_of(2))["messages"]["nodes"]) == 1
+    assert (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]["used"] == 1
+
+
+async def test_concurrent_approve_and_reject_decide_once(cluster):
+    samples = []
+    for creator in (1, 2, 3, 4):
+        data = await cluster.post(REQUEST_SAMPLE, sample_input(1, f"req{creator}"), as_=f"creator:c{creator}")
+        samples.append(data["requestSample"]["sampleRequest"]["id"])
+    calls = []
+    for sample in samples:
+        calls.append((APPROVE_SAMPLE, {"input": {"sampleRequestId": sample}}, "shop:s1"))
+        calls.append((REJECT_SAMPLE, {"input": {"sampleRequestId": sample, "reason": "No stock"}}, "shop:s1"))
+    results = await cluster.race(calls)
+    for i, creator in enumerate((1, 2, 3, 4)):
+        approve = results[2 * i]["approveSampleRequest"]
+        reject = results[2 * i + 1]["rejectSampleRequest"]
+        decided = [p for p in (approve, reject) if not p["userErrors"]]
+        assert len(decided) == 1, (approve, reject)
+        loser = reject if decided[0] is approve else approve
+        assert [e["code"] for e in loser["userErrors"]] == ["SAMPLE_ALREADY_DECIDED"]
+        messages = (await cluster.conversation_of(creator))["messages"]["nodes"]
+        notices = [m["content"]["code"] for m in messages if m["senderRole"] == "SYSTEM"]
+        expected = "SAMPLE_APPROVED" if decided[0] is approve else "SAMPLE_REJECTED"
+        assert notices == [expected]
+
+
+async def test_racing_start_conversation_opens_one(cluster):
+    entrances = ["FIND_CREATORS", "TARGETED_PLAN"] * 3
+    results = await cluster.race([(START_CONVERSATION, start_input(3, entrance), "shop:s1")
+                                  for entrance in entrances])
+    payloads = [r["startConversation"] for r in results]
+    assert all(p["userErrors"] == [] for p in payloads), payloads
+    assert len({p["conversation"]["id"] for p in payloads}) == 1
+    assert len({p["conversation"]["entrance"] for p in payloads}) == 1
+    assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 1
+    assert (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]["used"] == 0
