@@ -9,7 +9,7 @@ from sqlalchemy import event, text
 from commands.platform_import import import_platform_data
 from models.migrate import alembic_config, upgrade
 from services.search import snippet
-from tests.gql import (
+from tests.support.gql import (
     BLOCK,
     all_pages,
     creator_input,
@@ -20,7 +20,7 @@ from tests.gql import (
     say,
     send_ok,
 )
-from tests.world import build_world, world_data
+from tests.support.world import build_world, world_data
 
 SEARCH = """
 query Search($query: String!, $conversationId: ID, $first: Int, $after: String) {
@@ -221,7 +221,7 @@ async def test_the_search_rows_follow_every_message_and_creator_written(api):
     """Sends of every kind, bulk included, are found at once; creators renamed by an import are found by
     their new names only (SQLite's FTS5 tables follow their content tables through triggers)."""
     await build_world(api.engine)
-    from tests.gql import SEND_BULK, bulk_input
+    from tests.support.gql import SEND_BULK, bulk_input
 
     bulk = (await api.query(SEND_BULK, bulk_input(range(1, 6), "Bulk hello from Glow Lab", "b1"),
                             as_="shop:s1"))["sendBulkMessage"]
@@ -262,7 +262,7 @@ async def test_the_search_rows_follow_every_message_and_creator_written(api):
 
 async def test_rows_written_before_the_search_migration_are_found(database_url, aiohttp_client, tmp_path):
     """0005 fills the search tables from the messages and creators that exist."""
-    from tests.conftest import world_api
+    from tests.support.app import world_api
 
     api = await world_api(aiohttp_client, database_url, tmp_path)
     await say(api, gid("Creator", 1), "Émilie, a message from before", as_="shop:s1")
@@ -280,7 +280,7 @@ async def test_rows_written_before_the_search_migration_are_found(database_url, 
 async def test_postgresql_plans_use_the_trigram_indexes(aiohttp_client, postgres_url, tmp_path):
     """On a table of some size (30,000 creators, 30,000 messages of two shops, written in SQL: ASCII, so
     `lower` folds them as `fold` does), PostgreSQL takes the trigram index for a rare needle."""
-    from tests.conftest import world_api
+    from tests.support.app import world_api
 
     api = await world_api(aiohttp_client, postgres_url, tmp_path)
     async with api.engine.begin() as conn:
