@@ -84,6 +84,14 @@ def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | No
         if scenario.startswith("inbox") and ratio is not None and valid:
             note = "aim 1.0x: " + ("met" if ratio >= 1.0 else "missed")
         out.append(Target(f"{label} req/s vs PostGraphile @32", ratio, ">= 0.5x", met, note))
+    for where, place in (("shop", "shop-wide"), ("conversation", "one conversation")):
+        for name, query in (("3", "3-character query"), ("10", "10-character query"), ("10_rare", "rare 10-character")):
+            scenario, label = f"search_{name}_{where}", f"{query}, {place}"
+            row = by_key.get((scenario, "api", 1))
+            p50 = row.p50_ms if row else None
+            out.append(Target(f"search p50, {label} (api, 1 connection)", p50, "< 20 ms",
+                              None if row is None or not row.valid else p50 < 20,
+                              "not run" if row is None else ("" if row.valid else "INVALID: rows differ")))
     trips = round_trips.get("api", {}).get("inbox_all")
     out.append(Target("SQL round trips per inbox page (api)", trips, "<= 4",
                       None if trips is None else trips <= 4,

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from commands.platform_import import apply_import, parse_import_data
 from core.config import DEFAULT_TIERS
+from core.text import fold
 from models import (
     Block,
     CollaborationProduct,
@@ -35,6 +36,7 @@ from models import (
     ConversationState,
     Creator,
     Message,
+    MessageSearch,
     OutreachUnit,
     Product,
     SampleRequest,
@@ -72,7 +74,7 @@ _C1_SCRIPT = (("SELLER", False, False, True), ("SELLER", True, False, False),
               ("SELLER", False, False, True))
 
 TABLES = {model.__tablename__: model.__table__ for model in (
-    TargetCollaboration, CollaborationProduct, Conversation, SampleRequest, Message,
+    TargetCollaboration, CollaborationProduct, Conversation, SampleRequest, Message, MessageSearch,
     ConversationState, Block, OutreachUnit)}  # in foreign-key order
 _SERIAL_TABLES = ("target_collaboration", "conversation", "sample_request", "message")
 
@@ -89,6 +91,7 @@ class DemoSummary:
     conversation: int = 0
     conversation_state: int = 0
     message: int = 0
+    message_search: int = 0  # the text messages' search rows
     sample_request: int = 0
     block: int = 0
     outreach_unit: int = 0
@@ -593,6 +596,10 @@ class _Demo:
             self.writer.add("sample_request", sample)
         for row in rows:
             self.writer.add("message", row)
+            if row["kind"] == "TEXT":  # as services.search.index_message would
+                self.writer.add("message_search", {
+                    "message_id": row["id"], "conversation_id": conversation_id, "shop_id": plan.shop.id,
+                    "creator_id": plan.creator.id, "body": fold(row["text"])})
         self.writer.add("conversation_state", self._state(thread, "SELLER", plan.shop.id, plan.creator.id,
                                                           activity, None))
         self.writer.add("conversation_state", self._state(thread, "CREATOR", plan.creator.id, plan.creator.id,

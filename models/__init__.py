@@ -10,6 +10,7 @@ from models.marketplace import Creator
 from models.messages import Message
 from models.outreach import OutreachUnit
 from models.samples import SampleRequest
+from models.search import CreatorSearch, MessageSearch
 
 metadata = SQLModel.metadata
 
@@ -19,7 +20,9 @@ __all__ = [
     "Conversation",
     "ConversationState",
     "Creator",
+    "CreatorSearch",
     "Message",
+    "MessageSearch",
     "OutreachUnit",
     "Product",
     "SampleRequest",

@@ -6,7 +6,9 @@ from models import (
                     Conversation,
                     ConversationState,
                     Creator,
+                    CreatorSearch,
                     Message,
+                    MessageSearch,
                     OutreachUnit,
                     Product,
                     SampleRequest,
@@ -20,7 +22,9 @@ collaboration_product_t = CollaborationProduct.__table__
 collaboration_t = TargetCollaboration.__table__
 conversation_t = Conversation.__table__
 creator_t = Creator.__table__
+creator_search_t = CreatorSearch.__table__
 message_t = Message.__table__
+message_search_t = MessageSearch.__table__
 outreach_t = OutreachUnit.__table__
 product_t = Product.__table__
 sample_t = SampleRequest.__table__

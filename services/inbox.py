@@ -5,7 +5,7 @@ so one query serves a seller's inbox and a creator's.
 """
 
 from collections import namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -13,12 +13,15 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.text import fold
 from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
+from models.search import TRIGRAM, TrigramMatch, trigram_needle
 from models.tables import (
     block_t,
     conversation_t,
+    creator_search_t,
     creator_t,
     message_t,
     shop_block_t,
@@ -53,28 +56,41 @@ def folder_condition(folder: str):
     }[folder]
 
 
+def _search_short(c):
+    """A needle of one or two characters, too short for the trigram index: a scan of the folded names."""
+    cs = creator_search_t.c
+    return c.id.in_(select(cs.creator_id).where(cs.handle.contains(bindparam("search_short"), escape="/")
+                                                | cs.display_name.contains(bindparam("search_short"), escape="/")))
+
+
 # Each filter field's condition on `creator`, with a bound parameter of the field's name;
 # bounds are inclusive. Statements are built once per combination of fields (see below).
+# `search` looks in the creator's folded handle and display name (models/search.py), through
+# the trigram index from 3 characters on.
 _FILTER_CONDITIONS = {
     "min_followers": lambda c: c.follower_count >= bindparam("min_followers"),
     "max_followers": lambda c: c.follower_count <= bindparam("max_followers"),
     "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
     "min_gmv": lambda c: c.gmv_30d >= bindparam("min_gmv", type_=Money),
     "max_gmv": lambda c: c.gmv_30d <= bindparam("max_gmv", type_=Money),
-    "search": lambda c: (func.lower(c.handle).contains(bindparam("search"), escape="/")
-                         | func.lower(c.display_name).contains(bindparam("search"), escape="/")),
+    "search": lambda c: TrigramMatch(c.id, (creator_search_t.c.handle, creator_search_t.c.display_name),
+                                     trigram_needle("search")),
+    "search_short": _search_short,
 }
+_FIELDS = tuple(field.name for field in fields(CreatorFilter))
 
 
 def filter_params(flt: CreatorFilter | None) -> dict:
-    """The bound values of a filter's set fields (`search` lowercased and LIKE-escaped)."""
+    """The bound values of a filter's set fields: `search` folded (`core.text.fold`), as `search_short`
+    (LIKE-escaped) when it is shorter than a trigram."""
     if flt is None:
         return {}
-    params = {name: getattr(flt, name) for name in _FILTER_CONDITIONS if getattr(flt, name) is not None}
-    if "search" in params:
-        needle = params.pop("search").lower()
-        if needle:
-            params["search"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    params = {name: getattr(flt, name) for name in _FIELDS if getattr(flt, name) is not None}
+    needle = fold(params.pop("search", ""))
+    if len(needle) >= TRIGRAM:
+        params["search"] = needle
+    elif needle:
+        params["search_short"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return params
 
 

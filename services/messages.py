@@ -1,7 +1,7 @@
 """Messages: appending one to a conversation, sending (the rules, idempotent retries), and reading pages of them.
 
 Every message (a send, a sample card, a system notice) goes through `append_message`,
-which keeps the denormalised inbox columns right in the same transaction."""
+which keeps the denormalised inbox columns and the search rows right in the same transaction."""
 
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +26,7 @@ from models.database import GatedEngine
 from models.prepared import Prepared, fetch
 from models.tables import conversation_t, message_t, state_t
 from models.types import UtcDateTime, utcnow
-from services import events, inbox, transactions
+from services import events, inbox, search, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
     block_flags,
@@ -53,7 +53,7 @@ _BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindpar
 async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
                          sender_key: str | None = None, client_message_id: str | None = None,
                          client_batch_id: str | None = None):
-    """Insert a message into a locked conversation and update both sides' inbox state.
+    """Insert a message into a locked conversation and update both sides' inbox state and its search row.
 
     A seller's or a creator's message is refused (BLOCKED) while either block holds."""
     now = utcnow()
@@ -74,6 +74,7 @@ async def append_message(conn: AsyncConnection, conversation, sender_role: str, 
         refuse_if_blocked(sender_role, bumped.blocked, bumped.blocked_by_creator)
     await conn.execute(_state_update(sender_role == SYSTEM), {
         "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
+    await search.index_message(conn, conversation, message)
     return message
 
 

@@ -76,6 +76,13 @@ CASES = {
     "CreatorFilter.search": ("shop:s1", [
         "query($v: String) { creators(filter: {search: $v}) { nodes { id } } }",
         "query($v: String) { conversations(filter: {search: $v}) { nodes { id } } }"], "creator", None),
+    "Query.searchMessages(query:)": ("shop:s1", [
+        "query($v: String!) { searchMessages(query: $v) { nodes { id } } }"], "hello", None),
+    "Query.searchMessages(conversationId:)": ("shop:s1", [
+        'query($v: ID) { searchMessages(query: "hello", conversationId: $v) { nodes { id } } }'], "conversation",
+        None),
+    "Query.searchMessages(after:)": ("shop:s1", [
+        'query($v: String) { searchMessages(query: "hello", after: $v) { nodes { id } } }'], "message", None),
     "CreatorFilter.categories": ("shop:s1", [
         'query($v: String!) { creators(filter: {categories: ["Beauty", $v]}) { nodes { id } } }',
         'query($v: String!) { conversations(filter: {categories: ["Beauty", $v]}) { nodes { id } } }'], "Tech", None),

@@ -12,9 +12,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from resolvers.context import Context
 from schema.build import InboxSchema
 from schema.fast_execution import _SHARED_PLANS
+from schema.live import Subscription
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.live import Subscription
 from tests.support.gql import (
     BLOCK,
     CONVERSATION,

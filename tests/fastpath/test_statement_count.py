@@ -241,3 +241,35 @@ async def test_read_receipts_cost_no_statement_on_a_page_of_50(aiohttp_client, d
     assert len(with_receipts) == len(without), f"{listing(with_receipts)}\n---\n{listing(without)}"
     rows = page["conversations"]["nodes"]
     assert len(rows) == 50 and {row["lastMessage"]["isReadByOtherSide"] for row in rows} == {False}
+
+
+# A page of search results, with what a results list shows of each message and its conversation.
+SEARCH_SCREEN = """
+query SearchScreen($first: Int) {
+  searchMessages(query: "HELLO", first: $first) {
+    edges { cursor snippet node {
+      id senderRole isMine createdAt content { __typename ... on TextContent { text } }
+      conversation { id unreadCount creator { handle avatarUrl } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_a_search_page_costs_the_same_statements_for_5_and_50_results(api):
+    await build_world(api.engine, creators=60)
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 56), "Hello from Trail Gear", "launch"),
+                            as_="shop:s2"))["sendBulkMessage"]
+    assert (bulk["sentCount"], bulk["failedCount"]) == (55, 0), bulk
+    costs = {}
+    for first in (5, 50):
+        with api.count_statements() as statements:
+            status, body = await api.post(SEARCH_SCREEN, {"first": first}, as_="shop:s2")
+        assert status == 200 and "errors" not in body, body
+        edges = body["data"]["searchMessages"]["edges"]
+        assert len(edges) == first and body["data"]["searchMessages"]["pageInfo"]["hasNextPage"] is True
+        assert {edge["node"]["conversation"]["creator"]["handle"] for edge in edges} == {
+            f"creator{n}" for n in range(55, 55 - first, -1)}
+        costs[first] = list(statements)
+    # The viewer's shop status (every request of a seller), the page, its conversations with their creators.
+    assert [len(costs[5]), len(costs[50])] == [3, 3], f"{listing(costs[5])}\n---\n{listing(costs[50])}"

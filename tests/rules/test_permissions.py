@@ -49,6 +49,11 @@ TABLE = [
     ("Conversation.otherSideLastReadAt", NODE % "... on Conversation { otherSideLastReadAt }", "conversation",
      ("node", "otherSideLastReadAt"), PARTICIPANTS),
     ("SampleRequest", NODE % "... on SampleRequest { note }", "sample", ("node", "note"), PARTICIPANTS),
+    ("searchMessages (in the conversation)",
+     'query($id: ID!) { searchMessages(query: "hello", conversationId: $id) { nodes { id } } }', "conversation",
+     ("searchMessages", "nodes"), PARTICIPANTS),
+    ("searchMessages (every conversation)", 'query { searchMessages(query: "FROM S1") { nodes { id } } }',
+     "conversation", ("searchMessages", "nodes"), PARTICIPANTS),
     ("TargetCollaboration", NODE % "... on TargetCollaboration { name commissionRate }", "collaboration",
      ("node", "name"), {OWNER}),
 ]
