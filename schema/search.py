@@ -42,7 +42,8 @@ class SearchQuery:
         page = await search_resolvers.search_messages(info.context, query, conversation_id, first, after)
         viewer = info.context.viewer
         edges = [MessageSearchEdge(cursor=encode_id("Message", found.message.id),
-                                   node=Message.from_row(found.message, viewer), snippet=found.snippet)
+                                   node=Message.from_row(found.message, viewer, found.read_by_other_side),
+                                   snippet=found.snippet)
                  for found in page.results]
         return MessageSearchConnection(edges=edges, page_info=PageInfo(
             has_next_page=page.has_next, has_previous_page=page.has_previous,

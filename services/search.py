@@ -9,18 +9,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import Integer, Select, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from core.errors import BadUserInput
 from core.text import fold
-from core.viewer import SELLER, Viewer
+from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine
 from models.prepared import fetch
 from models.search import TRIGRAM, TrigramMatch, trigram_needle
-from models.tables import creator_search_t, creator_t, message_search_t, message_t
+from models.tables import (
+    creator_search_t,
+    creator_t,
+    message_search_t,
+    message_t,
+    state_t,
+)
 from services.inbox import MessageRecord
 
 MAX_RESULTS = 50
@@ -85,6 +91,8 @@ def _creator_upsert(dialect_name: str) -> Executable:
 class Found:
     message: MessageRecord
     snippet: str
+    # The other side's read position is at or past the message (its read receipt), read with it.
+    read_by_other_side: bool
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,10 @@ async def search_messages(db: GatedEngine | AsyncConnection, viewer: Viewer, que
     statement = _search_statement(viewer.side, conversation_id is not None, after is not None)
     rows = await fetch(db, statement, {"owner": viewer.owner_id, "needle": needle, "conversation": conversation_id,
                                        "after": after, "limit": first + 1})
-    results = [Found(record, snippet(searchable_text(record) or "", needle))
-               for record in (MessageRecord._make(row) for row in rows[:first])]
+    results = []
+    for *fields, other_read in rows[:first]:
+        record = MessageRecord._make(fields)
+        results.append(Found(record, snippet(searchable_text(record) or "", needle), record.id <= other_read))
     return SearchPage(results, has_next=len(rows) > first, has_previous=after is not None)
 
 
@@ -135,7 +145,11 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Sele
         found = found.where(s.message_id < bindparam("after"))
     limit = bindparam("limit", type_=Integer(), literal_execute=True)
     newest = found.order_by(s.message_id.desc()).limit(limit).subquery("found")
-    return (select(message_t).join(newest, newest.c.message_id == message_t.c.id)
+    other = state_t.alias("other_state")
+    return (select(message_t, other.c.last_read_message_id)
+            .join(newest, newest.c.message_id == message_t.c.id)
+            .join(other, and_(other.c.conversation_id == message_t.c.conversation_id,
+                              other.c.side == (CREATOR if side == SELLER else SELLER)))
             .order_by(message_t.c.id.desc()))
 
 
