@@ -19,10 +19,11 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import aiohttp_cors
 from aiohttp import WSCloseCode, web
@@ -31,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
-from models.database import create_engine
+from models.database import GatedEngine, create_engine
 from schema import schema
 from schema.build import build_schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
@@ -40,6 +41,10 @@ from schema.view import InboxView
 from services.auth import issue_token, resolve_secret
 from services.runtime import Runtime
 from subscriptions import SYSTEM_CHANNEL, create_broker
+
+if TYPE_CHECKING:  # the commands are imported where they run: servers never load them
+    from commands.demo import DemoSummary
+    from commands.platform_import import ImportSummary
 
 ROOT = Path(__file__).resolve().parent
 APP_STATE = web.AppKey("app_state", Runtime)
@@ -60,12 +65,12 @@ def create_app(settings: Settings) -> web.Application:
                                      Bucket(settings.mutation_burst, settings.mutation_rate),
                                      Bucket(settings.bulk_burst, settings.bulk_rate),
                                      Bucket(settings.typing_burst, settings.typing_rate))
-    state = Runtime(settings=settings, engine=create_engine(settings.database_url, settings.db_pool_size),
+    state = Runtime(settings=settings, engine=GatedEngine(create_engine(settings.database_url, settings.db_pool_size)),
                     secret=resolve_secret(settings), broker=create_broker(settings.redis_url),
                     rate_limits=rate_limits)
     app[APP_STATE] = state
 
-    async def lifetime(_app):
+    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         await state.broker.start()
         await state.sockets.start()
         yield
@@ -96,7 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _allow_cross_origin(app: web.Application, origins: tuple[str, ...], routes: list) -> None:
+def _allow_cross_origin(app: web.Application, origins: tuple[str, ...], routes: list[web.AbstractRoute]) -> None:
     """CORS for pages on `origins` (INBOX_CORS_ORIGINS): preflights with the headers real clients send
     pass, and those pages may read CORS_EXPOSE_HEADERS. Pages on other origins get no CORS header."""
     options = aiohttp_cors.ResourceOptions(allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS)
@@ -129,12 +134,12 @@ async def _database_reachable(state: Runtime) -> bool:
         return False
 
 
-def _metrics_listener(state: Runtime):
+def _metrics_listener(state: Runtime) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context serving GET /metrics on a listener of its own (INBOX_METRICS_HOST, loopback
     by default) while the app runs: metrics describe everyone's traffic, so the public port has none.
     A port that cannot be bound stops the server rather than leaving it unmonitored."""
 
-    async def listen(_app: web.Application):
+    async def listen(_app: web.Application) -> AsyncIterator[None]:
         metrics_app = web.Application()
         metrics_app[APP_STATE] = state
         metrics_app.router.add_get("/metrics", _metrics)
@@ -204,6 +209,7 @@ def _run_worker(settings: Settings, reuse_port: bool, index: int = 0) -> None:
     every one (one port shared with SO_REUSEPORT would answer from a process chosen at random)."""
     if settings.metrics_port:
         settings = replace(settings, metrics_port=settings.metrics_port + index)
+    loop: asyncio.AbstractEventLoop
     try:
         import uvloop
 
@@ -250,7 +256,11 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     processes = [multiprocessing.Process(target=_run_worker, args=(settings, True, index)) for index in range(workers)]
     for process in processes:
         process.start()
-    signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in processes])
+    def terminate(*_: object) -> None:
+        for process in processes:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, terminate)
     for process in processes:
         process.join()
 
@@ -274,7 +284,7 @@ def _check_trusted_documents(settings: Settings) -> None:
 def _check_listen(settings: Settings, reuse_port: bool) -> None:
     """Fail before any banner when the listen address cannot be bound (in use, not ours, unknown host).
     The probe binds as aiohttp will (asyncio's create_server, every address of the host) and lets go."""
-    async def probe():
+    async def probe() -> None:
         server = await asyncio.get_running_loop().create_server(
             asyncio.Protocol, settings.host, settings.port, reuse_port=reuse_port or None)
         server.close()
@@ -300,7 +310,7 @@ def _import(settings: Settings, path: str) -> None:
         load_import_file,
     )
 
-    async def run():
+    async def run() -> "ImportSummary":
         engine = create_engine(settings.database_url)
         try:
             summary = await import_platform_data(engine, load_import_file(path))
@@ -316,7 +326,7 @@ def _import(settings: Settings, path: str) -> None:
     print(_import_sentence(summary))
 
 
-def _import_sentence(summary) -> str:
+def _import_sentence(summary: "ImportSummary") -> str:
     """E.g. `Imported 2 shops (1 new), 5 products, 3 creators; 1 shop changed status.`"""
     new = f" ({summary.new_shops:,} new)" if summary.new_shops else ""
     changed = len(summary.changed_shop_ids)
@@ -343,7 +353,7 @@ def _seed(settings: Settings, scale: int, reset: bool) -> None:
     from commands.demo import DatabaseNotEmpty, seed_demo
     from models.migrate import upgrade
 
-    async def run():
+    async def run() -> "DemoSummary":
         engine = create_engine(settings.database_url)
         try:
             return await seed_demo(engine, scale=scale, reset=reset)
@@ -360,7 +370,7 @@ def _seed(settings: Settings, scale: int, reset: bool) -> None:
     print(_seed_sentence(summary, time.monotonic() - started))
 
 
-def _seed_sentence(summary, seconds: float) -> str:
+def _seed_sentence(summary: "DemoSummary", seconds: float) -> str:
     """E.g. `Seeded 7 shops, 53 products, 2,000 creators, ... in 2.1 s.`"""
     parts = [_amount(summary.shop, "shop"), _amount(summary.product, "product"),
              _amount(summary.creator, "creator"), _amount(summary.conversation, "conversation"),
@@ -394,7 +404,7 @@ def _configure_logging(verbose: bool = False) -> None:
 def _add_serve_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """Options of `serve`, accepted before the command too (`server.py --port 8123`). Only the main
     parser sets defaults: a subcommand's defaults would overwrite what was given before the command."""
-    def default(value):
+    def default(value: Any) -> Any:
         return value if defaults else argparse.SUPPRESS
 
     parser.add_argument("--host", default=default(None), help="listen address (default INBOX_HOST or 127.0.0.1)")

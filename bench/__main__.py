@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -323,7 +323,7 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
 
     scratch = asyncio.run(dataset.scratch_copy(ds))
     url = ds.sqlalchemy_url(scratch)
-    nonce = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    nonce = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     rows = []
     try:
         first = procs.start(servers.api_server("api-w1", url, free_port(), REDIS_URL))
@@ -474,7 +474,7 @@ def _environment() -> dict:
 
 def cmd_run(args) -> int:
     started = time.monotonic()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result: dict = {"started_at": stamp, "scale": args.scale, "runs": args.runs, "duration_s": args.duration,
                     "warmup_s": args.warmup, "notes": [],
                     "api_env_overrides": servers.UNLIMITED}
@@ -648,7 +648,7 @@ def cmd_profile(args) -> int:
     """Profile one API process under wrk load: py-spy if it can read the process (it cannot on some
     sandboxed kernels), else the server runs under pyinstrument (`python -m pyinstrument server.py
     serve`), stopped by SIGINT after the load, which writes its session."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     ds = asyncio.run(dataset.ensure(args.scale))
     facts = asyncio.run(_facts(ds.dsn(), 1, 1))
     token = servers.token("shop:s1", ds.sqlalchemy_url())

@@ -36,7 +36,7 @@ class RoundTripProxy:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
-    def __enter__(self) -> "RoundTripProxy":
+    def __enter__(self) -> RoundTripProxy:
         self._thread = threading.Thread(target=self._run, name="roundtrip-proxy", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):

@@ -135,7 +135,8 @@ def table(rows: list[Row], goals: list[Target]) -> str:
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head) - 1)]
     text = []
     for n, line in enumerate(lines):
-        cells = [str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        cells = [str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(line, widths, strict=False))]
         text.append("  ".join(cells) + "  " + line[-1])
         if n == 0:
             text.append("-" * (sum(widths) + 2 * len(widths) + 5))

@@ -86,7 +86,7 @@ class Server:
     def pid(self) -> int:
         return self.proc.pid
 
-    def start(self, timeout: float = 60) -> "Server":
+    def start(self, timeout: float = 60) -> Server:
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_raise_fd_limit)
@@ -299,7 +299,7 @@ class HostLoad:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="host-load", daemon=True)
 
-    def __enter__(self) -> "HostLoad":
+    def __enter__(self) -> HostLoad:
         self._thread.start()
         return self
 

@@ -110,7 +110,7 @@ class WrkResult:
     first_error: str | None = None
 
     @classmethod
-    def parse(cls, output: str) -> "WrkResult":
+    def parse(cls, output: str) -> WrkResult:
         line = next((line for line in output.splitlines() if line.startswith("BENCHJSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk printed no BENCHJSON line:\n{output[-2000:]}")

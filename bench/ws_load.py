@@ -88,7 +88,7 @@ async def close_all(subs: list[Subscriber], concurrency: int = 500) -> None:
                 sub.reader.cancel()
             try:
                 await asyncio.wait_for(sub.ws.close(), 5)
-            except (asyncio.TimeoutError, OSError, aiohttp.ClientError):
+            except (TimeoutError, OSError, aiohttp.ClientError):
                 pass
 
     await asyncio.gather(*(close(sub) for sub in subs))

@@ -17,32 +17,35 @@ Rows are generated conversation by conversation and written in chunks with expli
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import exists, insert, select, text
+import asyncpg
+from sqlalchemy import Table, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
 from commands.platform_import import apply_import, parse_import_data
 from core.config import DEFAULT_TIERS
 from core.text import fold
-from models import (
-    Block,
-    CollaborationProduct,
-    Conversation,
-    ConversationState,
-    Creator,
-    Message,
-    MessageSearch,
-    OutreachUnit,
-    Product,
-    SampleRequest,
-    Shop,
-    TargetCollaboration,
-    metadata,
+from models import metadata
+from models.tables import (
+    block_t,
+    collaboration_product_t,
+    collaboration_t,
+    conversation_t,
+    creator_t,
+    message_search_t,
+    message_t,
+    outreach_t,
+    product_t,
+    sample_t,
+    shop_t,
+    state_t,
 )
 from models.types import utcnow
 from services.blocks import NOTICES as BLOCK_NOTICES
@@ -73,9 +76,9 @@ _C1_SCRIPT = (("SELLER", False, False, True), ("SELLER", True, False, False),
               ("CREATOR", False, True, False), ("CREATOR", True, False, False),
               ("SELLER", False, False, True))
 
-TABLES = {model.__tablename__: model.__table__ for model in (
-    TargetCollaboration, CollaborationProduct, Conversation, SampleRequest, Message, MessageSearch,
-    ConversationState, Block, OutreachUnit)}  # in foreign-key order
+TABLES = {table.name: table for table in (
+    collaboration_t, collaboration_product_t, conversation_t, sample_t, message_t, message_search_t,
+    state_t, block_t, outreach_t)}  # in foreign-key order
 _SERIAL_TABLES = ("target_collaboration", "conversation", "sample_request", "message")
 
 
@@ -268,7 +271,9 @@ def _creator(rng: random.Random, n: int, taken: set[str]) -> dict:
 def platform_data(rng: random.Random, scale: int) -> tuple[dict, list[str]]:
     """The demo's shops, products and creators in the import file format, and each shop's category."""
     categories = ["Beauty"] + [rng.choice(CATEGORIES) for _ in range(len(_SHOP_TIERS) * scale - 1)]
-    shops, names, next_product = [], set(), 1
+    shops: list[dict[str, Any]] = []
+    names: set[str] = set()
+    next_product = 1
     for n, category in enumerate(categories):
         shops.append(_shop(rng, n, category, names, next_product))
         next_product += len(shops[-1]["products"])
@@ -334,12 +339,12 @@ class _Writer:
     stream in one command per table, with no statement to parse, plan and bind per batch),
     executemany elsewhere."""
 
-    def __init__(self, conn: AsyncConnection, copy_connection=None):
+    def __init__(self, conn: AsyncConnection, copy_connection: asyncpg.Connection | None = None) -> None:
         self.conn, self.copy_connection = conn, copy_connection
-        self.rows: dict[str, list[dict]] = {name: [] for name in TABLES}
+        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         self.written: Counter[str] = Counter()
 
-    def add(self, table: str, row: dict) -> None:
+    def add(self, table: str, row: dict[str, Any]) -> None:
         self.rows[table].append(row)
 
     async def flush(self) -> None:
@@ -349,7 +354,7 @@ class _Writer:
                 self.written[name] += len(rows)
                 rows.clear()
 
-    async def _write(self, table, rows: list[dict]) -> None:
+    async def _write(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if self.copy_connection is None:
             await self.conn.execute(insert(table), rows)
             return
@@ -362,12 +367,12 @@ class _Writer:
 class _Thread:
     """The messages of one conversation, appended in time order (so ids grow with time)."""
 
-    def __init__(self, demo: "_Demo", conversation_id: int, plan: _Plan):
+    def __init__(self, demo: "_Demo", conversation_id: int, plan: _Plan) -> None:
         # Its own generator: a change in one conversation leaves the others as they were.
         self.demo, self.rng, self.id, self.plan = demo, random.Random(plan.seed), conversation_id, plan
-        self.at = plan.first_at
-        self.rows: list[dict] = []
-        self.samples: list[dict] = []
+        self.at = plan.first_at or plan.created_at  # (a conversation without messages never reads it)
+        self.rows: list[dict[str, Any]] = []
+        self.samples: list[dict[str, Any]] = []
         shop, creator = plan.shop, plan.creator
         self.words = {"name": creator.first_name, "shop": shop.name, "category": creator.category.lower(),
                       "followers": f"{creator.followers:,}", "rate": shop.rate}
@@ -382,7 +387,7 @@ class _Thread:
     def last_speaker(self) -> str | None:
         return next((row["sender_role"] for row in reversed(self.rows) if row["sender_role"] != "SYSTEM"), None)
 
-    def message(self, role: str, kind: str, **content) -> dict:
+    def message(self, role: str, kind: str, **content: Any) -> dict[str, Any]:
         """Append a message; `content` sets its kind's columns."""
         self.demo.message_id += 1
         number = self.demo.message_id
@@ -394,7 +399,7 @@ class _Thread:
         self.rows.append(row)
         return row
 
-    def say(self, role: str, templates: tuple[str, ...], **content) -> None:
+    def say(self, role: str, templates: tuple[str, ...], **content: Any) -> None:
         """A text from one of `templates`, with small variations."""
         rng, shop = self.rng, self.plan.shop
         _, title, price = rng.choice(shop.products)
@@ -416,7 +421,7 @@ class _Thread:
         else:
             self.say("SELLER", _SELLER_REPLIES)
 
-    def notice(self, code: str, wording: str, **content) -> None:
+    def notice(self, code: str, wording: str, **content: Any) -> None:
         self.message("SYSTEM", "NOTICE", notice_code=code, text=wording, **content)
 
     def request_sample(self) -> None:
@@ -454,7 +459,7 @@ class _Thread:
 class _Demo:
     """Generates and writes the demo rows; one instance per seed_demo call."""
 
-    def __init__(self, rng: random.Random, scale: int, writer: _Writer):
+    def __init__(self, rng: random.Random, scale: int, writer: _Writer) -> None:
         self.rng, self.scale, self.writer = rng, scale, writer
         now = utcnow()
         self.end = now - timedelta(minutes=3)  # the newest message
@@ -466,19 +471,21 @@ class _Demo:
 
     async def load_platform(self, conn: AsyncConnection, categories: list[str]) -> None:
         """Read the imported shops, products and creators back with their ids, in platform id order."""
-        products: dict[int, list] = {}
+        products: dict[int, list[tuple[int, str, str]]] = {}
+        p = product_t.c
         for product_id, shop_id, title, price in await conn.execute(
-                select(Product.id, Product.shop_id, Product.title, Product.price).order_by(Product.id)):
+                select(p.id, p.shop_id, p.title, p.price).order_by(p.id)):
             products.setdefault(shop_id, []).append((product_id, title, f"{price:.2f}"))
-        shops = await conn.execute(select(Shop.platform_id, Shop.id, Shop.name, Shop.affiliate_gmv_30d))
+        s = shop_t.c
+        shops = await conn.execute(select(s.platform_id, s.id, s.name, s.affiliate_gmv_30d))
         for _, id_, name, gmv in sorted(shops, key=lambda row: int(row[0][1:])):
             n = len(self.shops)
             self.shops.append(_ShopInfo(id_, name, categories[n], weekly_limit(DEFAULT_TIERS, gmv),
                                         _SHOP_TIERS[n % len(_SHOP_TIERS)][1], products[id_], [],
                                         self.rng.randrange(8, 25)))
-        creators = await conn.execute(select(Creator.platform_id, Creator.id, Creator.handle,
-                                             Creator.display_name, Creator.main_category,
-                                             Creator.follower_count))
+        c = creator_t.c
+        creators = await conn.execute(select(c.platform_id, c.id, c.handle, c.display_name, c.main_category,
+                                             c.follower_count))
         self.creators = [_CreatorInfo(id_, handle, name.split()[0], category, followers)
                          for _, id_, handle, name, category, followers
                          in sorted(creators, key=lambda row: int(row[0][1:]))]
@@ -511,7 +518,7 @@ class _Demo:
         for creator in self.creators:
             by_category.setdefault(creator.category, []).append(creator)
         plans = []
-        for n, (shop, count) in enumerate(zip(self.shops, counts)):
+        for n, (shop, count) in enumerate(zip(self.shops, counts, strict=True)):
             scripted = [self._scripted_plan(shop, n)] if n < len(_C1_SCRIPT) else []
             creators = self._pick_creators(by_category[shop.category], count - len(scripted))
             plans += scripted + [self._plan(shop, creator) for creator in creators]
@@ -521,7 +528,8 @@ class _Demo:
 
     def _pick_creators(self, same_category: list[_CreatorInfo], count: int) -> list[_CreatorInfo]:
         """`count` distinct creators other than c1, half of the draws from the shop's category."""
-        chosen, picked = {self.creators[0].id}, []
+        chosen = {self.creators[0].id}
+        picked: list[_CreatorInfo] = []
         while len(picked) < count:
             creator = self.rng.choice(same_category if self.rng.random() < 0.5 else self.creators)
             if creator.id not in chosen:
@@ -555,6 +563,7 @@ class _Demo:
             if used[plan.shop.id] < plan.shop.limit // 2:
                 used[plan.shop.id] += 1
             else:
+                assert plan.first_at is not None  # it uses outreach
                 plan.created_at -= timedelta(weeks=1)
                 plan.first_at -= timedelta(weeks=1)
 
@@ -702,7 +711,7 @@ class _Demo:
                 "unreplied": spoken == other, "last_activity_at": activity, "last_read_at": read_at}
 
 
-def _since_last_spoke(rows: list[dict], side: str):
+def _since_last_spoke(rows: list[dict[str, Any]], side: str) -> Iterator[dict[str, Any]]:
     """The other side's messages after `side`'s last one, newest first."""
     for row in reversed(rows):
         if row["sender_role"] == side:
@@ -714,7 +723,7 @@ def _since_last_spoke(rows: list[dict], side: str):
 # --- entry points --------------------------------------------------------------------------
 
 async def _is_empty(conn: AsyncConnection) -> bool:
-    has_rows = select(exists(select(Shop.id)) | exists(select(Creator.id)))
+    has_rows = select(exists(select(shop_t.c.id)) | exists(select(creator_t.c.id)))
     return not await conn.scalar(has_rows)
 
 
@@ -724,7 +733,7 @@ async def database_is_empty(engine: AsyncEngine) -> bool:
         return await _is_empty(conn)
 
 
-async def _copy_connection(conn: AsyncConnection):
+async def _copy_connection(conn: AsyncConnection) -> asyncpg.Connection | None:
     """asyncpg's connection for COPY (inside the transaction, which a statement has begun); None on SQLite."""
     if conn.dialect.name != "postgresql":
         return None

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Column, String, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from models import Creator, Product, Shop
 from models.database import upsert
+from models.tables import creator_t, product_t, shop_t
 from models.types import utcnow
 from services.search import index_creators
 
@@ -28,13 +28,13 @@ _MAX_INT = 2**31 - 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _CENT = Decimal("0.01")
 
-SHOPS, CREATORS, PRODUCTS = Shop.__table__, Creator.__table__, Product.__table__
+SHOPS, CREATORS, PRODUCTS = shop_t, creator_t, product_t
 
 
 class InvalidImportFile(ValueError):
     """The import file breaks the format; `errors` lists every problem, each naming its record."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         shown = "; ".join(errors[:MAX_LISTED_ERRORS])
         more = len(errors) - MAX_LISTED_ERRORS
@@ -55,9 +55,9 @@ class ImportSummary:
 class ImportRows:
     """A validated import file as table rows."""
 
-    shops: list[dict]
-    creators: list[dict]
-    products: list[tuple[str, dict]]  # (the shop's platform id, row without shop_id)
+    shops: list[dict[str, Any]]
+    creators: list[dict[str, Any]]
+    products: list[tuple[str, dict[str, Any]]]  # (the shop's platform id, row without shop_id)
 
 
 class _Bad(Exception):
@@ -71,11 +71,12 @@ class _Field(NamedTuple):
     required: bool = True
 
 
-def _text(column) -> Callable[[Any], str]:
+def _text(column: Column[Any]) -> Callable[[Any], str]:
     """A non-empty string that fits `column`."""
+    assert isinstance(column.type, String) and column.type.length is not None, "a String(n) column"
     limit = column.type.length
 
-    def check(value):
+    def check(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise _Bad("must be a non-empty string")
         if len(value) > limit:
@@ -84,18 +85,18 @@ def _text(column) -> Callable[[Any], str]:
     return check
 
 
-def _url(column) -> Callable[[Any], str]:
+def _url(column: Column[Any]) -> Callable[[Any], str]:
     """An http(s) URL that fits `column`."""
     text = _text(column)
 
-    def check(value):
+    def check(value: Any) -> str:
         if not text(value).startswith(("https://", "http://")):
             raise _Bad("must be an http(s) URL")
         return value
     return check
 
 
-def _money(value) -> Decimal:
+def _money(value: Any) -> Decimal:
     """A decimal string or number, >= 0, with at most 2 decimal places."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise _Bad("must be a decimal number or string")
@@ -110,25 +111,25 @@ def _money(value) -> Decimal:
     return amount.quantize(_CENT)
 
 
-def _count(value) -> int:
+def _count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT:
         raise _Bad("must be a non-negative integer")
     return value
 
 
-def _status(value) -> str:
+def _status(value: Any) -> str:
     if value not in SHOP_STATUSES:
         raise _Bad(f"must be one of {', '.join(SHOP_STATUSES)}")
     return value
 
 
-def _currency(value) -> str:
+def _currency(value: Any) -> str:
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
         raise _Bad("must be 3 uppercase letters")
     return value
 
 
-def _platform_id(table) -> _Field:
+def _platform_id(table: Table) -> _Field:
     return _Field("platformId", "platform_id", _text(table.c.platform_id))
 
 
@@ -159,11 +160,11 @@ _CREATOR_FIELDS = (
 class _Validator:
     """Collects every error of a file while turning its records into rows."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.errors: list[str] = []
         self._seen: dict[str, dict[str, str]] = {"shop": {}, "creator": {}, "product": {}}
 
-    def items(self, value, where: str) -> list:
+    def items(self, value: Any, where: str) -> list[Any]:
         """The list at `where` (missing means empty)."""
         if value is None:
             return []
@@ -172,8 +173,8 @@ class _Validator:
             return []
         return value
 
-    def record(self, raw, where: str, kind: str, fields: tuple[_Field, ...],
-               nested: tuple[str, ...] = ()) -> dict | None:
+    def record(self, raw: Any, where: str, kind: str, fields: tuple[_Field, ...],
+               nested: tuple[str, ...] = ()) -> dict[str, Any] | None:
         """One record as a row, or None after logging its errors."""
         if not isinstance(raw, dict):
             self.errors.append(f"{where}: must be an object")
@@ -183,7 +184,7 @@ class _Validator:
         before = len(self.errors)
         known = {f.key for f in fields} | set(nested)
         self.errors += [f"{where}.{key}{label}: unknown field" for key in raw if key not in known]
-        row = {}
+        row: dict[str, Any] = {}
         for f in fields:
             value = raw.get(f.key)
             if value is None and not f.required:
@@ -206,7 +207,7 @@ class _Validator:
             self.errors.append(f"{where}{label}: duplicate {kind} platformId, first used at {first}")
 
 
-def parse_import_data(data: dict) -> ImportRows:
+def parse_import_data(data: Any) -> ImportRows:
     """Validate a whole import file; raise InvalidImportFile listing every bad record."""
     if not isinstance(data, dict):
         raise InvalidImportFile(["the file must hold a JSON object"])
@@ -231,7 +232,7 @@ def parse_import_data(data: dict) -> ImportRows:
     return rows
 
 
-def load_import_file(path: str | Path) -> dict:
+def load_import_file(path: str | Path) -> Any:
     """Read an import file; decimals are kept exact (no float round trip)."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -244,7 +245,7 @@ def load_import_file(path: str | Path) -> dict:
         raise InvalidImportFile([f"{path}: cannot be read: {error.strerror or error}"]) from None
 
 
-async def import_platform_data(engine: AsyncEngine, data: dict) -> ImportSummary:
+async def import_platform_data(engine: AsyncEngine, data: Any) -> ImportSummary:
     """Validate `data`, then upsert all of it in one transaction."""
     rows = parse_import_data(data)
     async with engine.begin() as conn:
@@ -269,21 +270,24 @@ async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary
     return ImportSummary(len(rows.shops), len(rows.creators), len(rows.products), changed, new_shops)
 
 
-def _batches(items: list) -> Iterator[list]:
+T = TypeVar("T")
+
+
+def _batches(items: list[T]) -> Iterator[list[T]]:
     for start in range(0, len(items), BATCH_SIZE):
         yield items[start:start + BATCH_SIZE]
 
 
-async def _shop_column(conn: AsyncConnection, column, platform_ids: list[str]) -> dict:
+async def _shop_column(conn: AsyncConnection, column: Column[Any], platform_ids: list[str]) -> dict[str, Any]:
     """platform id -> `column` of the shops with these platform ids that exist."""
-    found = {}
+    found: dict[str, Any] = {}
     for batch in _batches(platform_ids):
         query = select(SHOPS.c.platform_id, column).where(SHOPS.c.platform_id.in_(batch))
         found.update((await conn.execute(query)).all())
     return found
 
 
-async def _upsert_all(conn: AsyncConnection, table, rows: list[dict]) -> None:
+async def _upsert_all(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Upsert rows keyed by platform_id, updating every other column.
 
     One statement of bind parameters runs for each batch of rows (an executemany): it is

@@ -1,15 +1,17 @@
 """Settings, read once from the environment and passed down explicitly."""
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 # (GMV below this bound, creators a week); the last tier has no bound.
-DEFAULT_TIERS = ((Decimal(1_000), 10), (Decimal(10_000), 50), (Decimal(100_000), 200), (None, 500))
+Tiers = tuple[tuple[Decimal | None, int], ...]
+DEFAULT_TIERS: Tiers = ((Decimal(1_000), 10), (Decimal(10_000), 50), (Decimal(100_000), 200), (None, 500))
 
 
-def parse_tiers(text: str) -> tuple[tuple[Decimal | None, int], ...]:
+def parse_tiers(text: str) -> Tiers:
     """Parse `INBOX_OUTREACH_TIERS`, e.g. "1000:10,10000:50,100000:200,*:500"."""
     tiers = []
     for part in text.split(","):
@@ -31,7 +33,7 @@ class Settings:
     port: int = 8000
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
-    outreach_tiers: tuple = DEFAULT_TIERS
+    outreach_tiers: Tiers = DEFAULT_TIERS
     db_pool_size: int = 10
     max_subscriptions_per_connection: int = 20
     subscription_queue_size: int = 256
@@ -70,7 +72,7 @@ class Settings:
         return self.environment == "production"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         data_dir = Path(env.get("INBOX_DATA_DIR", ".inbox"))
         tiers = env.get("INBOX_OUTREACH_TIERS")

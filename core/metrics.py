@@ -1,11 +1,14 @@
 """Prometheus metrics of one process, and SQL statement counting per operation."""
 
+from collections.abc import Iterator
 from contextvars import ContextVar
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from prometheus_client.core import CounterMetricFamily, Metric
+from sqlalchemy import Engine, event
+
+from subscriptions.broker import Broker
 
 # The `operation` label: a valid operation's name, for the first MAX_OPERATION_NAMES distinct names a
 # process counts; every other operation (later names, documents that failed) counts as OTHER.
@@ -17,11 +20,18 @@ ANONYMOUS, OTHER = "anonymous", "other"
 _statements: ContextVar[list[int] | None] = ContextVar("inbox_sql_statements", default=None)
 
 
-def count_statements(engine: AsyncEngine) -> None:
+class AnEngine(Protocol):
+    """An AsyncEngine, or models.database.GatedEngine around one."""
+
+    @property
+    def sync_engine(self) -> Engine: ...
+
+
+def count_statements(engine: AnEngine) -> None:
     """Count every statement the engine runs into the current operation's counter."""
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count(*_args):
+    def _count(*_args: Any) -> None:
         counter = _statements.get()
         if counter is not None:
             counter[0] += 1
@@ -36,17 +46,17 @@ def start_counting() -> list[int]:
 class _BrokerCollector:
     """Reads the broker's own counters when Prometheus scrapes."""
 
-    def __init__(self, broker):
+    def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         failures = CounterMetricFamily("inbox_broker_publish_failures", "Events the broker failed to publish.")
         failures.add_metric([], self.broker.publish_failures)
         yield failures
 
 
 class Metrics:
-    def __init__(self, broker):
+    def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
         self.operations = Counter("inbox_operations", "GraphQL operations by name, type and outcome.",
                                   ["operation", "type", "outcome"], registry=self.registry)

@@ -77,7 +77,7 @@ class RedisQueryStore:
         except (RedisError, OSError) as error:
             log.warning("persisted queries unavailable, asking for the text: %s", error)
             return None
-        return None if document is None else document.decode()
+        return document.decode() if isinstance(document, bytes) else document
 
     async def add(self, query_hash: str, document: str) -> None:
         try:
@@ -100,6 +100,7 @@ class PersistedQueries:
     async def lookup(self, query_hash: str) -> str | None:
         if self.trusted is not None:
             return self.trusted.get(query_hash)
+        assert self.store is not None, "only trusted mode has no store"
         return await self.store.get(query_hash)
 
     def allows(self, document: str) -> bool:
@@ -108,6 +109,7 @@ class PersistedQueries:
     async def register(self, document: str) -> None:
         """Keep a document that has passed parsing, validation and the limits (not in trusted mode)."""
         if self.trusted is None and len(document.encode()) <= MAX_DOCUMENT_BYTES:
+            assert self.store is not None, "only trusted mode has no store"
             await self.store.add(sha256_hex(document), document)
 
     async def close(self) -> None:
@@ -137,7 +139,7 @@ def load_manifest(path: Path) -> dict[str, str]:
         entries = [(f"{key!r}", key, body) for key, body in data.items()]
     else:
         raise ManifestError(f"{path} must be a JSON object of hash -> document, or an Apollo manifest")
-    documents = {}
+    documents: dict[str, str] = {}
     for where, query_hash, body in entries:
         if not isinstance(body, str) or not body.strip():
             raise ManifestError(f"{path}: {where}: the document must be a non-empty string")
@@ -150,7 +152,7 @@ def load_manifest(path: Path) -> dict[str, str]:
     return documents
 
 
-def _apollo_entries(path: Path, data: dict) -> list[tuple[str, object, object]]:
+def _apollo_entries(path: Path, data: dict[str, object]) -> list[tuple[str, object, object]]:
     operations = data.get("operations")
     if data.get("version") != 1 or not isinstance(operations, list):
         raise ManifestError(f"{path}: an Apollo manifest needs \"version\": 1 and a list of \"operations\"")

@@ -42,7 +42,7 @@ class MemoryLimiter:
 
     SWEEP_AT_LEAST = 1024
 
-    def __init__(self):
+    def __init__(self) -> None:
         # key -> (tokens, updated, full_at): full_at is when the bucket will have refilled.
         self._state: dict[str, tuple[float, float, float]] = {}
         self._sweep_at = self.SWEEP_AT_LEAST
@@ -115,7 +115,8 @@ class RateLimits:
     recipient of a bulk send (which also pays its mutation token), and a token per typing report
     (instead of a mutation token: a client reporting as its user types must not use up its sends)."""
 
-    def __init__(self, backend, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket):
+    def __init__(self, backend: MemoryLimiter | RedisLimiter, queries: Bucket, mutations: Bucket,
+                 bulk_recipients: Bucket, typing: Bucket) -> None:
         self.backend = backend
         self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients, "typing": typing}
 

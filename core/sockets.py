@@ -83,8 +83,8 @@ class SocketRegistry:
         self.lease_seconds = lease_seconds
         self.open_sockets = 0
         self._held: dict[tuple[str, str], set[str]] = {}  # (kind, principal) -> ids held here
-        self._redis = None
-        self._renewer: asyncio.Task | None = None
+        self._redis: Redis | None = None
+        self._renewer: asyncio.Task[None] | None = None
         if settings.redis_url:
             self._redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
             self._acquire_script = self._redis.register_script(_ACQUIRE)
@@ -178,7 +178,7 @@ class SocketRegistry:
     async def renew(self) -> None:
         """Extend the leases of everything this process holds."""
         held = [(_key(kind, principal), list(ids)) for (kind, principal), ids in self._held.items()]
-        if not held:
+        if not held or self._redis is None:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:

@@ -27,7 +27,21 @@ class Viewer:
     @property
     def owner_id(self) -> int:
         """The id that owns the viewer's side: the shop id or the creator id."""
-        return self.shop_id if self.is_seller else self.creator_id
+        owner = self.shop_id if self.is_seller else self.creator_id
+        assert owner is not None, "services.auth builds every viewer with its side's id"
+        return owner
+
+    @property
+    def own_shop_id(self) -> int:
+        """A seller's shop id, in code that runs for sellers only."""
+        assert self.shop_id is not None, "only a seller has a shop"
+        return self.shop_id
+
+    @property
+    def own_creator_id(self) -> int:
+        """A creator's id, in code that runs for creators only."""
+        assert self.creator_id is not None, "only a creator has a creator id"
+        return self.creator_id
 
     @property
     def principal(self) -> str:

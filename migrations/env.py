@@ -19,7 +19,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("no sqlalchemy.url: run `python server.py migrate`")
+    engine = create_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

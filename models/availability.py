@@ -19,6 +19,8 @@ too, as does SQLAlchemy's OperationalError, which the asyncpg dialect never rais
 raises for a busy or locked database (and `GatedEngine.driver_connection` for a dropped one).
 """
 
+from collections.abc import Iterator
+
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -39,7 +41,7 @@ def _means_unavailable(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
-def _causes(error: BaseException | None):
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
     """The error, the driver error SQLAlchemy wrapped (`orig`), and what each was raised from."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:

@@ -5,15 +5,22 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.exc import MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.util import greenlet_spawn
 
 from models.availability import is_unavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 
 # SQLAlchemy closes the connect coroutine it refuses to run outside a greenlet (see
 # `GatedEngine._idle_connection`); closing a coroutine never started warns, as if one were forgotten.
@@ -26,8 +33,9 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0,
-                               connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=0,
+        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
 
 
 class GatedEngine:
@@ -40,13 +48,14 @@ class GatedEngine:
     Everything but `connect` and `begin` is the engine's own.
     """
 
-    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None):
+    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None) -> None:
         self._engine = engine
-        self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())
+        # A QueuePool's size and checkedin (create_engine's engines pool with one).
+        self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())  # type: ignore[attr-defined]
         # Read on every statement: plain attributes, not `__getattr__` and AsyncEngine's properties.
         self.dialect, self.sync_engine = engine.dialect, engine.sync_engine
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
 
     @asynccontextmanager
@@ -67,6 +76,7 @@ class GatedEngine:
         async with self._gate:
             pooled = self._idle_connection() or await self._engine.raw_connection()
             driver = pooled.driver_connection
+            assert driver is not None, "a pooled connection is open"
             try:
                 yield driver
             except Exception as error:
@@ -77,7 +87,7 @@ class GatedEngine:
             finally:
                 pooled.close()
 
-    def _idle_connection(self):
+    def _idle_connection(self) -> PoolProxiedConnection | None:
         """A pooled connection taken without a greenlet, or None.
 
         SQLAlchemy's async engine takes every connection inside a greenlet, in case the pool must
@@ -86,14 +96,14 @@ class GatedEngine:
         none, None at once; where the idle one must reconnect (it was invalidated), SQLAlchemy
         refuses the I/O outside a greenlet (MissingGreenlet) before starting it, and returns the
         connection to the pool: None too, and the caller takes the greenlet path."""
-        if not self.sync_engine.pool.checkedin():
+        if not self.sync_engine.pool.checkedin():  # type: ignore[attr-defined]
             return None
         try:
             return self.sync_engine.raw_connection()
         except MissingGreenlet:
             return None
 
-    def execution_options(self, **options) -> "GatedEngine":
+    def execution_options(self, **options: Any) -> "GatedEngine":
         """The same engine with other options, behind the same gate (they share the pool)."""
         return GatedEngine(self._engine.execution_options(**options), self._gate)
 
@@ -106,7 +116,7 @@ def _is_disconnect(error: Exception, driver: asyncpg.Connection) -> bool:
             or isinstance(error, asyncpg.exceptions.InternalClientError))
 
 
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
+def autocommit(engine: GatedEngine) -> GatedEngine:
     """The engine for single-statement reads: on PostgreSQL without BEGIN/ROLLBACK round trips.
 
     SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip.
@@ -125,7 +135,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: "AsyncAdapt_aiosqlite_connection", _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below drive transactions
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -136,7 +146,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):
+    def _on_begin(conn: SyncConnection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes cannot both read
         # a quota and then both write (deferred transactions would fail with SQLITE_BUSY).
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -144,17 +154,17 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _lower(value):
+def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def insert_ignoring_conflicts(conn: AsyncConnection, table, **values):
+def insert_ignoring_conflicts(conn: AsyncConnection, table: Table, **values: Any) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING, in the connection's dialect."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
 
-def upsert(conn: AsyncConnection, table, rows: list[dict], key: str, update: list[str]):
+def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key: str, update: list[str]) -> Insert:
     """INSERT ... ON CONFLICT (key) DO UPDATE of the given columns."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(rows)

@@ -12,13 +12,14 @@ AsyncConnection), for a statement with an expanding IN list, or one whose result
 SQLAlchemy would convert, the same statement runs through SQLAlchemy.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 
 from models.database import GatedEngine
 
@@ -35,36 +36,41 @@ class Row(asyncpg.Record):
             raise AttributeError(name) from None
 
 
+# (parameter name, default value, bind processor or None)
+Bind = tuple[str, Any, Callable[[Any], Any] | None]
+
+
 @dataclass
 class _PostgresForm:
     sql: str
-    binds: tuple  # (parameter name, default value, bind processor or None), in $n order
+    binds: tuple[Bind, ...]  # in $n order
     direct: bool | None  # runs on asyncpg directly; None until the result types are known
 
 
 class Prepared:
     """A SELECT built once, for `fetch`."""
 
-    def __init__(self, statement):
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         self._form: _PostgresForm | None = None
 
-    def postgresql_form(self, dialect) -> _PostgresForm:
+    def postgresql_form(self, dialect: Dialect) -> _PostgresForm:
         if self._form is None:
             compiled = self.statement.compile(dialect=dialect)
+            assert compiled.positiontup is not None, "PostgreSQL's parameters are positional ($n)"
             binds = tuple((name, compiled.params[name], compiled.binds[name].type.dialect_impl(dialect)
                            .bind_processor(dialect)) for name in compiled.positiontup)
             expanding = any(bind.expanding for bind in compiled.binds.values())
             self._form = _PostgresForm(compiled.string, binds, False if expanding else None)
         return self._form
 
-    def converts_results(self, dialect, type_oids: list[int]) -> bool:
+    def converts_results(self, dialect: Dialect, type_oids: list[int]) -> bool:
         """Whether SQLAlchemy would convert any result column of these PostgreSQL types."""
         return any(column.type.dialect_impl(dialect).result_processor(dialect, oid) is not None
                    for column, oid in zip(self.statement.selected_columns, type_oids, strict=True))
 
 
-def _arguments(binds: tuple, params: dict) -> list:
+def _arguments(binds: tuple[Bind, ...], params: dict[str, Any]) -> list[Any]:
     arguments = []
     for name, default, process in binds:
         value = params.get(name, default)
@@ -73,24 +79,27 @@ def _arguments(binds: tuple, params: dict) -> list:
 
 
 async def fetch(db: GatedEngine | AsyncConnection, statement: Prepared | Executable,
-                params: dict | None = None) -> Sequence:
+                params: dict[str, Any] | None = None) -> Sequence[Any]:
     """The rows of a statement, read with `db`: the reader engine (one pooled connection for
     this statement) or a connection already held (a transaction's). Only a `Prepared` one may
     skip SQLAlchemy's execution."""
     params = params or {}
+    executable: Executable
     if isinstance(statement, Prepared):
         if isinstance(db, GatedEngine) and db.dialect.name == "postgresql":
             rows = await _fetch_direct(db, statement, params)
             if rows is not None:
                 return rows
-        statement = statement.statement
+        executable = statement.statement
+    else:
+        executable = statement
     if isinstance(db, AsyncConnection):
-        return (await db.execute(statement, params)).all()
+        return (await db.execute(executable, params)).all()
     async with db.connect() as conn:
-        return (await conn.execute(statement, params)).all()
+        return (await conn.execute(executable, params)).all()
 
 
-async def _fetch_direct(db: GatedEngine, prepared: Prepared, params: dict) -> Sequence | None:
+async def _fetch_direct(db: GatedEngine, prepared: Prepared, params: dict[str, Any]) -> Sequence[Row] | None:
     """The rows read by asyncpg itself, or None where SQLAlchemy must run the statement."""
     form = prepared.postgresql_form(db.dialect)
     if form.direct is False:

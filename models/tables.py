@@ -1,33 +1,43 @@
 """The tables as SQLAlchemy Core sees them, for the services' statements: one alias per table."""
 
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
 from models import (
-                    Block,
-                    CollaborationProduct,
-                    Conversation,
-                    ConversationState,
-                    Creator,
-                    CreatorSearch,
-                    Message,
-                    MessageSearch,
-                    OutreachUnit,
-                    Product,
-                    SampleRequest,
-                    Shop,
-                    ShopBlock,
-                    TargetCollaboration,
+    Block,
+    CollaborationProduct,
+    Conversation,
+    ConversationState,
+    Creator,
+    CreatorSearch,
+    Message,
+    MessageSearch,
+    OutreachUnit,
+    Product,
+    SampleRequest,
+    Shop,
+    ShopBlock,
+    TargetCollaboration,
 )
 
-block_t = Block.__table__
-collaboration_product_t = CollaborationProduct.__table__
-collaboration_t = TargetCollaboration.__table__
-conversation_t = Conversation.__table__
-creator_t = Creator.__table__
-creator_search_t = CreatorSearch.__table__
-message_t = Message.__table__
-message_search_t = MessageSearch.__table__
-outreach_t = OutreachUnit.__table__
-product_t = Product.__table__
-sample_t = SampleRequest.__table__
-shop_t = Shop.__table__
-shop_block_t = ShopBlock.__table__
-state_t = ConversationState.__table__
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table (SQLAlchemy's declarative base sets `__table__`; SQLModel does not declare it)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+block_t = table_of(Block)
+collaboration_product_t = table_of(CollaborationProduct)
+collaboration_t = table_of(TargetCollaboration)
+conversation_t = table_of(Conversation)
+creator_t = table_of(Creator)
+creator_search_t = table_of(CreatorSearch)
+message_t = table_of(Message)
+message_search_t = table_of(MessageSearch)
+outreach_t = table_of(OutreachUnit)
+product_t = table_of(Product)
+sample_t = table_of(SampleRequest)
+shop_t = table_of(Shop)
+shop_block_t = table_of(ShopBlock)
+state_t = table_of(ConversationState)

@@ -1,5 +1,8 @@
 """Blocks: a seller blocking and unblocking a creator, a creator blocking and unblocking a shop."""
 
+from typing import Protocol
+
+from core.errors import RuleViolation
 from resolvers.access import require_creator, require_seller
 from resolvers.context import Context
 from resolvers.ids import decode_id
@@ -7,7 +10,13 @@ from resolvers.outcomes import attempt
 from services import blocks
 
 
-async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
+class CreatorInput(Protocol):
+    @property
+    def creator_id(self) -> str: ...
+
+
+async def set_blocked(ctx: Context, input: CreatorInput,
+                      blocked: bool) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
     """((creator id, conversation id or None), errors)."""
     require_seller(ctx, "blockCreator" if blocked else "unblockCreator")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
@@ -15,7 +24,13 @@ async def set_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, in
     return (None if errors else (creator_id, conversation_id)), errors
 
 
-async def set_shop_blocked(ctx: Context, input, blocked: bool) -> tuple[tuple[int, int | None] | None, list]:
+class ShopInput(Protocol):
+    @property
+    def shop_id(self) -> str: ...
+
+
+async def set_shop_blocked(ctx: Context, input: ShopInput,
+                           blocked: bool) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
     """((shop id, conversation id or None), errors)."""
     require_creator(ctx, "blockShop" if blocked else "unblockShop")
     shop_id = decode_id(input.shop_id, "Shop", "shopId")

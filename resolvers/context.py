@@ -1,11 +1,13 @@
 """The per-request context: the app's shared resources, the viewer and fresh loaders."""
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.config import Settings
+from core.errors import Unauthenticated
 from core.sockets import SocketLease
 from core.viewer import Viewer
 from models.database import GatedEngine
@@ -15,30 +17,47 @@ from services.runtime import Runtime
 
 @dataclass
 class Context:
-    """One HTTP request's context, or one WebSocket connection's (viewer set at connection_init)."""
+    """One HTTP request's context, or one WebSocket connection's (viewer set at connection_init).
+
+    `authenticated` is None only where nothing reads the viewer: anonymous introspection in
+    development, and a WebSocket before its connection_init (schema/view.py)."""
 
     app: Runtime
-    viewer: Viewer | None
+    authenticated: Viewer | None
     request: Any = None
     response: Any = None
-    connection_params: dict | None = None
+    connection_params: dict[str, Any] | None = None
     socket: SocketLease | None = None  # a WebSocket's, once authenticated
     request_id: str = ""
-    loaders: Loaders | None = field(init=False, default=None)
+    _loaders: Loaders | None = field(init=False, default=None, repr=False)
 
-    def __post_init__(self):
-        if self.viewer is not None:
+    def __post_init__(self) -> None:
+        if self.authenticated is not None:
             self.refresh_loaders()
+
+    @property
+    def viewer(self) -> Viewer:
+        """The authenticated viewer, whom every resolver serves."""
+        if self.authenticated is None:
+            raise Unauthenticated("Send an Authorization: Bearer <token> header.")
+        return self.authenticated
+
+    @property
+    def loaders(self) -> Loaders:
+        """The viewer's loaders (see `refresh_loaders`)."""
+        if self._loaders is None:
+            raise Unauthenticated("Send an Authorization: Bearer <token> header.")
+        return self._loaders
 
     def refresh_loaders(self) -> None:
         """Fresh loaders: per request, and per delivered event on a long-lived WebSocket."""
-        self.loaders = Loaders(self.app.reader, self.viewer)
+        self._loaders = Loaders(self.app.reader, self.viewer)
 
     @property
     def principal(self) -> str:
         """The viewer's principal; "anonymous" for the one thing that runs without a viewer,
         introspection in development (schema/view.py)."""
-        return self.viewer.principal if self.viewer is not None else "anonymous"
+        return self.authenticated.principal if self.authenticated is not None else "anonymous"
 
     @property
     def settings(self) -> Settings:
@@ -49,6 +68,6 @@ class Context:
         """The engine of single-statement reads (see `models.prepared.fetch`)."""
         return self.app.reader
 
-    def connect(self) -> AsyncConnection:
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A pooled connection for one read: `async with ctx.connect() as conn`."""
         return self.reader.connect()

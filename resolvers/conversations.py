@@ -1,6 +1,10 @@
 """One conversation (read with its messages page when the query asks for both), and opening and filing it."""
 
-from core.errors import BadUserInput
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, Protocol
+
+from core.errors import BadUserInput, RuleViolation
 from resolvers.access import require_seller
 from resolvers.context import Context
 from resolvers.ids import (
@@ -10,25 +14,46 @@ from resolvers.ids import (
 from resolvers.messages import arguments_key, messages_window
 from resolvers.outcomes import attempt
 from services import conversations, messages
+from services.inbox import ConversationRecord
 
 
-async def conversation(ctx: Context, conversation_id: str, messages_arguments: dict | None = None):
+class StartConversationInput(Protocol):
+    @property
+    def creator_id(self) -> str: ...
+    @property
+    def entrance(self) -> Enum: ...
+
+
+class ConversationInput(Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+
+
+class MarkConversationReadInput(Protocol):
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def up_to_message_id(self) -> str | None: ...
+
+
+async def conversation(ctx: Context, conversation_id: str,
+                       messages_arguments: dict[str, Any] | None = None) -> ConversationRecord | None:
     """The conversation row, if the viewer may see it.
 
     `messages_arguments` are those of the conversation's `messages` field when the query asks
     for it: that page is then read in the same statement and kept for `messages`."""
     pk = decode_id(conversation_id, "Conversation")
     window = _valid_window(messages_arguments)
-    if window is None:
+    if window is None or messages_arguments is None:
         return await ctx.loaders.conversation_by_id.load(pk)
     row, page = await messages.conversation_with_messages(ctx.reader, ctx.viewer, pk, **window)
-    if row is not None:
+    if row is not None and page is not None:  # both or neither
         ctx.loaders.prime_conversations([row])
         ctx.loaders.message_pages[pk, arguments_key(messages_arguments)] = page
     return row
 
 
-def _valid_window(arguments: dict | None) -> dict | None:
+def _valid_window(arguments: dict[str, Any] | None) -> dict[str, int | None] | None:
     """The window of arguments given for a read ahead, or None: invalid ones are refused where
     they were given, by the `messages` field itself."""
     if arguments is None:
@@ -39,24 +64,36 @@ def _valid_window(arguments: dict | None) -> dict | None:
         return None
 
 
-async def start_conversation(ctx: Context, input) -> tuple[int | None, list]:
+async def start_conversation(ctx: Context, input: StartConversationInput) -> tuple[int | None, list[RuleViolation]]:
     require_seller(ctx, "startConversation")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
-    return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value))
+    return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id,
+                                                                       input.entrance.value))
 
 
-async def set_flag(ctx: Context, input, action: str) -> tuple[int | None, list]:
+async def set_flag(ctx: Context, input: ConversationInput, action: str) -> tuple[int | None, list[RuleViolation]]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     return await attempt(ctx, lambda: conversations.set_flag(ctx.app, ctx.viewer, conversation_id, action))
 
 
-async def mark_read(ctx: Context, input) -> tuple[int | None, list]:
+async def mark_read(ctx: Context, input: MarkConversationReadInput) -> tuple[int | None, list[RuleViolation]]:
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
     up_to = optional_id(input.up_to_message_id, "Message", "upToMessageId")
     return await attempt(ctx, lambda: conversations.mark_read(ctx.app, ctx.viewer, conversation_id, up_to))
 
 
-async def mark_many_read(ctx: Context, input) -> tuple[conversations.MarkedMany | None, list]:
+class MarkConversationsReadInput(Protocol):
+    @property
+    def conversation_ids(self) -> Sequence[str]: ...
+
+
+class MarkAllConversationsReadInput(Protocol):
+    @property
+    def folder(self) -> Enum | None: ...
+
+
+async def mark_many_read(ctx: Context, input: MarkConversationsReadInput,
+                         ) -> tuple[conversations.MarkedMany | None, list[RuleViolation]]:
     given = input.conversation_ids
 
     async def mark() -> conversations.MarkedMany:
@@ -65,9 +102,10 @@ async def mark_many_read(ctx: Context, input) -> tuple[conversations.MarkedMany 
         return await conversations.mark_many_read(ctx.app, ctx.viewer, ids)
 
     marked, refusal = await attempt(ctx, mark)
-    return marked, refusal or marked.errors
+    return marked, refusal or (marked.errors if marked else [])
 
 
-async def mark_all_read(ctx: Context, input) -> tuple[conversations.MarkedAll | None, list]:
+async def mark_all_read(ctx: Context, input: MarkAllConversationsReadInput,
+                        ) -> tuple[conversations.MarkedAll | None, list[RuleViolation]]:
     folder = input.folder.value if input.folder is not None else "ALL"  # an explicit null: the default
     return await attempt(ctx, lambda: conversations.mark_all_read(ctx.app, ctx.viewer, folder))

@@ -1,5 +1,8 @@
 """The viewer's inbox: a folder's page, the creator filter, the counts."""
 
+from decimal import Decimal
+from typing import Protocol
+
 from core.errors import BadUserInput
 from core.pages import Page
 from resolvers.context import Context
@@ -11,13 +14,29 @@ from resolvers.ids import (
     page_size,
 )
 from services import inbox
+from services.inbox import ConversationRecord
 
 
-def conversation_cursor(row) -> str:
+class CreatorFilterInput(Protocol):
+    @property
+    def min_followers(self) -> int | None: ...
+    @property
+    def max_followers(self) -> int | None: ...
+    @property
+    def categories(self) -> list[str] | None: ...
+    @property
+    def min_gmv(self) -> Decimal | None: ...
+    @property
+    def max_gmv(self) -> Decimal | None: ...
+    @property
+    def search(self) -> str | None: ...
+
+
+def conversation_cursor(row: ConversationRecord) -> str:
     return encode_cursor(row.last_activity_at.isoformat(), row.id)
 
 
-def creator_filter(flt) -> inbox.CreatorFilter | None:
+def creator_filter(flt: CreatorFilterInput | None) -> inbox.CreatorFilter | None:
     """The service filter of a `CreatorFilter` input."""
     if flt is None:
         return None
@@ -28,7 +47,8 @@ def creator_filter(flt) -> inbox.CreatorFilter | None:
         min_gmv=flt.min_gmv, max_gmv=flt.max_gmv, search=flt.search)
 
 
-async def conversations(ctx: Context, folder: str, flt, first: int | None, after: str | None) -> Page:
+async def conversations(ctx: Context, folder: str, flt: CreatorFilterInput | None, first: int | None,
+                        after: str | None) -> Page:
     """A page of the viewer's inbox folder; the loaders are primed with its rows."""
     size = page_size(first, 20)
     cursor = decode_cursor(after, cursor_datetime, cursor_int)

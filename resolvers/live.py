@@ -10,6 +10,7 @@ from resolvers.ids import decode_id
 from resolvers.messages import decode_message_cursor
 from resolvers.outcomes import attempt
 from services import live
+from services.inbox import MessageRecord
 
 
 def _conversation_pk(conversation_id: str | None) -> int | None:
@@ -31,7 +32,7 @@ async def message_rows(ctx: Context, conversation_id: str | None, after: str | N
         yield row
 
 
-async def read_by_other_side(ctx: Context, row) -> bool:
+async def read_by_other_side(ctx: Context, row: MessageRecord) -> bool:
     """Whether the other side has read a message delivered live (only the viewer's own can be read)."""
     if row.sender_role != ctx.viewer.side:
         return False

@@ -1,10 +1,12 @@
 """Messages: a page of a conversation's messages, and sending one."""
 
 from collections.abc import Awaitable
+from enum import Enum
+from typing import Any, Protocol
 
 from strawberry import UNSET
 
-from core.errors import BadUserInput
+from core.errors import BadUserInput, RuleViolation
 from core.pages import Page
 from resolvers.context import Context
 from resolvers.ids import (
@@ -20,6 +22,32 @@ from services.content import Content, text_content
 DEFAULT_MESSAGES = 20
 
 
+class MessageContentInput(Protocol):
+    """Exactly one field is set; the others are None or UNSET."""
+
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def product_id(self) -> str | None: ...
+    @property
+    def collaboration_id(self) -> str | None: ...
+
+
+class SendMessageInput(Protocol):
+    @property
+    def client_message_id(self) -> str: ...
+    @property
+    def content(self) -> MessageContentInput: ...
+    @property
+    def conversation_id(self) -> str | None: ...
+    @property
+    def creator_id(self) -> str | None: ...
+    @property
+    def shop_id(self) -> str | None: ...
+    @property
+    def entrance(self) -> Enum | None: ...
+
+
 def decode_message_cursor(value: str | None) -> int | None:
     """A message's cursor (its ID, or the bare id cursor of earlier releases)."""
     return decode_node_cursor(value, "Message")
@@ -30,7 +58,7 @@ def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: 
     """Messages of a conversation the viewer already reached (so already authorised): the page
     the conversation lookup read with it if it did (at once, and once: a WebSocket's context
     outlives its operations), else an awaitable read."""
-    arguments = {"first": first, "after": after, "last": last, "before": before}
+    arguments: dict[str, Any] = {"first": first, "after": after, "last": last, "before": before}
     page = ctx.loaders.message_pages.pop((conversation_pk, arguments_key(arguments)), None)
     if page is not None:
         return page
@@ -38,7 +66,7 @@ def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: 
 
 
 def messages_window(first: int | None = None, after: str | None = None, last: int | None = None,
-            before: str | None = None) -> dict:
+            before: str | None = None) -> dict[str, int | None]:
     """`list_messages` arguments of a messages page's arguments (BadUserInput when invalid)."""
     if (first is not None or after is not None) and (last is not None or before is not None):
         raise BadUserInput("Page with first/after or with last/before, not both.")
@@ -48,22 +76,23 @@ def messages_window(first: int | None = None, after: str | None = None, last: in
     return {"last": page_size(last, DEFAULT_MESSAGES, "last"), "before": before_id}
 
 
-def arguments_key(arguments: dict) -> tuple:
+def arguments_key(arguments: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(arguments.get(name) for name in ("first", "after", "last", "before"))
 
 
-def message_content(ctx: Context, value) -> Content:
+def message_content(ctx: Context, value: MessageContentInput) -> Content:
     """The content of a `MessageContentInput` (exactly one field is set)."""
     # Fields left out of a oneOf input are UNSET, not None.
     if value.text is not None and value.text is not UNSET:
         return text_content(value.text)
     if value.product_id is not None and value.product_id is not UNSET:
         return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
+    assert value.collaboration_id is not None, "a oneOf input has exactly one field set"
     return Content("COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration",
                                                                "collaborationId"))
 
 
-async def send_message(ctx: Context, input) -> tuple[messages.Sent | None, list]:
+async def send_message(ctx: Context, input: SendMessageInput) -> tuple[messages.Sent | None, list[RuleViolation]]:
     target = messages.Target(
         conversation_id=optional_id(input.conversation_id, "Conversation", "conversationId"),
         creator_id=optional_id(input.creator_id, "Creator", "creatorId"),

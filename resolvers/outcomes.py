@@ -1,14 +1,17 @@
-"""A mutation's outcome: the service's result, or its business refusal in userErrors, within the principal's mutation rate."""
+"""A mutation's outcome: the service's result, or its business refusal in userErrors, within the principal's
+mutation rate."""
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from core.errors import ErrorCode, RateLimited, RuleViolation, invalid
 from core.text import CLIENT_KEY
 from resolvers.context import Context
 
+T = TypeVar("T")
 
-async def attempt(ctx: Context, call: Callable[[], Awaitable],
-                  bucket: str = "mutation") -> tuple[object, list[RuleViolation]]:
+async def attempt(ctx: Context, call: Callable[[], Awaitable[T]],
+                  bucket: str = "mutation") -> tuple[T | None, list[RuleViolation]]:
     """(result, []) or (None, [the refusal]) of a service call, within the principal's rate (of
     mutations, or of the `bucket` named)."""
     verdict = await ctx.app.rate_limits.take(ctx.viewer.principal, bucket)

@@ -8,4 +8,4 @@ from services import outreach
 async def outreach_quota(ctx: Context) -> outreach.Quota:
     require_seller(ctx, "The outreach quota")
     async with ctx.connect() as conn:
-        return await outreach.read_quota(conn, ctx.settings.outreach_tiers, ctx.viewer.shop_id)
+        return await outreach.read_quota(conn, ctx.settings.outreach_tiers, ctx.viewer.own_shop_id)

@@ -1,12 +1,18 @@
 """Assembles the schema from the root types, once per configuration."""
 
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
+from graphql.execution.executor import Executor
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
+from strawberry.schema.schema import StreamResult
+from strawberry.types import ExecutionContext
 
 from core.errors import ErrorCode
 from schema.errors import classify
@@ -24,7 +30,7 @@ class CachedNameConverter(NameConverter):
     """strawberry's camelCase names, each computed once: resolving a field converts the name of
     every argument it declares, on every request."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._names: dict[str, str] = {}
 
@@ -36,26 +42,28 @@ class CachedNameConverter(NameConverter):
 
 
 class InboxSchema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             classify(error)
 
-    async def subscribe(self, query, variable_values=None, context_value=None, root_value=None,
-                        operation_name=None, operation_extensions=None):
+    async def subscribe(  # type: ignore[override]  # any operation's stream, wider than a subscription's
+            self, query: str | None, variable_values: dict[str, Any] | None = None, context_value: Any = None,
+            root_value: Any = None, operation_name: str | None = None,
+            operation_extensions: dict[str, Any] | None = None) -> StreamResult:
         """Any operation, streamed. strawberry's legacy `graphql-ws` handler is the only caller, and
         that protocol's `start` carries queries and mutations too: they run as over
         graphql-transport-ws (one result, then `complete`) instead of failing as "not allowed"."""
         return await self.stream(query, variable_values, context_value, root_value, operation_name,
                                  operation_extensions)
 
-    async def stream(self, *args, **kwargs):
+    async def stream(self, *args: Any, **kwargs: Any) -> StreamResult:
         """strawberry's result stream (subscriptions, over both WebSocket protocols), ending after a
         result that the database's unavailability spoiled: a message delivered without its fields
         would otherwise count as delivered, so the client resumes with `after` instead."""
         return _until_unavailable(await super().stream(*args, **kwargs))
 
 
-async def _until_unavailable(results):
+async def _until_unavailable(results: StreamResult) -> AsyncGenerator[Any, None]:
     async with aclosing(results):
         async for result in results:
             yield result
@@ -69,7 +77,7 @@ class QuietExecutionContext(FastExecutionContext):
     they would describe the schema that production hides."""
 
     @classmethod
-    def build(cls, *args, **kwargs):
+    def build(cls, *args: Any, **kwargs: Any) -> list[GraphQLError] | Executor[Any]:
         return super().build(*args, **{**kwargs, "hide_suggestions": True})
 
 

@@ -6,6 +6,7 @@ from strawberry.types import Info
 from core.errors import RuleViolation
 from core.text import CLIENT_KEY, GLOBAL_ID
 from resolvers import bulk as bulk_resolvers
+from resolvers.context import Context
 from resolvers.ids import encode_id
 from schema.inputs import text_field
 from schema.messages import Message, MessageContentInput
@@ -42,7 +43,7 @@ class SendBulkMessagePayload:
 @strawberry.type
 class BulkMutation:
     @strawberry.mutation(description="Per-creator results; one creator's failure does not stop the others.")
-    async def send_bulk_message(self, info: Info, input: SendBulkMessageInput) -> SendBulkMessagePayload:
+    async def send_bulk_message(self, info: Info[Context, None], input: SendBulkMessageInput) -> SendBulkMessagePayload:
         outcomes, errors = await bulk_resolvers.send_bulk_message(info.context, input)
         viewer = info.context.viewer
         results = [BulkSendResult(

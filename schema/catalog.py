@@ -2,16 +2,19 @@
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import Row
 from strawberry.types import Info
 
 from resolvers import catalog as catalog_resolvers
+from resolvers.context import Context
 from resolvers.ids import encode_id, id_cursor
 from schema.enums import ShopStatus, by_value
 from schema.inputs import Cursor
 from schema.relay import Connection, Node, build_connection, empty_connection
+from services.inbox import ShopRecord
 
 if TYPE_CHECKING:
     from schema.collaborations import TargetCollaboration
@@ -31,13 +34,13 @@ class Shop(Node):
     gmv: strawberry.Private[Decimal]
 
     @classmethod
-    def from_row(cls, row) -> "Shop":
+    def from_row(cls, row: Row[Any] | ShopRecord) -> "Shop":
         return cls(id=encode_id("Shop", row.id), pk=row.id, platform_id=row.platform_id, name=row.name,
                    status=_shop_status(row.status), gmv=row.affiliate_gmv_30d)
 
     @classmethod
     @lru_cache(maxsize=1024)
-    def of_record(cls, record) -> "Shop":
+    def of_record(cls, record: ShopRecord) -> "Shop":
         """`from_row` of a hashable record, remembered: a seller's inbox page names one shop 50 times.
         Shops are read-only values, so sharing one between requests is safe."""
         return cls.from_row(record)
@@ -45,7 +48,7 @@ class Shop(Node):
     @strawberry.field(name="affiliateGmv30d", description=(
         "Affiliate GMV over the last 30 days; it sets the weekly outreach limit. Visible to the shop's own "
         "sellers only: null for everyone else."))
-    def affiliate_gmv_30d(self, info: Info) -> Decimal | None:
+    def affiliate_gmv_30d(self, info: Info[Context, None]) -> Decimal | None:
         # A commercial figure: a Shop object is shared between requests (of_record), so the
         # viewer is checked here, on every read, not when the object is built.
         return self.gmv if info.context.viewer.shop_id == self.pk else None
@@ -58,7 +61,8 @@ class Shop(Node):
         return await info.context.loaders.shop_blocked.load(self.pk)
 
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
-    async def products(self, info: Info, first: int | None = 20, after: Cursor = None) -> Connection["Product"]:
+    async def products(self, info: Info[Context, None], first: int | None = 20,
+                       after: Cursor = None) -> Connection["Product"]:
         page = await catalog_resolvers.shop_products(info.context, self.pk, first, after)
         if page is None:
             return empty_connection()
@@ -66,7 +70,7 @@ class Shop(Node):
                                 page.has_previous)
 
     @strawberry.field
-    async def target_collaborations(self, info: Info, first: int | None = 20,
+    async def target_collaborations(self, info: Info[Context, None], first: int | None = 20,
                                     after: Cursor = None) -> Connection[TargetCollaborationRef]:
         from schema.collaborations import TargetCollaboration
 
@@ -88,10 +92,10 @@ class Product(Node):
     shop_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row) -> "Product":
+    def from_row(cls, row: Row[Any]) -> "Product":
         return cls(id=encode_id("Product", row.id), shop_id=row.shop_id, platform_id=row.platform_id,
                    title=row.title, price=row.price, currency=row.currency, image_url=row.image_url)
 
     @strawberry.field
-    async def shop(self, info: Info) -> Shop:
+    async def shop(self, info: Info[Context, None]) -> Shop:
         return Shop.from_row(await info.context.loaders.shop_by_id.load(self.shop_id))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
+from core.errors import RuleViolation
 from core.pages import Page
 from core.text import GLOBAL_ID
 from core.viewer import Viewer
@@ -28,6 +29,7 @@ from schema.messages import Message, _awaited_message_connection, _message_conne
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node
 from schema.samples import SampleRequest
+from services.inbox import ConversationRecord
 from services.outreach import PRE_REPLY_LIMIT
 
 if TYPE_CHECKING:
@@ -47,7 +49,8 @@ class Conversation(Node):
     created_at: datetime
     last_activity_at: datetime = strawberry.field(
         description="Newest message time, or createdAt when there is none; the inbox is ordered by it, newest first.")
-    unread_count: int = strawberry.field(description="Messages from the other side newer than the viewer's read position.")
+    unread_count: int = strawberry.field(
+        description="Messages from the other side newer than the viewer's read position.")
     is_starred: bool
     is_archived: bool
     is_unreplied: bool
@@ -66,7 +69,7 @@ class Conversation(Node):
     other_read: strawberry.Private[int]  # the other side's read position (a message id), for read receipts
 
     @classmethod
-    def from_row(cls, row, viewer: Viewer) -> "Conversation":
+    def from_row(cls, row: ConversationRecord, viewer: Viewer) -> "Conversation":
         """From a record of `services.inbox.conversation_record`, seen from the viewer's side.
 
         The record carries the creator, shop and newest message, so these are plain fields:
@@ -89,22 +92,24 @@ class Conversation(Node):
 
     @strawberry.field(description="Chronological. Use last/before to page back through history, "
                                   "first/after to page forward. Without either, the latest 20.")
-    def messages(self, info: Info, first: int | None = None, after: Cursor = None,
+    def messages(self, info: Info[Context, None], first: int | None = None, after: Cursor = None,
                  last: int | None = None, before: Cursor = None) -> Connection["Message"]:
         # Synchronous when `Query.conversation` read the page ahead (no awaitable to run), else
         # an awaitable, which graphql-core awaits as it would an async resolver's.
         page = messages_resolvers.read_messages(info.context, self.pk, first, after, last, before)
         if isinstance(page, Page):
             return _message_connection(page, info.context.viewer, self.other_read)
-        return _awaited_message_connection(page, info.context.viewer, self.other_read)
+        # strawberry reads the schema from the annotation, so it names the awaited value.
+        return _awaited_message_connection(page, info.context.viewer, self.other_read)  # type: ignore[return-value]
 
     @strawberry.field
-    async def sample_requests(self, info: Info, status: SampleRequestStatus | None = None) -> list[SampleRequest]:
+    async def sample_requests(self, info: Info[Context, None],
+                              status: SampleRequestStatus | None = None) -> list[SampleRequest]:
         rows = await info.context.loaders.sample_requests_by_conversation.load(self.pk)
         return [SampleRequest.from_row(row) for row in rows if status is None or row.status == status.value]
 
 
-async def load_conversation(ctx, conversation_id: int | None) -> Conversation | None:
+async def load_conversation(ctx: Context, conversation_id: int | None) -> Conversation | None:
     """The conversation as it is now (after a mutation), seen by the viewer."""
     if conversation_id is None:
         return None
@@ -167,7 +172,7 @@ class MarkAllConversationsReadPayload:
 @strawberry.type
 class ConversationQuery:
     @strawberry.field
-    async def conversation(self, info: Info, id: NodeId) -> Conversation | None:
+    async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         # The chat screen asks for the conversation and its messages: one statement reads both.
         row = await conversations_resolvers.conversation(info.context, id, subfield_arguments(info, "messages"))
         return Conversation.from_row(row, info.context.viewer) if row else None
@@ -177,15 +182,17 @@ class ConversationQuery:
 class ConversationMutation:
     @strawberry.mutation(description="Find or open the single conversation with a creator (sellers). "
                                      "Opening uses no outreach quota; the first message does.")
-    async def start_conversation(self, info: Info, input: StartConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.start_conversation(info.context, input))
+    async def start_conversation(self, info: Info[Context, None], input: StartConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.start_conversation(info.context, input)
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def mark_conversation_read(self, info: Info, input: MarkConversationReadInput) -> ConversationPayload:
+    async def mark_conversation_read(self, info: Info[Context, None],
+                                     input: MarkConversationReadInput) -> ConversationPayload:
         return await conversation_payload(info.context, await conversations_resolvers.mark_read(info.context, input))
 
     @strawberry.mutation
-    async def mark_conversations_read(self, info: Info,
+    async def mark_conversations_read(self, info: Info[Context, None],
                                       input: MarkConversationsReadInput) -> MarkConversationsReadPayload:
         ctx = info.context
         marked, errors = await conversations_resolvers.mark_many_read(ctx, input)
@@ -195,7 +202,7 @@ class ConversationMutation:
             user_errors=user_errors(errors))
 
     @strawberry.mutation
-    async def mark_all_conversations_read(self, info: Info,
+    async def mark_all_conversations_read(self, info: Info[Context, None],
                                           input: MarkAllConversationsReadInput) -> MarkAllConversationsReadPayload:
         from schema.inbox import InboxCounts
 
@@ -206,23 +213,28 @@ class ConversationMutation:
                                                inbox_counts=InboxCounts(**counts), user_errors=user_errors(errors))
 
     @strawberry.mutation
-    async def star_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "star"))
+    async def star_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "star")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def unstar_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unstar"))
+    async def unstar_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unstar")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def archive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "archive"))
+    async def archive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "archive")
+        return await conversation_payload(info.context, outcome)
 
     @strawberry.mutation
-    async def unarchive_conversation(self, info: Info, input: ConversationInput) -> ConversationPayload:
-        return await conversation_payload(info.context, await conversations_resolvers.set_flag(info.context, input, "unarchive"))
+    async def unarchive_conversation(self, info: Info[Context, None], input: ConversationInput) -> ConversationPayload:
+        outcome = await conversations_resolvers.set_flag(info.context, input, "unarchive")
+        return await conversation_payload(info.context, outcome)
 
 
-async def conversation_payload(ctx: Context, outcome) -> ConversationPayload:
+async def conversation_payload(ctx: Context,
+                               outcome: tuple[int | None, list[RuleViolation]]) -> ConversationPayload:
     conversation_id, errors = outcome
     return ConversationPayload(conversation=await load_conversation(ctx, conversation_id),
                                user_errors=user_errors(errors))

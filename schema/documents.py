@@ -27,7 +27,7 @@ from schema.identity_cache import IdentityCache
 CACHE_SIZE = 1024
 # The rules strawberry's own validate_document adds to the ones it is given.
 STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
-_VALIDATIONS: IdentityCache[list] = IdentityCache(CACHE_SIZE)
+_VALIDATIONS: IdentityCache[list[GraphQLError]] = IdentityCache(CACHE_SIZE)
 INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
 
 

@@ -2,13 +2,16 @@
 
 from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 
 from core.errors import USER_ERROR_CODES
 
+E = TypeVar("E", bound=Enum)
 
-def by_value(enum: type[Enum]) -> Callable[[str], Enum]:
+
+def by_value(enum: type[E]) -> Callable[[str], E]:
     """`enum(value)` as a dict lookup, for the rows of every page (EnumType.__call__ is slow)."""
     return {member.value: member for member in enum}.__getitem__
 
@@ -89,4 +92,6 @@ class SampleRequestStatus(Enum):
 
 
 # The contract's ErrorCode: the codes a business refusal carries (core/errors.py lists every code).
-ErrorCode = strawberry.enum(Enum("ErrorCode", [(code.name, code.value) for code in USER_ERROR_CODES]))
+# mypy types Enum's functional form with a computed member list as a member, not as a class.
+ErrorCode = strawberry.enum(  # type: ignore[call-overload]
+    Enum("ErrorCode", [(code.name, code.value) for code in USER_ERROR_CODES]))

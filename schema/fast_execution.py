@@ -15,17 +15,23 @@ that both paths answer alike.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from graphql import (
+    GraphQLAbstractType,
     GraphQLEnumType,
+    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     is_abstract_type,
     is_leaf_type,
     is_object_type,
 )
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
@@ -39,16 +45,16 @@ class _Bail(Exception):
 
 
 # Python types a built-in scalar serializes to themselves (ints only within GraphQL's 32 bits).
-_IDENTITY = {"String": str, "ID": str, "Boolean": bool, "Int": int}
+_IDENTITY: dict[str, type[Any]] = {"String": str, "ID": str, "Boolean": bool, "Int": int}
 
 
-def _leaf(graphql_type) -> Plan:
+def _leaf(graphql_type: GraphQLLeafType) -> Plan:
     if isinstance(graphql_type, GraphQLEnumType):
         return _enum(graphql_type)
     serialize = graphql_type.serialize
     same = _IDENTITY.get(graphql_type.name)
 
-    def complete(value):
+    def complete(value: Any) -> Any:
         if value is None:
             return None
         if type(value) is same and (same is not int or -2**31 <= value < 2**31):
@@ -61,7 +67,7 @@ def _leaf(graphql_type) -> Plan:
     return complete
 
 
-def _enum_names(graphql_type: GraphQLEnumType) -> dict:
+def _enum_names(graphql_type: GraphQLEnumType) -> dict[Any, str]:
     """An enum's GraphQL names by value and, for strawberry's enums, by member."""
     names = {definition.value: name for name, definition in graphql_type.values.items()}
     wrapped = getattr(graphql_type, "wrapped_cls", None)  # strawberry's enums: members, not only values
@@ -83,7 +89,7 @@ def _enum(graphql_type: GraphQLEnumType) -> Plan:
     names = _enum_names(graphql_type)
     serialize = graphql_type.serialize
 
-    def complete(value):
+    def complete(value: Any) -> Any:
         if value is None:
             return None
         name = names.get(value)
@@ -97,7 +103,7 @@ def _enum(graphql_type: GraphQLEnumType) -> Plan:
 
 
 def _non_null(inner: Plan) -> Plan:
-    def complete(value):
+    def complete(value: Any) -> Any:
         if value is None:
             raise _Bail
         completed = inner(value)
@@ -116,12 +122,13 @@ def _nullable(inner: Plan) -> Plan:
     return lambda value: None if value is None else inner(value)
 
 
-def _bail():
+def _bail() -> NoReturn:
     raise _Bail
 
 
-def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan,
-            abstract_plans) -> tuple[str, str] | None:
+def _inline(graphql_type: GraphQLOutputType, value: str, name: Callable[[object], str],
+            object_plan: Callable[[GraphQLObjectType], Plan | None],
+            abstract_plans: Callable[[GraphQLAbstractType], dict[type, Plan] | None]) -> tuple[str, str] | None:
     """A fast expression completing `value` (evaluated once, into `_v`) and the condition under
     which it applies (the value is of the usual Python type), or None. It covers str and bool
     leaves, enum members, datetimes, objects, unions of our types and lists of objects; `name`
@@ -143,10 +150,12 @@ def _inline(graphql_type, value: str, name: Callable[[object], str], object_plan
         return f"{by_identity}[id(_v)]", f"id(_v := {value}) in {by_identity}"
     if is_abstract_type(inner):
         by_class = abstract_plans(inner)
-        return by_class and (f"{name(by_class)}[type(_v)](_v)", f"type(_v := {value}) in {name(by_class)}")
+        if by_class is None:
+            return None
+        return f"{name(by_class)}[type(_v)](_v)", f"type(_v := {value}) in {name(by_class)}"
     if getattr(inner, "serialize", None) is _ISOFORMAT:
         return "_v.isoformat()", f"type(_v := {value}) is {name(datetime)}"
-    same = _IDENTITY.get(getattr(inner, "name", None))
+    same = _IDENTITY.get(getattr(inner, "name", ""))
     if same is str or same is bool:
         return "_v", f"type(_v := {value}) is {name(same)}"
     return None
@@ -158,7 +167,8 @@ def _compile_plan(type_name: str, entries: list[tuple[str, str]], helpers: dict[
     source = f"def complete_{type_name}(source):\n    return {{{body}}}\n"
     namespace = dict(helpers)
     exec(compile(source, f"<plan {type_name}>", "exec"), namespace)  # noqa: S102 - source built from the schema
-    return namespace[f"complete_{type_name}"]
+    plan: Plan = namespace[f"complete_{type_name}"]  # type: ignore[assignment]  # the function just defined
+    return plan
 
 
 # Plans by object type and field nodes, shared by every request of a cached document: a
@@ -169,13 +179,15 @@ _SHARED_PLANS: IdentityCache[Plan | None] = IdentityCache(_PLANS_LIMIT)
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         source = self.operation.loc.source.body if self.operation.loc else "@"
         # Without directives, plans can be shared across requests; otherwise they live for this one.
         self._plans = _SHARED_PLANS if "@" not in source else IdentityCache(_PLANS_LIMIT)
 
-    def complete_object_value(self, return_type, field_details_list, info, path, result, position_context):
+    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList,
+                              info: GraphQLResolveInfo, path: Path, result: Any,
+                              position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
         plan = self._object_plan(return_type, field_details_list)
         if plan is not None:
             try:
@@ -185,16 +197,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_object_value(return_type, field_details_list, info, path, result,
                                              position_context)
 
-    def _object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:
+    def _object_plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Plan | None:
         return self._plans.get((object_type, *(detail.node for detail in field_details_list)),
                                lambda: self._build_object_plan(object_type, field_details_list))
 
-    def _build_object_plan(self, object_type: GraphQLObjectType, field_details_list: list) -> Plan | None:
+    def _build_object_plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Plan | None:
         grouped, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
             return None
         entries: list[tuple[str, str]] = []  # (response key, expression of `source`)
-        helpers: dict[str, Plan] = {}
+        helpers: dict[str, object] = {}
         for response_key, details in grouped.items():
             if any(detail.defer_usage or detail.fragment_variable_values for detail in details):
                 return None
@@ -213,11 +225,11 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             entries.append((response_key, self._field_expression(field.type, details, attribute, complete, helpers)))
         return _compile_plan(object_type.name, entries, helpers)
 
-    def _field_expression(self, graphql_type, details: list, attribute: str, complete: Plan,
-                          helpers: dict[str, object]) -> str:
+    def _field_expression(self, graphql_type: GraphQLOutputType, details: FieldDetailsList, attribute: str,
+                          complete: Plan, helpers: dict[str, object]) -> str:
         """The expression completing `source.<attribute>`: inline for the usual Python type of
         the value (see `_inline`), else, and for anything unusual, by the field's full plan."""
-        def name(helper) -> str:
+        def name(helper: object) -> str:
             key = f"_h{len(helpers)}"
             helpers[key] = helper
             return key
@@ -231,7 +243,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # `_v` is a local of the generated function; each entry assigns it before reading it.
         return f"({expression} if {condition} else {name(complete)}(_v))"
 
-    def _value_plan(self, graphql_type, details: list) -> Plan | None:
+    def _value_plan(self, graphql_type: GraphQLOutputType, details: FieldDetailsList) -> Plan | None:
         if isinstance(graphql_type, GraphQLNonNull):
             inner = self._value_plan(graphql_type.of_type, details)
             return inner and _non_null(inner)
@@ -247,7 +259,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return self._abstract_plan(graphql_type, details)
         return None
 
-    def _plans_by_class(self, abstract_type, details: list) -> dict[type, Plan] | None:
+    def _plans_by_class(self, abstract_type: GraphQLAbstractType, details: FieldDetailsList) -> dict[type, Plan] | None:
         """The plan of each possible type of a union or interface, by its strawberry class."""
         plans = {}
         for possible in self.schema.get_possible_types(abstract_type):
@@ -258,13 +270,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plans[definition.origin] = plan
         return plans
 
-    def _abstract_plan(self, abstract_type, details: list) -> Plan | None:
+    def _abstract_plan(self, abstract_type: GraphQLAbstractType, details: FieldDetailsList) -> Plan | None:
         """A union or interface of strawberry types: pick the plan by the value's class."""
         plans = self._plans_by_class(abstract_type, details)
         if plans is None:
             return None
 
-        def complete(value):
+        def complete(value: Any) -> Any:
             if value is None:
                 return None
             plan = plans.get(type(value))

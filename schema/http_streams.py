@@ -17,11 +17,12 @@ error, then it ends; the client resubscribes with a fresh token and `after`.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
+from typing import Any
 
 from aiohttp import web
-from strawberry.http.streaming import MultipartSubscriptionTransport, SSETransport
+from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport, SSETransport
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
@@ -42,10 +43,11 @@ class MultipartSubscriptions(MultipartSubscriptionTransport):
         return "--\r\n"
 
 
-TRANSPORTS = {GRAPHQL_SSE_PROTOCOL: SSETransport, MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
+TRANSPORTS: dict[str, type[HTTPStreamTransport]] = {GRAPHQL_SSE_PROTOCOL: SSETransport,
+                                                    MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
 
 
-async def until_expiry(results: AsyncIterator, expires_at: float) -> AsyncIterator:
+async def until_expiry(results: AsyncGenerator[Any, None], expires_at: float) -> AsyncGenerator[Any, None]:
     """The results of a streamed operation until `expires_at` (a Unix time), then an UNAUTHENTICATED
     error as the last one. The stream behind is closed either way, giving back its subscription."""
     loop = asyncio.get_running_loop()
@@ -67,14 +69,15 @@ async def until_expiry(results: AsyncIterator, expires_at: float) -> AsyncIterat
         await results.aclose()
 
 
-async def write_stream(request: web.Request, stream: Callable[[], AsyncIterator[str]], status: int,
-                       headers: Mapping[str, str], writing: set[asyncio.Task]) -> web.StreamResponse:
+async def write_stream(request: web.Request, stream: Callable[[], AsyncGenerator[str, None]], status: int,
+                       headers: Mapping[str, str], writing: set[asyncio.Task[Any]]) -> web.StreamResponse:
     """Write a stream's chunks as they come (strawberry's aiohttp writer, closing the stream itself), as
     one of the `writing` tasks that `end_streams` ends. aiohttp notices a client that left only when a
     write fails, at the next heartbeat at the latest; the stream then ends, giving back its subscription."""
     response = web.StreamResponse(status=status, headers=headers)
     await response.prepare(request)
     task = asyncio.current_task()
+    assert task is not None, "a request handler runs in a task"
     writing.add(task)
     try:
         async with aclosing(stream()) as chunks:
@@ -88,7 +91,7 @@ async def write_stream(request: web.Request, stream: Callable[[], AsyncIterator[
     return response
 
 
-def end_streams(writing: set[asyncio.Task]) -> None:
+def end_streams(writing: set[asyncio.Task[Any]]) -> None:
     """At shutdown: cut every stream being written, so the process need not wait out its grace period
     for them. Their clients resubscribe (to another process) with `after`, as after a WebSocket's 1012."""
     for task in list(writing):

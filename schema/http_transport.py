@@ -9,6 +9,8 @@ answer through `fill`, so they follow one rule.
 """
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -21,8 +23,9 @@ _JSON_RANGES = frozenset({JSON, "application/*", "*/*"})
 _GRAPHQL_JSON_TYPES = frozenset({GRAPHQL_RESPONSE, "application/graphql+json"})
 _STREAM_TYPES = frozenset({"text/event-stream", "multipart/mixed"})
 # A request error's status in application/graphql-response+json by its code; other codes answer 400.
-REQUEST_ERROR_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.SHOP_INACTIVE: 403, ErrorCode.RATE_LIMITED: 429,
-                        ErrorCode.INTERNAL_SERVER_ERROR: 500, ErrorCode.SERVICE_UNAVAILABLE: 503}
+REQUEST_ERROR_STATUS: dict[str | None, int] = {
+    ErrorCode.UNAUTHENTICATED: 401, ErrorCode.SHOP_INACTIVE: 403, ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_SERVER_ERROR: 500, ErrorCode.SERVICE_UNAVAILABLE: 503}
 # While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
 # by itself once it is back. WebSockets close with 1013 (try again later) instead.
 RETRY_AFTER_SECONDS = 2
@@ -74,7 +77,7 @@ def _quality(parameters: str) -> float:
     return 1.0
 
 
-def fill(response: web.Response, result: dict | list, media: str) -> web.Response:
+def fill(response: web.Response, result: Mapping[str, Any] | Sequence[Any], media: str) -> web.Response:
     """`response` carrying a GraphQL response (a list for a batch) in `media`, with its status."""
     if type(result) is dict and "errors" in result:
         _answer_errors(response, result, media)
@@ -83,7 +86,7 @@ def fill(response: web.Response, result: dict | list, media: str) -> web.Respons
     return response
 
 
-def _answer_errors(response: web.Response, result: dict, media: str) -> None:
+def _answer_errors(response: web.Response, result: dict[str, Any], media: str) -> None:
     """Retry-After when the database is unavailable or a rate refused the request; for a request error
     in application/graphql-response+json, no `data` entry and a 4xx or 5xx status (the refusal's own,
     else its code's)."""

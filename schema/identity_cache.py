@@ -15,7 +15,7 @@ class IdentityCache(Generic[V]):
     full.
     """
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int) -> None:
         self._limit = limit
         self._entries: dict[tuple[int, ...], tuple[tuple, V]] = {}
 

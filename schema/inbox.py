@@ -5,6 +5,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import inbox as inbox_resolvers
+from resolvers.context import Context
 from schema.catalog import Shop
 from schema.conversations import Conversation
 from schema.enums import InboxFolder, ViewerRole
@@ -18,16 +19,18 @@ class Viewer:
     role: ViewerRole
 
     @strawberry.field
-    async def shop(self, info: Info) -> Shop | None:
+    async def shop(self, info: Info[Context, None]) -> Shop | None:
         viewer = info.context.viewer
-        return Shop.from_row(await info.context.loaders.shop_by_id.load(viewer.shop_id)) if viewer.is_seller else None
+        if not viewer.is_seller:
+            return None
+        return Shop.from_row(await info.context.loaders.shop_by_id.load(viewer.own_shop_id))
 
     @strawberry.field
-    async def creator(self, info: Info) -> Creator | None:
+    async def creator(self, info: Info[Context, None]) -> Creator | None:
         viewer = info.context.viewer
         if viewer.is_seller:
             return None
-        return Creator.from_row(await info.context.loaders.creator_by_id.load(viewer.creator_id))
+        return Creator.from_row(await info.context.loaders.creator_by_id.load(viewer.own_creator_id))
 
 
 @strawberry.type(description="Badge counts for the folders, from the viewer's side.")
@@ -42,11 +45,11 @@ class InboxCounts:
 @strawberry.type
 class InboxQuery:
     @strawberry.field
-    def viewer(self, info: Info) -> Viewer:
+    def viewer(self, info: Info[Context, None]) -> Viewer:
         return Viewer(role=ViewerRole(info.context.viewer.role))
 
     @strawberry.field(description="The viewer's inbox. first is at most 100.")
-    async def conversations(self, info: Info, folder: InboxFolder | None = InboxFolder.ALL,
+    async def conversations(self, info: Info[Context, None], folder: InboxFolder | None = InboxFolder.ALL,
                             filter: CreatorFilter | None = None, first: int | None = 20,
                             after: Cursor = None) -> Connection[Conversation]:
         page = await inbox_resolvers.conversations(
@@ -56,5 +59,5 @@ class InboxQuery:
                                 inbox_resolvers.conversation_cursor, page.has_next, page.has_previous)
 
     @strawberry.field
-    async def inbox_counts(self, info: Info) -> InboxCounts:
+    async def inbox_counts(self, info: Info[Context, None]) -> InboxCounts:
         return InboxCounts(**await inbox_resolvers.counts(info.context))

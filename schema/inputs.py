@@ -10,7 +10,7 @@ kind stops the schema from building.
 
 from collections.abc import Callable, Iterator
 from functools import wraps
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import strawberry
 from graphql import (
@@ -21,13 +21,16 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
+    get_named_type,
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core import text
-from core.errors import BadUserInput, invalid
+from core.errors import BadUserInput, RuleViolation, invalid
 from core.text import TextKind
 
 KIND = "inbox.text-kind"
@@ -35,19 +38,27 @@ STRING_SCALARS = ("String", "ID")
 
 # (path of the field at fault, why it is refused) for each refused string of a value.
 Refusals = Iterator[tuple[list[str], str]]
-Check = Callable[[object, list[str]], Refusals]
+Check = Callable[[Any, list[str]], Refusals]
+Resolver = Callable[..., Any]
+
+
+class RefusingPayload(Protocol):
+    """A mutation's payload class, which answers refused input with its `userErrors` alone."""
+
+    @classmethod
+    def refused(cls, errors: list[RuleViolation]) -> object: ...
 
 
 def describe(kind: TextKind, description: str | None = None, each: bool = False) -> str:
     return f"{description} {kind.describe(each)}" if description else kind.describe(each)
 
 
-def text_field(kind: TextKind, description: str | None = None, each: bool = False, **options):
+def text_field(kind: TextKind, description: str | None = None, each: bool = False, **options: Any) -> Any:
     """An input field holding text of this kind (`each` string of a list of them)."""
     return strawberry.field(description=describe(kind, description, each), metadata={KIND: kind}, **options)
 
 
-def text_argument(kind: TextKind, description: str | None = None):
+def text_argument(kind: TextKind, description: str | None = None) -> Any:
     """The `Annotated` marker of an argument holding text of this kind."""
     return strawberry.argument(description=describe(kind, description), metadata={KIND: kind})
 
@@ -67,16 +78,23 @@ def guard_inputs(schema: GraphQLSchema) -> None:
             if check is None:
                 continue
             if type_ is schema.subscription_type:
-                field.subscribe = _refusing(field.subscribe, check)
+                field.subscribe = _refusing(_resolver(field.subscribe), check)
             elif type_ is schema.mutation_type:
-                field.resolve = _answering_refusals(field.resolve, check, _payload_class(field.type))
+                field.resolve = _answering_refusals(_resolver(field.resolve), check, _payload_class(field.type))
             else:
-                field.resolve = _refusing(field.resolve, check)
+                field.resolve = _refusing(_resolver(field.resolve), check)
 
 
-def _refusing(resolve: Callable, check: Check) -> Callable:
+def _resolver(resolve: Resolver | None) -> Resolver:
+    """A field's resolver (or subscriber): strawberry gives every field that takes arguments one."""
+    if resolve is None:
+        raise TypeError("a field that takes arguments needs a resolver")
+    return resolve
+
+
+def _refusing(resolve: Resolver, check: Check) -> Resolver:
     @wraps(resolve)
-    def checked(source, info, **arguments):
+    def checked(source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
         refusal = next(check(arguments, []), None)
         if refusal is not None:
             path, reason = refusal
@@ -86,9 +104,9 @@ def _refusing(resolve: Callable, check: Check) -> Callable:
     return checked
 
 
-def _answering_refusals(resolve: Callable, check: Check, payload: type) -> Callable:
+def _answering_refusals(resolve: Resolver, check: Check, payload: type[RefusingPayload]) -> Resolver:
     @wraps(resolve)
-    def checked(source, info, **arguments):
+    def checked(source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
         refusal = next(check(arguments, []), None)
         if refusal is None:
             return resolve(source, info, **arguments)
@@ -98,9 +116,9 @@ def _answering_refusals(resolve: Callable, check: Check, payload: type) -> Calla
     return checked
 
 
-def _payload_class(graphql_type) -> type:
-    """The strawberry class of a mutation's payload; it must be able to answer refused input."""
-    payload = graphql_type.of_type.extensions[GraphQLCoreConverter.DEFINITION_BACKREF].origin
+def _payload_class(graphql_type: GraphQLOutputType) -> type[RefusingPayload]:
+    """The strawberry class of a mutation's (non-null) payload; it must be able to answer refused input."""
+    payload = get_named_type(graphql_type).extensions[GraphQLCoreConverter.DEFINITION_BACKREF].origin
     if not hasattr(payload, "refused"):
         raise TypeError(f"{payload.__name__} needs a `refused(errors)` classmethod to report refused input")
     return payload
@@ -137,7 +155,7 @@ def _value_check(coordinate: str, type_: GraphQLInputType, kind: TextKind | None
 
 
 def _string_check(kind: TextKind) -> Check:
-    def check(value, path):
+    def check(value: Any, path: list[str]) -> Refusals:
         if value is not None and (reason := kind.refusal(value)) is not None:
             yield path, reason
 
@@ -145,7 +163,7 @@ def _string_check(kind: TextKind) -> Check:
 
 
 def _list_check(item: Check) -> Check:
-    def check(value, path):
+    def check(value: Any, path: list[str]) -> Refusals:
         for index, element in enumerate(value or ()):
             yield from item(element, [*path, str(index)])
 
@@ -153,7 +171,7 @@ def _list_check(item: Check) -> Check:
 
 
 def _mapping_check(checks: dict[str, Check]) -> Check:
-    def check(value, path):
+    def check(value: Any, path: list[str]) -> Refusals:
         if value is None:
             return
         for name, field_check in checks.items():

@@ -11,17 +11,23 @@ document (a `CostFormula`); each request only puts its page sizes in.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SelectionSetNode,
+    VariableDefinitionNode,
     VariableNode,
     get_named_type,
     get_operation_ast,
@@ -32,6 +38,7 @@ from graphql.execution.values import get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from core.errors import RateLimited
@@ -58,7 +65,7 @@ class PageSize:
     literal: int | None = None
     variable: str | None = None
 
-    def value(self, variables: dict, default: int) -> int:
+    def value(self, variables: dict[str, Any], default: int) -> int:
         """The size within 0..MAX_PAGE (larger ones are refused when the field runs); null is the
         field's default."""
         size = self.literal if self.variable is None else variables.get(self.variable)
@@ -74,7 +81,7 @@ class Connection:
     per_node: "CostFormula"
     once: "CostFormula"
 
-    def cost(self, variables: dict) -> int:
+    def cost(self, variables: dict[str, Any]) -> int:
         page = max((size.value(variables, self.default) for size in self.sizes), default=self.default)
         return 2 + page * max(self.per_node.cost(variables), 1) + self.once.cost(variables)
 
@@ -89,12 +96,12 @@ class CostFormula:
     def __add__(self, other: "CostFormula") -> "CostFormula":
         return CostFormula(self.fixed + other.fixed, self.connections + other.connections)
 
-    def cost(self, variables: dict) -> int:
+    def cost(self, variables: dict[str, Any]) -> int:
         return self.fixed + sum(connection.cost(variables) for connection in self.connections)
 
     def variables(self) -> set[str]:
         """The variables that give page sizes, here or in nested connections."""
-        names = set()
+        names: set[str] = set()
         for connection in self.connections:
             names.update(size.variable for size in connection.sizes if size.variable is not None)
             names |= connection.per_node.variables() | connection.once.variables()
@@ -115,7 +122,7 @@ def _page_sizes(field: FieldNode) -> tuple[PageSize, ...]:
     return tuple(sizes)
 
 
-def _default_page(definition) -> int:
+def _default_page(definition: GraphQLField) -> int:
     """The page size a connection field declares as its default, else DEFAULT_PAGE."""
     defaults = (definition.args[name].default_value for name in PAGE_ARGUMENTS if name in definition.args)
     return next((value for value in defaults if isinstance(value, int)), DEFAULT_PAGE)
@@ -124,11 +131,12 @@ def _default_page(definition) -> int:
 class _FormulaBuilder:
     """Walks an operation's selections (fragments included) into its CostFormula."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode):
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
         self.schema = schema
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
-    def selections(self, selection_set, parent_type, seen: frozenset = frozenset()) -> CostFormula:
+    def selections(self, selection_set: SelectionSetNode | None, parent_type: GraphQLNamedType | None,
+                   seen: frozenset[str] = frozenset()) -> CostFormula:
         total = NOTHING
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
@@ -144,7 +152,7 @@ class _FormulaBuilder:
                     total += self.selections(fragment.selection_set, inner, seen | {selection.name.value})
         return total
 
-    def field(self, node: FieldNode, parent_type, seen: frozenset) -> CostFormula:
+    def field(self, node: FieldNode, parent_type: GraphQLNamedType | None, seen: frozenset[str]) -> CostFormula:
         fields = getattr(parent_type, "fields", None) or {}
         definition = fields.get(node.name.value)
         if definition is None:
@@ -159,10 +167,11 @@ class _FormulaBuilder:
             return children  # an edge is a wrapper: its node is the object that costs
         return CostFormula(1) + children
 
-    def connection(self, node: FieldNode, definition, field_type, seen: frozenset) -> Connection:
+    def connection(self, node: FieldNode, definition: GraphQLField, field_type: GraphQLNamedType,
+                   seen: frozenset[str]) -> Connection:
         per_node = once = NOTHING
         for selection in node.selection_set.selections if node.selection_set else ():
-            cost = self.selections(type(node.selection_set)(selections=(selection,)), field_type, seen)
+            cost = self.selections(SelectionSetNode(selections=(selection,)), field_type, seen)
             if isinstance(selection, FieldNode) and selection.name.value not in ("edges", "nodes"):
                 once += cost
             else:
@@ -175,9 +184,9 @@ class OperationCost:
     """One operation's formula and the definitions of the variables its page sizes use."""
 
     formula: CostFormula
-    page_variables: tuple
+    page_variables: tuple[VariableDefinitionNode, ...]
 
-    def charge(self, schema: GraphQLSchema, variables: dict | None, hide_suggestions: bool) -> int | None:
+    def charge(self, schema: GraphQLSchema, variables: dict[str, Any] | None, hide_suggestions: bool) -> int | None:
         """The cost with these request variables, coerced as execution will coerce them; None when
         they do not coerce (execution then refuses the operation before anything runs)."""
         if not self.page_variables:
@@ -189,7 +198,7 @@ class OperationCost:
         return self.formula.cost(coerced.coerced)
 
 
-_COSTS: IdentityCache[dict] = IdentityCache(1024)
+_COSTS: IdentityCache[dict[str | None, OperationCost]] = IdentityCache(1024)
 
 
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> OperationCost | None:
@@ -225,13 +234,13 @@ def refuse_if_too_costly(cost: int, max_cost: int) -> None:
             "fewer nested connections.", extensions={"code": TOO_COMPLEX, "cost": cost})
 
 
-def validation_rules(limits: Limits, production: bool) -> tuple:
+def validation_rules(limits: Limits, production: bool) -> tuple[type[ASTValidationRule], ...]:
     """Every validation rule, built once: graphql-core's, ours and, in production, no introspection."""
     ours = (max_depth_rule(limits.max_depth, None), max_aliases_rule(limits.max_aliases))
     return (*specified_rules, *ours, *((NoSchemaIntrospectionCustomRule,) if production else ()))
 
 
-async def admit(context, operation: OperationType) -> None:
+async def admit(context: ExecutionContext, operation: OperationType) -> None:
     """Let an operation of the viewer run, or refuse it: one token of the principal's query
     bucket per query (mutations pay per field), and a seller's mutations refused once the shop
     is no longer active (writes never trust a cached shop status)."""

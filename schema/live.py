@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from core.text import GLOBAL_ID
 from resolvers import live as live_resolvers
+from resolvers.context import Context
 from schema.conversations import Conversation
 from schema.enums import SenderRole, by_value
 from schema.inputs import Cursor, OptionalNodeId, text_field
@@ -44,14 +45,16 @@ class LiveMutation:
     async def report_typing(self, info: Info, input: ReportTypingInput) -> ReportTypingPayload:
         return ReportTypingPayload(user_errors=user_errors(await live_resolvers.report_typing(info.context, input)))
 
+_MESSAGE_ADDED = """New messages in the viewer's conversations (the viewer's own included, for their other tabs), or in one
+conversation when conversationId is given. With after (a MessageEdge cursor, with or without
+conversationId), first replays every message after it that the viewer may see, then continues live,
+with no gap and no duplicate, so a client that reconnects loses nothing."""  # noqa: E501 - the schema's text, line for line
+
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="""New messages in the viewer's conversations (the viewer's own included, for their other tabs), or in one
-conversation when conversationId is given. With after (a MessageEdge cursor, with or without
-conversationId), first replays every message after it that the viewer may see, then continues live,
-with no gap and no duplicate, so a client that reconnects loses nothing.""")
-    async def message_added(self, info: Info, conversation_id: OptionalNodeId = None,
+    @strawberry.subscription(description=_MESSAGE_ADDED)
+    async def message_added(self, info: Info[Context, None], conversation_id: OptionalNodeId = None,
                             after: Cursor = None) -> AsyncGenerator[Message, None]:
         ctx = info.context
         receipts = selects(info, "isReadByOtherSide")
@@ -61,7 +64,7 @@ with no gap and no duplicate, so a client that reconnects loses nothing.""")
 
     @strawberry.subscription(description="A conversation of the viewer changed: new message, read position "
                                          "(either side's), star, archive, block, sample status.")
-    async def conversation_updated(self, info: Info) -> AsyncGenerator[Conversation, None]:
+    async def conversation_updated(self, info: Info[Context, None]) -> AsyncGenerator[Conversation, None]:
         ctx = info.context
         async for conversation_ids in live_resolvers.conversation_ids(ctx):
             ctx.refresh_loaders()

@@ -1,10 +1,20 @@
 """Looking ahead from a resolver at what the query asks of its result."""
 
-from graphql import FieldNode, FragmentSpreadNode, Undefined, get_named_type, value_from_ast
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    Undefined,
+    get_named_type,
+    value_from_ast,
+)
 from strawberry.types import Info
 
 
-def subfield_arguments(info: Info, name: str) -> dict | None:
+def subfield_arguments(info: Info[Any, Any], name: str) -> dict[str, Any] | None:
     """The arguments given to the `name` field selected under the current field, when the
     selection is plain: the current field selected once, `name` selected once directly in it
     (not through a fragment) and without directives. None otherwise, or when it is not asked."""
@@ -12,15 +22,20 @@ def subfield_arguments(info: Info, name: str) -> dict | None:
     if len(raw.field_nodes) != 1 or raw.field_nodes[0].selection_set is None:
         return None
     selections = raw.field_nodes[0].selection_set.selections
-    if not all(isinstance(selection, FieldNode) for selection in selections):
+    fields = [selection for selection in selections if isinstance(selection, FieldNode)]
+    if len(fields) != len(selections):
         return None
-    matches = [selection for selection in selections if selection.name.value == name]
+    matches = [selection for selection in fields if selection.name.value == name]
     if len(matches) != 1 or matches[0].directives:
         return None
-    definition = get_named_type(raw.return_type).fields[name]
+    parent = get_named_type(raw.return_type)
+    assert isinstance(parent, GraphQLObjectType), "the current field returns an object"
+    definition = parent.fields[name]
+    # strawberry hands resolvers the coerced values, not graphql-core's VariableValues.
+    variables: dict[str, Any] = raw.variable_values  # type: ignore[assignment]
     arguments = {}
     for argument in matches[0].arguments or ():
-        value = value_from_ast(argument.value, definition.args[argument.name.value].type, raw.variable_values)
+        value = value_from_ast(argument.value, definition.args[argument.name.value].type, variables)
         if value is not Undefined:  # a variable the request left out: as if the argument were
             arguments[argument.name.value] = value
     return arguments
@@ -41,6 +56,6 @@ def selects(info: Info, name: str) -> bool:
                 if selection.name.value not in seen:
                     seen.add(selection.name.value)
                     pending.append(raw.fragments[selection.name.value].selection_set)
-            else:  # an inline fragment
+            elif isinstance(selection, InlineFragmentNode):
                 pending.append(selection.selection_set)
     return False

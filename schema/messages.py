@@ -2,15 +2,17 @@
 
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import Row
 from strawberry.types import Info
 
 from core.pages import Page
 from core.text import CLIENT_KEY, GLOBAL_ID, MESSAGE_TEXT
 from core.viewer import Viewer
 from resolvers import messages as messages_resolvers
+from resolvers.context import Context
 from resolvers.ids import encode_id
 from schema.catalog import Product
 from schema.collaborations import TargetCollaboration
@@ -24,6 +26,7 @@ from schema.inputs import text_field
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node, node_id_connection
 from schema.samples import SampleRequest
+from services.inbox import MessageRecord
 
 if TYPE_CHECKING:
     from schema.conversations import Conversation
@@ -44,7 +47,7 @@ class ProductCard:
     product_id: strawberry.Private[int]
 
     @strawberry.field
-    async def product(self, info: Info) -> Product:
+    async def product(self, info: Info[Context, None]) -> Product:
         return Product.from_row(await info.context.loaders.product_by_id.load(self.product_id))
 
 
@@ -53,7 +56,7 @@ class CollaborationInvite:
     collaboration_id: strawberry.Private[int]
 
     @strawberry.field
-    async def collaboration(self, info: Info) -> TargetCollaboration:
+    async def collaboration(self, info: Info[Context, None]) -> TargetCollaboration:
         row = await info.context.loaders.collaboration_by_id.load(self.collaboration_id)
         return TargetCollaboration.from_row(row)
 
@@ -64,7 +67,7 @@ class SampleRequestCard:
     sample_request_id: strawberry.Private[int]
 
     @strawberry.field
-    async def sample_request(self, info: Info) -> SampleRequest:
+    async def sample_request(self, info: Info[Context, None]) -> SampleRequest:
         return SampleRequest.from_row(await info.context.loaders.sample_request_by_id.load(self.sample_request_id))
 
 
@@ -79,8 +82,9 @@ MessageContent = Annotated[
     strawberry.union("MessageContent")]
 
 
-def content_of(row) -> MessageContent:
-    """The card a message row carries, by its kind."""
+def content_of(row: Any) -> MessageContent:
+    """The card a message row carries, by its kind (a row or record of `message`, typed loosely: its
+    kind tells which of its nullable columns are set, as `services.content.Content` writes them)."""
     if row.kind == "TEXT":
         return TextContent(text=row.text)
     if row.kind == "PRODUCT":
@@ -109,7 +113,7 @@ class Message(Node):
     conversation_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row, viewer: Viewer, read_by_other_side: bool) -> "Message":
+    def from_row(cls, row: Row[Any] | MessageRecord, viewer: Viewer, read_by_other_side: bool) -> "Message":
         """`read_by_other_side`: whether the other side's read position is at or past the row, as
         the caller read it with the row (a plain field: no statement per message); shown for the
         viewer's own messages only."""
@@ -120,10 +124,11 @@ class Message(Node):
                    is_read_by_other_side=read_by_other_side if mine else None)
 
     @strawberry.field
-    async def conversation(self, info: Info) -> ConversationRef:
+    async def conversation(self, info: Info[Context, None]) -> ConversationRef:
         from schema.conversations import Conversation
 
         row = await info.context.loaders.conversation_by_id.load(self.conversation_id)
+        assert row is not None, "a message is read only from a conversation the viewer sees"
         return Conversation.from_row(row, info.context.viewer)
 
 
@@ -145,11 +150,14 @@ class MessageContentInput:
     collaboration_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
 
 
-@strawberry.input(description="""Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes
+_SEND_MESSAGE_INPUT = """Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes
 (the single conversation for that pair is found or opened; a refused send opens nothing). entrance
 defaults to CREATOR_MESSAGES for sellers and CREATOR_INITIATED for creators. clientMessageId is unique
 per sender: every retry with the same key, racing or not, returns the first message; the same key with
-another target or content is INVALID_INPUT.""")
+another target or content is INVALID_INPUT."""  # noqa: E501 - the schema's text, line for line
+
+
+@strawberry.input(description=_SEND_MESSAGE_INPUT)
 class SendMessageInput:
     client_message_id: str = text_field(CLIENT_KEY)
     content: MessageContentInput
@@ -166,7 +174,7 @@ class SendMessagePayload(Refusable):
     conversation_id: strawberry.Private[int | None] = None
 
     @strawberry.field
-    async def conversation(self, info: Info) -> ConversationRef | None:
+    async def conversation(self, info: Info[Context, None]) -> ConversationRef | None:
         from schema.conversations import load_conversation
 
         """Loaded only when asked for: most senders need just the message."""
@@ -176,9 +184,9 @@ class SendMessagePayload(Refusable):
 @strawberry.type
 class MessageMutation:
     @strawberry.mutation
-    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+    async def send_message(self, info: Info[Context, None], input: SendMessageInput) -> SendMessagePayload:
         sent, errors = await messages_resolvers.send_message(info.context, input)
-        if errors:
+        if sent is None:
             return SendMessagePayload(message=None, user_errors=user_errors(errors))
         return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer,
                                                                    sent.read_by_other_side),

@@ -1,5 +1,8 @@
 """`Query.node`: any object by its global ID."""
 
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
@@ -14,22 +17,27 @@ from schema.messages import Message
 from schema.relay import Node
 from schema.samples import SampleRequest
 
+# The `from_row` of each node type that reads no viewer; rows come from the loaders (resolvers/nodes.py).
+_FROM_ROW: dict[str, Callable[[Any], Node]] = {
+    "Shop": Shop.from_row, "Creator": Creator.from_row, "Product": Product.from_row,
+    "SampleRequest": SampleRequest.from_row, "TargetCollaboration": TargetCollaboration.from_row}
 
-async def node_of(ctx: Context, type_name: str, row) -> Node:
+
+async def node_of(ctx: Context, type_name: str, row: Any) -> Node:
     """The GraphQL object of a row of the given node type."""
     if type_name == "Conversation":
         return Conversation.from_row(row, ctx.viewer)
     if type_name == "Message":
         # The access check loaded the conversation: its other side's read position costs no statement.
         conversation = await ctx.loaders.conversation_by_id.load(row.conversation_id)
+        assert conversation is not None, "resolvers.nodes returns a message only in a conversation the viewer sees"
         return Message.from_row(row, ctx.viewer, row.id <= conversation.other_last_read_message_id)
-    return {"Shop": Shop, "Creator": Creator, "Product": Product, "SampleRequest": SampleRequest,
-            "TargetCollaboration": TargetCollaboration}[type_name].from_row(row)
+    return _FROM_ROW[type_name](row)
 
 
 @strawberry.type
 class NodeQuery:
     @strawberry.field
-    async def node(self, info: Info, id: NodeId) -> Node | None:
+    async def node(self, info: Info[Context, None], id: NodeId) -> Node | None:
         found = await nodes_resolvers.node(info.context, id)
         return await node_of(info.context, *found) if found else None

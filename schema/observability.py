@@ -5,6 +5,7 @@ import time
 
 import orjson
 from graphql import get_operation_ast
+from strawberry.types import ExecutionContext
 
 from core.metrics import ANONYMOUS, OTHER, start_counting
 from schema.errors import classify
@@ -19,11 +20,11 @@ class Observation:
 
     __slots__ = ("_counter", "_started")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._counter = start_counting()
         self._started = time.perf_counter()
 
-    def finish(self, execution) -> None:
+    def finish(self, execution: ExecutionContext) -> None:
         elapsed = time.perf_counter() - self._started
         context = execution.context
         try:
@@ -44,7 +45,7 @@ class Observation:
             "sql_statements": statements}).decode())
 
 
-def _names_an_operation(execution) -> bool:
+def _names_an_operation(execution: ExecutionContext) -> bool:
     """The document parsed and validated, and its operation is the one the name (if any) names: a
     document that failed can carry any name, so its name labels no metric."""
     document = execution.graphql_document

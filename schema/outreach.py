@@ -6,6 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import outreach as outreach_resolvers
+from resolvers.context import Context
 from services.outreach import Quota
 
 
@@ -30,5 +31,5 @@ class OutreachQuota:
 @strawberry.type
 class OutreachQuery:
     @strawberry.field(description="Seller viewers only.")
-    async def outreach_quota(self, info: Info) -> OutreachQuota:
+    async def outreach_quota(self, info: Info[Context, None]) -> OutreachQuota:
         return OutreachQuota.from_quota(await outreach_resolvers.outreach_quota(info.context))

@@ -1,5 +1,7 @@
 """What every mutation payload shares: business refusals as userErrors."""
 
+from typing import Self
+
 import strawberry
 
 from core.errors import RuleViolation
@@ -26,5 +28,6 @@ class Refusable:
     """A payload that can answer refused input (schema/inputs.py) with its `userErrors` alone."""
 
     @classmethod
-    def refused(cls, errors: list[RuleViolation]):
-        return cls(user_errors=user_errors(errors))
+    def refused(cls, errors: list[RuleViolation]) -> Self:
+        # Every subclass is a strawberry type with a `user_errors` field.
+        return cls(user_errors=user_errors(errors))  # type: ignore[call-arg]

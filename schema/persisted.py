@@ -12,6 +12,7 @@ link is for HTTP); a WebSocket still runs only trusted documents in trusted mode
 """
 
 import re
+from typing import Any, TypeGuard, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
@@ -24,6 +25,7 @@ HASH = re.compile(r"[0-9a-fA-F]{64}")
 # As Apollo Server: a cache between client and server must not keep a miss (or any of these answers).
 NO_CACHE = {"Cache-Control": "private, no-cache, must-revalidate"}
 NOT_ALLOWED = ErrorCode.PERSISTED_QUERY_NOT_ALLOWED
+Q = TypeVar("Q")
 NOT_ALLOWED_MESSAGE = "Only the server's trusted documents may run, and this is not one of them."
 
 
@@ -31,16 +33,17 @@ class PersistedQueryError(InboxError):
     """A refused persisted query, answered by the view with `status`: 200 for what a client acts on
     (with `application/json`, Apollo Client reads the errors of a 200 only), 400 for a broken request."""
 
-    def __init__(self, message: str, code: str, status: int = 400):
+    def __init__(self, message: str, code: ErrorCode, status: int = 400) -> None:
         super().__init__(message, code=code)
         self.status = status
 
 
-def names_persisted_query(extensions: object) -> bool:
+def names_persisted_query(extensions: object) -> TypeGuard[dict[str, Any]]:
     return type(extensions) is dict and EXTENSION in extensions
 
 
-async def resolve(persisted: PersistedQueries, query: object, extensions: dict) -> tuple[object, dict]:
+async def resolve(persisted: PersistedQueries, query: Q,
+                  extensions: dict[str, Any]) -> tuple[Q | str, dict[str, Any]]:
     """The query an HTTP request naming a persisted query runs, and the extensions to run it with:
     without `persistedQuery` when the text came from the server, so that the pipeline does not
     register it again."""
@@ -53,7 +56,7 @@ async def resolve(persisted: PersistedQueries, query: object, extensions: dict) 
             # Exactly Apollo Server's answer, which Apollo's link and others retry with the text.
             raise PersistedQueryError("PersistedQueryNotFound", ErrorCode.PERSISTED_QUERY_NOT_FOUND, 200)
         return document, {key: value for key, value in extensions.items() if key != EXTENSION}
-    if type(query) is str and sha256_hex(query) != query_hash:
+    if isinstance(query, str) and sha256_hex(query) != query_hash:
         # The hash is checked so that no client can file another text under a known document's hash.
         raise PersistedQueryError("provided sha does not match query", ErrorCode.PERSISTED_QUERY_HASH_MISMATCH)
     return query, extensions
@@ -64,7 +67,8 @@ def _hash(persisted_query: object) -> str:
         raise PersistedQueryError("Unsupported persisted query version", ErrorCode.BAD_REQUEST)
     query_hash = persisted_query.get("sha256Hash")
     if type(query_hash) is not str or not HASH.fullmatch(query_hash):
-        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex", ErrorCode.BAD_REQUEST)
+        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex",
+                                  ErrorCode.BAD_REQUEST)
     return query_hash.lower()
 
 
@@ -72,12 +76,13 @@ def refuse_untrusted(persisted: PersistedQueries, context: ExecutionContext) -> 
     """In trusted mode, refuse a parsed document that is not in the manifest before it runs, as a
     validation error would be (which reaches the client on every transport). A text that does not
     parse is refused by strawberry with its syntax error."""
-    if persisted.trusted is None or context.graphql_document is None or persisted.allows(context.query):
+    query = context.query  # None only where no document parsed
+    if persisted.trusted is None or context.graphql_document is None or query is None or persisted.allows(query):
         return
     context.pre_execution_errors = [GraphQLError(NOT_ALLOWED_MESSAGE, extensions={"code": NOT_ALLOWED})]
 
 
 async def register(persisted: PersistedQueries, context: ExecutionContext) -> None:
     """Keep the text of an operation about to run that came with its hash (checked by `resolve`)."""
-    if names_persisted_query(context.operation_extensions):
+    if names_persisted_query(context.operation_extensions) and context.query is not None:
         await persisted.register(context.query)

@@ -7,7 +7,12 @@ extension with one hook rather than one per concern: strawberry wraps every hook
 extension in a context manager for every operation.
 """
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import ASTValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from schema.documents import prepare_document
@@ -16,13 +21,14 @@ from schema.observability import Observation
 from schema.persisted import refuse_untrusted, register
 
 
-def pipeline_extension(limits: Limits, rules: tuple, production: bool) -> type[SchemaExtension]:
+def pipeline_extension(limits: Limits, rules: tuple[type[ASTValidationRule], ...],
+                       production: bool) -> type[SchemaExtension]:
     """The extension class of a schema with these limits and prebuilt validation rules."""
 
     class OperationPipeline(SchemaExtension):
         cost: int | None = None
 
-        async def on_operation(self):
+        async def on_operation(self) -> AsyncIterator[None]:
             context = self.execution_context
             observation = Observation()
             context.validation_rules = rules
@@ -40,21 +46,22 @@ def pipeline_extension(limits: Limits, rules: tuple, production: bool) -> type[S
             yield
             observation.finish(context)
 
-        def get_results(self) -> dict:
+        def get_results(self) -> dict[str, Any]:
             return {} if self.cost is None else {"cost": self.cost}
 
     return OperationPipeline
 
 
-def _cost(context, production: bool) -> int | None:
+def _cost(context: ExecutionContext, production: bool) -> int | None:
     """The operation's cost with the page sizes of this request; None if its variables do not
     coerce (execution refuses it then, before anything runs)."""
     schema = context.schema._schema
+    assert context.graphql_document is not None, "an operation to run has parsed"
     cost = operation_cost(schema, context.graphql_document, context.operation_name)
     return None if cost is None else cost.charge(schema, context.variables, hide_suggestions=production)
 
 
-def _operation_to_run(context) -> OperationType | None:
+def _operation_to_run(context: ExecutionContext) -> OperationType | None:
     """The type of the prepared operation if strawberry will execute it (it parsed, validated,
     names an operation of the document, of a type this request may run), else None."""
     if context.graphql_document is None or context.pre_execution_errors:

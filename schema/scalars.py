@@ -20,7 +20,8 @@ def parse_decimal(value: str) -> Decimal:
     if len(value) > 100 or not _SYNTAX.fullmatch(value):
         raise ValueError("Expected a decimal number such as \"12.50\".")
     amount = Decimal(value)
-    if amount.adjusted() >= MAX_DIGITS or amount.as_tuple().exponent < -MAX_DIGITS:
+    # Finite (the syntax has no NaN or Infinity), so its exponent is a number.
+    if amount.adjusted() >= MAX_DIGITS or int(amount.as_tuple().exponent) < -MAX_DIGITS:
         raise ValueError(f"Expected a number below 10^{MAX_DIGITS} with at most {MAX_DIGITS} decimal places.")
     return amount
 

@@ -6,19 +6,25 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import AsyncGenerator, Callable, Mapping
 from functools import cached_property
+from typing import Any, TypeGuard
 
 import orjson
 from aiohttp import WSCloseCode, web
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.streaming import HTTPStreamTransport
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
 )
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 
 from core.errors import (
@@ -69,26 +75,26 @@ def error_response(request: web.Request, error: InboxError, status: int) -> web.
     return response
 
 
-class InboxView(GraphQLView):
+class InboxView(GraphQLView[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     stream_transport_classes_by_protocol = TRANSPORTS
 
-    def __init__(self, schema, runtime: Runtime, **kwargs):
+    def __init__(self, schema: BaseSchema, runtime: Runtime, **kwargs: Any) -> None:
         super().__init__(schema, subscription_protocols=PROTOCOLS, **kwargs)
         self.runtime = runtime
-        self.streams: set[asyncio.Task] = set()  # the handlers writing SSE or multipart streams
+        self.streams: set[asyncio.Task[Any]] = set()  # the handlers writing SSE or multipart streams
 
     async def _authenticate(self, header: str | None) -> Viewer:
         """The viewer of an Authorization header; refuses the sellers of an inactive shop."""
         return require_active_shop(await self.runtime.auth.authenticate(header))
 
-    def is_websocket_request(self, request: web.Request) -> bool:
+    def is_websocket_request(self, request: web.Request) -> TypeGuard[web.Request]:
         # Most requests are plain POSTs: skip building a WebSocketResponse to find that out.
         return request.method == "GET" and "upgrade" in request.headers.get("Connection", "").lower() \
             and super().is_websocket_request(request)
 
-    def _get_stream_transport_from_headers(self, headers):
+    def _get_stream_transport_from_headers(self, headers: Mapping[str, str]) -> HTTPStreamTransport | None:
         """strawberry's stream transport for the Accept header, only when the client ranks a stream
         above JSON (strawberry streams whenever a stream type is listed at all)."""
         if not prefers_stream(headers.get("Accept", "")):
@@ -99,7 +105,7 @@ class InboxView(GraphQLView):
         return (request.method == "GET" and "query" not in request.query and "extensions" not in request.query
                 and "text/html" in request.headers.get("Accept", ""))
 
-    def should_render_graphql_ide(self, request) -> bool:
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET naming a persisted query by hash has no `query`, and strawberry shows the IDE then.
         return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
 
@@ -122,7 +128,8 @@ class InboxView(GraphQLView):
         except web.HTTPException as error:  # e.g. 413 from aiohttp's body size limit
             return error_response(request, InboxError(error.reason, code=ErrorCode.BAD_REQUEST), error.status)
         except UnicodeDecodeError:
-            return error_response(request, InboxError("The request body is not UTF-8.", code=ErrorCode.BAD_REQUEST), 400)
+            not_utf8 = InboxError("The request body is not UTF-8.", code=ErrorCode.BAD_REQUEST)
+            return error_response(request, not_utf8, 400)
         except ConnectionResetError:
             raise  # the client left mid-request: nothing to answer, and no bug of ours (aiohttp ignores it)
         except Exception as error:
@@ -185,7 +192,9 @@ class InboxView(GraphQLView):
             return None  # refused before anything ran: `run` refuses it again, as a 400
         return self.create_response(await self.process_result(request, result), response)
 
-    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+    async def execute_single(self, request: web.Request, request_adapter: AsyncHTTPRequestAdapter,
+                             sub_response: web.Response, context: Context, root_value: None,
+                             request_data: GraphQLRequestData) -> ExecutionResult:
         """strawberry's, except that plain HTTP runs no subscription (strawberry would run it as a
         query, which fails): the one place that refuses them, with 400."""
         method = request_adapter.method
@@ -203,13 +212,18 @@ class InboxView(GraphQLView):
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
 
-    async def _create_streaming_response(self, request, result, protocol, sub_response):
+    async def _create_streaming_response(self, request: web.Request, result: SubscriptionExecutionResult,
+                                         protocol: Any, sub_response: web.Response) -> web.StreamResponse:
         """strawberry's SSE or multipart stream of an operation, ending when the request's token does."""
         if request.get(VIEWER_KEY) is not None:
-            result = until_expiry(result, self.runtime.auth.expiry(request.headers.get("Authorization")))
+            expires_at = self.runtime.auth.expiry(request.headers.get("Authorization"))
+            # The stream is an async generator; strawberry's SubscriptionExecutionResult protocol names no aclose,
+            # and an async generator function's own __anext__ is no coroutine function to it.
+            result = until_expiry(result, expires_at)  # type: ignore[arg-type, assignment]
         return await super()._create_streaming_response(request, result, protocol, sub_response)
 
-    async def create_streaming_response(self, request, stream, sub_response, headers):
+    async def create_streaming_response(self, request: web.Request, stream: Callable[[], AsyncGenerator[str, None]],
+                                        sub_response: web.Response, headers: Mapping[str, str]) -> web.StreamResponse:
         return await write_stream(request, stream, sub_response.status, {**sub_response.headers, **headers},
                                   self.streams)
 
@@ -244,7 +258,8 @@ class InboxView(GraphQLView):
         self.runtime.websockets.add(ws)  # closed with a reconnect hint on shutdown
         return ws
 
-    async def parse_http_body(self, request_adapter):
+    async def parse_http_body(
+            self, request_adapter: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
             data = await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError):  # strawberry assumes a JSON object; `0` or `[1]` is not one
@@ -253,14 +268,14 @@ class InboxView(GraphQLView):
             data.query, data.extensions = await resolve_persisted(self.runtime.persisted, data.query, data.extensions)
         return data
 
-    async def get_context(self, request: web.Request, response) -> Context:
+    async def get_context(self, request: web.Request, response: web.Response | web.WebSocketResponse) -> Context:
         return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response,
                        request_id=request[REQUEST_ID_KEY])
 
-    async def authenticate_ws(self, context: Context, params: dict | None) -> None:
+    async def authenticate_ws(self, context: Context, params: object) -> None:
         """Authenticate a WebSocket from its connection_init payload and give it its place among its
         principal's sockets, or reject it: 4403 when the token is refused, 4429 over the cap."""
-        if context.viewer is not None:
+        if context.authenticated is not None:
             return
         header = (params or {}).get("Authorization") if isinstance(params, dict) else None
         try:
@@ -278,11 +293,12 @@ class InboxView(GraphQLView):
         if socket is None:
             # Closed here with our code; the handler's own close (4403) then finds the socket closed.
             await context.response.close(code=TOO_MANY_SOCKETS_CLOSE_CODE, message=f"at most {cap} sockets".encode())
-            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.", "code": ErrorCode.RATE_LIMITED})
-        context.viewer, context.socket = viewer, socket
+            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.",
+                                            "code": ErrorCode.RATE_LIMITED})
+        context.authenticated, context.socket = viewer, socket
         context.refresh_loaders()
 
-    async def on_ws_connect(self, context: Context):
+    async def on_ws_connect(self, context: Context) -> None:
         await self.authenticate_ws(context, context.connection_params)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -301,7 +317,8 @@ class InboxView(GraphQLView):
         response[MEDIA_TYPE_KEY] = media_type(request.headers.get("Accept"))
         return response
 
-    def create_response(self, response_data, sub_response: web.Response) -> web.Response:
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+                        sub_response: web.Response) -> web.Response:
         return fill(sub_response, response_data, sub_response[MEDIA_TYPE_KEY])
 
 

@@ -11,17 +11,29 @@
 
 import asyncio
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage as LegacyInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.execution import ExecutionResult
 
 from core.errors import ErrorCode
+from resolvers.context import Context
+
+if TYPE_CHECKING:
+    from schema.view import InboxView
 
 FORBIDDEN_CLOSE_CODE = 4403
 INIT_TIMEOUT_CLOSE_CODE = 4408
@@ -37,10 +49,13 @@ class _TokenLifetime:
     """The token expiry of a handler's socket. `end_operations` is the protocol's part."""
 
     _token_timer: asyncio.TimerHandle | None = None  # a timer, not a sleeping task per idle socket
-    _expiring: asyncio.Task | None = None  # referenced, or the loop could drop the task half-way
+    _expiring: asyncio.Task[None] | None = None  # referenced, or the loop could drop the task half-way
+    context: Context  # set by the protocol handler, as is its websocket
+    websocket: AsyncWebSocketAdapter
 
     def watch_token(self) -> None:
         """After connection_ack: end the socket when its token expires."""
+        assert self.context.socket is not None, "acknowledged: authenticate_ws gave the socket its lease"
         delay = max(0.0, self.context.socket.seconds_left())
         self._token_timer = asyncio.get_running_loop().call_later(delay, self.token_expired)
 
@@ -73,21 +88,22 @@ class _TokenLifetime:
             self.context.socket = None
 
 
-class TransportWSHandler(_TokenLifetime, BaseGraphQLTransportWSHandler):
+class TransportWSHandler(_TokenLifetime, BaseGraphQLTransportWSHandler[Context, None]):
     """`graphql-transport-ws`."""
 
-    async def handle_connection_init(self, message) -> None:
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._token_timer is None:
             self.watch_token()
 
-    async def handle_subscribe(self, message) -> None:
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.refuses_operation():
             await super().handle_subscribe(message)
 
     async def end_operations(self, error: GraphQLError) -> None:
         """Each operation gets the error as its last result, then `complete`, as when a stream fails."""
         for operation in list(self.operations.values()):
+            assert operation.task is not None  # set before the operation is registered
             operation.task.cancel()  # before sending: the task sends nothing after the error
             await operation.send_next(ExecutionResult(data=None, errors=[error]))
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
@@ -99,12 +115,13 @@ class TransportWSHandler(_TokenLifetime, BaseGraphQLTransportWSHandler):
             await self.release()
 
 
-class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler):
+class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler[Context, None]):
     """Legacy `graphql-ws` (subscriptions-transport-ws). strawberry closes a rejected connection
     with 1011 there; both protocols close with 4403 here."""
 
     _init_received = False
-    _init_timeout: asyncio.Task | None = None  # referenced, or the loop could drop the task half-way
+    _init_timeout: asyncio.Task[None] | None = None  # referenced, or the loop could drop the task half-way
+    view: "InboxView"
 
     async def handle(self) -> None:
         timeout = self.view.connection_init_wait_timeout.total_seconds()
@@ -120,7 +137,7 @@ class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler):
             self._init_timeout = asyncio.create_task(
                 self.websocket.close(INIT_TIMEOUT_CLOSE_CODE, "Connection initialisation timeout"))
 
-    async def handle_connection_init(self, message) -> None:
+    async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         self._init_received = True
         try:
             await self.view.authenticate_ws(self.context, message.get("payload"))
@@ -131,7 +148,7 @@ class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler):
         if self.connection_acknowledged and self._token_timer is None:
             self.watch_token()
 
-    async def handle_start(self, message) -> None:
+    async def handle_start(self, message: StartMessage) -> None:
         if not self.refuses_operation():
             await super().handle_start(message)
 

@@ -4,6 +4,7 @@ import secrets
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import jwt
 from sqlalchemy import bindparam, select
@@ -11,9 +12,9 @@ from sqlalchemy import bindparam, select
 from core.config import Settings
 from core.errors import ShopInactive, Unauthenticated
 from core.viewer import CREATOR, SELLER, Viewer
-from models import Creator, Shop
 from models.database import GatedEngine
 from models.prepared import Prepared, fetch
+from models.tables import creator_t, shop_t
 from services.catalog import shop_status
 
 ALGORITHM = "HS256"
@@ -86,7 +87,7 @@ def decode_subject(secret: str, token: str, max_ttl_seconds: int = DEFAULT_MAX_T
     return SUBJECT_KINDS[kind], platform_id, exp + leeway_seconds
 
 
-def _numeric_date(claims: dict, name: str) -> int | float:
+def _numeric_date(claims: dict[str, Any], name: str) -> int | float:
     """A claim that must be a JSON number of seconds since 1970, up to the year 9999 (bounded first,
     so that the arithmetic on it stays exact and cannot overflow)."""
     value = claims[name]
@@ -99,12 +100,13 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     """The viewer, unless a seller whose shop is not ACTIVE (ShopInactive)."""
     if viewer.is_seller and viewer.shop_status != "ACTIVE":
         raise ShopInactive(
-            f"The shop is {viewer.shop_status.lower()}; its sellers have lost access to creator messages.")
+            f"The shop is {str(viewer.shop_status).lower()}; its sellers have lost access to creator messages.")
     return viewer
 
 
-_SHOP_BY_PLATFORM_ID = Prepared(select(Shop.id, Shop.status).where(Shop.platform_id == bindparam("platform_id")))
-_CREATOR_BY_PLATFORM_ID = Prepared(select(Creator.id).where(Creator.platform_id == bindparam("platform_id")))
+_SHOP_BY_PLATFORM_ID = Prepared(select(shop_t.c.id, shop_t.c.status)
+                                .where(shop_t.c.platform_id == bindparam("platform_id")))
+_CREATOR_BY_PLATFORM_ID = Prepared(select(creator_t.c.id).where(creator_t.c.platform_id == bindparam("platform_id")))
 
 
 async def find_viewer(engine: GatedEngine, role: str, platform_id: str) -> Viewer:
@@ -112,11 +114,11 @@ async def find_viewer(engine: GatedEngine, role: str, platform_id: str) -> Viewe
     params = {"platform_id": platform_id}
     if role == SELLER:
         rows = await fetch(engine, _SHOP_BY_PLATFORM_ID, params)
-        viewer = rows and Viewer(SELLER, shop_id=rows[0].id, shop_status=rows[0].status)
+        viewer = Viewer(SELLER, shop_id=rows[0].id, shop_status=rows[0].status) if rows else None
     else:
         rows = await fetch(engine, _CREATOR_BY_PLATFORM_ID, params)
-        viewer = rows and Viewer(CREATOR, creator_id=rows[0].id)
-    if not viewer:
+        viewer = Viewer(CREATOR, creator_id=rows[0].id) if rows else None
+    if viewer is None:
         raise Unauthenticated("The token's subject is not known.")
     return viewer
 
@@ -135,7 +137,7 @@ class Authenticator:
 
     def __init__(self, engine: GatedEngine, secret: str, ttl_seconds: float = 0.0,
                  max_token_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
-                 leeway_seconds: float = DEFAULT_LEEWAY_SECONDS):
+                 leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> None:
         self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
         self._token_rules = (max_token_ttl_seconds, leeway_seconds)
         self._subjects: dict[str, tuple[str, str, float]] = {}
@@ -166,9 +168,9 @@ class Authenticator:
         Without a cache the viewer was read for this request: nothing to do."""
         if not viewer.is_seller or self._ttl <= 0:
             return
-        status = await shop_status(self._engine, viewer.shop_id)
+        status = await shop_status(self._engine, viewer.own_shop_id)
         if status != viewer.shop_status:
-            self.forget_shop(viewer.shop_id)
+            self.forget_shop(viewer.own_shop_id)
             require_active_shop(replace(viewer, shop_status=status))
 
     def forget_shop(self, shop_id: int) -> None:
@@ -190,7 +192,10 @@ class Authenticator:
         return role, platform_id
 
 
-def _bounded(cache: dict) -> dict:
+Cache = TypeVar("Cache", bound=dict[Any, Any])
+
+
+def _bounded(cache: Cache) -> Cache:
     """The cache, emptied first when full (simple, and entries are cheap to rebuild)."""
     if len(cache) >= Authenticator.MAX_ENTRIES:
         cache.clear()

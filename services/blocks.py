@@ -37,7 +37,7 @@ async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: boo
     async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_creator(conn, creator_id) is None:
             raise not_found("The creator", ["input", "creatorId"])
-        return await _set(conn, block_t, viewer.shop_id, creator_id, blocked, "CREATOR")
+        return await _set(conn, block_t, viewer.own_shop_id, creator_id, blocked, "CREATOR")
 
     return await transactions.write(rt, work)
 
@@ -48,7 +48,7 @@ async def set_shop_blocked(rt: Runtime, viewer: Viewer, shop_id: int, blocked: b
     async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_shop(conn, shop_id) is None:
             raise not_found("The shop", ["input", "shopId"])
-        return await _set(conn, shop_block_t, shop_id, viewer.creator_id, blocked, "SHOP")
+        return await _set(conn, shop_block_t, shop_id, viewer.own_creator_id, blocked, "SHOP")
 
     return await transactions.write(rt, work)
 

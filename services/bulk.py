@@ -1,10 +1,12 @@
 """Bulk messages: one message to up to 100 creators, every rule applied per creator."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.config import Settings
 from core.errors import ErrorCode, RateLimited, RuleViolation, invalid, not_found
 from core.viewer import SELLER, Viewer
 from models.tables import message_t
@@ -21,7 +23,7 @@ BULK_LIMIT = 100
 @dataclass(frozen=True)
 class BulkOutcome:
     creator_id: int
-    message: object | None = None
+    message: Row[Any] | None = None
     error: RuleViolation | None = None
     read_by_other_side: bool = False  # the creator has read the message (one sent earlier under the batch key)
 
@@ -66,13 +68,13 @@ async def _send_one(rt: Runtime, viewer: Viewer, creator_id: int, content: Conte
     return BulkOutcome(creator_id, message=message, read_by_other_side=read)
 
 
-async def _deliver(conn: AsyncConnection, settings, viewer: Viewer, creator_id: int, content: Content,
-                   batch_id: str):
+async def _deliver(conn: AsyncConnection, settings: Settings, viewer: Viewer, creator_id: int, content: Content,
+                   batch_id: str) -> tuple[tuple[Row[Any], bool], list[events.Event]]:
     """((message, read by the creator), events) for one creator of the batch: the message sent earlier
     under the batch key, if any."""
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorIds"])
-    conversation, _ = await open_conversation(conn, viewer.shop_id, creator_id, "BULK_MESSAGE", SELLER)
+    conversation, _ = await open_conversation(conn, viewer.own_shop_id, creator_id, "BULK_MESSAGE", SELLER)
     earlier = (await conn.execute(select(message_t).where(
         message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id,
         message_t.c.conversation_id == conversation.id))).first()

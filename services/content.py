@@ -1,6 +1,7 @@
 """What a message carries, and the checks on it: text rules, and cards the sender's shop may send."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -8,10 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.errors import invalid
 from core.text import MESSAGE_TEXT
 from core.viewer import Viewer
-from models import (
-    Product,
-    TargetCollaboration,
-)
+from models.tables import collaboration_t, product_t
 
 SYSTEM = "SYSTEM"
 
@@ -27,12 +25,12 @@ class Content:
     sample_request_id: int | None = None
     notice_code: str | None = None
 
-    def columns(self) -> dict:
+    def columns(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "product_id": self.product_id,
                 "collaboration_id": self.collaboration_id, "sample_request_id": self.sample_request_id,
                 "notice_code": self.notice_code}
 
-    def matches(self, row) -> bool:
+    def matches(self, row: object) -> bool:
         """Whether a stored message carries this same content."""
         return all(getattr(row, name) == value for name, value in self.columns().items())
 
@@ -60,12 +58,12 @@ async def check_card(conn: AsyncConnection, viewer: Viewer, content: Content) ->
         raise invalid("Creators can send text messages only.", CONTENT_FIELD)
     if content.kind == "PRODUCT":
         shop_id = (await conn.execute(
-            select(Product.shop_id).where(Product.id == content.product_id))).scalar()
+            select(product_t.c.shop_id).where(product_t.c.id == content.product_id))).scalar()
         if shop_id != viewer.shop_id:
             raise invalid("The product must be one of your shop's products.", CONTENT_FIELD + ["productId"])
     elif content.kind == "COLLABORATION":
-        row = (await conn.execute(select(TargetCollaboration.shop_id, TargetCollaboration.status).where(
-            TargetCollaboration.id == content.collaboration_id))).first()
+        row = (await conn.execute(select(collaboration_t.c.shop_id, collaboration_t.c.status).where(
+            collaboration_t.c.id == content.collaboration_id))).first()
         if row is None or row.shop_id != viewer.shop_id or row.status != "ACTIVE":
             raise invalid("The collaboration must be an active target collaboration of your shop.",
                           CONTENT_FIELD + ["collaborationId"])

@@ -3,9 +3,13 @@
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
+    Select,
+    Update,
     and_,
     bindparam,
     case,
@@ -18,11 +22,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select, Update
 
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.viewer import CREATOR, SELLER, Viewer
-from models import Creator, Shop
 from models.database import insert_ignoring_conflicts
 from models.tables import (
     block_t,
@@ -65,7 +67,7 @@ def refuse_if_blocked(sender_role: str, blocked: bool, blocked_by_creator: bool,
 
 
 @lru_cache(maxsize=4)
-def _locking_select(by_pair: bool, with_key: bool):
+def _locking_select(by_pair: bool, with_key: bool) -> Select[Any]:
     """The conversation row to lock, with what every send checks, in the same round trip:
     both block flags (`block_flags`), the shop's status, and the message an idempotency key
     was already used for (read at the statement's start: a racing retry that commits while we
@@ -101,7 +103,8 @@ async def serialise_pair(conn: AsyncConnection, shop_id: int, creator_id: int) -
         await conn.execute(select(func.pg_advisory_xact_lock(shop_id, creator_id)))
 
 
-async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, client_message_id: str | None):
+async def _lock(conn: AsyncConnection, params: dict[str, Any], sender_key: str | None,
+                client_message_id: str | None) -> Row[Any] | None:
     with_key = client_message_id is not None
     if with_key:
         params.update(sender_key=sender_key, client_message_id=client_message_id)
@@ -109,7 +112,7 @@ async def _lock(conn: AsyncConnection, params: dict, sender_key: str | None, cli
 
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_key: str | None = None,
-                            client_message_id: str | None = None):
+                            client_message_id: str | None = None) -> Row[Any] | None:
     """The conversation row, locked until commit (see `_locking_select` for its extra columns).
 
     Every write to a conversation takes this lock first, so its messages get ids in commit
@@ -119,19 +122,19 @@ async def lock_conversation(conn: AsyncConnection, conversation_id: int, sender_
 
 
 async def lock_pair(conn: AsyncConnection, shop_id: int, creator_id: int, sender_key: str | None = None,
-                    client_message_id: str | None = None):
+                    client_message_id: str | None = None) -> Row[Any] | None:
     """The pair's conversation, locked as `lock_conversation` does, or None if there is none."""
     return await _lock(conn, {"shop": shop_id, "creator": creator_id}, sender_key, client_message_id)
 
 
-async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int):
+async def find_conversation(conn: AsyncConnection, shop_id: int, creator_id: int) -> Row[Any] | None:
     return (await conn.execute(select(conversation_t).where(
         conversation_t.c.shop_id == shop_id, conversation_t.c.creator_id == creator_id))).first()
 
 
 async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int, entrance: str,
                             opened_by: str, sender_key: str | None = None,
-                            client_message_id: str | None = None) -> tuple[object, bool]:
+                            client_message_id: str | None = None) -> tuple[Row[Any], bool]:
     """(locked conversation, opened now) for the pair, opening it if there is none.
 
     An existing conversation costs one round trip. Otherwise the opening takes its turn with the
@@ -157,15 +160,16 @@ async def open_conversation(conn: AsyncConnection, shop_id: int, creator_id: int
                  visible=opened_by == CREATOR, last_activity_at=now),
         ])
     locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
+    assert locked is not None, "inserted above, or by the open it raced"
     return locked, inserted is not None
 
 
-async def get_shop(conn: AsyncConnection, shop_id: int):
-    return (await conn.execute(select(shop_t).where(Shop.id == shop_id))).first()
+async def get_shop(conn: AsyncConnection, shop_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(shop_t).where(shop_t.c.id == shop_id))).first()
 
 
-async def get_creator(conn: AsyncConnection, creator_id: int):
-    return (await conn.execute(select(creator_t).where(Creator.id == creator_id))).first()
+async def get_creator(conn: AsyncConnection, creator_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(creator_t).where(creator_t.c.id == creator_id))).first()
 
 
 FLAGS = {"star": ("starred", True), "unstar": ("starred", False),
@@ -177,13 +181,14 @@ async def start_conversation(rt: Runtime, viewer: Viewer, creator_id: int, entra
     return await transactions.write(rt, lambda conn: _start(conn, viewer, creator_id, entrance))
 
 
-async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int, entrance: str):
-    existing = await find_conversation(conn, viewer.shop_id, creator_id)
+async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int,
+                 entrance: str) -> tuple[int, list[events.Event]]:
+    existing = await find_conversation(conn, viewer.own_shop_id, creator_id)
     if existing is not None:
         return existing.id, []
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorId"])
-    conversation, opened = await open_conversation(conn, viewer.shop_id, creator_id, entrance, SELLER)
+    conversation, opened = await open_conversation(conn, viewer.own_shop_id, creator_id, entrance, SELLER)
     if not opened:  # a racing start opened it: found, as an existing one is
         return conversation.id, []
     # The flags were read after the opening took its turn (`serialise_pair`); refusing rolls the opening back.
@@ -191,7 +196,7 @@ async def _start(conn: AsyncConnection, viewer: Viewer, creator_id: int, entranc
     return conversation.id, [events.conversation_changed(conversation, creator=False)]
 
 
-async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int):
+async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversation_id: int) -> Row[Any]:
     """The locked conversation, if the viewer may see it."""
     conversation = await lock_conversation(conn, conversation_id)
     if conversation is not None and viewer.owns(conversation.shop_id, conversation.creator_id):
@@ -202,7 +207,7 @@ async def _visible_conversation(conn: AsyncConnection, viewer: Viewer, conversat
     raise not_found("The conversation", ["input", "conversationId"])
 
 
-def read_time(now: ColumnElement) -> ColumnElement:
+def read_time(now: ColumnElement[Any]) -> ColumnElement[Any]:
     """The read time a move forward of a side's position writes: `now`, unless the row already holds
     a later one (a racing mark whose clock read came later, or another server's clock), so that
     otherSideLastReadAt never goes back."""
@@ -210,7 +215,7 @@ def read_time(now: ColumnElement) -> ColumnElement:
     return case((at.is_(None) | (at < now), now), else_=at)
 
 
-def _own_state(conversation_id: int, viewer: Viewer):
+def _own_state(conversation_id: int, viewer: Viewer) -> Update:
     return update(state_t).where(state_t.c.conversation_id == conversation_id, state_t.c.side == viewer.side)
 
 
@@ -219,7 +224,8 @@ async def set_flag(rt: Runtime, viewer: Viewer, conversation_id: int, action: st
     return await transactions.write(rt, lambda conn: _set_flag(conn, viewer, conversation_id, *FLAGS[action]))
 
 
-async def _set_flag(conn: AsyncConnection, viewer: Viewer, conversation_id: int, column: str, value: bool):
+async def _set_flag(conn: AsyncConnection, viewer: Viewer, conversation_id: int, column: str,
+                    value: bool) -> tuple[int, list[events.Event]]:
     conversation = await _visible_conversation(conn, viewer, conversation_id)
     changed = (await conn.execute(_own_state(conversation_id, viewer)
                                   .where(state_t.c[column] != value).values({column: value}))).rowcount
@@ -231,7 +237,8 @@ async def mark_read(rt: Runtime, viewer: Viewer, conversation_id: int, up_to: in
     return await transactions.write(rt, lambda conn: _mark_read(conn, viewer, conversation_id, up_to))
 
 
-async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int, up_to: int | None):
+async def _mark_read(conn: AsyncConnection, viewer: Viewer, conversation_id: int,
+                     up_to: int | None) -> tuple[int, list[events.Event]]:
     conversation = await _visible_conversation(conn, viewer, conversation_id)
     if up_to is None:
         up_to = conversation.last_message_id or 0
@@ -254,7 +261,7 @@ async def _message_in(conn: AsyncConnection, conversation_id: int, message_id: i
         message_t.c.id == message_id, message_t.c.conversation_id == conversation_id))).first() is not None
 
 
-def _own_side_changed(conversation, viewer: Viewer) -> events.Event:
+def _own_side_changed(conversation: Row[Any], viewer: Viewer) -> events.Event:
     """Only the viewer's side changed: tell the viewer's other tabs."""
     return events.conversation_changed(conversation, seller=viewer.is_seller, creator=not viewer.is_seller)
 

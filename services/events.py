@@ -1,7 +1,7 @@
 """Events the services publish (a write's after its commit), addressed to the participants who may see them."""
 
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row
 
@@ -14,7 +14,7 @@ from subscriptions import participant_channel
 class Event(NamedTuple):
     """A payload for the participants' channels (a tuple: a mark-all builds thousands)."""
 
-    payload: dict
+    payload: dict[str, Any]
     channels: tuple[str, ...]
     # A typing event goes out only if the typing gate admits this change of this key (core/indicators.py).
     gate: tuple[str, Change] | None = None
@@ -33,7 +33,7 @@ def typing_channel(participant: str) -> str:
     return f"{participant}:typing"
 
 
-def message_added(conversation, message) -> Event:
+def message_added(conversation: Row[Any], message: Row[Any]) -> Event:
     """A new message: both participants see it, and their conversation changed with it.
 
     `conversation` is the locked row as it was before the message, so its `last_message_id`
@@ -46,7 +46,7 @@ def message_added(conversation, message) -> Event:
                  (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)))
 
 
-def conversation_changed(conversation, *, seller: bool = True, creator: bool = True) -> Event:
+def conversation_changed(conversation: Row[Any], *, seller: bool = True, creator: bool = True) -> Event:
     """A conversation's state changed for one side or both (read position, star, archive, ...)."""
     channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
         (creator_channel(conversation.creator_id),) if creator else ())
@@ -67,12 +67,12 @@ def typing(conversation: Row, role: str, change: Change) -> Event:
 READ_BATCH = 500
 
 
-def read_positions_moved(viewer: Viewer, conversations: list) -> list[Event]:
+def read_positions_moved(viewer: Viewer, conversations: list[Row[Any]]) -> list[Event]:
     """The viewer's read position moved in these conversations (rows with id, shop_id and
     creator_id): each other party hears of its own conversation (its read receipts changed),
     and the viewer's side of all of them, a batch per event."""
     ids = [row.id for row in conversations]
-    own = shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+    own = shop_channel(viewer.own_shop_id) if viewer.is_seller else creator_channel(viewer.own_creator_id)
     other = creator_channel if viewer.is_seller else shop_channel
     parties = [row.creator_id if viewer.is_seller else row.shop_id for row in conversations]
     return ([Event({"type": "conversations", "conversation_ids": ids[i:i + READ_BATCH]}, (own,))

@@ -4,13 +4,14 @@ Both roles read through `conversation_state`, the viewer's side of each conversa
 so one query serves a seller's inbox and a creator's.
 """
 
-from collections import namedtuple
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.text import fold
@@ -45,7 +46,7 @@ class CreatorFilter:
     search: str | None = None
 
 
-def folder_condition(folder: str):
+def folder_condition(folder: str) -> ColumnElement[bool]:
     s = state_t.c
     return {
         "ALL": ~s.archived,
@@ -56,7 +57,7 @@ def folder_condition(folder: str):
     }[folder]
 
 
-def _search_short(c):
+def _search_short(c: Any) -> ColumnElement[bool]:
     """A needle of one or two characters, too short for the trigram index: a scan of the folded names."""
     cs = creator_search_t.c
     return c.id.in_(select(cs.creator_id).where(cs.handle.contains(bindparam("search_short"), escape="/")
@@ -67,7 +68,7 @@ def _search_short(c):
 # bounds are inclusive. Statements are built once per combination of fields (see below).
 # `search` looks in the creator's folded handle and display name (models/search.py), through
 # the trigram index from 3 characters on.
-_FILTER_CONDITIONS = {
+_FILTER_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "min_followers": lambda c: c.follower_count >= bindparam("min_followers"),
     "max_followers": lambda c: c.follower_count <= bindparam("max_followers"),
     "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
@@ -80,7 +81,7 @@ _FILTER_CONDITIONS = {
 _FIELDS = tuple(field.name for field in fields(CreatorFilter))
 
 
-def filter_params(flt: CreatorFilter | None) -> dict:
+def filter_params(flt: CreatorFilter | None) -> dict[str, Any]:
     """The bound values of a filter's set fields: `search` folded (`core.text.fold`), as `search_short`
     (LIKE-escaped) when it is shorter than a trigram."""
     if flt is None:
@@ -94,7 +95,7 @@ def filter_params(flt: CreatorFilter | None) -> dict:
     return params
 
 
-def creator_conditions(fields) -> list:
+def creator_conditions(fields: Iterable[str]) -> list[ColumnElement[bool]]:
     """The conditions of the given filter fields (keys of `filter_params`)."""
     return [_FILTER_CONDITIONS[name](creator_t.c) for name in sorted(fields)]
 
@@ -108,16 +109,82 @@ _CONVERSATION_COLUMNS = (
     state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id,
     _other_state.c.last_read_message_id.label("other_last_read_message_id"),
     _other_state.c.last_read_at.label("other_last_read_at"))
-CreatorRecord = namedtuple("CreatorRecord", creator_t.c.keys())
-ShopRecord = namedtuple("ShopRecord", shop_t.c.keys())
-MessageRecord = namedtuple("MessageRecord", message_t.c.keys())
-ConversationRecord = namedtuple("ConversationRecord", [col.name for col in _CONVERSATION_COLUMNS]
-                                + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"])
+
+
+# Records are made positionally (`_make`) from rows that select these columns, in this order.
+class CreatorRecord(NamedTuple):
+    id: int
+    platform_id: str
+    handle: str
+    display_name: str
+    avatar_url: str | None
+    follower_count: int
+    main_category: str
+    gmv_30d: Decimal
+    updated_at: datetime
+
+
+class ShopRecord(NamedTuple):
+    id: int
+    platform_id: str
+    name: str
+    status: str
+    affiliate_gmv_30d: Decimal
+    updated_at: datetime
+
+
+class MessageRecord(NamedTuple):
+    id: int
+    conversation_id: int
+    sender_role: str
+    sender_key: str | None
+    kind: str
+    text: str | None
+    product_id: int | None
+    collaboration_id: int | None
+    sample_request_id: int | None
+    notice_code: str | None
+    client_message_id: str | None
+    client_batch_id: str | None
+    created_at: datetime
+
+
+class ConversationRecord(NamedTuple):
+    id: int
+    shop_id: int
+    creator_id: int
+    entrance: str
+    created_at: datetime
+    last_message_id: int | None
+    last_activity_at: datetime
+    creator_has_replied: bool
+    seller_message_count: int
+    starred: bool
+    archived: bool
+    unread_count: int
+    unreplied: bool
+    last_read_message_id: int
+    other_last_read_message_id: int
+    other_last_read_at: datetime | None
+    blocked: bool
+    blocked_by_creator: bool
+    creator: CreatorRecord
+    shop: ShopRecord
+    last_message: MessageRecord | None
+
+
+# A migration that adds a column fails the import here, instead of shifting every field after it.
+for _record, _columns in ((CreatorRecord, creator_t.c.keys()), (ShopRecord, shop_t.c.keys()),
+                          (MessageRecord, message_t.c.keys()),
+                          (ConversationRecord, [col.name for col in _CONVERSATION_COLUMNS]
+                           + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"])):
+    if _record._fields != tuple(_columns):
+        raise RuntimeError(f"{_record.__name__} must list {tuple(_columns)}, in this order")
 _SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
 @lru_cache(maxsize=2)
-def _joined(side: str):
+def _joined(side: str) -> Select[Any]:
     """Conversations seen from one side, with their creator, shop, newest message, block flags (the
     shop blocks the creator, the creator blocks the shop) and the other side's read position, one row
     each: an inbox page needs all of them, and one statement fetches them. Built once per side:
@@ -141,12 +208,12 @@ def _joined(side: str):
         .where(s.side == side))
 
 
-def message_record(fields: dict) -> MessageRecord:
+def message_record(fields: dict[str, Any]) -> MessageRecord:
     """A message from an event's JSON fields."""
     return MessageRecord(**{**fields, "created_at": datetime.fromisoformat(fields["created_at"])})
 
 
-def conversation_record(row) -> ConversationRecord:
+def conversation_record(row: Iterable[Any]) -> ConversationRecord:
     """Split a row of the joined conversation select (`_joined`) into the conversation and its related records."""
     row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
@@ -156,12 +223,13 @@ def conversation_record(row) -> ConversationRecord:
                                      ShopRecord._make(row[creator_end:shop_end]), message))
 
 
-async def _records(db: GatedEngine | AsyncConnection, statement: Prepared, params: dict) -> list[ConversationRecord]:
+async def _records(db: GatedEngine | AsyncConnection, statement: Prepared,
+                   params: dict[str, Any]) -> list[ConversationRecord]:
     return [conversation_record(row) for row in await fetch(db, statement, params)]
 
 
 @lru_cache(maxsize=1024)
-def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool):
+def _page_statement(side: str, folder: str, fields: frozenset[str], has_cursor: bool) -> Prepared:
     """The statement of one shape of inbox page, built once: reusing the object spares
     SQLAlchemy from building it and computing its cache key on every request."""
     s = state_t.c
@@ -175,7 +243,7 @@ def _page_statement(side: str, folder: str, fields: frozenset, has_cursor: bool)
 
 async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, folder: str,
                              flt: CreatorFilter | None, first: int,
-                             after: tuple[datetime, int] | None) -> tuple[list, bool]:
+                             after: tuple[datetime, int] | None) -> tuple[list[ConversationRecord], bool]:
     """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
     params = filter_params(flt)
     query = _page_statement(viewer.side, folder, frozenset(params), after is not None)
@@ -186,7 +254,7 @@ async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, 
     return rows[:first], len(rows) > first
 
 
-def conversations_query(side: str, key: str, many: bool):
+def conversations_query(side: str, key: str, many: bool) -> Select[Any]:
     """The select of conversations of one side by `conversation.id` or `creator_id` (bound as
     `keys`, the side's owner as `owner`). One key gets `= :keys`: an IN list is rewritten for
     its length on every execution."""
@@ -201,18 +269,21 @@ def _conversations_statement(side: str, key: str, many: bool) -> Prepared:
     return Prepared(conversations_query(side, key, many))
 
 
-async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]) -> list:
+async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str,
+                            values: list[int]) -> list[ConversationRecord]:
     many = len(values) != 1
     statement = _conversations_statement(viewer.side, key, many)
     return await _records(db, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
 
 
-async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer, ids: list[int]) -> dict[int, object]:
+async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer,
+                               ids: list[int]) -> dict[int, ConversationRecord]:
     """The conversations among `ids` that the viewer may see."""
     return {row.id: row for row in await _conversations_by(db, viewer, "id", ids)}
 
 
-async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer, creator_ids: list[int]) -> dict:
+async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer,
+                                    creator_ids: list[int]) -> dict[int, ConversationRecord]:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
     return {row.creator_id: row for row in await _conversations_by(db, viewer, "creator_id", creator_ids)}
 
@@ -220,11 +291,12 @@ async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: V
 @lru_cache(maxsize=2)
 def _counts_statement(side: str) -> Prepared:
     """Badge counts of the five folders of one side, built once."""
-    def count(condition):
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     return Prepared(select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true()))
+                    .where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"),
+                           state_t.c.visible == true()))
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:

@@ -8,9 +8,10 @@ arrive in order and once, even when their events arrive late, twice or not at al
 Typing indicators are the exception: ephemeral, never stored, they are the events themselves."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Row, Select, and_, bindparam, select
 
 from core.errors import (
     ErrorCode,
@@ -24,7 +25,7 @@ from core.viewer import Viewer
 from models.tables import conversation_t, shop_t, state_t
 from services import blocks, catalog, events, messages
 from services.events import creator_channel, shop_channel, typing_channel
-from services.inbox import message_record
+from services.inbox import MessageRecord, message_record
 from services.runtime import Runtime
 from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 
@@ -32,13 +33,13 @@ from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 def viewer_channels(viewer: Viewer, typing: bool = False) -> list[str]:
     """The viewer's own channel (or its typing channel); sellers also hear shop status changes on the
     system channel."""
-    own = shop_channel(viewer.shop_id) if viewer.is_seller else creator_channel(viewer.creator_id)
+    own = shop_channel(viewer.own_shop_id) if viewer.is_seller else creator_channel(viewer.own_creator_id)
     if typing:
         own = typing_channel(own)
     return [own, SYSTEM_CHANNEL] if viewer.is_seller else [own]
 
 
-async def _events(rt: Runtime, viewer: Viewer, typing: bool = False) -> AsyncIterator[dict]:
+async def _events(rt: Runtime, viewer: Viewer, typing: bool = False) -> AsyncIterator[dict[str, Any]]:
     """The viewer's broker events (or its typing events); ends the stream when the seller's shop
     becomes inactive. Refused (TooManySubscriptions) when the principal holds as many subscriptions
     as allowed."""
@@ -72,21 +73,24 @@ async def _events(rt: Runtime, viewer: Viewer, typing: bool = False) -> AsyncIte
 
 async def _check_shop(rt: Runtime, viewer: Viewer) -> None:
     if viewer.is_seller:
-        if await catalog.shop_status(rt.reader, viewer.shop_id) != "ACTIVE":
+        if await catalog.shop_status(rt.reader, viewer.own_shop_id) != "ACTIVE":
             raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
 
 
-async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None, after: int | None) -> AsyncIterator:
+async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
+                       after: int | None) -> AsyncIterator[Row[Any] | MessageRecord]:
     """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
     delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
     floor = after
     async for event in _events(rt, viewer):
+        rows: Sequence[Row[Any] | MessageRecord]
         if event.get("type") == RESYNC["type"]:
             if floor is None:  # no cursor: start from what exists when the subscription began
                 floor = await _newest_message_id(rt)
                 continue
             rows = await _read_after(rt, viewer, floor, conversation_id)
         elif event.get("type") == "message" and conversation_id in (None, event["conversation_id"]):
+            assert floor is not None, "_events yields RESYNC first"
             last = delivered.get(event["conversation_id"], floor)
             if event["message_id"] <= last:
                 continue  # already delivered (a late or repeated event)
@@ -102,7 +106,7 @@ async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
                 yield row
 
 
-def _follows(event: dict, last: int, seen: bool) -> bool:
+def _follows(event: dict[str, Any], last: int, seen: bool) -> bool:
     """Whether the event's message comes right after what the stream delivered in its conversation:
     the message before it is the last one delivered, or none, or older than the stream's start."""
     previous = event.get("previous_id")
@@ -117,9 +121,10 @@ async def _newest_message_id(rt: Runtime) -> int:
         return await messages.newest_message_id(conn)
 
 
-async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: int | None) -> list:
+async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: int | None) -> list[Row[Any]]:
     """Every visible message after `after` (in one conversation, or all), read in batches."""
-    rows, batch = [], None
+    rows: list[Row[Any]] = []
+    batch: Sequence[Row[Any]] | None = None
     async with rt.reader.connect() as conn:
         while batch is None or len(batch) == 500:
             batch = await messages.visible_messages_after(conn, viewer, after, conversation_id)

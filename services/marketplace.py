@@ -1,8 +1,10 @@
 """The Find creators marketplace: filtered, ordered, keyset-paginated creators."""
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.tables import creator_t
@@ -11,13 +13,13 @@ from services.inbox import CreatorFilter, creator_conditions, filter_params
 ORDER_COLUMNS = {"FOLLOWERS_DESC": "follower_count", "GMV_DESC": "gmv_30d"}
 
 
-def order_value(row, order: str):
+def order_value(row: Row[Any], order: str) -> int | Decimal:
     """The value a row is ordered by, as kept in its cursor."""
     return getattr(row, ORDER_COLUMNS[order])
 
 
 async def list_creators(conn: AsyncConnection, flt: CreatorFilter | None, order: str, first: int,
-                        after: tuple[int | Decimal, int] | None) -> tuple[list, bool]:
+                        after: tuple[int | Decimal, int] | None) -> tuple[Sequence[Row[Any]], bool]:
     """One page of creators, highest first by `order`, ties by id; (rows, has_next_page)."""
     column = creator_t.c[ORDER_COLUMNS[order]]
     params = filter_params(flt)

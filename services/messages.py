@@ -3,11 +3,18 @@
 Every message (a send, a sample card, a system notice) goes through `append_message`,
 which keeps the denormalised inbox columns and the search rows right in the same transaction."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    Update,
     bindparam,
     case,
     func,
@@ -18,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.config import Settings
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.indicators import Change
 from core.pages import Page
@@ -50,9 +58,9 @@ _BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindpar
 ).returning(*block_flags(bindparam("shop"), bindparam("creator")))
 
 
-async def append_message(conn: AsyncConnection, conversation, sender_role: str, content: Content, *,
+async def append_message(conn: AsyncConnection, conversation: Row[Any], sender_role: str, content: Content, *,
                          sender_key: str | None = None, client_message_id: str | None = None,
-                         client_batch_id: str | None = None):
+                         client_batch_id: str | None = None) -> Row[Any]:
     """Insert a message into a locked conversation and update both sides' inbox state and its search row.
 
     A seller's or a creator's message is refused (BLOCKED) while either block holds."""
@@ -79,13 +87,13 @@ async def append_message(conn: AsyncConnection, conversation, sender_role: str, 
 
 
 @lru_cache(maxsize=2)
-def _state_update(system: bool):
+def _state_update(system: bool) -> Update:
     """Both sides see the new activity; the receiver gets an unread message and an unreplied
     conversation out of ARCHIVED; the sender has read everything up to its own message (a move
     forward, now: the other side's receipts turn true). System notices change neither unread
     counts, nor read positions, nor replied state."""
     s = state_t.c
-    values = {"last_activity_at": bindparam("now"), "visible": True}
+    values: dict[str, Any] = {"last_activity_at": bindparam("now"), "visible": True}
     if not system:
         receives = s.side != bindparam("sender")
         values.update(
@@ -108,7 +116,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Sent:
-    message: object
+    message: Row[Any]
     conversation_id: int
     # Never for a message sent now (it is newer than any read position); for the first message of
     # a retried key, whether the other side has read it since.
@@ -123,8 +131,8 @@ async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Con
         rt, lambda conn: _send(conn, rt.settings, viewer, target, content, client_message_id, entrance))
 
 
-async def _send(conn: AsyncConnection, settings, viewer: Viewer, target: Target, content: Content, key: str,
-                entrance: str | None):
+async def _send(conn: AsyncConnection, settings: Settings, viewer: Viewer, target: Target, content: Content,
+                key: str, entrance: str | None) -> tuple[Sent, list[events.Event]]:
     conversation = await _target_conversation(conn, viewer, target, entrance, key)
     if conversation.previous_id is not None:
         return await _replay(conn, viewer, conversation.previous_id, target, content), []
@@ -146,7 +154,7 @@ def _check_target_shape(viewer: Viewer, target: Target) -> None:
 
 
 async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None,
-                               key: str):
+                               key: str) -> Row[Any]:
     """The locked conversation a send goes to (with the message already sent under `key`, if any),
     opened if the other party was given and they have none yet."""
     if target.conversation_id is not None:
@@ -158,6 +166,7 @@ async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Ta
         shop_id, creator_id, default = viewer.shop_id, target.creator_id, "CREATOR_MESSAGES"
     else:
         shop_id, creator_id, default = target.shop_id, viewer.creator_id, "CREATOR_INITIATED"
+    assert shop_id is not None and creator_id is not None, "the viewer's, and the one `_check_target_shape` let in"
     conversation = await lock_pair(conn, shop_id, creator_id, viewer.principal, key)
     if conversation is not None:
         return conversation
@@ -170,7 +179,8 @@ async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Ta
     return conversation
 
 
-async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conversation, content: Content) -> None:
+async def check_may_send(conn: AsyncConnection, settings: Settings, viewer: Viewer, conversation: Row[Any],
+                         content: Content) -> None:
     """Every rule a send must pass, cheapest first; raises the first that fails."""
     await check_card(conn, viewer, content)
     if viewer.is_seller:
@@ -181,7 +191,8 @@ async def check_may_send(conn: AsyncConnection, settings, viewer: Viewer, conver
     refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator)
 
 
-async def _check_seller_send(conn: AsyncConnection, settings, conversation, content: Content) -> None:
+async def _check_seller_send(conn: AsyncConnection, settings: Settings, conversation: Row[Any],
+                             content: Content) -> None:
     """`conversation` is a row of `conversations.lock_conversation`, with its block flags."""
     refuse_if_blocked(SELLER, conversation.blocked, conversation.blocked_by_creator)
     await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
@@ -199,7 +210,7 @@ async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target
     return Sent(message, row.id, await read_by_other_side(conn, viewer, message))
 
 
-async def read_by_other_side(conn: AsyncConnection, viewer: Viewer, message) -> bool:
+async def read_by_other_side(conn: AsyncConnection, viewer: Viewer, message: Row[Any]) -> bool:
     """Whether the other side's read position in the message's conversation is at or past it."""
     position = (await conn.execute(select(state_t.c.last_read_message_id).where(
         state_t.c.conversation_id == message.conversation_id, state_t.c.side == viewer.other_side))).scalar_one()
@@ -210,7 +221,9 @@ async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int,
                         after: int | None = None, last: int | None = None,
                         before: int | None = None) -> Page:
     """Messages in chronological order: `first` after a cursor, or the `last` before one."""
-    params = {"conversation": conversation_id, "after": after, "before": before, "limit": (last or first) + 1}
+    size = last or first
+    assert size is not None, "resolvers.messages.messages_window gives first or last"
+    params = {"conversation": conversation_id, "after": after, "before": before, "limit": size + 1}
     statement = _messages_statement(after is not None, before is not None, newest_first=last is not None)
     rows = [MessageRecord._make(row) for row in await fetch(db, statement, params)]
     return _page(rows, first, after, last, before)
@@ -232,8 +245,10 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
         return found[conversation_id], page
     statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
                                                  newest_first=last is not None)
+    size = last or first
+    assert size is not None, "resolvers.messages.messages_window gives first or last"
     params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
-              "limit": (last or first) + 1}
+              "limit": size + 1}
     rows = await fetch(db, statement, params)
     if not rows:
         return None, None
@@ -244,14 +259,17 @@ async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversati
     return inbox.conversation_record(conversation), _page(records, first, after, last, before)
 
 
-def _page(rows: list, first: int | None, after: int | None, last: int | None, before: int | None) -> Page:
+def _page(rows: list[MessageRecord], first: int | None, after: int | None, last: int | None,
+          before: int | None) -> Page:
     """Rows read one past the page size, newest first for `last`, as a chronological page."""
     if last is not None:
         return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
+    assert first is not None, "resolvers.messages.messages_window gives first or last"
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
 
 
-def _messages_query(source, conversation, has_after: bool, has_before: bool, newest_first: bool):
+def _messages_query(source: FromClause, conversation: ColumnElement[int], has_after: bool, has_before: bool,
+                    newest_first: bool) -> Select[Any]:
     """One shape of messages page of `conversation` (a bound parameter or a column) from `source`,
     the message table or an alias of it."""
     m = source.c
@@ -280,7 +298,7 @@ def _conversation_messages_statement(side: str, has_after: bool, has_before: boo
 
 
 async def visible_messages_after(conn: AsyncConnection, viewer: Viewer, after: int,
-                                 conversation_id: int | None = None, limit: int = 500) -> list:
+                                 conversation_id: int | None = None, limit: int = 500) -> Sequence[Row[Any]]:
     """Messages with id > `after` in the conversations the viewer sees (or in one), by id."""
     s = state_t.c
     query = (select(message_t).join(state_t, s.conversation_id == message_t.c.conversation_id)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiohttp import web
 
 from core.config import Settings
 from core.indicators import MemoryIndicators, RedisIndicators, create_indicators
@@ -23,20 +23,19 @@ class Runtime:
     """Resources shared by every request of one process."""
 
     settings: Settings
-    engine: AsyncEngine
+    engine: GatedEngine  # every pooled connection through its gate
     secret: str
     broker: Broker
     rate_limits: RateLimits
     reader: GatedEngine = field(init=False)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
-    websockets: WeakSet = field(init=False, default_factory=WeakSet)
+    websockets: WeakSet[web.WebSocketResponse] = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
     indicators: MemoryIndicators | RedisIndicators = field(init=False)
 
-    def __post_init__(self):
-        self.engine = GatedEngine(self.engine)
+    def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
         self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,

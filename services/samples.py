@@ -1,12 +1,15 @@
 """Sample requests: a creator asks, the shop's seller approves or rejects once."""
 
-from sqlalchemy import insert, select, update
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
 from core.pages import Page
 from core.text import NOTE
 from core.viewer import CREATOR, Viewer
-from models import Product
+from models.tables import product_t, sample_t
 from models.types import utcnow
 from services import events, transactions
 from services.content import SYSTEM, Content
@@ -20,9 +23,6 @@ from services.messages import append_message
 from services.runtime import Runtime
 
 DECISIONS = {"APPROVED": "SAMPLE_APPROVED", "REJECTED": "SAMPLE_REJECTED"}
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from models.tables import sample_t
 
 
 def clean_note(note: str | None, field: list[str]) -> str | None:
@@ -33,25 +33,29 @@ def clean_note(note: str | None, field: list[str]) -> str | None:
     return note or None
 
 
-async def request_sample(rt: Runtime, viewer: Viewer, product_id: int, note: str | None, client_request_id: str):
+async def request_sample(rt: Runtime, viewer: Viewer, product_id: int, note: str | None,
+                         client_request_id: str) -> Row[Any]:
     """Create a PENDING request and its card in the conversation with the product's shop."""
     note = clean_note(note, ["input", "note"])
     return await transactions.write(rt, lambda conn: _request(conn, viewer, product_id, note, client_request_id))
 
 
-async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key: str):
-    previous = await _by_client_id(conn, viewer.creator_id, key)
+async def _request(conn: AsyncConnection, viewer: Viewer, product_id: int, note: str | None,
+                   key: str) -> tuple[Row[Any], list[events.Event]]:
+    previous = await _by_client_id(conn, viewer.own_creator_id, key)
     if previous is not None:
         if previous.product_id != product_id or previous.note != note:
             raise invalid("This clientRequestId was already used for another request; use a new key.",
                           ["input", "clientRequestId"])
         return previous, []
-    product = (await conn.execute(select(Product.__table__).where(Product.id == product_id))).first()
+    product = (await conn.execute(select(product_t).where(product_t.c.id == product_id))).first()
     if product is None:
         raise not_found("The product", ["input", "productId"])
-    if (await get_shop(conn, product.shop_id)).status != "ACTIVE":
+    shop = await get_shop(conn, product.shop_id)
+    assert shop is not None, "a product's shop exists (foreign key)"
+    if shop.status != "ACTIVE":
         raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive sample requests.")
-    conversation, _ = await open_conversation(conn, product.shop_id, viewer.creator_id, "SAMPLE_REQUEST", CREATOR)
+    conversation, _ = await open_conversation(conn, product.shop_id, viewer.own_creator_id, "SAMPLE_REQUEST", CREATOR)
     # A request is the creator's message to the shop: refused while either block holds (and the
     # opening rolled back with it).
     refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator,
@@ -66,18 +70,19 @@ async def _request(conn, viewer: Viewer, product_id: int, note: str | None, key:
     return request, [events.message_added(conversation, card)]
 
 
-async def _by_client_id(conn, creator_id: int, key: str):
+async def _by_client_id(conn: AsyncConnection, creator_id: int, key: str) -> Row[Any] | None:
     return (await conn.execute(select(sample_t).where(
         sample_t.c.creator_id == creator_id, sample_t.c.client_request_id == key))).first()
 
 
-async def decide(rt: Runtime, viewer: Viewer, request_id: int, status: str, reason: str | None = None):
+async def decide(rt: Runtime, viewer: Viewer, request_id: int, status: str, reason: str | None = None) -> Row[Any]:
     """Approve or reject once; the same decision again changes nothing, the other one is refused."""
     reason = clean_note(reason, ["input", "reason"])
     return await transactions.write(rt, lambda conn: _decide(conn, viewer, request_id, status, reason))
 
 
-async def _decide(conn: AsyncConnection, viewer: Viewer, request_id: int, status: str, reason: str | None):
+async def _decide(conn: AsyncConnection, viewer: Viewer, request_id: int, status: str,
+                  reason: str | None) -> tuple[Row[Any], list[events.Event]]:
     # The row lock makes two racing decisions take turns: the second sees the first's status.
     request = (await conn.execute(select(sample_t).where(
         sample_t.c.id == request_id, sample_t.c.shop_id == viewer.shop_id).with_for_update())).first()
@@ -92,6 +97,7 @@ async def _decide(conn: AsyncConnection, viewer: Viewer, request_id: int, status
         status=status, decided_at=utcnow(), reject_reason=reason if status == "REJECTED" else None,
     ).returning(*sample_t.c))).one()
     conversation = await lock_conversation(conn, request.conversation_id)
+    assert conversation is not None, "a sample request's conversation exists (foreign key)"
     notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))
     return request, [events.message_added(conversation, notice)]
 

@@ -37,9 +37,12 @@ _INSERT_SEARCH_ROW = message_search_t.insert()
 
 
 class StoredMessage(Protocol):
-    id: int
-    kind: str
-    text: str | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str | None: ...
 
 
 class ConversationParties(Protocol):

@@ -4,12 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-25 00:12:26.500787
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401
+from alembic import op
 
 import models.types
-
 
 revision = '0001'
 down_revision = None

@@ -21,7 +21,8 @@ PRODUCTS = """query($first: Int, $after: String) {
   viewer { shop { products(first: $first, after: $after) { edges { cursor } }
                   targetCollaborations(first: $first, after: $after) { edges { cursor } } } } }"""
 MESSAGES = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
-  conversation(id: $id) { messages(first: $first, after: $after, last: $last, before: $before) { edges { cursor } } } }"""
+  conversation(id: $id) {
+    messages(first: $first, after: $after, last: $last, before: $before) { edges { cursor } } } }"""
 
 GARBAGE_CURSORS = [
     "not a cursor", "!!!!", "%%%", "\u00e9\u00e8", "Zm9v", b64("garbage"), b64(b"\xff\xfe\xfd"), b64("x|y"),

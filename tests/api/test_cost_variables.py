@@ -5,7 +5,8 @@ import pytest
 from tests.support.world import build_world
 
 NESTED = """query Pages($n: Int = 1) { %s }"""
-PAGE = "a%d: conversations(first: $n) { nodes { id messages(first: $n) { nodes { id content { ... on TextContent { text } } } } } }"
+PAGE = ("a%d: conversations(first: $n) { nodes { id messages(first: $n) {"
+        " nodes { id content { ... on TextContent { text } } } } } }")
 FIFTEEN = NESTED % " ".join(PAGE % i for i in range(15))
 
 
@@ -41,8 +42,9 @@ async def test_first_and_last_are_charged_alike(api, argument):
 async def test_a_variable_in_a_fragment_is_charged_at_its_value(api):
     await build_world(api.engine)
     query = """query($n: Int) { ...Page }
-               fragment Page on Query { a: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } }
-                                        b: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } } }"""
+               fragment Page on Query {
+                 a: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } }
+                 b: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } } }"""
     _, body = await api.post(query, {"n": 100}, as_="shop:s1")
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
 

@@ -38,7 +38,8 @@ NODE = """query($id: ID!) { node(id: $id) {
   ... on Message { senderRole isMine conversation { id } content { ... on TextContent { text } } }
   ... on SampleRequest { sampleStatus: status note product { platformId } creator { handle } shop { platformId }
                          conversation { id } }
-  ... on TargetCollaboration { name commissionRate collaborationStatus: status products { platformId } shop { platformId } }
+  ... on TargetCollaboration { name commissionRate collaborationStatus: status products { platformId }
+                               shop { platformId } }
 } }"""
 
 MESSAGES = """
@@ -137,7 +138,8 @@ async def test_viewer_and_node_of_every_type_and_typed_ids(api):
     assert Decimal(found.pop("commissionRate")) == Decimal("0.15")
     assert found == {
         "__typename": "TargetCollaboration", "id": collaboration_id, "name": "Spring",
-        "collaborationStatus": "ACTIVE", "products": [{"platformId": "p3"}, {"platformId": "p1"}], "shop": {"platformId": "s1"}}
+        "collaborationStatus": "ACTIVE", "products": [{"platformId": "p3"}, {"platformId": "p1"}],
+        "shop": {"platformId": "s1"}}
     # The sample request card is the conversation's newest message.
     assert conversation["lastMessage"]["id"] != message_id
 

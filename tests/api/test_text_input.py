@@ -53,7 +53,10 @@ def string_inputs() -> dict[str, str | None]:
 
 
 def limit_of(coordinate: str) -> int:
-    return int(LIMIT.search(string_inputs()[coordinate]).group(1).replace(",", ""))
+    description = string_inputs()[coordinate]
+    found = LIMIT.search(description or "")
+    assert found is not None, description
+    return int(found.group(1).replace(",", ""))
 
 
 def mutation(field: str, input_literal: str, variable_type: str = "String!") -> str:
@@ -357,7 +360,8 @@ async def _assert_garbage_refused(api, garbage: str) -> None:
             _, body = await api.post(mutation("blockCreator", "{creatorId: $v}", "ID!"), {"v": value}, as_="shop:s1")
         codes = [e["extensions"]["code"] for e in body.get("errors") or []]
         payload = (body.get("data") or {}).get("blockCreator")
-        assert codes == ["BAD_USER_INPUT"] or [e["code"] for e in payload["userErrors"]] == ["INVALID_INPUT"], body
+        assert codes == ["BAD_USER_INPUT"] or payload is not None and [
+            e["code"] for e in payload["userErrors"]] == ["INVALID_INPUT"], body
     # A cursor too: the bare-id cursor of a list ordered by id ("MQ" is "1").
     _, body = await api.post("query($v: String) { sampleRequests(after: $v) { nodes { id } } }",
                              {"v": "MQ" + garbage}, as_="shop:s1")

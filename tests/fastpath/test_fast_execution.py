@@ -59,7 +59,7 @@ query Market { creators(first: 5, filter: {minFollowers: 0}) { edges { cursor no
 async def _plain(api, document: str, variables: dict | None, subject: str) -> dict:
     viewer = await api.runtime.auth.authenticate(f"Bearer {api.token(subject)}")
     result = await PLAIN.execute(document, variable_values=variables, context_value=Context(api.runtime, viewer))
-    assert not result.errors, result.errors
+    assert not result.errors and result.data is not None, result.errors
     return result.data
 
 

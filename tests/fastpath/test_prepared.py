@@ -1,6 +1,7 @@
 """Prepared reads (`models.prepared`): on PostgreSQL asyncpg runs them itself, and they must
 answer exactly as SQLAlchemy does, count as statements, and survive a dropped connection."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +16,7 @@ from tests.support.app import world_api
 from tests.support.gql import SEND, text_to_shop
 
 
-async def _answers(reader, statement, params) -> tuple[list, list]:
+async def _answers(reader, statement, params) -> tuple[Sequence, Sequence]:
     """(rows read directly, rows read through SQLAlchemy) of one statement."""
     direct = await fetch(reader, statement, params)
     async with reader.connect() as conn:

@@ -115,9 +115,13 @@ async def _first_result(response: aiohttp.ClientResponse) -> dict:
     """The first result of a multipart stream (heartbeats skipped)."""
     reader = aiohttp.MultipartReader.from_response(response)
     async with asyncio.timeout(10):
-        while (part := await (await reader.next()).json()) == {}:
-            pass
-    return part["payload"]
+        while True:
+            body = await reader.next()
+            assert isinstance(body, aiohttp.BodyPartReader)
+            part = await body.json()
+            if part != {}:
+                assert part is not None
+                return part["payload"]
 
 
 async def test_a_stream_gives_its_subscription_back_when_its_client_leaves_and_ends_at_shutdown(capped_server):

@@ -4,6 +4,7 @@ shared with WebSockets, and plain requests that still get JSON."""
 
 import asyncio
 import json
+from typing import Any
 
 import aiohttp
 import pytest
@@ -37,7 +38,8 @@ async def _open(api, accept: dict, subject: str = "creator:c1", variables: dict 
 async def _sse_events(response: aiohttp.ClientResponse, count: int, timeout: float = 10) -> list[tuple]:
     """The next `count` events of an SSE body as (event, data), comments (heartbeats) as ("", comment).
     Every line must end with CRLF or LF, and every event with an empty line."""
-    events, event, data = [], None, None
+    events: list[tuple[str, Any]] = []
+    event, data = None, None
     async with asyncio.timeout(timeout):
         while len(events) < count:
             line = (await response.content.readline()).decode()
@@ -123,13 +125,14 @@ async def test_an_sse_request_without_a_valid_token_is_refused_before_it_runs(ap
     assert response.status == 401 and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
 
 
-async def _multipart_parts(response: aiohttp.ClientResponse, timeout: float = 10) -> list[dict]:
+async def _multipart_parts(response: aiohttp.ClientResponse, timeout: float = 10) -> list[Any]:
     """Every part of a multipart/mixed body up to its closing delimiter, read by aiohttp's MIME parser."""
     parts = []
     async with asyncio.timeout(timeout):
         reader = aiohttp.MultipartReader.from_response(response)
         while (part := await reader.next()) is not None:
             assert part.headers["Content-Type"] == "application/json; charset=utf-8"
+            assert isinstance(part, aiohttp.BodyPartReader)
             parts.append(await part.json())
         assert reader.at_eof()
     return parts

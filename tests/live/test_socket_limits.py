@@ -27,7 +27,8 @@ async def _race_sockets(apis, subject: str, count: int, protocol: str = TRANSPOR
     """Open `count` sockets of one subject at once, spread over the apps: (acked, refused)."""
     clients = await asyncio.gather(*(_open(apis[i % len(apis)], subject, protocol) for i in range(count)))
     acked = await asyncio.gather(*(client.acked() for client in clients))
-    return [c for c, ok in zip(clients, acked) if ok], [c for c, ok in zip(clients, acked) if not ok]
+    return ([c for c, ok in zip(clients, acked, strict=True) if ok],
+            [c for c, ok in zip(clients, acked, strict=True) if not ok])
 
 
 async def _refusals(clients: list[WSClient], seconds: float = 1.0) -> list[str]:

@@ -227,11 +227,13 @@ async def test_reports_have_a_rate_bucket_of_their_own(aiohttp_client, database_
 
 async def _parts(response: aiohttp.ClientResponse, count: int, timeout: float = 10) -> list[dict]:
     """The results of the next `count` parts of a multipart subscription ({} parts are heartbeats)."""
-    results = []
+    results: list[dict] = []
     async with asyncio.timeout(timeout):
         reader = aiohttp.MultipartReader.from_response(response)
         while len(results) < count:
-            if body := await (await reader.next()).json():
+            part = await reader.next()
+            assert isinstance(part, aiohttp.BodyPartReader)
+            if body := await part.json():
                 results.append(body["payload"])
     return results
 

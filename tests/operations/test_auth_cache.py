@@ -14,7 +14,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from models import Shop
+from models.tables import shop_t
 from services.auth import issue_token
 from subscriptions import SYSTEM_CHANNEL, create_broker
 from tests.support.app import world_api
@@ -23,7 +23,7 @@ from tests.support.world import set_shop_status, unchanged
 
 VIEWER = "query { viewer { role shop { platformId } } }"
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }"
-SHOPS = Shop.__table__
+SHOPS = shop_t
 
 
 async def suspend(engine) -> int:

@@ -46,6 +46,7 @@ async def cli(env: dict, *args: str) -> tuple[int, str, str]:
         sys.executable, "server.py", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None  # communicate() waited for the exit
     return process.returncode, out.decode(), err.decode()
 
 

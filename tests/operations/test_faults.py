@@ -136,6 +136,7 @@ class Load:
                 return
             if message["type"] == "complete":
                 return
+            assert payload is not None, message
             message_id = payload["data"]["messageAdded"]["id"]
             self.delivered.append(message_id)
             self.cursor = message_cursor(message_id)

@@ -13,7 +13,7 @@ from commands.platform_import import (
     load_import_file,
     parse_import_data,
 )
-from models import Creator, Product, Shop
+from models.tables import creator_t, product_t, shop_t
 
 
 def _data() -> dict:
@@ -39,15 +39,15 @@ def _data() -> dict:
 async def _snapshot(engine) -> dict:
     """Every imported row, without the update times."""
     async with engine.connect() as conn:
-        shops = (await conn.execute(select(Shop.platform_id, Shop.id, Shop.name, Shop.status,
-                                           Shop.affiliate_gmv_30d).order_by(Shop.id))).all()
-        creators = (await conn.execute(select(Creator.platform_id, Creator.id, Creator.handle,
-                                              Creator.display_name, Creator.avatar_url, Creator.follower_count,
-                                              Creator.main_category, Creator.gmv_30d)
-                                       .order_by(Creator.id))).all()
-        products = (await conn.execute(select(Product.platform_id, Product.id, Product.shop_id, Product.title,
-                                              Product.price, Product.currency, Product.image_url)
-                                       .order_by(Product.id))).all()
+        s, c, p = shop_t.c, creator_t.c, product_t.c
+        shops = (await conn.execute(select(s.platform_id, s.id, s.name, s.status,
+                                           s.affiliate_gmv_30d).order_by(s.id))).all()
+        creators = (await conn.execute(select(c.platform_id, c.id, c.handle, c.display_name, c.avatar_url,
+                                              c.follower_count, c.main_category, c.gmv_30d)
+                                       .order_by(c.id))).all()
+        products = (await conn.execute(select(p.platform_id, p.id, p.shop_id, p.title, p.price, p.currency,
+                                              p.image_url)
+                                       .order_by(p.id))).all()
     return {"shops": {row[0]: row[1:] for row in shops}, "creators": {row[0]: row[1:] for row in creators},
             "products": {row[0]: row[1:] for row in products}}
 
@@ -195,7 +195,7 @@ async def test_invalid_file_writes_nothing(engine):
     assert 'shops[2].status (platformId "s3")' in str(raised.value)
     assert await _snapshot(engine) == before
     async with engine.connect() as conn:
-        assert await conn.scalar(select(func.count()).select_from(Product)) == 3
+        assert await conn.scalar(select(func.count()).select_from(product_t)) == 3
 
 
 def test_load_import_file_keeps_decimals_exact(tmp_path):

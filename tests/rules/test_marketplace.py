@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from commands.platform_import import import_platform_data
 from tests.support.gql import (
@@ -60,7 +61,7 @@ query Shop($id: ID!, $first: Int, $after: String) {
 }"""
 
 # Creators 41, 42 and 43 in import order: ties with creator40 on followers and on GMV, and a non-ASCII name.
-EXTRA_CREATORS = [
+EXTRA_CREATORS: list[dict[str, Any]] = [
     {"platformId": "x1", "handle": "zed", "displayName": "Zed Low Reach", "avatarUrl": None,
      "followerCount": 100, "mainCategory": "Beauty", "gmv30d": "99999.00"},
     {"platformId": "x2", "handle": "tie.followers", "displayName": "Tie Followers", "avatarUrl": None,

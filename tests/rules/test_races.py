@@ -129,7 +129,7 @@ def servers(race_database, tmp_path_factory):
                 command = [sys.executable, "server.py", "serve", "--no-demo"]
                 processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
             bases.append((f"http://127.0.0.1:{port}", log))
-        for process, (base, log) in zip(processes, bases):
+        for process, (base, log) in zip(processes, bases, strict=True):
             _wait_healthy(base, process, log)
         yield [base for base, _ in bases]
     finally:

@@ -277,7 +277,8 @@ SELLER_OPERATIONS = [
     ("mutation($i: ApproveSampleRequestInput!) { approveSampleRequest(input: $i) { userErrors { code } } }",
      {"i": {"sampleRequestId": gid("SampleRequest", 1)}}),
     (REJECT_SAMPLE, {"input": {"sampleRequestId": gid("SampleRequest", 1)}}),
-    ("mutation($i: CreateTargetCollaborationInput!) { createTargetCollaboration(input: $i) { userErrors { code } } }",
+    ("mutation($i: CreateTargetCollaborationInput!) {"
+     " createTargetCollaboration(input: $i) { userErrors { code } } }",
      {"i": {"name": "X", "productIds": [gid("Product", 1)], "commissionRate": "0.1"}}),
 ]
 

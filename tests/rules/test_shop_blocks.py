@@ -325,7 +325,7 @@ async def _waiting_for_locks(engine: AsyncEngine, count: int) -> None:
         async with engine.connect() as conn:
             waiting = (await conn.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"))).scalar()
+                "AND wait_event_type = 'Lock'"))).scalar_one()
         if waiting >= count:
             return
         await asyncio.sleep(0.01)

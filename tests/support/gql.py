@@ -358,7 +358,9 @@ async def all_pages(api, document: str, variables: dict, path: str, *, as_: str,
                     backward: bool = False, limit: int = 200) -> tuple[list[dict], list[dict]]:
     """(every edge, every pageInfo) of a connection at `path`, walked page by page with
     first/after (or last/before when backward); edges come back in the connection's order."""
-    edges, infos, cursor = [], [], None
+    edges: list[dict] = []
+    infos: list[dict] = []
+    cursor = None
     for _ in range(limit):
         page_vars = dict(variables, **({"last": first, "before": cursor} if backward else
                                        {"first": first, "after": cursor}))

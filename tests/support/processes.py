@@ -89,6 +89,7 @@ class ServerProcess:
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
         def healthy() -> bool:
+            assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -125,9 +126,10 @@ class PostgresServer:
     to `postgres` and initdb and pg_ctl run as that user (`runuser`)."""
 
     def __init__(self) -> None:
-        self.bin = postgres_bin()
-        if self.bin is None:
+        bin_dir = postgres_bin()
+        if bin_dir is None:
             raise FileNotFoundError("initdb not found under /usr/lib/postgresql/*/bin")
+        self.bin = bin_dir
         # Not under pytest's tmp_path: that is private to root, and the cluster runs as postgres.
         self.root = Path(tempfile.mkdtemp(prefix="inbox-pg-"))
         self.root.chmod(0o755)
@@ -195,6 +197,7 @@ class TcpProxy:
             writer.close()
 
     async def cut(self) -> None:
+        assert self._server is not None, "started"
         self._server.close()
         for writer in self._writers:
             writer.close()

@@ -70,11 +70,11 @@ async def end_collaboration(engine, collaboration_pk: int) -> None:
     """Mark a target collaboration ENDED (the API has no mutation for it)."""
     from sqlalchemy import update
 
-    from models import TargetCollaboration
+    from models.tables import collaboration_t
 
     async with engine.begin() as conn:
-        await conn.execute(update(TargetCollaboration.__table__)
-                           .where(TargetCollaboration.__table__.c.id == collaboration_pk).values(status="ENDED"))
+        await conn.execute(update(collaboration_t)
+                           .where(collaboration_t.c.id == collaboration_pk).values(status="ENDED"))
 
 
 async def db_snapshot(engine) -> dict[str, list]:
