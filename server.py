@@ -63,7 +63,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
                                      Bucket(settings.mutation_burst, settings.mutation_rate),
-                                     Bucket(settings.bulk_burst, settings.bulk_rate))
+                                     Bucket(settings.bulk_burst, settings.bulk_rate),
+                                     Bucket(settings.typing_burst, settings.typing_rate))
     # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
     seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
     engine = seams.gated_engine(create_engine(settings.database_url, settings.db_pool_size))
@@ -77,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await state.sockets.close()
         await state.persisted.close()
+        await state.indicators.close()
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()

@@ -13,6 +13,7 @@ import platform
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -24,7 +25,17 @@ import asyncpg
 
 from bench import capture, ceiling, dataset, report, servers, wrk, ws_load
 from bench.report import Row
-from bench.scenarios import API_INBOX, SEND, read_scenarios
+from bench.scenarios import (
+    API_INBOX,
+    API_MARK_ALL,
+    MARK_ALL_BEHIND,
+    MARK_ALL_RESET,
+    SEARCH_QUERIES,
+    SEND,
+    read_scenarios,
+    search_scenarios,
+)
+from core.text import fold
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CONNECTIONS = (1, 32)
@@ -65,11 +76,16 @@ async def _facts(dsn: str, subscribers: int, idle: int) -> dict:
             "AND NOT EXISTS (SELECT 1 FROM block b WHERE b.shop_id = c.shop_id AND b.creator_id = c.creator_id) "
             "ORDER BY c.id LIMIT $2", shop, subscribers)
         idle_creators = await conn.fetch("SELECT platform_id FROM creator ORDER BY id LIMIT $1", idle)
+        # For each search query, the conversation of s1 where it is found most often.
+        search = {query: await conn.fetchval(
+            "SELECT conversation_id FROM message_search WHERE shop_id = $1 AND strpos(body, $2) > 0 "
+            "GROUP BY conversation_id ORDER BY count(*) DESC, conversation_id LIMIT 1", shop, fold(query))
+            for query in SEARCH_QUERIES.values()}
     finally:
         await conn.close()
     return {"shop_pk": shop, "busy_conversation": busy["conversation_id"], "busy_messages": busy["n"],
             "replied": [(row["id"], row["platform_id"]) for row in replied],
-            "idle_creators": [row["platform_id"] for row in idle_creators]}
+            "idle_creators": [row["platform_id"] for row in idle_creators], "search_conversations": search}
 
 
 async def _apply_smart_tags(dsn: str) -> None:
@@ -161,6 +177,68 @@ def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
     procs.stop(peer)
     procs.stop(api)
     return rows, scenarios
+
+
+async def _search_reference(dsn: str, shop_pk: int, variables: dict) -> list[int]:
+    """The ids a search page must hold, straight from the search table (no index needed: one shop)."""
+    from bench.scenarios import decode_id
+
+    conversation = decode_id(variables["conversationId"]) if "conversationId" in variables else None
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT message_id FROM message_search WHERE shop_id = $1 AND strpos(body, $2) > 0 "
+            "AND ($3::int IS NULL OR conversation_id = $3) ORDER BY message_id DESC LIMIT 20",
+            shop_pk, fold(variables["query"]), conversation)
+    finally:
+        await conn.close()
+    return [row["message_id"] for row in rows]
+
+
+async def _search_plans(ds, token: str, scenarios) -> dict[str, str]:
+    """Per scenario, PostgreSQL's plan of the search statement the API runs (EXPLAIN, not ANALYZE)."""
+    plans = {}
+    conn = await asyncpg.connect(ds.dsn())
+    try:
+        for sc in scenarios:
+            statements, _ = await capture.capture_statements(ds.sqlalchemy_url(), servers.JWT_SECRET, sc.api_query,
+                                                             sc.api_variables, f"Bearer {token}")
+            sql, params = next((sql, params) for sql, params in statements if "message_search" in sql)
+            plans[sc.name] = "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + sql, *params))
+    finally:
+        await conn.close()
+    return plans
+
+
+def run_search(procs, ds, facts, token, args, result) -> list[Row]:
+    """Message search (API only): each page checked against the search table, then timed with wrk."""
+    api = procs.start(servers.api_server("api-search", ds.sqlalchemy_url(), free_port()))
+    scenarios = search_scenarios(facts["search_conversations"])
+    plans = asyncio.run(_search_plans(ds, token, scenarios))
+    result["search_plans"] = plans
+    rows = []
+    for sc in scenarios:
+        answer = servers.post_graphql(api.url, sc.api_query, sc.api_variables, token)
+        got = sc.api_ids(answer["data"]) if not answer.get("errors") else answer["errors"]
+        expected = asyncio.run(_search_reference(ds.dsn(), facts["shop_pk"], sc.api_variables))
+        valid = got == expected and bool(expected)
+        if not valid:
+            print(f"WARNING: {sc.name}: api {str(got)[:200]} vs search table {expected[:8]} -> INVALID", flush=True)
+        index = "trigram index" if "ix_message_search_body" in plans[sc.name] else "walk in id order"
+        note = f"{len(expected)} rows; plan: {index}"
+        script = wrk.static_script(f"{sc.name}-api", sc.api_query, sc.api_variables, token)
+        for conns in CONNECTIONS:
+            log(f"{sc.name} @{conns}: warm-up, then {args.runs} x {args.duration}s")
+            wrk.run(api.url, script, conns, args.warmup)
+            since = time.monotonic()
+            series = _series(lambda script=script, conns=conns: wrk.run(api.url, script, conns, args.duration),
+                             args.runs)
+            rows.append(_row(sc.name, "api", conns, series.summary(), valid, note, since=since))
+            log(f"  api {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms "
+                f"p99 {series.median('p99_ms'):.2f} ms ({index})")
+    result["search_log_errors"] = Counter(api.log_errors()).most_common(10)
+    procs.stop(api)
+    return rows
 
 
 def run_round_trips(procs, ds, scenarios, token, result) -> dict:
@@ -321,6 +399,55 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
     return rows
 
 
+def run_mark_all(procs, ds, facts, token, args, result) -> list[Row]:
+    """markAllConversationsRead of s1's whole inbox (5,000 conversations), each unread, on a copy of the
+    database, as a client sees it: REDIS_URL is set, so the events to the 5,000 creators are included."""
+    scratch = asyncio.run(dataset.scratch_copy(ds, "markall"))
+    url, dsn = ds.sqlalchemy_url(scratch), ds.dsn(scratch)
+    iterations = max(5, 5 * args.runs)
+    try:
+        api = procs.start(servers.api_server("api-markall", url, free_port(), REDIS_URL))
+        try:
+            times, shape = asyncio.run(_time_mark_all(api.url, dsn, facts["shop_pk"], token, iterations))
+        finally:
+            procs.stop(api)
+    finally:
+        asyncio.run(dataset.drop(scratch))
+    result["mark_all"] = {"conversations": shape, "runs_ms": times}
+    p50 = statistics.median(times)
+    log(f"  markAllConversationsRead of {shape['behind']:,} conversations: p50 {p50:.1f} ms, max {max(times):.1f} ms")
+    return [Row("mark_all_read", "api", 1, None, p50, max(times), detail={"runs_ms": times},
+                note=f"{shape['behind']:,} conversations ({shape['unread']:,} unread), reset before each of "
+                     f"{iterations} runs; p99 = max")]
+
+
+async def _time_mark_all(api_url: str, dsn: str, shop_pk: int, token: str,
+                         iterations: int) -> tuple[list[float], dict]:
+    """Milliseconds per mutation after a warm-up, each on a freshly reset and vacuumed inbox (the reset
+    is not timed), and the inbox's shape."""
+    conn = await asyncpg.connect(dsn)
+    times = []
+
+    async def reset() -> None:
+        await conn.execute(MARK_ALL_RESET, shop_pk)
+        await conn.execute("VACUUM ANALYZE conversation_state")
+
+    try:
+        await reset()
+        row = await conn.fetchrow(MARK_ALL_BEHIND, shop_pk)
+        shape = {"behind": row["behind"], "unread": row["unread"]}
+        for n in range(iterations + 1):
+            await reset()
+            started = time.perf_counter()
+            answer = await asyncio.to_thread(servers.post_graphql, api_url, API_MARK_ALL, {}, token)
+            if n:  # the first is a warm-up
+                times.append((time.perf_counter() - started) * 1000)
+            assert answer["data"]["markAllConversationsRead"]["markedCount"] == shape["unread"], answer
+    finally:
+        await conn.close()
+    return times, shape
+
+
 def servers_id(conversation_pk: int) -> str:
     from bench.scenarios import encode_id
     return encode_id("Conversation", conversation_pk)
@@ -351,18 +478,19 @@ def cmd_run(args) -> int:
     result: dict = {"started_at": stamp, "scale": args.scale, "runs": args.runs, "duration_s": args.duration,
                     "warmup_s": args.warmup, "notes": [],
                     "api_env_overrides": servers.UNLIMITED}
-    ds = asyncio.run(dataset.ensure(args.scale))
+    ds = asyncio.run(dataset.ensure(args.scale, args.database))
     result["dataset"] = {"database": ds.database, "demo_scale": ds.demo_scale, "counts": ds.counts,
                          "seeded_now": ds.seeded_now, "seconds": round(ds.seconds, 1)}
     result["notes"] += ds.shape_notes()
-    servers.ensure_peer()
+    only = set(args.only.split(",")) if args.only else None
+    if only is None or only & {"reads", "roundtrips"}:  # the parts that run PostGraphile
+        servers.ensure_peer()
     result["environment"] = _environment()
     asyncio.run(_apply_smart_tags(ds.dsn()))
     facts = asyncio.run(_facts(ds.dsn(), WS_SUBSCRIBERS, IDLE_SUBSCRIPTIONS))
     result["facts"] = {k: v for k, v in facts.items() if k not in ("replied", "idle_creators")}
     result["facts"]["replied_conversations"] = len(facts["replied"])
     token = servers.token("shop:s1", ds.sqlalchemy_url())
-    only = set(args.only.split(",")) if args.only else None
     rows: list[Row] = []
     round_trips: dict = {}
     global HOST
@@ -378,14 +506,19 @@ def cmd_run(args) -> int:
             rows += run_ceiling(ds, token, args, result, api_page)
         if only is None or "twoproc" in only:
             rows += run_two_processes(procs, ds, facts, token, args)
+        if only is None or "search" in only:
+            rows += run_search(procs, ds, facts, token, args, result)
         if only is None or "writes" in only:
             rows += run_writes(procs, ds, facts, token, args, result)
+        if only is None or "markall" in only:
+            rows += run_mark_all(procs, ds, facts, token, args, result)
     result["round_trips"] = round_trips
     result["foreign_cpu_cores_mean"] = (sum(c for _, c in HOST.samples) / len(HOST.samples)) if HOST.samples else None
     # rows in a stable order: by scenario, then server, then connections
     order = {name: n for n, name in enumerate(
-        ["inbox_all", "inbox_unread", "inbox_filtered", "messages", "counts", "send_message",
-         "subscription_send_to_receive", "idle_subscriptions"])}
+        ["inbox_all", "inbox_unread", "inbox_filtered", "messages", "counts",
+         *(f"search_{name}_{where}" for where in ("shop", "conversation") for name in SEARCH_QUERIES), "send_message",
+         "subscription_send_to_receive", "idle_subscriptions", "mark_all_read"])}
     rows.sort(key=lambda r: (order.get(r.scenario, 99), r.connections or 0, r.server))
     report.add_ratios(rows)
     other_p50, other_stamp, other_head = report.other_scale_p50(args.scale)
@@ -601,7 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", type=int, default=3, help="timed runs per point (the median is reported)")
     run.add_argument("--duration", type=float, default=10, help="seconds per timed run")
     run.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per point")
-    run.add_argument("--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,writes (default all)")
+    run.add_argument("--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall "
+                                    "(default all)")
+    run.add_argument("--database", help="the seeded database to use or build (default inbox_bench_<scale>)")
     profile = commands.add_parser("profile", help="py-spy flame graph and summary of the API under load")
     profile.add_argument("--scenario", choices=sorted(PROFILE_SCENARIOS), default="inbox")
     profile.add_argument("--scale", choices=sorted(dataset.SCALES), default="small")

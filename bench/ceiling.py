@@ -5,7 +5,7 @@ Two workloads for the same inbox page:
   replayed in order with their captured parameters on one pooled connection per page;
 * `raw-best-sql`: one statement for the whole page, the viewer's shop lookup included: the page of
   state rows first (an ordered walk of the partial index, LIMIT inside), then joined to
-  conversation, creator, block and, LATERAL, the last message (by its denormalised id).
+  conversation, creator, both blocks and, LATERAL, the last message (by its denormalised id).
 
 The client is Python too (uvloop), on the same two cores, so this is a ceiling as seen by a
 Python process, not PostgreSQL's own limit.
@@ -39,13 +39,14 @@ SELECT p.conversation_id, p.last_activity_at, p.unread_count, p.starred, p.archi
        cr.id AS creator_id, cr.handle, cr.display_name, cr.avatar_url, cr.follower_count,
        cr.main_category, cr.gmv_30d,
        m.id AS message_id, m.sender_role, m.kind, m.text, m.created_at AS message_created_at,
-       b.shop_id IS NOT NULL AS blocked
+       b.shop_id IS NOT NULL AS blocked, sb.shop_id IS NOT NULL AS blocked_by_creator
 FROM page p
 JOIN conversation c ON c.id = p.conversation_id
 JOIN creator cr ON cr.id = c.creator_id
 LEFT JOIN LATERAL (SELECT id, sender_role, kind, text, created_at FROM message
                    WHERE id = c.last_message_id) m ON true
 LEFT JOIN block b ON b.shop_id = c.shop_id AND b.creator_id = c.creator_id
+LEFT JOIN shop_block sb ON sb.shop_id = c.shop_id AND sb.creator_id = c.creator_id
 ORDER BY p.last_activity_at DESC, p.conversation_id DESC
 """
 

@@ -155,10 +155,12 @@ async def _seed(ds_name: str, database: str, scale: int) -> dict:
     return counts
 
 
-async def ensure(name: str) -> Dataset:
-    """The seeded database of scale `name` (small | large), built on first use."""
+async def ensure(name: str, database: str | None = None) -> Dataset:
+    """The seeded database of scale `name` (small | large), built on first use; `database` names it
+    (default inbox_bench_<name>). A database reused is migrated to the newest revision first (and
+    analysed if that changed anything), so the app measured finds the schema it expects."""
     scale = SCALES[name]
-    database = f"inbox_bench_{name}"
+    database = database or f"inbox_bench_{name}"
     dsn = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
     started = time.monotonic()
     if await _database_exists(database):
@@ -167,6 +169,7 @@ async def ensure(name: str) -> Dataset:
             counts = json.loads(marker["counts"]) if isinstance(marker["counts"], str) else marker["counts"]
             print(f"[dataset] reusing {database} (demo scale {scale}): {counts['message']:,} messages, "
                   f"{counts['conversation']:,} conversations", flush=True)
+            await _migrate(database)
             return Dataset(name, database, scale, counts, False, time.monotonic() - started)
         print(f"[dataset] {database} exists without a matching bench_meta marker: rebuilding", flush=True)
     await _recreate(database)
@@ -176,9 +179,24 @@ async def ensure(name: str) -> Dataset:
     return Dataset(name, database, scale, counts, True, seconds)
 
 
-async def scratch_copy(ds: Dataset) -> str:
-    """A fresh copy of the seeded database for the write scenarios (sends change rows)."""
-    name = f"{ds.database}_scratch"
+async def _migrate(database: str) -> None:
+    from models.migrate import migrate
+
+    url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+    before, after = await asyncio.to_thread(migrate, url)
+    if before != after:
+        print(f"[dataset] migrated {database} from {before} to {after}; ANALYZE", flush=True)
+        conn = await asyncpg.connect(f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}")
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+
+
+async def scratch_copy(ds: Dataset, purpose: str = "scratch") -> str:
+    """A fresh copy of the seeded database (which `ensure` migrated to the code's newest revision) for
+    the write scenarios (sends change rows)."""
+    name = f"{ds.database}_{purpose}"
     await _recreate(name, template=ds.database)
     return name
 
@@ -186,4 +204,4 @@ async def scratch_copy(ds: Dataset) -> str:
 if __name__ == "__main__":  # python -m bench.dataset small
     import sys
 
-    print(asyncio.run(ensure(sys.argv[1] if len(sys.argv) > 1 else "small")))
+    print(asyncio.run(ensure(sys.argv[1] if len(sys.argv) > 1 else "small", *sys.argv[2:3])))

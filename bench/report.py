@@ -84,6 +84,14 @@ def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | No
         if scenario.startswith("inbox") and ratio is not None and valid:
             note = "aim 1.0x: " + ("met" if ratio >= 1.0 else "missed")
         out.append(Target(f"{label} req/s vs PostGraphile @32", ratio, ">= 0.5x", met, note))
+    for where, place in (("shop", "shop-wide"), ("conversation", "one conversation")):
+        for name, query in (("3", "3-character query"), ("10", "10-character query"), ("10_rare", "rare 10-character")):
+            scenario, label = f"search_{name}_{where}", f"{query}, {place}"
+            row = by_key.get((scenario, "api", 1))
+            p50 = row.p50_ms if row else None
+            out.append(Target(f"search p50, {label} (api, 1 connection)", p50, "< 20 ms",
+                              None if row is None or not row.valid else p50 < 20,
+                              "not run" if row is None else ("" if row.valid else "INVALID: rows differ")))
     trips = round_trips.get("api", {}).get("inbox_all")
     out.append(Target("SQL round trips per inbox page (api)", trips, "<= 4",
                       None if trips is None else trips <= 4,
@@ -98,6 +106,10 @@ def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | No
                       None if rss is None or idle.get("subscriptions", 0) < 10_000 else rss < 500,
                       f"{idle['per_subscription_kb']:.1f} KB/subscription, {idle['subscriptions']} open"
                       if idle else "not run"))
+    mark_all = by_key.get(("mark_all_read", "api", 1))
+    out.append(Target("markAllConversationsRead of s1's inbox, p50 (ms)", mark_all.p50_ms if mark_all else None,
+                      "< 100 ms", None if mark_all is None else mark_all.p50_ms < 100,
+                      mark_all.note if mark_all else "not run"))
     ratio = scale_ratio.get("ratio") if scale_ratio else None
     out.append(Target("inbox p50 large/small (api, 1 connection)", ratio, "<= 1.3",
                       None if ratio is None else ratio <= 1.3,

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from commands.platform_import import apply_import, parse_import_data
 from core.config import DEFAULT_TIERS
+from core.text import fold
 from models import metadata
 from models.tables import (
     block_t,
@@ -38,6 +39,7 @@ from models.tables import (
     collaboration_t,
     conversation_t,
     creator_t,
+    message_search_t,
     message_t,
     outreach_t,
     product_t,
@@ -75,7 +77,7 @@ _C1_SCRIPT = (("SELLER", False, False, True), ("SELLER", True, False, False),
               ("SELLER", False, False, True))
 
 TABLES = {table.name: table for table in (
-    collaboration_t, collaboration_product_t, conversation_t, sample_t, message_t,
+    collaboration_t, collaboration_product_t, conversation_t, sample_t, message_t, message_search_t,
     state_t, block_t, outreach_t)}  # in foreign-key order
 _SERIAL_TABLES = ("target_collaboration", "conversation", "sample_request", "message")
 
@@ -92,6 +94,7 @@ class DemoSummary:
     conversation: int = 0
     conversation_state: int = 0
     message: int = 0
+    message_search: int = 0  # the text messages' search rows
     sample_request: int = 0
     block: int = 0
     outreach_unit: int = 0
@@ -602,6 +605,10 @@ class _Demo:
             self.writer.add("sample_request", sample)
         for row in rows:
             self.writer.add("message", row)
+            if row["kind"] == "TEXT":  # as services.search.index_message would
+                self.writer.add("message_search", {
+                    "message_id": row["id"], "conversation_id": conversation_id, "shop_id": plan.shop.id,
+                    "creator_id": plan.creator.id, "body": fold(row["text"])})
         self.writer.add("conversation_state", self._state(thread, "SELLER", plan.shop.id, plan.creator.id,
                                                           activity, None))
         self.writer.add("conversation_state", self._state(thread, "CREATOR", plan.creator.id, plan.creator.id,
@@ -695,11 +702,13 @@ class _Demo:
             position = first_unread["id"] - rows[0]["id"]  # ids are consecutive in a conversation
             last_read = rows[position - 1]["id"] if position else 0
         spoken = thread.last_speaker()
+        # Read when the message read up to was sent (as migration 0003 assumes for older data).
+        read_at = rows[last_read - rows[0]["id"]]["created_at"] if last_read else None
         return {"conversation_id": thread.id, "side": side, "owner_id": owner_id, "creator_id": creator_id,
                 "visible": side == "SELLER" or bool(rows), "starred": starred, "archived": archived,
                 "last_read_message_id": last_read,
                 "unread_count": sum(row["sender_role"] == other and row["id"] > last_read for row in rows),
-                "unreplied": spoken == other, "last_activity_at": activity}
+                "unreplied": spoken == other, "last_activity_at": activity, "last_read_at": read_at}
 
 
 def _since_last_spoke(rows: list[dict[str, Any]], side: str) -> Iterator[dict[str, Any]]:

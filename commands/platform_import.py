@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from models.database import upsert
 from models.tables import creator_t, product_t, shop_t
 from models.types import utcnow
+from services.search import index_creators
 
 SHOP_STATUSES = ("ACTIVE", "SUSPENDED", "CLOSED")
 BATCH_SIZE = 1000  # rows per executemany, ids per IN list (SQLite caps bound parameters)
@@ -259,6 +260,7 @@ async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary
     await _upsert_all(conn, SHOPS, [{**shop, "updated_at": now} for shop in rows.shops])
     shop_ids = await _shop_column(conn, SHOPS.c.id, platform_ids)
     await _upsert_all(conn, CREATORS, [{**creator, "updated_at": now} for creator in rows.creators])
+    await index_creators(conn, rows.creators)
     # A product whose platform id belonged to another shop moves: shop_id is updated too.
     await _upsert_all(conn, PRODUCTS, [{**product, "shop_id": shop_ids[shop_platform_id]}
                                        for shop_platform_id, product in rows.products])

@@ -91,7 +91,7 @@ class ReadAheadConversation(Conversation):
                      before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
         arguments, page = self.read_ahead
         if (first, after, last, before) == arguments:
-            return message_connection(page, ctx.viewer)
+            return message_connection(page, ctx.viewer, self.other_read)
         return super().message_page(ctx, first, after, last, before)
 
 

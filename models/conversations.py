@@ -73,3 +73,6 @@ class ConversationState(SQLModel, table=True):
     # The newest non-system message is from the other side.
     unreplied: bool = Field(default=False, nullable=False)
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))
+    # When this side last moved its read position forward (the other side's read receipts); null
+    # until it reads something.
+    last_read_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))

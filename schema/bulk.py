@@ -48,7 +48,7 @@ class BulkMutation:
         viewer = info.context.viewer
         results = [BulkSendResult(
             creator_id=encode_id("Creator", outcome.creator_id),
-            message=Message.from_row(outcome.message, viewer) if outcome.message else None,
+            message=Message.from_row(outcome.message, viewer, outcome.read_by_other_side) if outcome.message else None,
             user_errors=user_errors([outcome.error] if outcome.error else [])) for outcome in outcomes]
         sent = sum(1 for outcome in outcomes if outcome.message)
         return SendBulkMessagePayload(results=results, sent_count=sent, failed_count=len(outcomes) - sent,

@@ -53,6 +53,13 @@ class Shop(Node):
         # viewer is checked here, on every read, not when the object is built.
         return self.gmv if info.context.viewer.shop_id == self.pk else None
 
+    @strawberry.field(description="Whether the viewer creator blocks this shop (creator viewers; false for sellers).")
+    async def is_blocked(self, info: Info) -> bool:
+        # Viewer-relative, like affiliateGmv30d: read per request, never kept on the shared object.
+        if info.context.viewer.is_seller:
+            return False
+        return await info.context.loaders.shop_blocked.load(self.pk)
+
     @strawberry.field(description="The shop's products, for the chat side panel. Visible to the shop's own seller.")
     async def products(self, info: Info[Context, None], first: int | None = 20,
                        after: Cursor = None) -> Connection["Product"]:

@@ -77,6 +77,9 @@ class SenderRole(Enum):
 class SystemNoticeCode(Enum):
     CREATOR_BLOCKED = "CREATOR_BLOCKED"
     CREATOR_UNBLOCKED = "CREATOR_UNBLOCKED"
+    SHOP_BLOCKED = strawberry.enum_value("SHOP_BLOCKED",
+                                         description="The creator blocked the shop; the shop's sellers see it.")
+    SHOP_UNBLOCKED = "SHOP_UNBLOCKED"
     SAMPLE_APPROVED = "SAMPLE_APPROVED"
     SAMPLE_REJECTED = "SAMPLE_REJECTED"
 

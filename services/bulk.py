@@ -13,7 +13,7 @@ from models.tables import message_t
 from services import events, transactions
 from services.content import Content
 from services.conversations import get_creator, open_conversation
-from services.messages import append_message, check_may_send
+from services.messages import append_message, check_may_send, read_by_other_side
 from services.runtime import Runtime
 
 # Creators one bulk send may reach.
@@ -25,6 +25,7 @@ class BulkOutcome:
     creator_id: int
     message: Row[Any] | None = None
     error: RuleViolation | None = None
+    read_by_other_side: bool = False  # the creator has read the message (one sent earlier under the batch key)
 
 
 async def send_bulk(rt: Runtime, viewer: Viewer, creator_ids: list[int], content: Content,
@@ -60,16 +61,17 @@ async def _check_batch_key(rt: Runtime, viewer: Viewer, content: Content, batch_
 async def _send_one(rt: Runtime, viewer: Viewer, creator_id: int, content: Content, batch_id: str) -> BulkOutcome:
     """One creator's own transaction: a refusal for this creator does not stop the others."""
     try:
-        message = await transactions.write(rt, lambda conn: _deliver(conn, rt.settings, viewer, creator_id, content,
-                                                                     batch_id))
+        message, read = await transactions.write(rt, lambda conn: _deliver(conn, rt.settings, viewer, creator_id,
+                                                                           content, batch_id))
     except RuleViolation as error:
         return BulkOutcome(creator_id, error=error)
-    return BulkOutcome(creator_id, message=message)
+    return BulkOutcome(creator_id, message=message, read_by_other_side=read)
 
 
 async def _deliver(conn: AsyncConnection, settings: Settings, viewer: Viewer, creator_id: int, content: Content,
-                   batch_id: str) -> tuple[Row[Any], list[events.Event]]:
-    """(message, events) for one creator of the batch: the message sent earlier under the batch key, if any."""
+                   batch_id: str) -> tuple[tuple[Row[Any], bool], list[events.Event]]:
+    """((message, read by the creator), events) for one creator of the batch: the message sent earlier
+    under the batch key, if any."""
     if await get_creator(conn, creator_id) is None:
         raise not_found("The creator", ["input", "creatorIds"])
     conversation, _ = await open_conversation(conn, viewer.own_shop_id, creator_id, "BULK_MESSAGE", SELLER)
@@ -77,8 +79,8 @@ async def _deliver(conn: AsyncConnection, settings: Settings, viewer: Viewer, cr
         message_t.c.sender_key == viewer.principal, message_t.c.client_batch_id == batch_id,
         message_t.c.conversation_id == conversation.id))).first()
     if earlier is not None:
-        return earlier, []
+        return (earlier, await read_by_other_side(conn, viewer, earlier)), []
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, SELLER, content, sender_key=viewer.principal,
                                    client_batch_id=batch_id)
-    return message, [events.message_added(conversation, message)]
+    return (message, False), [events.message_added(conversation, message)]

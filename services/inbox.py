@@ -5,7 +5,7 @@ so one query serves a seller's inbox and a creator's.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -14,9 +14,20 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.viewer import Viewer
+from core.text import fold
+from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
+from models.search import TRIGRAM, TrigramMatch, trigram_needle
+from models.tables import (
+    block_t,
+    conversation_t,
+    creator_search_t,
+    creator_t,
+    message_t,
+    shop_block_t,
+    shop_t,
+    state_t,
+)
 from models.types import Money, UtcDateTime
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
@@ -45,28 +56,41 @@ def folder_condition(folder: str) -> ColumnElement[bool]:
     }[folder]
 
 
+def _search_short(c: Any) -> ColumnElement[bool]:
+    """A needle of one or two characters, too short for the trigram index: a scan of the folded names."""
+    cs = creator_search_t.c
+    return c.id.in_(select(cs.creator_id).where(cs.handle.contains(bindparam("search_short"), escape="/")
+                                                | cs.display_name.contains(bindparam("search_short"), escape="/")))
+
+
 # Each filter field's condition on `creator`, with a bound parameter of the field's name;
 # bounds are inclusive. Statements are built once per combination of fields (see below).
+# `search` looks in the creator's folded handle and display name (models/search.py), through
+# the trigram index from 3 characters on.
 _FILTER_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "min_followers": lambda c: c.follower_count >= bindparam("min_followers"),
     "max_followers": lambda c: c.follower_count <= bindparam("max_followers"),
     "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
     "min_gmv": lambda c: c.gmv_30d >= bindparam("min_gmv", type_=Money),
     "max_gmv": lambda c: c.gmv_30d <= bindparam("max_gmv", type_=Money),
-    "search": lambda c: (func.lower(c.handle).contains(bindparam("search"), escape="/")
-                         | func.lower(c.display_name).contains(bindparam("search"), escape="/")),
+    "search": lambda c: TrigramMatch(c.id, (creator_search_t.c.handle, creator_search_t.c.display_name),
+                                     trigram_needle("search")),
+    "search_short": _search_short,
 }
+_FIELDS = tuple(field.name for field in fields(CreatorFilter))
 
 
 def filter_params(flt: CreatorFilter | None) -> dict[str, Any]:
-    """The bound values of a filter's set fields (`search` lowercased and LIKE-escaped)."""
+    """The bound values of a filter's set fields: `search` folded (`core.text.fold`), as `search_short`
+    (LIKE-escaped) when it is shorter than a trigram."""
     if flt is None:
         return {}
-    params = {name: getattr(flt, name) for name in _FILTER_CONDITIONS if getattr(flt, name) is not None}
-    if "search" in params:
-        needle = params.pop("search").lower()
-        if needle:
-            params["search"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    params = {name: getattr(flt, name) for name in _FIELDS if getattr(flt, name) is not None}
+    needle = fold(params.pop("search", ""))
+    if len(needle) >= TRIGRAM:
+        params["search"] = needle
+    elif needle:
+        params["search_short"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return params
 
 
@@ -75,11 +99,15 @@ def creator_conditions(fields: Iterable[str]) -> list[ColumnElement[bool]]:
     return [_FILTER_CONDITIONS[name](creator_t.c) for name in sorted(fields)]
 
 
+# The other side's view of the conversation, for the viewer's read receipts.
+_other_state = state_t.alias("other_state")
 _CONVERSATION_COLUMNS = (
     conversation_t.c.id, conversation_t.c.shop_id, conversation_t.c.creator_id, conversation_t.c.entrance,
     conversation_t.c.created_at, conversation_t.c.last_message_id, conversation_t.c.last_activity_at,
     conversation_t.c.creator_has_replied, conversation_t.c.seller_message_count, state_t.c.starred,
-    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id)
+    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id,
+    _other_state.c.last_read_message_id.label("other_last_read_message_id"),
+    _other_state.c.last_read_at.label("other_last_read_at"))
 
 
 # Records are made positionally (`_make`) from rows that select these columns, in this order.
@@ -135,7 +163,10 @@ class ConversationRecord(NamedTuple):
     unread_count: int
     unreplied: bool
     last_read_message_id: int
+    other_last_read_message_id: int
+    other_last_read_at: datetime | None
     blocked: bool
+    blocked_by_creator: bool
     creator: CreatorRecord
     shop: ShopRecord
     last_message: MessageRecord | None
@@ -145,30 +176,35 @@ class ConversationRecord(NamedTuple):
 for _record, _columns in ((CreatorRecord, creator_t.c.keys()), (ShopRecord, shop_t.c.keys()),
                           (MessageRecord, message_t.c.keys()),
                           (ConversationRecord, [col.name for col in _CONVERSATION_COLUMNS]
-                           + ["blocked", "creator", "shop", "last_message"])):
+                           + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"])):
     if _record._fields != tuple(_columns):
         raise RuntimeError(f"{_record.__name__} must list {tuple(_columns)}, in this order")
-_SPLITS = (len(_CONVERSATION_COLUMNS) + 1, len(creator_t.c), len(shop_t.c))
+_SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
-def _joined_select() -> Select[Any]:
-    """Conversations seen from one side, with their creator, shop, newest message and block
-    flag, one row each: an inbox page needs all of them, and one statement fetches them."""
-    s, c = state_t.c, conversation_t.c
+@lru_cache(maxsize=2)
+def _joined(side: str) -> Select[Any]:
+    """Conversations seen from one side, with their creator, shop, newest message, block flags (the
+    shop blocks the creator, the creator blocks the shop) and the other side's read position, one row
+    each: an inbox page needs all of them, and one statement fetches them. Built once per side:
+    constructing the joins and aliases per request costs more than running them."""
+    s, c, other = state_t.c, conversation_t.c, _other_state.c
     last = message_t.alias("last_message")
     blocked = block_t.c.shop_id.is_not(None).label("blocked")
+    blocked_by_creator = shop_block_t.c.shop_id.is_not(None).label("blocked_by_creator")
     return (
-        select(*_CONVERSATION_COLUMNS, blocked, *creator_t.c, *shop_t.c, *last.c)
+        select(*_CONVERSATION_COLUMNS, blocked, blocked_by_creator, *creator_t.c, *shop_t.c, *last.c)
         .select_from(
             state_t.join(creator_t, creator_t.c.id == s.creator_id)
             .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
+            .join(_other_state, and_(other.conversation_id == s.conversation_id,
+                                     other.side == (CREATOR if side == SELLER else SELLER)))
             .outerjoin(last, last.c.id == c.last_message_id)
-            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))))
-
-
-# Built once: constructing the joins and the alias per request costs more than running them.
-_JOINED = _joined_select()
+            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))
+            .outerjoin(shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id,
+                                          shop_block_t.c.creator_id == c.creator_id)))
+        .where(s.side == side))
 
 
 def message_record(fields: dict[str, Any]) -> MessageRecord:
@@ -177,7 +213,7 @@ def message_record(fields: dict[str, Any]) -> MessageRecord:
 
 
 def conversation_record(row: Iterable[Any]) -> ConversationRecord:
-    """Split a row of the joined conversation select (`_JOINED`) into the conversation and its related records."""
+    """Split a row of the joined conversation select (`_joined`) into the conversation and its related records."""
     row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
@@ -196,7 +232,7 @@ def _page_statement(side: str, folder: str, fields: frozenset[str], has_cursor: 
     """The statement of one shape of inbox page, built once: reusing the object spares
     SQLAlchemy from building it and computing its cache key on every request."""
     s = state_t.c
-    query = _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
+    query = _joined(side).where(s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
                           *creator_conditions(fields))
     if has_cursor:
         query = query.where(tuple_(s.last_activity_at, s.conversation_id)
@@ -224,7 +260,7 @@ def conversations_query(side: str, key: str, many: bool) -> Select[Any]:
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+    return _joined(side).where(s.owner_id == bindparam("owner"), s.visible, match)
 
 
 @lru_cache(maxsize=16)

@@ -1,7 +1,7 @@
 """Messages: appending one to a conversation, sending (the rules, idempotent retries), and reading pages of them.
 
 Every message (a send, a sample card, a system notice) goes through `append_message`,
-which keeps the denormalised inbox columns right in the same transaction."""
+which keeps the denormalised inbox columns and the search rows right in the same transaction."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,19 +26,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.config import Settings
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
+from core.indicators import Change
 from core.pages import Page
 from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t, state_t
-from models.types import utcnow
-from services import events, transactions
+from models.types import UtcDateTime, utcnow
+from services import events, search, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
+    block_flags,
     get_creator,
     get_shop,
     lock_conversation,
     lock_pair,
     open_conversation,
+    read_time,
+    refuse_if_blocked,
 )
 from services.inbox import MessageRecord
 from services.outreach import check_outreach
@@ -48,31 +52,44 @@ _INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
 _BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
     last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
     creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
-    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
+    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"),
+).returning(*block_flags(bindparam("shop"), bindparam("creator")))
 
 
 async def append_message(conn: AsyncConnection, conversation: Row[Any], sender_role: str, content: Content, *,
                          sender_key: str | None = None, client_message_id: str | None = None,
                          client_batch_id: str | None = None) -> Row[Any]:
-    """Insert a message into a locked conversation and update both sides' inbox state."""
+    """Insert a message into a locked conversation and update both sides' inbox state and its search row.
+
+    A seller's or a creator's message is refused (BLOCKED) while either block holds."""
     now = utcnow()
     message = (await conn.execute(_INSERT_MESSAGE, dict(
         conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
         client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
         **content.columns()))).one()
-    await conn.execute(_BUMP_CONVERSATION, {
-        "conversation": conversation.id, "message": message.id, "now": now,
-        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
+    bumped = (await conn.execute(_BUMP_CONVERSATION, {
+        "conversation": conversation.id, "message": message.id, "now": now, "shop": conversation.shop_id,
+        "creator": conversation.creator_id, "from_creator": sender_role == CREATOR,
+        "from_seller": 1 if sender_role == SELLER else 0})).one()
+    if sender_role != SYSTEM:
+        # Why: the senders checked the flags read with the conversation lock, as of that statement's
+        # start. One that waited for a block's transaction (which locks the conversation before it
+        # writes the block, services/blocks.py) did not see the block; this statement started after
+        # the lock was granted, so it does. Refusing rolls the message back: no message lands after a
+        # block committed, at no extra statement.
+        refuse_if_blocked(sender_role, bumped.blocked, bumped.blocked_by_creator)
     await conn.execute(_state_update(sender_role == SYSTEM), {
         "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
+    await search.index_message(conn, conversation, message)
     return message
 
 
 @lru_cache(maxsize=2)
 def _state_update(system: bool) -> Update:
     """Both sides see the new activity; the receiver gets an unread message and an unreplied
-    conversation out of ARCHIVED; the sender has read everything up to its own message.
-    System notices change neither unread counts nor replied state."""
+    conversation out of ARCHIVED; the sender has read everything up to its own message (a move
+    forward, now: the other side's receipts turn true). System notices change neither unread
+    counts, nor read positions, nor replied state."""
     s = state_t.c
     values: dict[str, Any] = {"last_activity_at": bindparam("now"), "visible": True}
     if not system:
@@ -81,7 +98,8 @@ def _state_update(system: bool) -> Update:
             unread_count=case((receives, s.unread_count + 1), else_=0),
             unreplied=receives,
             archived=case((receives, False), else_=s.archived),
-            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
+            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)),
+            last_read_at=case((receives, s.last_read_at), else_=read_time(bindparam("now", type_=UtcDateTime()))))
     return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
 
 
@@ -98,6 +116,9 @@ class Target:
 class Sent:
     message: Row[Any]
     conversation_id: int
+    # Never for a message sent now (it is newer than any read position); for the first message of
+    # a retried key, whether the other side has read it since.
+    read_by_other_side: bool = False
 
 
 async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str,
@@ -116,7 +137,9 @@ async def _send(conn: AsyncConnection, settings: Settings, viewer: Viewer, targe
     await check_may_send(conn, settings, viewer, conversation, content)
     message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
                                    client_message_id=key)
-    return Sent(message, conversation.id), [events.message_added(conversation, message)]
+    # Sending ends the sender's typing indicator, if one may be showing (the gate knows).
+    return Sent(message, conversation.id), [events.message_added(conversation, message),
+                                           events.typing(conversation, viewer.role, Change.SENT)]
 
 
 def _check_target_shape(viewer: Viewer, target: Target) -> None:
@@ -163,15 +186,13 @@ async def check_may_send(conn: AsyncConnection, settings: Settings, viewer: View
         return
     if conversation.shop_status != "ACTIVE":
         raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot message it.")
+    refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator)
 
 
 async def _check_seller_send(conn: AsyncConnection, settings: Settings, conversation: Row[Any],
                              content: Content) -> None:
-    """`conversation` is a row of `conversations.lock_conversation`, with its block flag."""
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
+    """`conversation` is a row of `conversations.lock_conversation`, with its block flags."""
+    refuse_if_blocked(SELLER, conversation.blocked, conversation.blocked_by_creator)
     await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
 
 
@@ -184,7 +205,14 @@ async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target
     if not same_target or not content.matches(message):
         raise invalid("This clientMessageId was already used for another message; use a new key.",
                       ["input", "clientMessageId"])
-    return Sent(message, row.id)
+    return Sent(message, row.id, await read_by_other_side(conn, viewer, message))
+
+
+async def read_by_other_side(conn: AsyncConnection, viewer: Viewer, message: Row[Any]) -> bool:
+    """Whether the other side's read position in the message's conversation is at or past it."""
+    position = (await conn.execute(select(state_t.c.last_read_message_id).where(
+        state_t.c.conversation_id == message.conversation_id, state_t.c.side == viewer.other_side))).scalar_one()
+    return message.id <= position
 
 
 async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int, *, first: int | None = None,

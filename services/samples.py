@@ -15,9 +15,9 @@ from services import events, transactions
 from services.content import SYSTEM, Content
 from services.conversations import (
     get_shop,
-    is_blocked,
     lock_conversation,
     open_conversation,
+    refuse_if_blocked,
 )
 from services.messages import append_message
 from services.runtime import Runtime
@@ -55,9 +55,11 @@ async def _request(conn: AsyncConnection, viewer: Viewer, product_id: int, note:
     assert shop is not None, "a product's shop exists (foreign key)"
     if shop.status != "ACTIVE":
         raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive sample requests.")
-    if await is_blocked(conn, product.shop_id, viewer.own_creator_id):
-        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot request samples from it.")
     conversation, _ = await open_conversation(conn, product.shop_id, viewer.own_creator_id, "SAMPLE_REQUEST", CREATOR)
+    # A request is the creator's message to the shop: refused while either block holds (and the
+    # opening rolled back with it).
+    refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator,
+                      by_shop="This shop has blocked you, so you cannot request samples from it.")
     request = (await conn.execute(insert(sample_t).values(
         shop_id=product.shop_id, creator_id=viewer.creator_id, product_id=product_id,
         conversation_id=conversation.id, status="PENDING", note=note, client_request_id=key,

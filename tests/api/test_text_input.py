@@ -79,6 +79,13 @@ CASES = {
     "CreatorFilter.search": ("shop:s1", [
         "query($v: String) { creators(filter: {search: $v}) { nodes { id } } }",
         "query($v: String) { conversations(filter: {search: $v}) { nodes { id } } }"], "creator", None),
+    "Query.searchMessages(query:)": ("shop:s1", [
+        "query($v: String!) { searchMessages(query: $v) { nodes { id } } }"], "hello", None),
+    "Query.searchMessages(conversationId:)": ("shop:s1", [
+        'query($v: ID) { searchMessages(query: "hello", conversationId: $v) { nodes { id } } }'], "conversation",
+        None),
+    "Query.searchMessages(after:)": ("shop:s1", [
+        'query($v: String) { searchMessages(query: "hello", after: $v) { nodes { id } } }'], "message", None),
     "CreatorFilter.categories": ("shop:s1", [
         'query($v: String!) { creators(filter: {categories: ["Beauty", $v]}) { nodes { id } } }',
         'query($v: String!) { conversations(filter: {categories: ["Beauty", $v]}) { nodes { id } } }'], "Tech", None),
@@ -97,6 +104,8 @@ CASES = {
         "subscription($v: ID) { messageAdded(conversationId: $v) { id } }"], "conversation", None),
     "Subscription.messageAdded(after:)": ("shop:s1", [
         "subscription($v: String) { messageAdded(after: $v) { id } }"], "message", None),
+    "Subscription.typing(conversationId:)": ("shop:s1", [
+        "subscription($v: ID) { typing(conversationId: $v) { isTyping } }"], "conversation", None),
     "StartConversationInput.creatorId": ("shop:s1", [
         mutation("startConversation", "{creatorId: $v, entrance: FIND_CREATORS}", "ID!")], "creator2",
         ["input", "creatorId"]),
@@ -136,12 +145,19 @@ CASES = {
     "MarkConversationReadInput.conversationId": ("creator:c1", [
         mutation("markConversationRead", "{conversationId: $v}", "ID!")], "conversation",
         ["input", "conversationId"]),
+    "MarkConversationsReadInput.conversationIds": ("creator:c1", [
+        mutation("markConversationsRead", '{conversationIds: ["Q29udmVyc2F0aW9uOjE", $v]}', "ID!")],
+        "conversation", ["input", "conversationIds", "1"]),
     "MarkConversationReadInput.upToMessageId": ("creator:c1", [
         mutation("markConversationRead", '{conversationId: "Q29udmVyc2F0aW9uOjE", upToMessageId: $v}', "ID!")],
         "message", ["input", "upToMessageId"]),
+    "ReportTypingInput.conversationId": ("creator:c1", [
+        mutation("reportTyping", "{conversationId: $v}", "ID!")], "conversation", ["input", "conversationId"]),
     "CreatorInput.creatorId": ("shop:s1", [
         mutation(name, "{creatorId: $v}", "ID!") for name in ("blockCreator", "unblockCreator")], "creator",
         ["input", "creatorId"]),
+    "ShopInput.shopId": ("creator:c1", [
+        mutation(name, "{shopId: $v}", "ID!") for name in ("blockShop", "unblockShop")], "shop", ["input", "shopId"]),
     "RequestSampleInput.productId": ("creator:c1", [
         mutation("requestSample", '{productId: $v, clientRequestId: "r9"}', "ID!")], "product2",
         ["input", "productId"]),

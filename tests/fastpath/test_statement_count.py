@@ -3,6 +3,7 @@ chat screen (a conversation and its messages, one statement with the speed layer
 counts are exact, with INBOX_FAST_PATH on and off."""
 
 from server import APP_SEAMS
+from tests.support.app import world_api
 from tests.support.gql import (
     BLOCK,
     SEND_BULK,
@@ -28,10 +29,10 @@ INBOX_SCREEN = """
 query InboxScreen($first: Int, $after: String) {
   conversations(first: $first, after: $after) {
     edges { cursor node {
-      id lastActivityAt unreadCount isStarred isArchived isUnreplied isBlocked
+      id lastActivityAt unreadCount isStarred isArchived isUnreplied isBlocked otherSideLastReadAt
       creator { id handle displayName avatarUrl followerCount mainCategory }
       lastMessage {
-        id senderRole isMine createdAt
+        id senderRole isMine createdAt isReadByOtherSide
         content {
           __typename
           ... on TextContent { text }
@@ -118,12 +119,12 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
 CHAT_SCREEN = """
 query ChatScreen($id: ID!, $last: Int, $before: String) {
   conversation(id: $id) {
-    id unreadCount isBlocked creator { handle }
+    id unreadCount isBlocked otherSideLastReadAt creator { handle }
     %s
   }
 }"""
 MESSAGES = """messages(last: $last, before: $before) {
-  edges { cursor node { id senderRole isMine clientMessageId createdAt content {
+  edges { cursor node { id senderRole isMine clientMessageId createdAt isReadByOtherSide content {
     __typename ... on TextContent { text } ... on ProductCard { product { title } } } } }
   pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
 }"""
@@ -214,3 +215,69 @@ async def test_a_page_read_ahead_answers_its_own_operation_only(api):
         assert pages == [["Hello"], ["Hello", "Again"]]
     finally:
         await client.close()
+
+
+async def test_read_receipts_cost_no_statement_on_a_page_of_50(aiohttp_client, database_url, tmp_path):
+    """A chat page of 50 messages and an inbox page of 50 conversations cost the same statements with
+    and without the receipts: they come with the conversation's row (the other side's read position)."""
+    api = await world_api(aiohttp_client, database_url, tmp_path, mutation_burst=1000)
+    await build_world(api.engine, creators=60)
+    conversation = (await say(api, gid("Shop", 2), "Hello", as_="creator:c1"))["conversation"]["id"]
+    for n in range(30):
+        await say(api, conversation, f"Seller {n}", as_="shop:s2")
+        await say(api, conversation, f"Creator {n}", as_="creator:c1")
+    await say(api, conversation, "Unread", as_="shop:s2")
+    for creator in range(2, 52):
+        theirs = (await say(api, gid("Shop", 2), "Hi", as_=f"creator:c{creator}"))["conversation"]["id"]
+        await say(api, theirs, "Hello back", as_="shop:s2")
+
+    receipts, plain = "isReadByOtherSide", ""
+    chat = """query($id: ID!) { conversation(id: $id) { id otherSideLastReadAt %s } }"""
+    messages = "messages(last: 50) { edges { node { id isMine %s } } }"
+    inbox = "query { conversations(first: 50) { nodes { id %s lastMessage { id isMine %s } } } }"
+    for document in (chat % messages, chat % ("... on Conversation { %s }" % messages)):
+        with_receipts, page = await chat_statements(api, document % receipts, {"id": conversation})
+        without, _ = await chat_statements(api, document % plain, {"id": conversation})
+        assert len(with_receipts) == len(without), f"{listing(with_receipts)}\n---\n{listing(without)}"
+        flags = [(edge["node"]["isMine"], edge["node"]["isReadByOtherSide"]) for edge in page["messages"]["edges"]]
+        assert len(flags) == 50 and flags[-1] == (True, False)  # the seller's last message: unread
+        assert all(read is (None if not mine else True) for mine, read in flags[:-1]), flags
+    with api.count_statements() as with_receipts:
+        page = await api.query(inbox % ("otherSideLastReadAt", receipts), as_="shop:s2")
+    with api.count_statements() as without:
+        await api.query(inbox % ("", plain), as_="shop:s2")
+    assert len(with_receipts) == len(without), f"{listing(with_receipts)}\n---\n{listing(without)}"
+    rows = page["conversations"]["nodes"]
+    assert len(rows) == 50 and {row["lastMessage"]["isReadByOtherSide"] for row in rows} == {False}
+
+
+# A page of search results, with what a results list shows of each message and its conversation.
+SEARCH_SCREEN = """
+query SearchScreen($first: Int) {
+  searchMessages(query: "HELLO", first: $first) {
+    edges { cursor snippet node {
+      id senderRole isMine createdAt content { __typename ... on TextContent { text } }
+      conversation { id unreadCount creator { handle avatarUrl } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_a_search_page_costs_the_same_statements_for_5_and_50_results(api):
+    await build_world(api.engine, creators=60)
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 56), "Hello from Trail Gear", "launch"),
+                            as_="shop:s2"))["sendBulkMessage"]
+    assert (bulk["sentCount"], bulk["failedCount"]) == (55, 0), bulk
+    costs = {}
+    for first in (5, 50):
+        with api.count_statements() as statements:
+            status, body = await api.post(SEARCH_SCREEN, {"first": first}, as_="shop:s2")
+        assert status == 200 and "errors" not in body, body
+        edges = body["data"]["searchMessages"]["edges"]
+        assert len(edges) == first and body["data"]["searchMessages"]["pageInfo"]["hasNextPage"] is True
+        assert {edge["node"]["conversation"]["creator"]["handle"] for edge in edges} == {
+            f"creator{n}" for n in range(55, 55 - first, -1)}
+        costs[first] = list(statements)
+    # The viewer's shop status (every request of a seller), the page, its conversations with their creators.
+    assert [len(costs[5]), len(costs[50])] == [3, 3], f"{listing(costs[5])}\n---\n{listing(costs[50])}"

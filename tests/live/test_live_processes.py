@@ -11,7 +11,16 @@ import pytest
 
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET
-from tests.support.gql import MESSAGE_ADDED, SEND, message_cursor, text_to_creator, text_to_shop
+from tests.support.gql import (
+    MARK_ALL_READ,
+    MARK_MANY_READ,
+    MARK_READ,
+    MESSAGE_ADDED,
+    SEND,
+    message_cursor,
+    text_to_creator,
+    text_to_shop,
+)
 from tests.support.processes import ROOT, ServerProcess
 from tests.support.world import build_world_at, world_data
 from tests.support.ws import WSClient
@@ -100,3 +109,66 @@ async def test_import_ends_seller_subscriptions_at_once(cluster, postgres_url, t
         message = await seller.next_payload(5)
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"
+
+
+UPDATED = "subscription { conversationUpdated { id otherSideLastReadAt lastMessage { id isReadByOtherSide } } }"
+
+
+async def _post(session, server, document: str, variables: dict, subject: str) -> dict:
+    async with session.post(f"{server.url}/graphql", json={"query": document, "variables": variables},
+                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"}) as response:
+        body = await response.json()
+    assert response.status == 200 and "errors" not in body, body
+    (payload,) = body["data"].values()
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+async def _update(client: WSClient, timeout: float = 10) -> dict:
+    return (await client.next_payload(timeout))["payload"]["data"]["conversationUpdated"]
+
+
+async def test_read_receipts_reach_the_other_side_across_processes(cluster):
+    """The seller's tab is on one process; the creator reads, marks all read and replies on the other."""
+    first, second = cluster
+    async with aiohttp.ClientSession() as session:
+        await _send(session, second, "Hi shop", "c0", subject="creator:c1")
+        await _send(session, second, "Hello", "k1")
+        seller = await WSClient.connect(session, f"{first.url}/graphql", "graphql-transport-ws",
+                                        issue_token(JWT_SECRET, "shop:s1"))
+        assert await seller.acked()
+        await seller.subscribe(UPDATED)
+        # Live once a change made on the other process comes through (GraphQL has no subscribe ack).
+        for n in range(50):
+            await _send(session, second, f"ping {n}", f"p{n}")
+            try:
+                update = await _update(seller, 0.2)
+                break
+            except TimeoutError:
+                continue
+        while True:  # the pings answered late
+            try:
+                update = await _update(seller, 0.5)
+            except TimeoutError:
+                break
+        assert update["lastMessage"]["isReadByOtherSide"] is False
+        conversation = update["id"]
+
+        await _post(session, second, MARK_READ, {"input": {"conversationId": conversation}}, "creator:c1")
+        update = await _update(seller)
+        assert update["lastMessage"]["isReadByOtherSide"] is True and update["otherSideLastReadAt"] is not None
+        later = await _send(session, second, "One more", "k2")
+        assert (await _update(seller))["lastMessage"] == {"id": later["id"], "isReadByOtherSide": False}
+        await _post(session, second, MARK_ALL_READ, {}, "creator:c1")
+        assert (await _update(seller))["lastMessage"] == {"id": later["id"], "isReadByOtherSide": True}
+        again = await _send(session, second, "Again", "k3")
+        assert (await _update(seller))["lastMessage"] == {"id": again["id"], "isReadByOtherSide": False}
+        reply = await _send(session, second, "Thanks", "c1", subject="creator:c1")  # replying reads "Again"
+        assert (await _update(seller))["lastMessage"] == {"id": reply["id"], "isReadByOtherSide": None}
+        query = "query($id: ID!) { conversation(id: $id) { messages(last: 2) { nodes { id isReadByOtherSide } } } }"
+        async with session.post(f"{first.url}/graphql", json={"query": query, "variables": {"id": conversation}},
+                                headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"}) as response:
+            nodes = (await response.json())["data"]["conversation"]["messages"]["nodes"]
+        assert nodes == [{"id": again["id"], "isReadByOtherSide": True}, {"id": reply["id"], "isReadByOtherSide": None}]
+        marked = await _post(session, first, MARK_MANY_READ, {"ids": [conversation]}, "shop:s1")
+        assert marked["conversations"] == [{"id": conversation, "unreadCount": 0}]

@@ -131,6 +131,15 @@ VIOLATIONS = {
             SELECT max(id) FROM message n WHERE n.conversation_id = c.id AND n.notice_code LIKE 'CREATOR_%')
         WHERE (m.notice_code = 'CREATOR_BLOCKED') <> EXISTS (
             SELECT 1 FROM block b WHERE b.shop_id = c.shop_id AND b.creator_id = c.creator_id)""",
+    # The demo's texts are English (and emoji): lower() folds them as core.text.fold does.
+    "text messages, and they only, have their folded search row, of their conversation's parties": """
+        SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id
+        LEFT JOIN message_search s ON s.message_id = m.id
+        WHERE (m.kind = 'TEXT') <> (s.message_id IS NOT NULL) OR s.conversation_id <> m.conversation_id
+           OR s.shop_id <> c.shop_id OR s.creator_id <> c.creator_id OR s.body <> lower(m.text)""",
+    "every creator has its folded search row": """
+        SELECT count(*) FROM creator c LEFT JOIN creator_search s ON s.creator_id = c.id
+        WHERE s.creator_id IS NULL OR s.handle <> lower(c.handle) OR s.display_name <> lower(c.display_name)""",
 }
 
 

@@ -20,7 +20,12 @@ from services.auth import issue_token
 from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.gql import INBOX, SEND, message_cursor, text_to_shop
 from tests.support.postgres import REQUIRE_PG
-from tests.support.processes import PostgresServer, ServerProcess, TcpProxy, postgres_bin
+from tests.support.processes import (
+    PostgresServer,
+    ServerProcess,
+    TcpProxy,
+    postgres_bin,
+)
 from tests.support.world import build_world, build_world_at
 from tests.support.ws import TRANSPORT_WS, WSClient
 

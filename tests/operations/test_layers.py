@@ -19,7 +19,7 @@ MAY_IMPORT = {
     "migrations": {"models"},
 }
 CAPABILITIES = ("conversations", "messages", "inbox", "bulk", "samples", "collaborations", "catalog", "marketplace",
-                "outreach", "blocks", "live")
+                "outreach", "blocks", "search", "live")
 LAYERS = ("schema", "resolvers", "services", "models")
 
 

@@ -24,7 +24,9 @@ LISTS = """query {
   conversations(first: 100) { nodes { id } }
   inboxCounts { all unread unreplied starred archived }
   sampleRequests(first: 100) { nodes { id } }
+  searchMessages(query: "PRIVATE") { nodes { id } }
 }"""
+SEARCH_IN = """query($id: ID!) { searchMessages(query: "private", conversationId: $id) { nodes { id } } }"""
 SHOP_COLLABORATIONS = """query($id: ID!) { node(id: $id) { ... on Shop {
   targetCollaborations { nodes { id } } products { nodes { id } } } } }"""
 CREATOR_CONVERSATION = """query($id: ID!) { creator(id: $id) { conversation { id } } }"""
@@ -137,6 +139,14 @@ async def test_records_of_others_look_missing_for_reads_and_writes(api, viewer, 
     assert [node["id"] for node in lists["conversations"]["nodes"]] == ([ids["conversation"]] if participant else [])
     assert lists["inboxCounts"]["all"] == (1 if participant else 0)
     assert [node["id"] for node in lists["sampleRequests"]["nodes"]] == ([ids["sample"]] if participant else [])
+    # Search finds the two texts (not the sample request's "private note": cards are not searched).
+    found = [node["id"] for node in lists["searchMessages"]["nodes"]]
+    assert found == (ids["messages"][::-1] if participant else [])
+    if participant:
+        scoped = (await api.query(SEARCH_IN, {"id": ids["conversation"]}, as_=viewer))["searchMessages"]
+        assert [node["id"] for node in scoped["nodes"]] == found
+    else:
+        await same_as_missing(api, SEARCH_IN, {"id": ids["conversation"]}, "id", as_=viewer)
     shop = (await api.query(SHOP_COLLABORATIONS, {"id": gid("Shop", 1)}, as_=viewer))["node"]
     assert shop["targetCollaborations"]["nodes"] == ([{"id": ids["collaboration"]}] if owner else [])
     assert bool(shop["products"]["nodes"]) is owner

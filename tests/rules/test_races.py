@@ -6,11 +6,13 @@ against two `server.py` processes sharing the database, with the requests split 
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +26,11 @@ from services.auth import issue_token
 from tests.support.app import JWT_SECRET, make_settings
 from tests.support.gql import (
     APPROVE_SAMPLE,
+    BLOCK_SHOP,
     COUNTS,
+    MARK_ALL_READ,
+    MARK_MANY_READ,
+    MARK_READ,
     QUOTA,
     REJECT_SAMPLE,
     REQUEST_SAMPLE,
@@ -34,8 +40,10 @@ from tests.support.gql import (
     bulk_input,
     gid,
     sample_input,
+    shop_input,
     start_input,
     text_to_creator,
+    text_to_shop,
 )
 from tests.support.postgres import clone_database
 from tests.support.processes import ROOT, free_port
@@ -252,3 +260,107 @@ async def test_racing_start_conversation_opens_one(cluster):
     assert len({p["conversation"]["entrance"] for p in payloads}) == 1
     assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 1
     assert (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]["used"] == 0
+
+
+async def test_no_message_lands_after_a_racing_block(cluster):
+    """Creators 1-6 already talk with s1, 7-12 do not; each blocks s1 while s1 writes to it. Every send
+    lands before the block (its notice comes after it) or is refused, and a refused first message
+    opens no conversation."""
+    for creator in range(1, 7):
+        await cluster.post(SEND_FULL, text_to_shop(1, "Hi", f"hi{creator}"), as_=f"creator:c{creator}")
+    calls = []
+    for creator in range(1, 13):
+        calls.append((BLOCK_SHOP, shop_input(1), f"creator:c{creator}"))
+        calls.append((SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), "shop:s1"))
+    results = await cluster.race(calls)
+    for creator in range(1, 13):
+        block, sent = results[2 * creator - 2]["blockShop"], results[2 * creator - 1]["sendMessage"]
+        assert block["userErrors"] == [] and block["shop"]["isBlocked"] is True, block
+        landed = sent["userErrors"] == []
+        if not landed:
+            assert [(e["code"], e["message"]) for e in sent["userErrors"]] == [
+                ("BLOCKED", "This creator is not accepting messages from your shop.")], sent
+        conversation = await cluster.conversation_of(creator)
+        if conversation is None:
+            assert creator > 6 and not landed
+            continue
+        kinds = [m["content"].get("code") or m["senderRole"] for m in conversation["messages"]["nodes"]]
+        before = ["CREATOR"] if creator <= 6 else []
+        assert kinds == before + (["SELLER"] if landed else []) + ["SHOP_BLOCKED"], (creator, kinds, sent)
+
+
+RECEIPTS = """query($id: ID!) { conversation(id: $id) {
+  unreadCount otherSideLastReadAt messages(last: 100) { nodes { isMine isReadByOtherSide } } } }"""
+
+
+async def _receipts(cluster: Cluster, conversation: str, subject: str) -> tuple[int, datetime | None]:
+    """(how many of the subject's messages the other side read, when it last moved its position), the
+    receipts asserted to be a prefix: a read position is one point of the conversation."""
+    view = (await cluster.post(RECEIPTS, {"id": conversation}, as_=subject))["conversation"]
+    flags = [m["isReadByOtherSide"] for m in view["messages"]["nodes"] if m["isMine"]]
+    read = flags.count(True)
+    assert flags == [True] * read + [False] * (len(flags) - read), flags
+    moved = view["otherSideLastReadAt"]
+    return read, datetime.fromisoformat(moved) if moved else None
+
+
+async def _assert_unread_matches_receipts(cluster: Cluster, conversation: str, creator: int) -> int:
+    """The seller's unread count is the creator's messages its receipts show unread; that count."""
+    read, _ = await _receipts(cluster, conversation, f"creator:c{creator}")
+    view = (await cluster.post(RECEIPTS, {"id": conversation}, as_="shop:s1"))["conversation"]
+    mine = sum(1 for m in view["messages"]["nodes"] if not m["isMine"] and m["isReadByOtherSide"] is None)
+    assert view["unreadCount"] == mine - read, (view["unreadCount"], mine, read)
+    return view["unreadCount"]
+
+
+async def test_read_positions_never_move_back_while_messages_arrive(cluster):
+    """Two tabs of the seller mark the chat read (up to the newest, up to an old message, as a batch,
+    as a folder) while the creator sends: the position the creator's receipts show only moves forward."""
+    opened = (await cluster.post(SEND_FULL, text_to_creator(1, "Hello", "k0"), as_="shop:s1"))["sendMessage"]
+    conversation = opened["conversation"]["id"]
+    old = (await cluster.post(SEND_FULL, text_to_shop(1, "Hi", "r0"), as_="creator:c1"))["sendMessage"]["message"]
+    calls = [(SEND_FULL, text_to_shop(1, f"m{n}", f"r{n + 1}"), "creator:c1") for n in range(12)]
+    for _ in range(4):
+        calls += [(MARK_READ, {"input": {"conversationId": conversation}}, "shop:s1"),
+                  (MARK_READ, {"input": {"conversationId": conversation, "upToMessageId": old["id"]}}, "shop:s1")]
+    calls += [(MARK_MANY_READ, {"ids": [conversation]}, "shop:s1"), (MARK_ALL_READ, {}, "shop:s1")] * 2
+    random.Random(15).shuffle(calls)
+    race = asyncio.create_task(cluster.race(calls))
+    seen = []
+    while not race.done():
+        seen.append(await _receipts(cluster, conversation, "creator:c1"))
+    for data in await race:
+        (payload,) = data.values()
+        assert payload["userErrors"] == [], payload
+    seen.append(await _receipts(cluster, conversation, "creator:c1"))
+    positions = [read for read, _ in seen]
+    times = [moved for _, moved in seen if moved is not None]
+    assert positions == sorted(positions) and times == sorted(times), seen
+    await _assert_unread_matches_receipts(cluster, conversation, 1)
+    await cluster.post(MARK_READ, {"input": {"conversationId": conversation}}, as_="shop:s1")
+    assert (await _receipts(cluster, conversation, "creator:c1"))[0] == 13
+
+
+async def test_marking_all_read_while_messages_arrive_keeps_every_count_right(cluster):
+    """Folder and batch marks race the creators' sends into eight conversations: no deadlock, and
+    each unread count is what the receipts show."""
+    conversations = {}
+    for creator in range(1, 9):
+        await cluster.post(SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), as_="shop:s1")
+        reply = await cluster.post(SEND_FULL, text_to_shop(1, "Hi", f"r{creator}"), as_=f"creator:c{creator}")
+        conversations[creator] = reply["sendMessage"]["conversation"]["id"]
+    calls = [(SEND_FULL, text_to_shop(1, f"More {n}", f"r{creator}-{n}"), f"creator:c{creator}")
+             for creator in conversations for n in range(6)]
+    calls += [(MARK_ALL_READ, {}, "shop:s1")] * 8 + [(MARK_MANY_READ, {"ids": list(conversations.values())},
+                                                      "shop:s1")] * 4
+    random.Random(16).shuffle(calls)
+    for data in await cluster.race(calls):
+        (payload,) = data.values()
+        assert payload["userErrors"] == [], payload
+    unread = [await _assert_unread_matches_receipts(cluster, conversation, creator)
+              for creator, conversation in conversations.items()]
+    behind = sum(1 for count in unread if count)
+    assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["unread"] == behind
+    assert (await cluster.post(MARK_ALL_READ, {}, as_="shop:s1"))["markAllConversationsRead"]["markedCount"] == behind
+    for creator, conversation in conversations.items():
+        assert await _assert_unread_matches_receipts(cluster, conversation, creator) == 0

@@ -5,6 +5,8 @@ from tests.support.gql import (
     APPROVE_SAMPLE,
     BLOCK,
     CONVERSATION,
+    MARK_ALL_READ,
+    MARK_MANY_READ,
     REJECT_SAMPLE,
     SEND_BULK,
     SEND_FULL,
@@ -263,6 +265,9 @@ SELLER_OPERATIONS = [
     (SEND_BULK, bulk_input([4, 5], "Hello", "xb")),
     ("mutation($i: MarkConversationReadInput!) { markConversationRead(input: $i) { userErrors { code } } }",
      {"i": {"conversationId": gid("Conversation", 1)}}),
+    (MARK_MANY_READ, {"ids": [gid("Conversation", 1)]}),
+    (MARK_ALL_READ, {}),
+    (MARK_ALL_READ, {"folder": "ARCHIVED"}),
     *[("mutation($i: ConversationInput!) { %s(input: $i) { userErrors { code } } }" % name,
        {"i": {"conversationId": gid("Conversation", 1)}})
       for name in ("starConversation", "unstarConversation", "archiveConversation", "unarchiveConversation")],

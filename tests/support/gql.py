@@ -55,7 +55,7 @@ def text_to_shop(shop: int, text: str, key: str) -> dict:
 # --- Write side: mutation documents and helpers (tests/rules/test_send.py and friends) -----------
 
 MESSAGE_FIELDS = """
-  id senderRole isMine clientMessageId createdAt
+  id senderRole isMine clientMessageId createdAt isReadByOtherSide
   content {
     __typename
     ... on TextContent { text }
@@ -66,7 +66,7 @@ MESSAGE_FIELDS = """
   }"""
 
 CONVERSATION_FIELDS = """
-  id entrance unreadCount isStarred isArchived isUnreplied isBlocked creatorHasReplied
+  id entrance unreadCount isStarred isArchived isUnreplied isBlocked isBlockedByCreator creatorHasReplied
   messagesRemainingBeforeReply
   creator { id } shop { id }
   lastMessage { id senderRole }"""
@@ -113,6 +113,20 @@ mutation MarkRead($input: MarkConversationReadInput!) {
   markConversationRead(input: $input) { conversation { %s } userErrors { code message field } }
 }""" % CONVERSATION_FIELDS
 
+MARK_MANY_READ = """
+mutation MarkManyRead($ids: [ID!]!) {
+  markConversationsRead(input: {conversationIds: $ids}) {
+    conversations { id unreadCount } userErrors { code message field }
+  }
+}"""
+
+MARK_ALL_READ = """
+mutation MarkAllRead($folder: InboxFolder) {
+  markAllConversationsRead(input: {folder: $folder}) {
+    markedCount inboxCounts { all unread unreplied starred archived } userErrors { code message field }
+  }
+}"""
+
 BLOCK = """
 mutation Block($input: CreatorInput!) {
   blockCreator(input: $input) {
@@ -121,6 +135,15 @@ mutation Block($input: CreatorInput!) {
 }""" % CONVERSATION_FIELDS
 
 UNBLOCK = BLOCK.replace("blockCreator", "unblockCreator").replace("mutation Block", "mutation Unblock")
+
+BLOCK_SHOP = f"""
+mutation BlockShop($input: ShopInput!) {{
+  blockShop(input: $input) {{
+    shop {{ id isBlocked }} conversation {{ {CONVERSATION_FIELDS} }} userErrors {{ code message field }}
+  }}
+}}"""
+
+UNBLOCK_SHOP = BLOCK_SHOP.replace("blockShop", "unblockShop").replace("mutation BlockShop", "mutation UnblockShop")
 
 SAMPLE_FIELDS = """
   id status note rejectReason decidedAt createdAt
@@ -202,6 +225,10 @@ def sample_input(product: int, key: str, note: str | None = None) -> dict:
 
 def creator_input(creator: int) -> dict:
     return {"input": {"creatorId": gid("Creator", creator)}}
+
+
+def shop_input(shop: int) -> dict:
+    return {"input": {"shopId": gid("Shop", shop)}}
 
 
 def collaboration_input(products, rate: str = "0.15", name: str = "Spring launch") -> dict:
