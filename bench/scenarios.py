@@ -12,7 +12,8 @@ FILTER = {"minFollowers": 10_000, "categories": ["Beauty", "Fashion"]}
 # The inbox page of the brief: 50 conversations of the seller side, newest activity first, with
 # creator handle, follower count, category, avatar, last message content and time, unread
 # count, star/archive flags.
-API_INBOX = """
+API_INBOX = (
+    """
 query BenchInbox($folder: InboxFolder, $filter: CreatorFilter) {
   conversations(folder: $folder, filter: $filter, first: %d) {
     edges { cursor node {
@@ -22,9 +23,12 @@ query BenchInbox($folder: InboxFolder, $filter: CreatorFilter) {
     } }
     pageInfo { hasNextPage endCursor }
   }
-}""" % PAGE
+}"""
+    % PAGE
+)
 
-PEER_INBOX = """
+PEER_INBOX = (
+    """
 query BenchInbox($owner: Int!, $filter: ConversationStateFilter) {
   allConversationStates(first: %d, filter: $filter,
       condition: {side: "SELLER", ownerId: $owner, visible: true, archived: false},
@@ -38,22 +42,30 @@ query BenchInbox($owner: Int!, $filter: ConversationStateFilter) {
     } }
     pageInfo { hasNextPage endCursor }
   }
-}""" % PAGE
+}"""
+    % PAGE
+)
 
 # The brief's messages page: the latest 50 messages of one conversation, oldest first.
-API_MESSAGES = """
+API_MESSAGES = (
+    """
 query BenchMessages($id: ID!) {
   conversation(id: $id) { messages(last: %d) { edges { cursor node {
     id senderRole createdAt content { __typename ... on TextContent { text } }
   } } } }
-}""" % PAGE
+}"""
+    % PAGE
+)
 
-PEER_MESSAGES = """
+PEER_MESSAGES = (
+    """
 query BenchMessages($id: Int!) {
   conversationByRowId(rowId: $id) { messagesByConversationId(last: %d, orderBy: [PRIMARY_KEY_ASC]) {
     edges { cursor node { rowId senderRole createdAt kind text } }
   } }
-}""" % PAGE
+}"""
+    % PAGE
+)
 
 API_COUNTS = "query BenchCounts { inboxCounts { all unread unreplied starred archived } }"
 
@@ -158,17 +170,37 @@ def _ids(name: str, data: dict, api: bool) -> list:
 
 
 def read_scenarios(shop_pk: int, busy_conversation: int) -> list[Scenario]:
-    peer_creator = {"conversationByConversationId": {"creatorByCreatorId": {
-        "followerCount": {"greaterThanOrEqualTo": FILTER["minFollowers"]},
-        "mainCategory": {"in": FILTER["categories"]}}}}
+    peer_creator = {
+        "conversationByConversationId": {
+            "creatorByCreatorId": {
+                "followerCount": {"greaterThanOrEqualTo": FILTER["minFollowers"]},
+                "mainCategory": {"in": FILTER["categories"]},
+            }
+        }
+    }
     return [
         Scenario("inbox_all", API_INBOX, {"folder": "ALL"}, PEER_INBOX, {"owner": shop_pk}),
-        Scenario("inbox_unread", API_INBOX, {"folder": "UNREAD"}, PEER_INBOX,
-                 {"owner": shop_pk, "filter": {"unreadCount": {"greaterThan": 0}}}),
-        Scenario("inbox_filtered", API_INBOX, {"folder": "ALL", "filter": FILTER}, PEER_INBOX,
-                 {"owner": shop_pk, "filter": peer_creator}),
-        Scenario("messages", API_MESSAGES, {"id": encode_id("Conversation", busy_conversation)},
-                 PEER_MESSAGES, {"id": busy_conversation}),
+        Scenario(
+            "inbox_unread",
+            API_INBOX,
+            {"folder": "UNREAD"},
+            PEER_INBOX,
+            {"owner": shop_pk, "filter": {"unreadCount": {"greaterThan": 0}}},
+        ),
+        Scenario(
+            "inbox_filtered",
+            API_INBOX,
+            {"folder": "ALL", "filter": FILTER},
+            PEER_INBOX,
+            {"owner": shop_pk, "filter": peer_creator},
+        ),
+        Scenario(
+            "messages",
+            API_MESSAGES,
+            {"id": encode_id("Conversation", busy_conversation)},
+            PEER_MESSAGES,
+            {"id": busy_conversation},
+        ),
         Scenario("counts", API_COUNTS, {}, PEER_COUNTS, {"owner": shop_pk}),
     ]
 
@@ -178,6 +210,13 @@ def search_scenarios(conversations: dict[str, int]) -> list[Scenario]:
     scenarios = []
     for length, query in SEARCH_QUERIES.items():
         scenarios.append(Scenario(f"search_{length}_shop", API_SEARCH, {"query": query}, None, None))
-        scenarios.append(Scenario(f"search_{length}_conversation", API_SEARCH, {
-            "query": query, "conversationId": encode_id("Conversation", conversations[query])}, None, None))
+        scenarios.append(
+            Scenario(
+                f"search_{length}_conversation",
+                API_SEARCH,
+                {"query": query, "conversationId": encode_id("Conversation", conversations[query])},
+                None,
+                None,
+            )
+        )
     return scenarios

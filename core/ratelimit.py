@@ -99,8 +99,9 @@ class RedisLimiter:
 
     async def take(self, key: str, bucket: Bucket, cost: int = 1) -> Verdict:
         try:
-            allowed, retry_ms = await self._take(keys=[f"inbox:rate:{key}"],
-                                                 args=[bucket.capacity, bucket.per_second, cost])
+            allowed, retry_ms = await self._take(
+                keys=[f"inbox:rate:{key}"], args=[bucket.capacity, bucket.per_second, cost]
+            )
         except (RedisError, OSError) as error:
             log.warning("rate limiter unavailable, letting the request through: %s", error)
             return Verdict(True)
@@ -115,8 +116,14 @@ class RateLimits:
     recipient of a bulk send (which also pays its mutation token), and a token per typing report
     (instead of a mutation token: a client reporting as its user types must not use up its sends)."""
 
-    def __init__(self, backend: MemoryLimiter | RedisLimiter, queries: Bucket, mutations: Bucket,
-                 bulk_recipients: Bucket, typing: Bucket) -> None:
+    def __init__(
+        self,
+        backend: MemoryLimiter | RedisLimiter,
+        queries: Bucket,
+        mutations: Bucket,
+        bulk_recipients: Bucket,
+        typing: Bucket,
+    ) -> None:
         self.backend = backend
         self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients, "typing": typing}
 
@@ -129,7 +136,9 @@ class RateLimits:
             await self.backend.close()
 
 
-def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket,
-                       typing: Bucket) -> RateLimits:
-    return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients,
-                      typing)
+def create_rate_limits(
+    redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket
+) -> RateLimits:
+    return RateLimits(
+        RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients, typing
+    )

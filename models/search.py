@@ -27,8 +27,9 @@ FTS_TABLES = {"message_search": "message_search_fts", "creator_search": "creator
 
 def _trigram_index(name: str, *columns: str) -> Index:
     """A pg_trgm GIN index (PostgreSQL only: SQLite has its FTS5 table instead)."""
-    return Index(name, *columns, postgresql_using="gin",
-                 postgresql_ops={column: "gin_trgm_ops" for column in columns}).ddl_if(dialect="postgresql")
+    return Index(
+        name, *columns, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops" for column in columns}
+    ).ddl_if(dialect="postgresql")
 
 
 class MessageSearch(SQLModel, table=True):
@@ -43,8 +44,7 @@ class MessageSearch(SQLModel, table=True):
         _trigram_index("ix_message_search_body", "body"),
     )
 
-    message_id: int = Field(sa_column=Column(BigId, ForeignKey("message.id"), primary_key=True,
-                                             autoincrement=False))
+    message_id: int = Field(sa_column=Column(BigId, ForeignKey("message.id"), primary_key=True, autoincrement=False))
     conversation_id: int = Field(sa_column=Column(Integer, ForeignKey("conversation.id"), nullable=False))
     shop_id: int = Field(sa_column=Column(Integer, nullable=False))
     creator_id: int = Field(sa_column=Column(Integer, nullable=False))
@@ -57,8 +57,7 @@ class CreatorSearch(SQLModel, table=True):
     __tablename__ = "creator_search"
     __table_args__ = (_trigram_index("ix_creator_search_text", "handle", "display_name"),)
 
-    creator_id: int = Field(sa_column=Column(Integer, ForeignKey("creator.id"), primary_key=True,
-                                             autoincrement=False))
+    creator_id: int = Field(sa_column=Column(Integer, ForeignKey("creator.id"), primary_key=True, autoincrement=False))
     handle: str = Field(sa_column=Column(String(100), nullable=False))
     display_name: str = Field(sa_column=Column(String(200), nullable=False))
 
@@ -103,12 +102,15 @@ class TrigramMatch(ColumnElement[bool]):
     type = Boolean()
     _is_implicitly_boolean = True  # a condition already: no "= 1" after it where booleans are integers
     # What SQLAlchemy's statement cache keys on: another row key, columns or needle is another statement.
-    _traverse_internals = [("row_key", InternalTraversal.dp_clauseelement),
-                           ("columns", InternalTraversal.dp_clauseelement_tuple),
-                           ("needle", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [
+        ("row_key", InternalTraversal.dp_clauseelement),
+        ("columns", InternalTraversal.dp_clauseelement_tuple),
+        ("needle", InternalTraversal.dp_clauseelement),
+    ]
 
-    def __init__(self, row_key: ColumnElement[Any], columns: tuple[ColumnElement[str], ...],
-                 needle: BindParameter[str]) -> None:
+    def __init__(
+        self, row_key: ColumnElement[Any], columns: tuple[ColumnElement[str], ...], needle: BindParameter[str]
+    ) -> None:
         self.row_key, self.columns, self.needle = row_key, columns, needle
 
 

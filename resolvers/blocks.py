@@ -15,8 +15,9 @@ class CreatorInput(Protocol):
     def creator_id(self) -> str: ...
 
 
-async def set_blocked(ctx: Context, input: CreatorInput,
-                      blocked: bool) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
+async def set_blocked(
+    ctx: Context, input: CreatorInput, blocked: bool
+) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
     """((creator id, conversation id or None), errors)."""
     require_seller(ctx, "blockCreator" if blocked else "unblockCreator")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
@@ -29,11 +30,11 @@ class ShopInput(Protocol):
     def shop_id(self) -> str: ...
 
 
-async def set_shop_blocked(ctx: Context, input: ShopInput,
-                           blocked: bool) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
+async def set_shop_blocked(
+    ctx: Context, input: ShopInput, blocked: bool
+) -> tuple[tuple[int, int | None] | None, list[RuleViolation]]:
     """((shop id, conversation id or None), errors)."""
     require_creator(ctx, "blockShop" if blocked else "unblockShop")
     shop_id = decode_id(input.shop_id, "Shop", "shopId")
-    conversation_id, errors = await attempt(
-        ctx, lambda: blocks.set_shop_blocked(ctx.app, ctx.viewer, shop_id, blocked))
+    conversation_id, errors = await attempt(ctx, lambda: blocks.set_shop_blocked(ctx.app, ctx.viewer, shop_id, blocked))
     return (None if errors else (shop_id, conversation_id)), errors

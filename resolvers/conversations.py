@@ -45,8 +45,9 @@ async def conversation(ctx: Context, conversation_id: str) -> ConversationRecord
 async def start_conversation(ctx: Context, input: StartConversationInput) -> tuple[int | None, list[RuleViolation]]:
     require_seller(ctx, "startConversation")
     creator_id = decode_id(input.creator_id, "Creator", "creatorId")
-    return await attempt(ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id,
-                                                                       input.entrance.value))
+    return await attempt(
+        ctx, lambda: conversations.start_conversation(ctx.app, ctx.viewer, creator_id, input.entrance.value)
+    )
 
 
 async def set_flag(ctx: Context, input: ConversationInput, action: str) -> tuple[int | None, list[RuleViolation]]:
@@ -70,8 +71,10 @@ class MarkAllConversationsReadInput(Protocol):
     def folder(self) -> Enum | None: ...
 
 
-async def mark_many_read(ctx: Context, input: MarkConversationsReadInput,
-                         ) -> tuple[conversations.MarkedMany | None, list[RuleViolation]]:
+async def mark_many_read(
+    ctx: Context,
+    input: MarkConversationsReadInput,
+) -> tuple[conversations.MarkedMany | None, list[RuleViolation]]:
     given = input.conversation_ids
 
     async def mark() -> conversations.MarkedMany:
@@ -83,7 +86,9 @@ async def mark_many_read(ctx: Context, input: MarkConversationsReadInput,
     return marked, refusal or (marked.errors if marked else [])
 
 
-async def mark_all_read(ctx: Context, input: MarkAllConversationsReadInput,
-                        ) -> tuple[conversations.MarkedAll | None, list[RuleViolation]]:
+async def mark_all_read(
+    ctx: Context,
+    input: MarkAllConversationsReadInput,
+) -> tuple[conversations.MarkedAll | None, list[RuleViolation]]:
     folder = input.folder.value if input.folder is not None else "ALL"  # an explicit null: the default
     return await attempt(ctx, lambda: conversations.mark_all_read(ctx.app, ctx.viewer, folder))

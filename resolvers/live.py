@@ -56,6 +56,9 @@ async def typing_events(ctx: Context, conversation_id: str | None) -> AsyncItera
 async def report_typing(ctx: Context, input: Any) -> list[RuleViolation]:
     """The refusals of a typing report, within the principal's typing rate (a bucket of its own)."""
     conversation_id = decode_id(input.conversation_id, "Conversation", "conversationId")
-    _, errors = await attempt(ctx, lambda: live.report_typing(ctx.app, ctx.viewer, conversation_id,
-                                                              input.is_typing is not False), bucket="typing")
+    _, errors = await attempt(
+        ctx,
+        lambda: live.report_typing(ctx.app, ctx.viewer, conversation_id, input.is_typing is not False),
+        bucket="typing",
+    )
     return errors

@@ -7,8 +7,9 @@ from resolvers.messages import decode_message_cursor
 from services import search
 
 
-async def search_messages(ctx: Context, query: str, conversation_id: str | None, first: int | None,
-                          after: str | None) -> search.SearchPage:
+async def search_messages(
+    ctx: Context, query: str, conversation_id: str | None, first: int | None, after: str | None
+) -> search.SearchPage:
     """A page of the viewer's messages holding `query` (BadUserInput for a malformed argument)."""
     size = 20 if first is None else first
     if not 0 <= size <= search.MAX_RESULTS:

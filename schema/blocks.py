@@ -40,8 +40,9 @@ class ShopBlockPayload(Refusable):
 
 @strawberry.type
 class BlockMutation:
-    @strawberry.mutation(description="The creator can no longer message the shop and sees a CREATOR_BLOCKED "
-                                     "notice in the chat.")
+    @strawberry.mutation(
+        description="The creator can no longer message the shop and sees a CREATOR_BLOCKED notice in the chat."
+    )
     async def block_creator(self, info: Info[Context, None], input: CreatorInput) -> BlockPayload:
         return await _block_payload(info.context, await blocks_resolvers.set_blocked(info.context, input, True))
 
@@ -49,20 +50,25 @@ class BlockMutation:
     async def unblock_creator(self, info: Info[Context, None], input: CreatorInput) -> BlockPayload:
         return await _block_payload(info.context, await blocks_resolvers.set_blocked(info.context, input, False))
 
-    @strawberry.mutation(description="Creators: the shop can no longer message the creator, and its sellers see a "
-                                     "SHOP_BLOCKED notice in the chat.")
+    @strawberry.mutation(
+        description="Creators: the shop can no longer message the creator, and its sellers see a "
+        "SHOP_BLOCKED notice in the chat."
+    )
     async def block_shop(self, info: Info[Context, None], input: ShopInput) -> ShopBlockPayload:
-        return await _shop_block_payload(info.context,
-                                         await blocks_resolvers.set_shop_blocked(info.context, input, True))
+        return await _shop_block_payload(
+            info.context, await blocks_resolvers.set_shop_blocked(info.context, input, True)
+        )
 
     @strawberry.mutation
     async def unblock_shop(self, info: Info[Context, None], input: ShopInput) -> ShopBlockPayload:
-        return await _shop_block_payload(info.context,
-                                         await blocks_resolvers.set_shop_blocked(info.context, input, False))
+        return await _shop_block_payload(
+            info.context, await blocks_resolvers.set_shop_blocked(info.context, input, False)
+        )
 
 
-async def _block_payload(ctx: Context,
-                         outcome: tuple[tuple[int, int | None] | None, list[RuleViolation]]) -> BlockPayload:
+async def _block_payload(
+    ctx: Context, outcome: tuple[tuple[int, int | None] | None, list[RuleViolation]]
+) -> BlockPayload:
     ids, errors = outcome
     if ids is None:
         return BlockPayload(creator=None, conversation=None, user_errors=user_errors(errors))
@@ -72,8 +78,10 @@ async def _block_payload(ctx: Context,
     return BlockPayload(creator=creator, conversation=await load_conversation(ctx, conversation_id), user_errors=[])
 
 
-async def _shop_block_payload(ctx: Context, outcome: tuple[tuple[int, int | None] | None, list[RuleViolation]],
-                             ) -> ShopBlockPayload:
+async def _shop_block_payload(
+    ctx: Context,
+    outcome: tuple[tuple[int, int | None] | None, list[RuleViolation]],
+) -> ShopBlockPayload:
     ids, errors = outcome
     if errors or ids is None:
         return ShopBlockPayload(shop=None, conversation=None, user_errors=user_errors(errors))

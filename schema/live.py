@@ -30,8 +30,9 @@ class TypingIndicator:
 @strawberry.input
 class ReportTypingInput:
     conversation_id: strawberry.ID = text_field(GLOBAL_ID)
-    is_typing: bool | None = strawberry.field(default=True,
-                                              description="False when the viewer stopped typing without sending.")
+    is_typing: bool | None = strawberry.field(
+        default=True, description="False when the viewer stopped typing without sending."
+    )
 
 
 def asks_for(info: Info[Context, None], name: str) -> bool:
@@ -59,6 +60,7 @@ class LiveMutation:
     async def report_typing(self, info: Info, input: ReportTypingInput) -> ReportTypingPayload:
         return ReportTypingPayload(user_errors=user_errors(await live_resolvers.report_typing(info.context, input)))
 
+
 _MESSAGE_ADDED = """New messages in the viewer's conversations (the viewer's own included, for their other tabs), or in one
 conversation when conversationId is given. With after (a MessageEdge cursor, with or without
 conversationId), first replays every message after it that the viewer may see, then continues live,
@@ -68,16 +70,19 @@ with no gap and no duplicate, so a client that reconnects loses nothing."""  # n
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description=_MESSAGE_ADDED)
-    async def message_added(self, info: Info[Context, None], conversation_id: OptionalNodeId = None,
-                            after: Cursor = None) -> AsyncGenerator[Message, None]:
+    async def message_added(
+        self, info: Info[Context, None], conversation_id: OptionalNodeId = None, after: Cursor = None
+    ) -> AsyncGenerator[Message, None]:
         ctx = info.context
         receipts = asks_for(info, "isReadByOtherSide")
         async for row in live_resolvers.message_rows(ctx, conversation_id, after):
             ctx.refresh_loaders()
             yield Message.from_row(row, ctx.viewer, receipts and await live_resolvers.read_by_other_side(ctx, row))
 
-    @strawberry.subscription(description="A conversation of the viewer changed: new message, read position "
-                                         "(either side's), star, archive, block, sample status.")
+    @strawberry.subscription(
+        description="A conversation of the viewer changed: new message, read position "
+        "(either side's), star, archive, block, sample status."
+    )
     async def conversation_updated(self, info: Info[Context, None]) -> AsyncGenerator[Conversation, None]:
         ctx = info.context
         async for conversation_ids in live_resolvers.conversation_ids(ctx):
@@ -94,6 +99,9 @@ class Subscription:
             ctx.refresh_loaders()
             row = await ctx.loaders.conversation_by_id.load(event["conversation_id"])
             if row is not None:
-                yield TypingIndicator(conversation=Conversation.from_row(row, ctx.viewer), role=_role(event["role"]),
-                                      is_typing=event["is_typing"],
-                                      expires_at=datetime.fromisoformat(event["expires_at"]))
+                yield TypingIndicator(
+                    conversation=Conversation.from_row(row, ctx.viewer),
+                    role=_role(event["role"]),
+                    is_typing=event["is_typing"],
+                    expires_at=datetime.fromisoformat(event["expires_at"]),
+                )

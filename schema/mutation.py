@@ -12,6 +12,13 @@ from schema.samples import SampleMutation
 
 
 @strawberry.type
-class Mutation(ConversationMutation, MessageMutation, BulkMutation, BlockMutation, SampleMutation,
-               CollaborationMutation, LiveMutation):
+class Mutation(
+    ConversationMutation,
+    MessageMutation,
+    BulkMutation,
+    BlockMutation,
+    SampleMutation,
+    CollaborationMutation,
+    LiveMutation,
+):
     """Fields come from the bases; the schema lists them base by base, left to right."""

@@ -19,8 +19,12 @@ from schema.samples import SampleRequest
 
 # The `from_row` of each node type that reads no viewer; rows come from the loaders (resolvers/nodes.py).
 _FROM_ROW: dict[str, Callable[[Any], Node]] = {
-    "Shop": Shop.from_row, "Creator": Creator.from_row, "Product": Product.from_row,
-    "SampleRequest": SampleRequest.from_row, "TargetCollaboration": TargetCollaboration.from_row}
+    "Shop": Shop.from_row,
+    "Creator": Creator.from_row,
+    "Product": Product.from_row,
+    "SampleRequest": SampleRequest.from_row,
+    "TargetCollaboration": TargetCollaboration.from_row,
+}
 
 
 async def node_of(ctx: Context, type_name: str, row: Any) -> Node:

@@ -33,6 +33,7 @@ NOTICES = {
 
 async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: bool) -> int | None:
     """The viewer's shop blocks or unblocks a creator; returns the conversation id, if any. A repeat changes nothing."""
+
     async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_creator(conn, creator_id) is None:
             raise not_found("The creator", ["input", "creatorId"])
@@ -44,6 +45,7 @@ async def set_blocked(rt: Runtime, viewer: Viewer, creator_id: int, blocked: boo
 async def set_shop_blocked(rt: Runtime, viewer: Viewer, shop_id: int, blocked: bool) -> int | None:
     """The viewer creator blocks or unblocks a shop (of any status); returns the conversation id, if any.
     A repeat changes nothing; a shop without a conversation gets none, and no notice."""
+
     async def work(conn: AsyncConnection) -> tuple[int | None, list[events.Event]]:
         if await get_shop(conn, shop_id) is None:
             raise not_found("The shop", ["input", "shopId"])
@@ -52,8 +54,9 @@ async def set_shop_blocked(rt: Runtime, viewer: Viewer, shop_id: int, blocked: b
     return await transactions.write(rt, work)
 
 
-async def _set(conn: AsyncConnection, table: Table, shop_id: int, creator_id: int, blocked: bool,
-               blocked_party: str) -> tuple[int | None, list[events.Event]]:
+async def _set(
+    conn: AsyncConnection, table: Table, shop_id: int, creator_id: int, blocked: bool, blocked_party: str
+) -> tuple[int | None, list[events.Event]]:
     """(conversation id or None, events): add or remove the pair's row of `table`, and a notice if it changed.
 
     Why this order: the pair's turn first (`serialise_pair`: an opening of its conversation
@@ -66,11 +69,15 @@ async def _set(conn: AsyncConnection, table: Table, shop_id: int, creator_id: in
     await serialise_pair(conn, shop_id, creator_id)
     conversation = await lock_pair(conn, shop_id, creator_id)
     if blocked:
-        changed = (await conn.execute(insert_ignoring_conflicts(
-            conn, table, shop_id=shop_id, creator_id=creator_id, created_at=utcnow()))).rowcount
+        changed = (
+            await conn.execute(
+                insert_ignoring_conflicts(conn, table, shop_id=shop_id, creator_id=creator_id, created_at=utcnow())
+            )
+        ).rowcount
     else:
-        changed = (await conn.execute(delete(table).where(
-            table.c.shop_id == shop_id, table.c.creator_id == creator_id))).rowcount
+        changed = (
+            await conn.execute(delete(table).where(table.c.shop_id == shop_id, table.c.creator_id == creator_id))
+        ).rowcount
     if not changed or conversation is None:
         return (conversation.id if conversation else None), []
     code = f"{blocked_party}_{'BLOCKED' if blocked else 'UNBLOCKED'}"
@@ -85,9 +92,14 @@ def blocked_either_way(shop_id: ColumnElement[int] | int, creator_id: ColumnElem
     return or_(blocked, blocked_by_creator)
 
 
-async def blocked_shops(db: GatedEngine | AsyncConnection, creator_id: int | None,
-                        shop_ids: list[int]) -> dict[int, bool]:
+async def blocked_shops(
+    db: GatedEngine | AsyncConnection, creator_id: int | None, shop_ids: list[int]
+) -> dict[int, bool]:
     """{shop id: True} for those of `shop_ids` the creator blocks."""
-    rows = await fetch(db, select(shop_block_t.c.shop_id).where(
-        shop_block_t.c.creator_id == creator_id, shop_block_t.c.shop_id.in_(shop_ids)))
+    rows = await fetch(
+        db,
+        select(shop_block_t.c.shop_id).where(
+            shop_block_t.c.creator_id == creator_id, shop_block_t.c.shop_id.in_(shop_ids)
+        ),
+    )
     return {shop_id: True for (shop_id,) in rows}

@@ -41,15 +41,23 @@ def message_added(conversation: Row[Any], message: Row[Any]) -> Event:
     one from the event, without reading the database.
     """
     row = {**message._mapping, "created_at": message.created_at.isoformat()}
-    return Event({"type": "message", "conversation_id": conversation.id, "message_id": message.id,
-                  "previous_id": conversation.last_message_id, "message": row},
-                 (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)))
+    return Event(
+        {
+            "type": "message",
+            "conversation_id": conversation.id,
+            "message_id": message.id,
+            "previous_id": conversation.last_message_id,
+            "message": row,
+        },
+        (shop_channel(conversation.shop_id), creator_channel(conversation.creator_id)),
+    )
 
 
 def conversation_changed(conversation: Row[Any], *, seller: bool = True, creator: bool = True) -> Event:
     """A conversation's state changed for one side or both (read position, star, archive, ...)."""
     channels = ((shop_channel(conversation.shop_id),) if seller else ()) + (
-        (creator_channel(conversation.creator_id),) if creator else ())
+        (creator_channel(conversation.creator_id),) if creator else ()
+    )
     return Event({"type": "conversation", "conversation_id": conversation.id}, channels)
 
 
@@ -57,9 +65,17 @@ def typing(conversation: Row, role: str, change: Change) -> Event:
     """`role`'s side started or stopped typing, or sent its message: only the other side hears it."""
     to = creator_channel(conversation.creator_id) if role == SELLER else shop_channel(conversation.shop_id)
     expires_at = utcnow() + timedelta(seconds=LIFETIME_SECONDS)
-    return Event({"type": "typing", "conversation_id": conversation.id, "role": role,
-                  "is_typing": change is Change.START, "expires_at": expires_at.isoformat()},
-                 (typing_channel(to),), gate=(f"{conversation.id}:{role}", change))
+    return Event(
+        {
+            "type": "typing",
+            "conversation_id": conversation.id,
+            "role": role,
+            "is_typing": change is Change.START,
+            "expires_at": expires_at.isoformat(),
+        },
+        (typing_channel(to),),
+        gate=(f"{conversation.id}:{role}", change),
+    )
 
 
 # Conversations per event on the reader's own channel: marking a whole folder read sends a few
@@ -75,7 +91,10 @@ def read_positions_moved(viewer: Viewer, conversations: list[Row[Any]]) -> list[
     own = shop_channel(viewer.own_shop_id) if viewer.is_seller else creator_channel(viewer.own_creator_id)
     other = creator_channel if viewer.is_seller else shop_channel
     parties = [row.creator_id if viewer.is_seller else row.shop_id for row in conversations]
-    return ([Event({"type": "conversations", "conversation_ids": ids[i:i + READ_BATCH]}, (own,))
-             for i in range(0, len(ids), READ_BATCH)]
-            + [Event({"type": "conversation", "conversation_id": conversation_id}, (other(party),))
-               for conversation_id, party in zip(ids, parties, strict=True)])
+    return [
+        Event({"type": "conversations", "conversation_ids": ids[i : i + READ_BATCH]}, (own,))
+        for i in range(0, len(ids), READ_BATCH)
+    ] + [
+        Event({"type": "conversation", "conversation_id": conversation_id}, (other(party),))
+        for conversation_id, party in zip(ids, parties, strict=True)
+    ]

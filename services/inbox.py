@@ -59,8 +59,12 @@ def folder_condition(folder: str) -> ColumnElement[bool]:
 def _search_short(c: Any) -> ColumnElement[bool]:
     """A needle of one or two characters, too short for the trigram index: a scan of the folded names."""
     cs = creator_search_t.c
-    return c.id.in_(select(cs.creator_id).where(cs.handle.contains(bindparam("search_short"), escape="/")
-                                                | cs.display_name.contains(bindparam("search_short"), escape="/")))
+    return c.id.in_(
+        select(cs.creator_id).where(
+            cs.handle.contains(bindparam("search_short"), escape="/")
+            | cs.display_name.contains(bindparam("search_short"), escape="/")
+        )
+    )
 
 
 # Each filter field's condition on `creator`, with a bound parameter of the field's name;
@@ -73,8 +77,9 @@ _FILTER_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
     "min_gmv": lambda c: c.gmv_30d >= bindparam("min_gmv", type_=Money),
     "max_gmv": lambda c: c.gmv_30d <= bindparam("max_gmv", type_=Money),
-    "search": lambda c: TrigramMatch(c.id, (creator_search_t.c.handle, creator_search_t.c.display_name),
-                                     trigram_needle("search")),
+    "search": lambda c: TrigramMatch(
+        c.id, (creator_search_t.c.handle, creator_search_t.c.display_name), trigram_needle("search")
+    ),
     "search_short": _search_short,
 }
 _FIELDS = tuple(field.name for field in fields(CreatorFilter))
@@ -102,12 +107,23 @@ def creator_conditions(fields: Iterable[str]) -> list[ColumnElement[bool]]:
 # The other side's view of the conversation, for the viewer's read receipts.
 _other_state = state_t.alias("other_state")
 _CONVERSATION_COLUMNS = (
-    conversation_t.c.id, conversation_t.c.shop_id, conversation_t.c.creator_id, conversation_t.c.entrance,
-    conversation_t.c.created_at, conversation_t.c.last_message_id, conversation_t.c.last_activity_at,
-    conversation_t.c.creator_has_replied, conversation_t.c.seller_message_count, state_t.c.starred,
-    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id,
+    conversation_t.c.id,
+    conversation_t.c.shop_id,
+    conversation_t.c.creator_id,
+    conversation_t.c.entrance,
+    conversation_t.c.created_at,
+    conversation_t.c.last_message_id,
+    conversation_t.c.last_activity_at,
+    conversation_t.c.creator_has_replied,
+    conversation_t.c.seller_message_count,
+    state_t.c.starred,
+    state_t.c.archived,
+    state_t.c.unread_count,
+    state_t.c.unreplied,
+    state_t.c.last_read_message_id,
     _other_state.c.last_read_message_id.label("other_last_read_message_id"),
-    _other_state.c.last_read_at.label("other_last_read_at"))
+    _other_state.c.last_read_at.label("other_last_read_at"),
+)
 
 
 # Records are made positionally (`_make`) from rows that select these columns, in this order.
@@ -173,10 +189,16 @@ class ConversationRecord(NamedTuple):
 
 
 # A migration that adds a column fails the import here, instead of shifting every field after it.
-for _record, _columns in ((CreatorRecord, creator_t.c.keys()), (ShopRecord, shop_t.c.keys()),
-                          (MessageRecord, message_t.c.keys()),
-                          (ConversationRecord, [col.name for col in _CONVERSATION_COLUMNS]
-                           + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"])):
+for _record, _columns in (
+    (CreatorRecord, creator_t.c.keys()),
+    (ShopRecord, shop_t.c.keys()),
+    (MessageRecord, message_t.c.keys()),
+    (
+        ConversationRecord,
+        [col.name for col in _CONVERSATION_COLUMNS]
+        + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"],
+    ),
+):
     if _record._fields != tuple(_columns):
         raise RuntimeError(f"{_record.__name__} must list {tuple(_columns)}, in this order")
 _SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
@@ -198,13 +220,18 @@ def _joined(side: str) -> Select[Any]:
             state_t.join(creator_t, creator_t.c.id == s.creator_id)
             .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
-            .join(_other_state, and_(other.conversation_id == s.conversation_id,
-                                     other.side == (CREATOR if side == SELLER else SELLER)))
+            .join(
+                _other_state,
+                and_(other.conversation_id == s.conversation_id, other.side == (CREATOR if side == SELLER else SELLER)),
+            )
             .outerjoin(last, last.c.id == c.last_message_id)
             .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))
-            .outerjoin(shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id,
-                                          shop_block_t.c.creator_id == c.creator_id)))
-        .where(s.side == side))
+            .outerjoin(
+                shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id, shop_block_t.c.creator_id == c.creator_id)
+            )
+        )
+        .where(s.side == side)
+    )
 
 
 def message_record(fields: dict[str, Any]) -> MessageRecord:
@@ -218,12 +245,14 @@ def conversation_record(row: Iterable[Any]) -> ConversationRecord:
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
     message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
-    return ConversationRecord._make((*row[:own], CreatorRecord._make(row[own:creator_end]),
-                                     ShopRecord._make(row[creator_end:shop_end]), message))
+    return ConversationRecord._make(
+        (*row[:own], CreatorRecord._make(row[own:creator_end]), ShopRecord._make(row[creator_end:shop_end]), message)
+    )
 
 
-async def _records(db: GatedEngine | AsyncConnection, statement: Select[Any],
-                   params: dict[str, Any]) -> list[ConversationRecord]:
+async def _records(
+    db: GatedEngine | AsyncConnection, statement: Select[Any], params: dict[str, Any]
+) -> list[ConversationRecord]:
     return [conversation_record(row) for row in await fetch(db, statement, params)]
 
 
@@ -232,17 +261,25 @@ def _page_statement(side: str, folder: str, fields: frozenset[str], has_cursor: 
     """The statement of one shape of inbox page, built once: reusing the object spares
     SQLAlchemy from building it and computing its cache key on every request."""
     s = state_t.c
-    query = _joined(side).where(s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
-                          *creator_conditions(fields))
+    query = _joined(side).where(
+        s.owner_id == bindparam("owner"), s.visible, folder_condition(folder), *creator_conditions(fields)
+    )
     if has_cursor:
-        query = query.where(tuple_(s.last_activity_at, s.conversation_id)
-                            < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id")))
+        query = query.where(
+            tuple_(s.last_activity_at, s.conversation_id)
+            < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id"))
+        )
     return built_once(query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit")))
 
 
-async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, folder: str,
-                             flt: CreatorFilter | None, first: int,
-                             after: tuple[datetime, int] | None) -> tuple[list[ConversationRecord], bool]:
+async def list_conversations(
+    db: GatedEngine | AsyncConnection,
+    viewer: Viewer,
+    folder: str,
+    flt: CreatorFilter | None,
+    first: int,
+    after: tuple[datetime, int] | None,
+) -> tuple[list[ConversationRecord], bool]:
     """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
     params = filter_params(flt)
     query = _page_statement(viewer.side, folder, frozenset(params), after is not None)
@@ -268,21 +305,24 @@ def _conversations_statement(side: str, key: str, many: bool) -> Select[Any]:
     return built_once(conversations_query(side, key, many))
 
 
-async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str,
-                            values: list[int]) -> list[ConversationRecord]:
+async def _conversations_by(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]
+) -> list[ConversationRecord]:
     many = len(values) != 1
     statement = _conversations_statement(viewer.side, key, many)
     return await _records(db, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
 
 
-async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer,
-                               ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_ids(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, ids: list[int]
+) -> dict[int, ConversationRecord]:
     """The conversations among `ids` that the viewer may see."""
     return {row.id: row for row in await _conversations_by(db, viewer, "id", ids)}
 
 
-async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer,
-                                    creator_ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_creators(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, creator_ids: list[int]
+) -> dict[int, ConversationRecord]:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
     return {row.creator_id: row for row in await _conversations_by(db, viewer, "creator_id", creator_ids)}
 
@@ -290,12 +330,14 @@ async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: V
 @lru_cache(maxsize=2)
 def _counts_statement(side: str) -> Select[*tuple[Any, ...]]:
     """Badge counts of the five folders of one side, built once."""
+
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     counts = select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-    return built_once(counts.where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"),
-                                   state_t.c.visible == true()))
+    return built_once(
+        counts.where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true())
+    )
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:
@@ -304,9 +346,11 @@ async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dic
     return dict(zip((folder.lower() for folder in FOLDERS), row, strict=True))
 
 
-async def blocked_creators(db: GatedEngine | AsyncConnection, shop_id: int | None,
-                           creator_ids: list[int]) -> dict[int, bool]:
+async def blocked_creators(
+    db: GatedEngine | AsyncConnection, shop_id: int | None, creator_ids: list[int]
+) -> dict[int, bool]:
     """{creator id: True} for those of `creator_ids` the shop blocks."""
-    rows = await fetch(db, select(block_t.c.creator_id).where(
-        block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids)))
+    rows = await fetch(
+        db, select(block_t.c.creator_id).where(block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids))
+    )
     return {creator_id: True for (creator_id,) in rows}

@@ -50,8 +50,10 @@ async def _events(rt: Runtime, viewer: Viewer, typing: bool = False) -> AsyncIte
         poll_seconds = settings.shop_status_check_seconds if viewer.is_seller else None
         # One of the principal's subscriptions (capped across its sockets) for as long as the stream lives.
         channels = viewer_channels(viewer, typing)
-        async with (rt.sockets.subscription(viewer.principal),
-                    rt.broker.subscribe(channels, maxsize=settings.subscription_queue_size) as sub):
+        async with (
+            rt.sockets.subscription(viewer.principal),
+            rt.broker.subscribe(channels, maxsize=settings.subscription_queue_size) as sub,
+        ):
             yield RESYNC  # subscribed: the caller may now read the database without a gap
             while True:
                 try:
@@ -77,8 +79,9 @@ async def _check_shop(rt: Runtime, viewer: Viewer) -> None:
             raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
 
 
-async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
-                       after: int | None) -> AsyncIterator[Row[Any] | MessageRecord]:
+async def message_rows(
+    rt: Runtime, viewer: Viewer, conversation_id: int | None, after: int | None
+) -> AsyncIterator[Row[Any] | MessageRecord]:
     """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
     delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
     floor = after
@@ -156,13 +159,20 @@ def _typing_target() -> Select:
     a block either way, and whether the other side sees the conversation yet."""
     c, own, other = conversation_t.c, state_t.alias("own"), state_t.alias("other")
     shop_status = select(shop_t.c.status).where(shop_t.c.id == c.shop_id).scalar_subquery()
-    return (select(c.id, c.shop_id, c.creator_id, shop_status.label("shop_status"),
-                   blocks.blocked_either_way(c.shop_id, c.creator_id).label("blocked"),
-                   other.c.visible.label("other_sees"))
-            .select_from(conversation_t)
-            .join(own, and_(own.c.conversation_id == c.id, own.c.side == bindparam("side")))
-            .join(other, and_(other.c.conversation_id == c.id, other.c.side != bindparam("side")))
-            .where(c.id == bindparam("conversation"), own.c.owner_id == bindparam("owner"), own.c.visible))
+    return (
+        select(
+            c.id,
+            c.shop_id,
+            c.creator_id,
+            shop_status.label("shop_status"),
+            blocks.blocked_either_way(c.shop_id, c.creator_id).label("blocked"),
+            other.c.visible.label("other_sees"),
+        )
+        .select_from(conversation_t)
+        .join(own, and_(own.c.conversation_id == c.id, own.c.side == bindparam("side")))
+        .join(other, and_(other.c.conversation_id == c.id, other.c.side != bindparam("side")))
+        .where(c.id == bindparam("conversation"), own.c.owner_id == bindparam("owner"), own.c.visible)
+    )
 
 
 _TYPING_TARGET = _typing_target()

@@ -38,8 +38,13 @@ class Runtime:
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
-        self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,
-                                  self.settings.max_token_ttl_seconds, self.settings.token_leeway_seconds)
+        self.auth = Authenticator(
+            self.reader,
+            self.secret,
+            self.settings.auth_cache_seconds,
+            self.settings.max_token_ttl_seconds,
+            self.settings.token_leeway_seconds,
+        )
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         self.sockets = SocketRegistry(self.settings)

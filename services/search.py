@@ -59,9 +59,16 @@ async def index_message(conn: AsyncConnection, conversation: ConversationParties
     """The search row of a message just inserted into `conversation`, in the same transaction."""
     text = searchable_text(message)
     if text is not None:
-        await conn.execute(_INSERT_SEARCH_ROW, {
-            "message_id": message.id, "conversation_id": conversation.id, "shop_id": conversation.shop_id,
-            "creator_id": conversation.creator_id, "body": fold(text)})
+        await conn.execute(
+            _INSERT_SEARCH_ROW,
+            {
+                "message_id": message.id,
+                "conversation_id": conversation.id,
+                "shop_id": conversation.shop_id,
+                "creator_id": conversation.creator_id,
+                "body": fold(text),
+            },
+        )
 
 
 async def index_creators(conn: AsyncConnection, creators: list[dict]) -> None:
@@ -69,10 +76,12 @@ async def index_creators(conn: AsyncConnection, creators: list[dict]) -> None:
     if not creators:
         return
     statement = _creator_upsert(conn.dialect.name)
-    rows = [{"platform_id": row["platform_id"], "handle": fold(row["handle"]),
-             "display_name": fold(row["display_name"])} for row in creators]
+    rows = [
+        {"platform_id": row["platform_id"], "handle": fold(row["handle"]), "display_name": fold(row["display_name"])}
+        for row in creators
+    ]
     for start in range(0, len(rows), _BATCH):
-        await conn.execute(statement, rows[start:start + _BATCH])
+        await conn.execute(statement, rows[start : start + _BATCH])
 
 
 @lru_cache(maxsize=2)
@@ -80,13 +89,15 @@ def _creator_upsert(dialect_name: str) -> Executable:
     """INSERT ... SELECT the creator's id by platform id ... ON CONFLICT DO UPDATE: one statement
     (run for many rows) for new and updated creators alike."""
     cs = creator_search_t.c
-    source = select(creator_t.c.id, bindparam("handle", type_=cs.handle.type),
-                    bindparam("display_name", type_=cs.display_name.type)).where(
-        creator_t.c.platform_id == bindparam("platform_id"))
+    source = select(
+        creator_t.c.id, bindparam("handle", type_=cs.handle.type), bindparam("display_name", type_=cs.display_name.type)
+    ).where(creator_t.c.platform_id == bindparam("platform_id"))
     insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(creator_search_t)
     insert = insert.from_select(["creator_id", "handle", "display_name"], source)
-    return insert.on_conflict_do_update(index_elements=["creator_id"], set_={
-        "handle": insert.excluded.handle, "display_name": insert.excluded.display_name})
+    return insert.on_conflict_do_update(
+        index_elements=["creator_id"],
+        set_={"handle": insert.excluded.handle, "display_name": insert.excluded.display_name},
+    )
 
 
 @dataclass(frozen=True)
@@ -111,14 +122,29 @@ def check_query(query: str) -> str:
     return fold(query)
 
 
-async def search_messages(db: GatedEngine | AsyncConnection, viewer: Viewer, query: str,
-                          conversation_id: int | None, first: int, after: int | None) -> SearchPage:
+async def search_messages(
+    db: GatedEngine | AsyncConnection,
+    viewer: Viewer,
+    query: str,
+    conversation_id: int | None,
+    first: int,
+    after: int | None,
+) -> SearchPage:
     """The viewer's messages (or those of one of its conversations) whose searchable text holds `query`
     (case-insensitively, as `fold` compares), newest first, after the message id `after`."""
     needle = check_query(query)
     statement = _search_statement(viewer.side, conversation_id is not None, after is not None)
-    rows = await fetch(db, statement, {"owner": viewer.owner_id, "needle": needle, "conversation": conversation_id,
-                                       "after": after, "limit": first + 1})
+    rows = await fetch(
+        db,
+        statement,
+        {
+            "owner": viewer.owner_id,
+            "needle": needle,
+            "conversation": conversation_id,
+            "after": after,
+            "limit": first + 1,
+        },
+    )
     results = []
     for *fields, other_read in rows[:first]:
         record = MessageRecord._make(fields)
@@ -139,8 +165,10 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Sele
     and takes the trigram index for a rare one."""
     s = message_search_t.c
     owner = s.shop_id if side == SELLER else s.creator_id
-    found = select(s.message_id).where(owner == bindparam("owner", literal_execute=True),
-                                       TrigramMatch(s.message_id, (s.body,), trigram_needle("needle", inline=True)))
+    found = select(s.message_id).where(
+        owner == bindparam("owner", literal_execute=True),
+        TrigramMatch(s.message_id, (s.body,), trigram_needle("needle", inline=True)),
+    )
     if in_conversation:
         found = found.where(s.conversation_id == bindparam("conversation"))
     if has_after:
@@ -148,11 +176,18 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Sele
     limit = bindparam("limit", type_=Integer(), literal_execute=True)
     newest = found.order_by(s.message_id.desc()).limit(limit).subquery("found")
     other = state_t.alias("other_state")
-    return (select(message_t, other.c.last_read_message_id)
-            .join(newest, newest.c.message_id == message_t.c.id)
-            .join(other, and_(other.c.conversation_id == message_t.c.conversation_id,
-                              other.c.side == (CREATOR if side == SELLER else SELLER)))
-            .order_by(message_t.c.id.desc()))
+    return (
+        select(message_t, other.c.last_read_message_id)
+        .join(newest, newest.c.message_id == message_t.c.id)
+        .join(
+            other,
+            and_(
+                other.c.conversation_id == message_t.c.conversation_id,
+                other.c.side == (CREATOR if side == SELLER else SELLER),
+            ),
+        )
+        .order_by(message_t.c.id.desc())
+    )
 
 
 def snippet(text: str, needle: str) -> str:
@@ -164,7 +199,7 @@ def snippet(text: str, needle: str) -> str:
     room = SNIPPET_LENGTH - 2  # between two ellipses
     begin = start - (room - len(needle)) // 2
     if begin <= 0:
-        return text[:SNIPPET_LENGTH - 1] + ELLIPSIS
+        return text[: SNIPPET_LENGTH - 1] + ELLIPSIS
     if begin + room >= len(text):
-        return ELLIPSIS + text[len(text) - (SNIPPET_LENGTH - 1):]
-    return ELLIPSIS + text[begin:begin + room] + ELLIPSIS
+        return ELLIPSIS + text[len(text) - (SNIPPET_LENGTH - 1) :]
+    return ELLIPSIS + text[begin : begin + room] + ELLIPSIS

@@ -125,8 +125,9 @@ class RedisBroker(Broker):
             return True
         try:
             if self._publish_cmd == "PUBLISH":
-                await self._publish_script(args=[part for channel, event in messages
-                                                 for part in (channel, _dumps(event))])
+                await self._publish_script(
+                    args=[part for channel, event in messages for part in (channel, _dumps(event))]
+                )
             else:
                 pipe = self._publisher.pipeline(transaction=False)
                 for channel, event in messages:
@@ -154,9 +155,7 @@ class RedisBroker(Broker):
         async with self._lock:
             await self._send(self._unsubscribe_cmd, self._detach(sub) - {SYSTEM_CHANNEL})
 
-    async def _send(
-        self, command: str, channels: set[str], *, confirm: bool = False
-    ) -> asyncio.Future[None] | None:
+    async def _send(self, command: str, channels: set[str], *, confirm: bool = False) -> asyncio.Future[None] | None:
         """Send a (un)subscribe command on the live connection, if there is one.
 
         Without one nothing is sent: the reconnect subscribes every channel in use.
@@ -207,9 +206,7 @@ class RedisBroker(Broker):
         """Open a new pub/sub connection and subscribe every channel in use."""
         async with self._lock:
             self._pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
-            await self._pubsub.execute_command(
-                self._subscribe_cmd, *{SYSTEM_CHANNEL, *self._subscribers}
-            )
+            await self._pubsub.execute_command(self._subscribe_cmd, *{SYSTEM_CHANNEL, *self._subscribers})
             if resync:
                 # Events may have been missed while disconnected. RESYNC is delivered when
                 # this PING's reply arrives, i.e. once every re-subscription is live, so

@@ -3,6 +3,7 @@
 Revision ID: 0003
 Revises: 0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,8 +20,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("last_read_at", models.types.UtcDateTime(timezone=True), nullable=True))
     # When a side read is not recorded before this revision: the time of the message it read up to
     # is the earliest it can have read it, and a side that read nothing stays null.
-    op.execute("UPDATE conversation_state SET last_read_at = (SELECT message.created_at FROM message "
-               "WHERE message.id = conversation_state.last_read_message_id) WHERE last_read_message_id > 0")
+    op.execute(
+        "UPDATE conversation_state SET last_read_at = (SELECT message.created_at FROM message "
+        "WHERE message.id = conversation_state.last_read_message_id) WHERE last_read_message_id > 0"
+    )
 
 
 def downgrade() -> None:

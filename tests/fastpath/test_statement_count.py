@@ -51,8 +51,9 @@ query InboxScreen($first: Int, $after: String) {
 async def busy_inbox(api) -> None:
     """Shop s2 talks with 105 creators; the newest messages are of every kind, older ones too."""
     await build_world(api.engine, creators=120)
-    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 101), "Hello from Trail Gear", "launch"),
-                            as_="shop:s2"))["sendBulkMessage"]
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 101), "Hello from Trail Gear", "launch"), as_="shop:s2"))[
+        "sendBulkMessage"
+    ]
     assert (bulk["sentCount"], bulk["failedCount"]) == (100, 0), bulk
     for creator in range(101, 106):
         await say(api, gid("Creator", creator), "Hello", as_="shop:s2")
@@ -96,13 +97,21 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
     large_statements, large = await statements_for(api, 100)
 
     assert [edge["node"]["creator"]["handle"] for edge in small["edges"]] == [
-        "creator101", "creator29", "creator26", "creator21", "creator11"]
+        "creator101",
+        "creator29",
+        "creator26",
+        "creator21",
+        "creator11",
+    ]
     kinds = [edge["node"]["lastMessage"]["content"]["__typename"] for edge in small["edges"]]
     assert kinds == ["TextContent", "TextContent", "SystemNotice", "SampleRequestCard", "ProductCard"]
     assert len(large["edges"]) == 100 and large["pageInfo"]["hasNextPage"] is True
     large_kinds = [edge["node"]["lastMessage"]["content"]["__typename"] for edge in large["edges"]]
-    assert (large_kinds.count("ProductCard"), large_kinds.count("SampleRequestCard"),
-            large_kinds.count("SystemNotice")) == (10, 5, 3)
+    assert (
+        large_kinds.count("ProductCard"),
+        large_kinds.count("SampleRequestCard"),
+        large_kinds.count("SystemNotice"),
+    ) == (10, 5, 3)
     card = next(edge["node"] for edge in large["edges"] if edge["node"]["creator"]["handle"] == "creator22")
     assert card["lastMessage"]["content"]["sampleRequest"]["product"]["title"] == "Tent"
     assert card["unreadCount"] == 1 and card["isUnreplied"] is True
@@ -112,7 +121,8 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
     print(f"statements: {len(small_statements)} for 5 rows, {len(large_statements)} for 100 rows")
     assert (len(small_statements), len(large_statements)) == (INBOX_PAGE_STATEMENTS, INBOX_PAGE_STATEMENTS), (
         f"{INBOX_PAGE_STATEMENTS} statements expected for one inbox page\n"
-        f"--- 5 rows ---\n{listing(small_statements)}\n--- 100 rows ---\n{listing(large_statements)}")
+        f"--- 5 rows ---\n{listing(small_statements)}\n--- 100 rows ---\n{listing(large_statements)}"
+    )
 
 
 # The chat screen: a conversation and its latest messages.
@@ -169,9 +179,12 @@ async def test_chat_screen_reads_conversation_and_messages_in_one_statement_on_p
         counted = {"read ahead": len(ahead_statements), "plain": len(plain_statements)}
         assert counted == chat_statements_expected(api), (
             f"last {variables['last']}: {counted}\n"
-            f"--- read ahead ---\n{listing(ahead_statements)}\n--- plain ---\n{listing(plain_statements)}")
+            f"--- read ahead ---\n{listing(ahead_statements)}\n--- plain ---\n{listing(plain_statements)}"
+        )
     assert [edge["node"]["content"]["__typename"] for edge in ahead["messages"]["edges"]][-2:] == [
-        "ProductCard", "TextContent"]
+        "ProductCard",
+        "TextContent",
+    ]
     assert len(ahead["messages"]["edges"]) == 8 and ahead["messages"]["pageInfo"]["hasPreviousPage"] is False
 
     # Paging back from a cursor, and a conversation the viewer may not see (another shop's).
@@ -187,7 +200,7 @@ async def test_chat_screen_reads_conversation_and_messages_in_one_statement_on_p
 async def test_chat_screen_refuses_bad_page_arguments_at_the_messages_field(api):
     await build_world(api.engine, creators=2)
     conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
-    query = 'query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }'
+    query = "query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }"
     status, body = await api.post(query, {"id": conversation}, as_="shop:s2")
     # messages is non-null, so the error nulls the conversation, as without the read ahead.
     assert status == 200 and body["data"]["conversation"] is None, body
@@ -200,8 +213,9 @@ async def test_a_page_read_ahead_answers_its_own_operation_only(api):
     answer a later query of the same page."""
     await build_world(api.engine, creators=2)
     conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                    api.token("shop:s2"))
+    client = await WSClient.connect(
+        api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token("shop:s2")
+    )
     try:
         assert await client.acked()
         pages = []
@@ -209,8 +223,12 @@ async def test_a_page_read_ahead_answers_its_own_operation_only(api):
             await client.subscribe(query, {"id": conversation, "last": 5})
             answer = await client.next_payload()
             assert (await client.next_payload())["type"] == "complete"
-            pages.append([edge["node"]["content"]["text"]
-                          for edge in answer["payload"]["data"]["conversation"]["messages"]["edges"]])
+            pages.append(
+                [
+                    edge["node"]["content"]["text"]
+                    for edge in answer["payload"]["data"]["conversation"]["messages"]["edges"]
+                ]
+            )
             await say(api, conversation, "Again", as_="shop:s2")
         assert pages == [["Hello"], ["Hello", "Again"]]
     finally:
@@ -266,8 +284,9 @@ query SearchScreen($first: Int) {
 
 async def test_a_search_page_costs_the_same_statements_for_5_and_50_results(api):
     await build_world(api.engine, creators=60)
-    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 56), "Hello from Trail Gear", "launch"),
-                            as_="shop:s2"))["sendBulkMessage"]
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 56), "Hello from Trail Gear", "launch"), as_="shop:s2"))[
+        "sendBulkMessage"
+    ]
     assert (bulk["sentCount"], bulk["failedCount"]) == (55, 0), bulk
     costs = {}
     for first in (5, 50):
@@ -277,7 +296,8 @@ async def test_a_search_page_costs_the_same_statements_for_5_and_50_results(api)
         edges = body["data"]["searchMessages"]["edges"]
         assert len(edges) == first and body["data"]["searchMessages"]["pageInfo"]["hasNextPage"] is True
         assert {edge["node"]["conversation"]["creator"]["handle"] for edge in edges} == {
-            f"creator{n}" for n in range(55, 55 - first, -1)}
+            f"creator{n}" for n in range(55, 55 - first, -1)
+        }
         costs[first] = list(statements)
     # The viewer's shop status (every request of a seller), the page, its conversations with their creators.
     assert [len(costs[5]), len(costs[50])] == [3, 3], f"{listing(costs[5])}\n---\n{listing(costs[50])}"

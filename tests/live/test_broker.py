@@ -79,9 +79,7 @@ async def admin(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]
 
 
 @pytest_asyncio.fixture(params=["memory", "redis", "redis-sharded"])
-async def broker(
-    request: pytest.FixtureRequest, redis_server: RedisServer
-) -> AsyncIterator[Broker]:
+async def broker(request: pytest.FixtureRequest, redis_server: RedisServer) -> AsyncIterator[Broker]:
     async with running(make_broker(request.param, redis_server.url)) as started:
         yield started
 

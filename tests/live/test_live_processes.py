@@ -30,8 +30,12 @@ from tests.support.ws import WSClient
 def cluster(postgres_url, redis_server, tmp_path):
     """Two server processes on one database and one Redis; a world imported into it."""
     asyncio.run(build_world_at(postgres_url))
-    env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url,
-           "INBOX_DATA_DIR": str(tmp_path)}
+    env = {
+        "DATABASE_URL": postgres_url,
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": redis_server.url,
+        "INBOX_DATA_DIR": str(tmp_path),
+    }
     servers = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]
     yield servers
     for server in servers:
@@ -40,24 +44,27 @@ def cluster(postgres_url, redis_server, tmp_path):
 
 async def _send(session, server, text: str, key: str, subject: str = "shop:s1") -> dict:
     variables = text_to_creator(1, text, key) if subject == "shop:s1" else text_to_shop(1, text, key)
-    async with session.post(f"{server.url}/graphql", json={"query": SEND, "variables": variables},
-                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"}) as response:
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": SEND, "variables": variables},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    ) as response:
         body = await response.json()
     assert response.status == 200 and body["data"]["sendMessage"]["userErrors"] == [], body
     return body["data"]["sendMessage"]["message"]
 
 
 async def _subscriber(session, server, subject: str, after: str | None = None) -> WSClient:
-    client = await WSClient.connect(session, f"{server.url}/graphql", "graphql-transport-ws",
-                                    issue_token(JWT_SECRET, subject))
+    client = await WSClient.connect(
+        session, f"{server.url}/graphql", "graphql-transport-ws", issue_token(JWT_SECRET, subject)
+    )
     assert await client.acked()
     await client.subscribe(MESSAGE_ADDED, {"after": after} if after else {})
     return client
 
 
 async def _texts(client: WSClient, count: int) -> list[str]:
-    return [(await client.next_payload(10))["payload"]["data"]["messageAdded"]["content"]["text"]
-            for _ in range(count)]
+    return [(await client.next_payload(10))["payload"]["data"]["messageAdded"]["content"]["text"] for _ in range(count)]
 
 
 async def test_send_on_one_process_reaches_a_subscriber_on_the_other(cluster):
@@ -104,8 +111,13 @@ async def test_import_ends_seller_subscriptions_at_once(cluster, postgres_url, t
         path = tmp_path / "closed.json"
         path.write_text(json.dumps(data))
         env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url}
-        subprocess.run([sys.executable, "server.py", "import", str(path)], cwd=ROOT, env={**os.environ, **env},
-                       check=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "server.py", "import", str(path)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            timeout=60,
+        )
         message = await seller.next_payload(5)
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "SHOP_INACTIVE"
@@ -115,8 +127,11 @@ UPDATED = "subscription { conversationUpdated { id otherSideLastReadAt lastMessa
 
 
 async def _post(session, server, document: str, variables: dict, subject: str) -> dict:
-    async with session.post(f"{server.url}/graphql", json={"query": document, "variables": variables},
-                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"}) as response:
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    ) as response:
         body = await response.json()
     assert response.status == 200 and "errors" not in body, body
     (payload,) = body["data"].values()
@@ -134,8 +149,9 @@ async def test_read_receipts_reach_the_other_side_across_processes(cluster):
     async with aiohttp.ClientSession() as session:
         await _send(session, second, "Hi shop", "c0", subject="creator:c1")
         await _send(session, second, "Hello", "k1")
-        seller = await WSClient.connect(session, f"{first.url}/graphql", "graphql-transport-ws",
-                                        issue_token(JWT_SECRET, "shop:s1"))
+        seller = await WSClient.connect(
+            session, f"{first.url}/graphql", "graphql-transport-ws", issue_token(JWT_SECRET, "shop:s1")
+        )
         assert await seller.acked()
         await seller.subscribe(UPDATED)
         # Live once a change made on the other process comes through (GraphQL has no subscribe ack).
@@ -166,8 +182,11 @@ async def test_read_receipts_reach_the_other_side_across_processes(cluster):
         reply = await _send(session, second, "Thanks", "c1", subject="creator:c1")  # replying reads "Again"
         assert (await _update(seller))["lastMessage"] == {"id": reply["id"], "isReadByOtherSide": None}
         query = "query($id: ID!) { conversation(id: $id) { messages(last: 2) { nodes { id isReadByOtherSide } } } }"
-        async with session.post(f"{first.url}/graphql", json={"query": query, "variables": {"id": conversation}},
-                                headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"}) as response:
+        async with session.post(
+            f"{first.url}/graphql",
+            json={"query": query, "variables": {"id": conversation}},
+            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"},
+        ) as response:
             nodes = (await response.json())["data"]["conversation"]["messages"]["nodes"]
         assert nodes == [{"id": again["id"], "isReadByOtherSide": True}, {"id": reply["id"], "isReadByOtherSide": None}]
         marked = await _post(session, first, MARK_MANY_READ, {"ids": [conversation]}, "shop:s1")

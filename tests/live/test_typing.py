@@ -42,11 +42,11 @@ async def _chat(api) -> None:
     await say(api, gid("Creator", 1), "Hello from s1", as_="shop:s1")
 
 
-async def _listen(api, subject: str, expected: int, variables: dict | None = None,
-                  protocol: str = TRANSPORT_WS) -> WSClient:
+async def _listen(
+    api, subject: str, expected: int, variables: dict | None = None, protocol: str = TRANSPORT_WS
+) -> WSClient:
     """A socket of `subject` subscribed to `typing`, once the app holds `expected` subscriptions."""
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), protocol,
-                                    api.token(subject))
+    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), protocol, api.token(subject))
     assert await client.acked()
     await client.subscribe(TYPING, variables)
     await api.wait_subscribed(expected)
@@ -68,8 +68,10 @@ async def test_an_indicator_reaches_only_the_other_side_of_its_conversation(api,
     await _chat(api)
     await say(api, gid("Creator", 2), "Hello from s2", as_="shop:s2")  # conversation 2: s2 and c2
     conversation_2 = gid("Conversation", 2)
-    seller, creator = await _listen(api, "shop:s1", 1, protocol=protocol), await _listen(api, "creator:c1", 2,
-                                                                                         protocol=protocol)
+    seller, creator = (
+        await _listen(api, "shop:s1", 1, protocol=protocol),
+        await _listen(api, "creator:c1", 2, protocol=protocol),
+    )
     other_seller = await _listen(api, "shop:s2", 3, protocol=protocol)
     other_creator = await _listen(api, "creator:c2", 4, protocol=protocol)
     await report_ok(api, CONVERSATION_1, as_="creator:c1")
@@ -166,11 +168,16 @@ async def test_conversations_the_viewer_cannot_see_are_not_found(api):
     await _chat(api)
     await start(api, 3)  # s1 opened a conversation with c3 and sent nothing: c3 does not see it yet
     missing = {"code": "NOT_FOUND", "message": "The conversation was not found.", "field": ["input", "conversationId"]}
-    for subject, conversation in (("shop:s2", CONVERSATION_1), ("creator:c2", CONVERSATION_1),
-                                  ("shop:s1", gid("Conversation", 99)), ("creator:c3", gid("Conversation", 2))):
+    for subject, conversation in (
+        ("shop:s2", CONVERSATION_1),
+        ("creator:c2", CONVERSATION_1),
+        ("shop:s1", gid("Conversation", 99)),
+        ("creator:c3", gid("Conversation", 2)),
+    ):
         assert await report(api, conversation, as_=subject) == [missing], subject
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                    api.token("shop:s2"))
+    client = await WSClient.connect(
+        api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token("shop:s2")
+    )
     assert await client.acked()
     await client.subscribe(TYPING, {"conversationId": CONVERSATION_1})
     message = await client.next_payload()
@@ -212,8 +219,9 @@ async def test_an_inactive_shop_refuses_its_sellers_and_forbids_the_creator(api)
 
 
 async def test_reports_have_a_rate_bucket_of_their_own(aiohttp_client, database_url, tmp_path):
-    api = await world_api(aiohttp_client, database_url, tmp_path, typing_burst=2, typing_rate=0.01,
-                          mutation_burst=2, mutation_rate=0.01)
+    api = await world_api(
+        aiohttp_client, database_url, tmp_path, typing_burst=2, typing_rate=0.01, mutation_burst=2, mutation_rate=0.01
+    )
     await say(api, gid("Creator", 1), "Hello", as_="shop:s1")  # a mutation token of s1
     for _ in range(2):
         await report_ok(api, CONVERSATION_1, as_="shop:s1")
@@ -242,9 +250,11 @@ async def _parts(response: aiohttp.ClientResponse, count: int, timeout: float = 
 async def test_typing_over_http_streams(aiohttp_client, database_url, tmp_path, accept):
     api = await world_api(aiohttp_client, database_url, tmp_path)
     await say(api, gid("Creator", 1), "Hello", as_="shop:s1")
-    response = await api.http.post("/graphql", json={"query": TYPING, "variables": {}},
-                                   headers={**(SSE if accept == "sse" else MULTIPART),
-                                            "Authorization": f"Bearer {api.token('shop:s1')}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": TYPING, "variables": {}},
+        headers={**(SSE if accept == "sse" else MULTIPART), "Authorization": f"Bearer {api.token('shop:s1')}"},
+    )
     assert response.status == 200
     await api.wait_subscribed(1)
     await report_ok(api, CONVERSATION_1, as_="creator:c1")
@@ -254,7 +264,9 @@ async def test_typing_over_http_streams(aiohttp_client, database_url, tmp_path, 
     else:
         results = await _parts(response, 2)
     assert [_brief(result["data"]["typing"]) for result in results] == [
-        (CONVERSATION_1, "CREATOR", True), (CONVERSATION_1, "CREATOR", False)]
+        (CONVERSATION_1, "CREATOR", True),
+        (CONVERSATION_1, "CREATOR", False),
+    ]
     response.close()
 
 
@@ -262,9 +274,17 @@ async def test_typing_over_http_streams(aiohttp_client, database_url, tmp_path, 
 async def test_the_gates_agree_on_every_change(gate, redis_server):
     """The rules of core/indicators.py, on the in-process gate and the Redis one alike."""
     indicators = MemoryIndicators() if gate == "memory" else RedisIndicators(redis_server.url)
-    steps = [(Change.START, True), (Change.START, False), (Change.STOP, True), (Change.STOP, False),
-             (Change.START, True), (Change.SENT, True), (Change.SENT, False), (Change.STOP, False),
-             (Change.START, True)]
+    steps = [
+        (Change.START, True),
+        (Change.START, False),
+        (Change.STOP, True),
+        (Change.STOP, False),
+        (Change.START, True),
+        (Change.SENT, True),
+        (Change.SENT, False),
+        (Change.STOP, False),
+        (Change.START, True),
+    ]
     try:
         assert [await indicators.admit("7:CREATOR", change) for change, _ in steps] == [told for _, told in steps]
         assert await indicators.admit("7:SELLER", Change.START)  # each side has keys of its own

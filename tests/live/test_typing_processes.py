@@ -21,18 +21,27 @@ CONVERSATION_1 = gid("Conversation", 1)
 def cluster(postgres_url, redis_server, tmp_path):
     """Two server processes on one database and one Redis, with their metrics; the world."""
     asyncio.run(build_world_at(postgres_url))
-    env = {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": redis_server.url,
-           "INBOX_DATA_DIR": str(tmp_path)}
-    servers = [ServerProcess({**env, "INBOX_METRICS_PORT": str(free_port())}, tmp_path / f"server{i}.log").start()
-               for i in range(2)]
+    env = {
+        "DATABASE_URL": postgres_url,
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": redis_server.url,
+        "INBOX_DATA_DIR": str(tmp_path),
+    }
+    servers = [
+        ServerProcess({**env, "INBOX_METRICS_PORT": str(free_port())}, tmp_path / f"server{i}.log").start()
+        for i in range(2)
+    ]
     yield servers
     for server in servers:
         server.stop()
 
 
 async def _post(session, server, document: str, variables: dict, subject: str) -> dict:
-    async with session.post(f"{server.url}/graphql", json={"query": document, "variables": variables},
-                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"}) as response:
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    ) as response:
         body = await response.json()
     assert response.status == 200 and "errors" not in body, body
     (payload,) = body["data"].values()

@@ -18,8 +18,20 @@ MAY_IMPORT = {
     "subscriptions": set(),
     "migrations": {"models"},
 }
-CAPABILITIES = ("conversations", "messages", "inbox", "bulk", "samples", "collaborations", "catalog", "marketplace",
-                "outreach", "blocks", "search", "live")
+CAPABILITIES = (
+    "conversations",
+    "messages",
+    "inbox",
+    "bulk",
+    "samples",
+    "collaborations",
+    "catalog",
+    "marketplace",
+    "outreach",
+    "blocks",
+    "search",
+    "live",
+)
 LAYERS = ("schema", "resolvers", "services", "models")
 
 
@@ -48,9 +60,26 @@ def test_dependencies_point_one_way():
 def test_each_capability_has_one_name_across_layers():
     """No layer holds a capability under another name: each module is a capability's, or plumbing listed here."""
     shared = {
-        "schema": {"build", "enums", "errors", "http_streams", "http_transport", "inputs", "limits", "mutation",
-                   "nodes", "observability", "payloads", "persisted", "pipeline", "query", "relay", "scalars",
-                   "view", "websocket"},
+        "schema": {
+            "build",
+            "enums",
+            "errors",
+            "http_streams",
+            "http_transport",
+            "inputs",
+            "limits",
+            "mutation",
+            "nodes",
+            "observability",
+            "payloads",
+            "persisted",
+            "pipeline",
+            "query",
+            "relay",
+            "scalars",
+            "view",
+            "websocket",
+        },
         "resolvers": {"access", "context", "ids", "loaders", "nodes", "outcomes"},
         "services": {"auth", "content", "events", "loaders", "runtime", "transactions"},
         "models": {"availability", "database", "migrate", "tables", "types"},

@@ -62,14 +62,19 @@ class Cluster:
     async def post(self, document: str, variables: dict | None = None, *, as_: str, via: int = 0) -> dict:
         token = issue_token(JWT_SECRET, as_)
         status, body = await self._posters[via % len(self._posters)](
-            {"query": document, "variables": variables or {}}, {"Authorization": f"Bearer {token}"})
+            {"query": document, "variables": variables or {}}, {"Authorization": f"Bearer {token}"}
+        )
         assert status == 200 and "errors" not in body, body
         return body["data"]
 
     async def race(self, calls) -> list[dict]:
         """Fire (document, variables, subject) calls at once, spread over the servers; their data in order."""
-        return await asyncio.gather(*(self.post(document, variables, as_=subject, via=i)
-                                      for i, (document, variables, subject) in enumerate(calls)))
+        return await asyncio.gather(
+            *(
+                self.post(document, variables, as_=subject, via=i)
+                for i, (document, variables, subject) in enumerate(calls)
+            )
+        )
 
     async def conversation_of(self, creator: int, as_: str = "shop:s1") -> dict | None:
         query = """query($id: ID!) { creator(id: $id) { conversation {
@@ -121,9 +126,15 @@ def servers(race_database, tmp_path_factory):
             port = free_port()
             env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
             # The servers live for the whole module: rate limits (not under test here) must not interfere.
-            env.update(DATABASE_URL=race_database, INBOX_JWT_SECRET=JWT_SECRET, INBOX_PORT=str(port),
-                       INBOX_DATA_DIR=str(directory / f"server{i}"), INBOX_MUTATION_BURST="10000",
-                       INBOX_QUERY_BURST="10000", INBOX_METRICS_PORT="0")  # two servers: no metrics port to share
+            env.update(
+                DATABASE_URL=race_database,
+                INBOX_JWT_SECRET=JWT_SECRET,
+                INBOX_PORT=str(port),
+                INBOX_DATA_DIR=str(directory / f"server{i}"),
+                INBOX_MUTATION_BURST="10000",
+                INBOX_QUERY_BURST="10000",
+                INBOX_METRICS_PORT="0",
+            )  # two servers: no metrics port to share
             log = directory / f"server{i}.log"
             with open(log, "wb") as out:
                 command = [sys.executable, "server.py", "serve", "--no-demo"]
@@ -171,10 +182,12 @@ async def cluster(backend, race_database, tmp_path, aiohttp_client):
         return
 
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+
         def poster(base):
             async def post(body, headers):
                 async with session.post(f"{base}/graphql", json=body, headers=headers) as response:
                     return response.status, await response.json()
+
             return post
 
         yield Cluster([poster(base) for base in backend])
@@ -185,8 +198,7 @@ def error_codes(payloads) -> Counter:
 
 
 async def test_concurrent_sends_into_a_new_conversation_stop_at_five(cluster):
-    results = await cluster.race([(SEND_FULL, text_to_creator(1, f"Hello {i}", f"k{i}"), "shop:s1")
-                                  for i in range(20)])
+    results = await cluster.race([(SEND_FULL, text_to_creator(1, f"Hello {i}", f"k{i}"), "shop:s1") for i in range(20)])
     payloads = [r["sendMessage"] for r in results]
     assert error_codes(payloads) == {None: 5, "PRE_REPLY_LIMIT_REACHED": 15}
     assert len({p["conversation"]["id"] for p in payloads if p["conversation"]}) == 1
@@ -197,8 +209,9 @@ async def test_concurrent_sends_into_a_new_conversation_stop_at_five(cluster):
 
 
 async def test_concurrent_first_messages_never_overshoot_the_weekly_limit(cluster):
-    results = await cluster.race([(SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), "shop:s1")
-                                  for creator in range(1, 31)])
+    results = await cluster.race(
+        [(SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), "shop:s1") for creator in range(1, 31)]
+    )
     payloads = [r["sendMessage"] for r in results]
     assert error_codes(payloads) == {None: 10, "WEEKLY_OUTREACH_LIMIT_REACHED": 20}
     quota = (await cluster.post(QUOTA, as_="shop:s1"))["outreachQuota"]
@@ -207,19 +220,20 @@ async def test_concurrent_first_messages_never_overshoot_the_weekly_limit(cluste
 
 
 async def test_concurrent_bulks_never_overshoot_the_weekly_limit(cluster):
-    results = await cluster.race([(SEND_BULK, bulk_input(range(1 + 8 * i, 9 + 8 * i), "Hello", f"b{i}"), "shop:s1")
-                                  for i in range(3)])
+    results = await cluster.race(
+        [(SEND_BULK, bulk_input(range(1 + 8 * i, 9 + 8 * i), "Hello", f"b{i}"), "shop:s1") for i in range(3)]
+    )
     payloads = [r["sendBulkMessage"] for r in results]
     assert sum(p["sentCount"] for p in payloads) == 10
-    outcomes = Counter(r["userErrors"][0]["code"] if r["userErrors"] else None
-                       for p in payloads for r in p["results"])
+    outcomes = Counter(r["userErrors"][0]["code"] if r["userErrors"] else None for p in payloads for r in p["results"])
     assert outcomes == {None: 10, "WEEKLY_OUTREACH_LIMIT_REACHED": 14}
     assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["all"] == 10
 
 
 async def test_concurrent_retries_of_one_key_send_one_message(cluster):
-    results = await cluster.race([(SEND_FULL, text_to_creator(2, "Hello once", "same-key"), "shop:s1")
-                                  for _ in range(10)])
+    results = await cluster.race(
+        [(SEND_FULL, text_to_creator(2, "Hello once", "same-key"), "shop:s1") for _ in range(10)]
+    )
     payloads = [r["sendMessage"] for r in results]
     assert all(p["userErrors"] == [] for p in payloads), payloads
     assert len({p["message"]["id"] for p in payloads}) == 1
@@ -252,8 +266,7 @@ async def test_concurrent_approve_and_reject_decide_once(cluster):
 
 async def test_racing_start_conversation_opens_one(cluster):
     entrances = ["FIND_CREATORS", "TARGETED_PLAN"] * 3
-    results = await cluster.race([(START_CONVERSATION, start_input(3, entrance), "shop:s1")
-                                  for entrance in entrances])
+    results = await cluster.race([(START_CONVERSATION, start_input(3, entrance), "shop:s1") for entrance in entrances])
     payloads = [r["startConversation"] for r in results]
     assert all(p["userErrors"] == [] for p in payloads), payloads
     assert len({p["conversation"]["id"] for p in payloads}) == 1
@@ -279,7 +292,8 @@ async def test_no_message_lands_after_a_racing_block(cluster):
         landed = sent["userErrors"] == []
         if not landed:
             assert [(e["code"], e["message"]) for e in sent["userErrors"]] == [
-                ("BLOCKED", "This creator is not accepting messages from your shop.")], sent
+                ("BLOCKED", "This creator is not accepting messages from your shop.")
+            ], sent
         conversation = await cluster.conversation_of(creator)
         if conversation is None:
             assert creator > 6 and not landed
@@ -321,8 +335,10 @@ async def test_read_positions_never_move_back_while_messages_arrive(cluster):
     old = (await cluster.post(SEND_FULL, text_to_shop(1, "Hi", "r0"), as_="creator:c1"))["sendMessage"]["message"]
     calls = [(SEND_FULL, text_to_shop(1, f"m{n}", f"r{n + 1}"), "creator:c1") for n in range(12)]
     for _ in range(4):
-        calls += [(MARK_READ, {"input": {"conversationId": conversation}}, "shop:s1"),
-                  (MARK_READ, {"input": {"conversationId": conversation, "upToMessageId": old["id"]}}, "shop:s1")]
+        calls += [
+            (MARK_READ, {"input": {"conversationId": conversation}}, "shop:s1"),
+            (MARK_READ, {"input": {"conversationId": conversation, "upToMessageId": old["id"]}}, "shop:s1"),
+        ]
     calls += [(MARK_MANY_READ, {"ids": [conversation]}, "shop:s1"), (MARK_ALL_READ, {}, "shop:s1")] * 2
     random.Random(15).shuffle(calls)
     race = asyncio.create_task(cluster.race(calls))
@@ -349,16 +365,22 @@ async def test_marking_all_read_while_messages_arrive_keeps_every_count_right(cl
         await cluster.post(SEND_FULL, text_to_creator(creator, "Hello", f"k{creator}"), as_="shop:s1")
         reply = await cluster.post(SEND_FULL, text_to_shop(1, "Hi", f"r{creator}"), as_=f"creator:c{creator}")
         conversations[creator] = reply["sendMessage"]["conversation"]["id"]
-    calls = [(SEND_FULL, text_to_shop(1, f"More {n}", f"r{creator}-{n}"), f"creator:c{creator}")
-             for creator in conversations for n in range(6)]
-    calls += [(MARK_ALL_READ, {}, "shop:s1")] * 8 + [(MARK_MANY_READ, {"ids": list(conversations.values())},
-                                                      "shop:s1")] * 4
+    calls = [
+        (SEND_FULL, text_to_shop(1, f"More {n}", f"r{creator}-{n}"), f"creator:c{creator}")
+        for creator in conversations
+        for n in range(6)
+    ]
+    calls += [(MARK_ALL_READ, {}, "shop:s1")] * 8 + [
+        (MARK_MANY_READ, {"ids": list(conversations.values())}, "shop:s1")
+    ] * 4
     random.Random(16).shuffle(calls)
     for data in await cluster.race(calls):
         (payload,) = data.values()
         assert payload["userErrors"] == [], payload
-    unread = [await _assert_unread_matches_receipts(cluster, conversation, creator)
-              for creator, conversation in conversations.items()]
+    unread = [
+        await _assert_unread_matches_receipts(cluster, conversation, creator)
+        for creator, conversation in conversations.items()
+    ]
     behind = sum(1 for count in unread if count)
     assert (await cluster.post(COUNTS, as_="shop:s1"))["inboxCounts"]["unread"] == behind
     assert (await cluster.post(MARK_ALL_READ, {}, as_="shop:s1"))["markAllConversationsRead"]["markedCount"] == behind

@@ -59,8 +59,9 @@ def flags(view: dict) -> list:
 
 
 async def mark(api, conversation_id: str, up_to: str | None = None, *, as_: str) -> dict:
-    payload = (await api.query(MARK_READ, {"input": {"conversationId": conversation_id, "upToMessageId": up_to}},
-                               as_=as_))["markConversationRead"]
+    payload = (
+        await api.query(MARK_READ, {"input": {"conversationId": conversation_id, "upToMessageId": up_to}}, as_=as_)
+    )["markConversationRead"]
     assert payload["userErrors"] == [], payload
     return payload["conversation"]
 
@@ -79,8 +80,9 @@ async def mark_all(api, folder: str | None = None, *, as_: str) -> dict:
 async def live(api, subject: str, query: str, variables: dict | None = None) -> WSClient:
     """A subscription of `subject`, live once this returns."""
     before = api.runtime.broker.subscribers_count()
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                    api.token(subject))
+    client = await WSClient.connect(
+        api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token(subject)
+    )
     assert await client.acked()
     await client.subscribe(query, variables)
     await api.wait_subscribed(before + 1)
@@ -130,8 +132,9 @@ async def test_receipts_follow_the_other_sides_read_position(api):
     assert row["lastMessage"]["isReadByOtherSide"] is True
     assert row["otherSideLastReadAt"] == seller["otherSideLastReadAt"]
     assert (await api.query(NODE, {"id": first["message"]["id"]}, as_="shop:s1"))["node"]["isReadByOtherSide"] is True
-    assert (await api.query(NODE, {"id": first["message"]["id"]}, as_="creator:c1"))["node"]["isReadByOtherSide"] \
-        is None
+    assert (await api.query(NODE, {"id": first["message"]["id"]}, as_="creator:c1"))["node"][
+        "isReadByOtherSide"
+    ] is None
     retried = await send_ok(api, text_to_creator(1, "one", first["message"]["clientMessageId"]), as_="shop:s1")
     assert retried["message"]["id"] == first["message"]["id"] and retried["message"]["isReadByOtherSide"] is True
 
@@ -170,8 +173,10 @@ async def test_read_moves_reach_the_other_side_and_the_readers_other_tabs(api):
     star = conversation_action("starConversation")
     await api.query(star, {"input": {"conversationId": conversation}}, as_="creator:c1")
     again = await say(api, conversation, "Again", as_="shop:s1")
-    assert [u["lastMessage"]["id"] for u in await updates(other_tab, 2)] == [opened["message"]["id"],
-                                                                           again["message"]["id"]]
+    assert [u["lastMessage"]["id"] for u in await updates(other_tab, 2)] == [
+        opened["message"]["id"],
+        again["message"]["id"],
+    ]
     assert (await updates(seller, 1))[0]["lastMessage"] == {"id": again["message"]["id"], "isReadByOtherSide": False}
     await assert_silent(seller, other_tab)
 
@@ -192,8 +197,10 @@ async def test_message_added_shows_receipts_of_replayed_and_live_messages(api):
     unread = await say(api, conversation, "unread", as_="shop:s1")
     seller = await live(api, "shop:s1", ADDED, {"after": anchor["message"]["id"]})
     replayed = [(await seller.next_payload())["payload"]["data"]["messageAdded"] for _ in range(2)]
-    assert [(m["id"], m["isReadByOtherSide"]) for m in replayed] == [(read["message"]["id"], True),
-                                                                     (unread["message"]["id"], False)]
+    assert [(m["id"], m["isReadByOtherSide"]) for m in replayed] == [
+        (read["message"]["id"], True),
+        (unread["message"]["id"], False),
+    ]
     await say(api, gid("Shop", 1), "theirs", as_="creator:c1")
     theirs = (await seller.next_payload())["payload"]["data"]["messageAdded"]
     assert theirs["isMine"] is False and theirs["isReadByOtherSide"] is None
@@ -228,7 +235,9 @@ async def test_mark_conversations_read_marks_what_the_viewer_sees_and_refuses_th
     payload = await mark_many(api, [ids[2], theirs, missing, ids[1], ids[2]], as_="shop:s1")
     assert payload["conversations"] == [{"id": ids[2], "unreadCount": 0}, {"id": ids[1], "unreadCount": 0}]
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
-        ("NOT_FOUND", ["input", "conversationIds", "1"]), ("NOT_FOUND", ["input", "conversationIds", "2"])]
+        ("NOT_FOUND", ["input", "conversationIds", "1"]),
+        ("NOT_FOUND", ["input", "conversationIds", "2"]),
+    ]
     assert (await receipts(api, ids[3], as_="shop:s1"))["unreadCount"] == 1
     for creator in (1, 2):
         assert flags(await receipts(api, ids[creator], as_=f"creator:c{creator}")) == [None, True]
@@ -242,7 +251,8 @@ async def test_mark_conversations_read_marks_what_the_viewer_sees_and_refuses_th
         for given in ([ids[3]] * 101, [ids[3], *[gid("Conversation", n) for n in range(1000, 1100)]]):
             payload = await mark_many(api, given, as_="shop:s1")
             assert payload["conversations"] == [] and [(e["code"], e["field"]) for e in payload["userErrors"]] == [
-                ("INVALID_INPUT", ["input", "conversationIds"])], payload
+                ("INVALID_INPUT", ["input", "conversationIds"])
+            ], payload
         for bad in ("not an id", gid("Message", 1)):
             errors = await api.errors(MARK_MANY_READ, {"ids": [ids[3], bad]}, as_="shop:s1")
             assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -296,11 +306,11 @@ async def test_mark_all_counts_conversations_with_unread_messages_only(api):
         (update,) = await updates(client, 1)
         assert update["id"] == ids[shop] and update["otherSideLastReadAt"] is not None
     assert (await updates(shops[1], 0)) == [] and (await receipts(api, ids[1], as_="shop:s1"))["lastMessage"][
-        "isReadByOtherSide"] is True
+        "isReadByOtherSide"
+    ] is True
 
 
-async def test_a_tab_hears_of_every_conversation_marked_without_falling_behind(aiohttp_client, database_url,
-                                                                                tmp_path):
+async def test_a_tab_hears_of_every_conversation_marked_without_falling_behind(aiohttp_client, database_url, tmp_path):
     api = await world_api(aiohttp_client, database_url, tmp_path, subscription_queue_size=4)
     await seed_unread_inbox(api.engine, range(1, 13))
     other_tab = await live(api, "shop:s1", UPDATED)
@@ -313,17 +323,57 @@ async def test_migration_0003_dates_existing_read_positions_by_the_message_read(
     await build_world(engine)
     created = utcnow().replace(microsecond=0)
     async with engine.begin() as conn:
-        conversation = (await conn.execute(insert(conversation_t).returning(conversation_t.c.id), dict(
-            shop_id=1, creator_id=1, entrance="CREATOR_INITIATED", created_at=created, last_activity_at=created,
-            creator_has_replied=True, seller_message_count=0))).scalar_one()
-        message = (await conn.execute(insert(message_t).returning(message_t.c.id), dict(
-            conversation_id=conversation, sender_role="CREATOR", kind="TEXT", text="Hi", created_at=created))).scalar()
-        await conn.execute(insert(state_t), [
-            dict(conversation_id=conversation, side="SELLER", owner_id=1, creator_id=1, visible=True, starred=False,
-                 archived=False, last_read_message_id=0, unread_count=1, unreplied=True, last_activity_at=created),
-            dict(conversation_id=conversation, side="CREATOR", owner_id=1, creator_id=1, visible=True, starred=False,
-                 archived=False, last_read_message_id=message, unread_count=0, unreplied=False,
-                 last_activity_at=created)])
+        conversation = (
+            await conn.execute(
+                insert(conversation_t).returning(conversation_t.c.id),
+                dict(
+                    shop_id=1,
+                    creator_id=1,
+                    entrance="CREATOR_INITIATED",
+                    created_at=created,
+                    last_activity_at=created,
+                    creator_has_replied=True,
+                    seller_message_count=0,
+                ),
+            )
+        ).scalar_one()
+        message = (
+            await conn.execute(
+                insert(message_t).returning(message_t.c.id),
+                dict(conversation_id=conversation, sender_role="CREATOR", kind="TEXT", text="Hi", created_at=created),
+            )
+        ).scalar()
+        await conn.execute(
+            insert(state_t),
+            [
+                dict(
+                    conversation_id=conversation,
+                    side="SELLER",
+                    owner_id=1,
+                    creator_id=1,
+                    visible=True,
+                    starred=False,
+                    archived=False,
+                    last_read_message_id=0,
+                    unread_count=1,
+                    unreplied=True,
+                    last_activity_at=created,
+                ),
+                dict(
+                    conversation_id=conversation,
+                    side="CREATOR",
+                    owner_id=1,
+                    creator_id=1,
+                    visible=True,
+                    starred=False,
+                    archived=False,
+                    last_read_message_id=message,
+                    unread_count=0,
+                    unreplied=False,
+                    last_activity_at=created,
+                ),
+            ],
+        )
     await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0002")
     await asyncio.to_thread(command.upgrade, alembic_config(database_url), "0003")
     await engine.dispose()  # pooled connections cached statements of the altered table
@@ -385,6 +435,7 @@ async def test_a_mark_waiting_for_a_send_marks_its_message_too(api, name):
 
 # --- Statement counts: a fixed number, whatever the number of conversations --------------------
 
+
 async def seed_unread_inbox(engine, creators, shop: str = "s1") -> list[int]:
     """A conversation of `shop` with each of `creators` (numbers), each with one message from the
     creator that the seller has not read; written directly, for inboxes of thousands. Their ids."""
@@ -392,29 +443,90 @@ async def seed_unread_inbox(engine, creators, shop: str = "s1") -> list[int]:
     async with engine.begin() as conn:
         shop_pk = (await conn.execute(select(shop_t.c.id).where(shop_t.c.platform_id == shop))).scalar_one()
         platform_ids = [f"c{n}" for n in creators]
-        by_platform = dict((await conn.execute(select(creator_t.c.platform_id, creator_t.c.id).where(
-            creator_t.c.platform_id.in_(platform_ids)))).all())
+        by_platform = dict(
+            (
+                await conn.execute(
+                    select(creator_t.c.platform_id, creator_t.c.id).where(creator_t.c.platform_id.in_(platform_ids))
+                )
+            ).all()
+        )
         creator_pks = [by_platform[platform_id] for platform_id in platform_ids]
-        conversations = (await conn.execute(insert(conversation_t).returning(
-            conversation_t.c.id, sort_by_parameter_order=True), [dict(
-                shop_id=shop_pk, creator_id=creator, entrance="CREATOR_INITIATED", created_at=now,
-                last_activity_at=now, creator_has_replied=True, seller_message_count=0)
-                for creator in creator_pks])).scalars().all()
-        messages = (await conn.execute(insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True), [
-            dict(conversation_id=conversation, sender_role="CREATOR", kind="TEXT", text="Hi", created_at=now)
-            for conversation in conversations])).scalars().all()
-        await conn.execute(update(conversation_t).where(conversation_t.c.id == bindparam("key")).values(
-            last_message_id=bindparam("message")), [
-                {"key": conversation, "message": message} for conversation, message in zip(conversations, messages,
-                                                                                           strict=True)])
+        conversations = (
+            (
+                await conn.execute(
+                    insert(conversation_t).returning(conversation_t.c.id, sort_by_parameter_order=True),
+                    [
+                        dict(
+                            shop_id=shop_pk,
+                            creator_id=creator,
+                            entrance="CREATOR_INITIATED",
+                            created_at=now,
+                            last_activity_at=now,
+                            creator_has_replied=True,
+                            seller_message_count=0,
+                        )
+                        for creator in creator_pks
+                    ],
+                )
+            )
+            .scalars()
+            .all()
+        )
+        messages = (
+            (
+                await conn.execute(
+                    insert(message_t).returning(message_t.c.id, sort_by_parameter_order=True),
+                    [
+                        dict(
+                            conversation_id=conversation, sender_role="CREATOR", kind="TEXT", text="Hi", created_at=now
+                        )
+                        for conversation in conversations
+                    ],
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await conn.execute(
+            update(conversation_t)
+            .where(conversation_t.c.id == bindparam("key"))
+            .values(last_message_id=bindparam("message")),
+            [
+                {"key": conversation, "message": message}
+                for conversation, message in zip(conversations, messages, strict=True)
+            ],
+        )
         common = dict(visible=True, starred=False, archived=False, last_activity_at=now)
-        await conn.execute(insert(state_t), [
-            row for conversation, creator, message in zip(conversations, creator_pks, messages, strict=True)
-            for row in (
-                dict(conversation_id=conversation, side="SELLER", owner_id=shop_pk, creator_id=creator,
-                     last_read_message_id=0, unread_count=1, unreplied=True, **common),
-                dict(conversation_id=conversation, side="CREATOR", owner_id=creator, creator_id=creator,
-                     last_read_message_id=message, unread_count=0, unreplied=False, last_read_at=now, **common))])
+        await conn.execute(
+            insert(state_t),
+            [
+                row
+                for conversation, creator, message in zip(conversations, creator_pks, messages, strict=True)
+                for row in (
+                    dict(
+                        conversation_id=conversation,
+                        side="SELLER",
+                        owner_id=shop_pk,
+                        creator_id=creator,
+                        last_read_message_id=0,
+                        unread_count=1,
+                        unreplied=True,
+                        **common,
+                    ),
+                    dict(
+                        conversation_id=conversation,
+                        side="CREATOR",
+                        owner_id=creator,
+                        creator_id=creator,
+                        last_read_message_id=message,
+                        unread_count=0,
+                        unreplied=False,
+                        last_read_at=now,
+                        **common,
+                    ),
+                )
+            ],
+        )
     return list(conversations)
 
 
@@ -454,8 +566,10 @@ async def test_mark_all_of_5000_conversations_on_postgresql(aiohttp_client, post
     (update,) = await updates(creator, 1)
     assert update["lastMessage"]["isReadByOtherSide"] is True and update["otherSideLastReadAt"] is not None
     # The time is the machine's (the bench measures it, docs/performance.md has the figures): shown, not asserted.
-    print(f"markAllConversationsRead of {conversations:,} conversations on PostgreSQL: the mark statement "
-          f"{max(times) * 1000:.1f} ms, the mutation {elapsed * 1000:.1f} ms (events to {conversations:,} creators)")
+    print(
+        f"markAllConversationsRead of {conversations:,} conversations on PostgreSQL: the mark statement "
+        f"{max(times) * 1000:.1f} ms, the mutation {elapsed * 1000:.1f} ms (events to {conversations:,} creators)"
+    )
 
 
 @contextmanager

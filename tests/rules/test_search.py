@@ -33,20 +33,20 @@ query Search($query: String!, $conversationId: ID, $first: Int, $after: String) 
 
 # One text per line, sent by shop s1 to creator c1 in this order (oldest first).
 TEXTS = [
-    "Émilie, our CAFÉ au lait serum is back",    # Latin with accents
+    "Émilie, our CAFÉ au lait serum is back",  # Latin with accents
     "cafe without an accent",
-    "ΟΔΟΣ προς την Αθήνα",                       # Greek, with a capital (final) sigma
-    "Привет, МИР! Новая коллекция",             # Cyrillic
-    "東京で会いましょう",                          # Japanese
-    "新品上市，限时折扣",                          # Chinese
-    "สวัสดีครับ ขอบคุณมาก",                        # Thai
-    "مرحبا بالعالم، عرض خاص",                    # Arabic
-    "Launch party 🎉🎉 tonight 🚀",               # emoji
-    "50% off_today only",                         # LIKE wildcards are plain characters
+    "ΟΔΟΣ προς την Αθήνα",  # Greek, with a capital (final) sigma
+    "Привет, МИР! Новая коллекция",  # Cyrillic
+    "東京で会いましょう",  # Japanese
+    "新品上市，限时折扣",  # Chinese
+    "สวัสดีครับ ขอบคุณมาก",  # Thai
+    "مرحبا بالعالم، عرض خاص",  # Arabic
+    "Launch party 🎉🎉 tonight 🚀",  # emoji
+    "50% off_today only",  # LIKE wildcards are plain characters
     "100%_sure about it",
     "STRASSE or Straße?",
     "İstanbul trip next week",
-    r"Saved to C:\temp\new_files",              # backslashes and quotes are plain characters too
+    r"Saved to C:\temp\new_files",  # backslashes and quotes are plain characters too
     'She said "hello" and it\'s fine',
 ]
 
@@ -135,10 +135,16 @@ async def test_text_messages_only_and_only_the_viewers_own(api):
     assert (await api.query(BLOCK, creator_input(1), as_="shop:s1"))["blockCreator"]["userErrors"] == []
 
     assert texts(await search(api, "SAMPLE KIT", as_="shop:s1")) == [
-        "Thanks for the sample kit!", "Another sample kit for c2", "Our sample kit ships today"]
+        "Thanks for the sample kit!",
+        "Another sample kit for c2",
+        "Our sample kit ships today",
+    ]
     assert texts(await search(api, "sample kit", as_="shop:s2")) == ["Trail Gear sample kit, for c1 too"]
     assert texts(await search(api, "sample kit", as_="creator:c1")) == [
-        "Thanks for the sample kit!", "Trail Gear sample kit, for c1 too", "Our sample kit ships today"]
+        "Thanks for the sample kit!",
+        "Trail Gear sample kit, for c1 too",
+        "Our sample kit ships today",
+    ]
     assert texts(await search(api, "sample kit", as_="creator:c2")) == ["Another sample kit for c2"]
     assert texts(await search(api, "sample kit", as_="creator:c3")) == []
     assert texts(await search(api, "blocked", as_="creator:c1")) == []
@@ -148,13 +154,18 @@ async def test_text_messages_only_and_only_the_viewers_own(api):
     conversation = mine["conversation"]["id"]
     scoped = await search(api, "sample kit", as_="creator:c1", conversationId=conversation)
     assert [edge["node"]["id"] for edge in scoped["searchMessages"]["edges"]] == [
-        reply["message"]["id"], mine["message"]["id"]]
+        reply["message"]["id"],
+        mine["message"]["id"],
+    ]
     assert {edge["node"]["conversation"]["id"] for edge in scoped["searchMessages"]["edges"]} == {conversation}
     for viewer in ("shop:s2", "creator:c2"):
         for target in (conversation, gid("Conversation", 999)):
             page = await search(api, "sample kit", as_=viewer, conversationId=target)
-            assert page["searchMessages"] == {"edges": [], "nodes": [], "pageInfo": {
-                "hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+            assert page["searchMessages"] == {
+                "edges": [],
+                "nodes": [],
+                "pageInfo": {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None},
+            }
 
 
 async def test_pages_newest_first_with_a_keyset_cursor(api):
@@ -179,16 +190,24 @@ async def test_pages_newest_first_with_a_keyset_cursor(api):
     # A page after a cursor stays the same when newer messages arrive.
     first = (await search(api, "offer", as_="shop:s1", first=3))["searchMessages"]
     await say(api, gid("Creator", 1), "Offer number 7", as_="shop:s1")
-    following = (await search(api, "offer", as_="shop:s1", first=3, after=first["pageInfo"]["endCursor"]))
+    following = await search(api, "offer", as_="shop:s1", first=3, after=first["pageInfo"]["endCursor"])
     assert [node["id"] for node in following["searchMessages"]["nodes"]] == newest_first[3:6]
 
 
 async def test_refuses_short_queries_and_large_pages(api):
     await build_world(api.engine)
     conversation = (await say(api, gid("Creator", 1), "x" * 60, as_="shop:s1"))["conversation"]["id"]
-    for variables in ({"query": "ab"}, {"query": "🎉🎉"}, {"query": ""}, {"query": "xxx", "first": 51},
-                      {"query": "xxx", "first": -1}, {"query": "x" * 101}, {"query": "xxx", "after": "!!"},
-                      {"query": "xxx", "conversationId": gid("Shop", 1)}, {"query": "xxx", "conversationId": "nope"}):
+    for variables in (
+        {"query": "ab"},
+        {"query": "🎉🎉"},
+        {"query": ""},
+        {"query": "xxx", "first": 51},
+        {"query": "xxx", "first": -1},
+        {"query": "x" * 101},
+        {"query": "xxx", "after": "!!"},
+        {"query": "xxx", "conversationId": gid("Shop", 1)},
+        {"query": "xxx", "conversationId": "nope"},
+    ):
         assert await refused(api, variables) == "BAD_USER_INPUT", variables
     # Three code points are enough, whatever they are; 50 results and 100 characters are allowed.
     assert texts(await search(api, "e\u0301x", as_="shop:s1")) == []
@@ -203,8 +222,12 @@ def test_snippets_are_at_most_160_characters_around_the_first_match():
     short = "a" * 160
     assert snippet(short, "aaa") == short
     text_ = "".join(f"{n:04d} " for n in range(200))  # 1,000 characters, every number once
-    for needle, head, tail in (("0000", False, True), ("0100", True, True), ("0199", True, False),
-                               ("0020", True, True)):
+    for needle, head, tail in (
+        ("0000", False, True),
+        ("0100", True, True),
+        ("0199", True, False),
+        ("0020", True, True),
+    ):
         found = snippet(text_, needle)
         assert len(found) <= 160 and needle in found, needle
         assert found.startswith("…") is head and found.endswith("…") is tail, (needle, found)
@@ -223,17 +246,18 @@ async def test_the_search_rows_follow_every_message_and_creator_written(api):
     await build_world(api.engine)
     from tests.support.gql import SEND_BULK, bulk_input
 
-    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 6), "Bulk hello from Glow Lab", "b1"),
-                            as_="shop:s1"))["sendBulkMessage"]
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 6), "Bulk hello from Glow Lab", "b1"), as_="shop:s1"))[
+        "sendBulkMessage"
+    ]
     assert bulk["sentCount"] == 5
     assert len(texts(await search(api, "bulk hello", as_="shop:s1"))) == 5
     assert texts(await search(api, "bulk hello", as_="creator:c3")) == ["Bulk hello from Glow Lab"]
     # Racing sends: each is found, in id order, once its send has answered.
-    sent = await asyncio.gather(*(say(api, gid("Shop", 1), f"Racing hello {n}", as_=f"creator:c{n}")
-                                  for n in range(6, 16)))
+    sent = await asyncio.gather(
+        *(say(api, gid("Shop", 1), f"Racing hello {n}", as_=f"creator:c{n}") for n in range(6, 16))
+    )
     ids = sorted((payload["message"]["id"] for payload in sent), key=lambda gid_: -pk_of(gid_))
-    assert [node["id"] for node in (await search(api, "racing hello", as_="shop:s1"))["searchMessages"]["nodes"]] \
-        == ids
+    assert [node["id"] for node in (await search(api, "racing hello", as_="shop:s1"))["searchMessages"]["nodes"]] == ids
 
     marketplace = "query($s: String) { creators(filter: {search: $s}, first: 100) { nodes { platformId } } }"
     inbox = "query($s: String) { conversations(filter: {search: $s}) { nodes { creator { platformId } } } }"
@@ -272,8 +296,9 @@ async def test_rows_written_before_the_search_migration_are_found(database_url, 
     await asyncio.to_thread(upgrade, database_url)
     assert texts(await search(api, "émilie", as_="creator:c1")) == ["Émilie, a message from before"]
     assert texts(await search(api, "ITS ANSWER", as_="shop:s1")) == ["And its answer"]
-    nodes = (await api.query("{ creators(filter: {search: \"NUMBER 7\"}) { nodes { platformId } } }",
-                             as_="shop:s1"))["creators"]["nodes"]
+    nodes = (await api.query('{ creators(filter: {search: "NUMBER 7"}) { nodes { platformId } } }', as_="shop:s1"))[
+        "creators"
+    ]["nodes"]
     assert nodes == [{"platformId": "c7"}]
 
 
@@ -326,6 +351,7 @@ async def test_postgresql_plans_use_the_trigram_indexes(aiohttp_client, postgres
     # A needle in every other message: the newest rows in id order, until the page is full.
     common = await explain(ids, {"q": "hello"})
     assert "Index Scan Backward" in common and "ix_message_search_body" not in common, common
-    creators = await explain("query($s: String) { creators(filter: {search: $s}) { nodes { id } } }",
-                             {"s": "creator12"})
+    creators = await explain(
+        "query($s: String) { creators(filter: {search: $s}) { nodes { id } } }", {"s": "creator12"}
+    )
     assert "ix_creator_search_text" in creators, creators

@@ -72,16 +72,18 @@ def blocked_with(payload: dict, message: str) -> None:
 
 async def talking(api, creator: int = 1) -> str:
     """The id of s1's conversation with a creator who wrote first (no outreach rule in the way)."""
-    return (await send_ok(api, text_to_shop(1, "Hi shop", f"hi-{creator}"), as_=f"creator:c{creator}"))[
-        "conversation"]["id"]
+    return (await send_ok(api, text_to_shop(1, "Hi shop", f"hi-{creator}"), as_=f"creator:c{creator}"))["conversation"][
+        "id"
+    ]
 
 
 async def test_block_and_unblock_a_shop_add_one_notice_both_sides_see(api):
     await build_world(api.engine)
     conversation_id = await talking(api)
     await send_ok(api, text_in(conversation_id, "Hello", "k1"), as_="shop:s1")
-    unread = {side: (await conversation(api, conversation_id, as_=side))["unreadCount"]
-              for side in ("shop:s1", "creator:c1")}
+    unread = {
+        side: (await conversation(api, conversation_id, as_=side))["unreadCount"] for side in ("shop:s1", "creator:c1")
+    }
 
     payload = await block_shop(api)
     assert payload["shop"] == {"id": gid("Shop", 1), "isBlocked": True}
@@ -116,8 +118,9 @@ async def test_the_notice_reaches_both_sides_live(api):
     notice = "subscription { messageAdded { senderRole content { ... on SystemNotice { code } } } }"
     sides = {}
     for side in ("shop:s1", "creator:c1"):
-        sides[side] = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                             api.token(side))
+        sides[side] = await WSClient.connect(
+            api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token(side)
+        )
         assert await sides[side].acked()
         await sides[side].subscribe(notice)
     try:
@@ -136,8 +139,9 @@ async def test_the_shop_still_decides_the_creators_pending_sample_requests(api):
     await build_world(api.engine)
     sample = await request_sample(api, 1, "req1", as_="creator:c1")
     await block_shop(api)
-    payload = (await api.query(APPROVE_SAMPLE, {"input": {"sampleRequestId": sample["id"]}},
-                               as_="shop:s1"))["approveSampleRequest"]
+    payload = (await api.query(APPROVE_SAMPLE, {"input": {"sampleRequestId": sample["id"]}}, as_="shop:s1"))[
+        "approveSampleRequest"
+    ]
     assert payload["userErrors"] == [] and payload["sampleRequest"]["status"] == "APPROVED", payload
     seen = await conversation(api, payload["sampleRequest"]["conversation"]["id"], as_="creator:c1")
     assert notices(seen["messages"]["nodes"]) == ["SHOP_BLOCKED", "SAMPLE_APPROVED"]
@@ -149,8 +153,12 @@ async def test_the_shop_cannot_reach_a_creator_that_blocks_it(api):
     collaboration = await create_collaboration(api, (1,))
     await block_shop(api)
     async with unchanged(api.engine):
-        for variables in (text_in(conversation_id, "Still there?", "k1"), text_to_creator(1, "Hello?", "k2"),
-                          product_to_creator(1, 1, "k3"), invite_to_creator(1, collaboration, "k4")):
+        for variables in (
+            text_in(conversation_id, "Still there?", "k1"),
+            text_to_creator(1, "Hello?", "k2"),
+            product_to_creator(1, 1, "k3"),
+            invite_to_creator(1, collaboration, "k4"),
+        ):
             payload = await refused(api, SEND_FULL, variables, as_="shop:s1")
             blocked_with(payload, NOT_ACCEPTING)
             assert payload["message"] is None
@@ -197,8 +205,9 @@ async def test_blocking_a_shop_without_a_conversation_opens_none(api):
     async with unchanged(api.engine):
         for variables in (text_to_creator(7, "Hello", "k1"), product_to_creator(7, 1, "k2")):
             blocked_with(await refused(api, SEND_FULL, variables, as_="shop:s1"), NOT_ACCEPTING)
-        blocked_with(await refused(api, START_CONVERSATION, start_input(7, "FIND_CREATORS"), as_="shop:s1"),
-                     NOT_ACCEPTING)
+        blocked_with(
+            await refused(api, START_CONVERSATION, start_input(7, "FIND_CREATORS"), as_="shop:s1"), NOT_ACCEPTING
+        )
         bulk = (await api.query(SEND_BULK, bulk_input([7], "Hello all", "b1"), as_="shop:s1"))["sendBulkMessage"]
         blocked_with(bulk["results"][0], NOT_ACCEPTING)
         blocked_with(await refused(api, SEND_FULL, text_to_shop(1, "Hello", "r1"), as_="creator:c7"), UNBLOCK_FIRST)
@@ -219,34 +228,45 @@ async def test_both_blocks_hold_at_once_and_lift_on_their_own(api):
     assert (payload["conversation"]["isBlocked"], payload["conversation"]["isBlockedByCreator"]) == (True, True)
     async with unchanged(api.engine):
         # Each side is told of the other's block first: lifting its own would not let the message through.
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"),
-                     NOT_ACCEPTING)
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"),
-                     "This shop has blocked you, so you cannot message it.")
+        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"), NOT_ACCEPTING)
+        blocked_with(
+            await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"),
+            "This shop has blocked you, so you cannot message it.",
+        )
 
     payload = await block_shop(api, document=UNBLOCK_SHOP)
     assert (payload["conversation"]["isBlocked"], payload["conversation"]["isBlockedByCreator"]) == (True, False)
     async with unchanged(api.engine):
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"),
-                     "You have blocked this creator; unblock the creator first.")
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"),
-                     "This shop has blocked you, so you cannot message it.")
+        blocked_with(
+            await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"),
+            "You have blocked this creator; unblock the creator first.",
+        )
+        blocked_with(
+            await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"),
+            "This shop has blocked you, so you cannot message it.",
+        )
     await block_shop(api)
     payload = await block_creator(api, document=UNBLOCK)
     assert (payload["conversation"]["isBlocked"], payload["creator"]["isBlocked"]) == (False, False)
     seller_view = await conversation(api, conversation_id, as_="shop:s1")
     assert seller_view["isBlocked"] is False  # the creator's block is not the shop's
     async with unchanged(api.engine):
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"),
-                     NOT_ACCEPTING)
-        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"),
-                     UNBLOCK_FIRST)
+        blocked_with(await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "k1"), as_="shop:s1"), NOT_ACCEPTING)
+        blocked_with(
+            await refused(api, SEND_FULL, text_in(conversation_id, "Hi", "r1"), as_="creator:c1"), UNBLOCK_FIRST
+        )
     await block_shop(api, document=UNBLOCK_SHOP)
     await send_ok(api, text_in(conversation_id, "Hi", "k1"), as_="shop:s1")
     await send_ok(api, text_in(conversation_id, "Hi", "r1"), as_="creator:c1")
     seen = await conversation(api, conversation_id, as_="creator:c1")
     assert notices(seen["messages"]["nodes"]) == [
-        "CREATOR_BLOCKED", "SHOP_BLOCKED", "SHOP_UNBLOCKED", "SHOP_BLOCKED", "CREATOR_UNBLOCKED", "SHOP_UNBLOCKED"]
+        "CREATOR_BLOCKED",
+        "SHOP_BLOCKED",
+        "SHOP_UNBLOCKED",
+        "SHOP_BLOCKED",
+        "CREATOR_UNBLOCKED",
+        "SHOP_UNBLOCKED",
+    ]
 
 
 async def test_shop_is_blocked_answers_for_the_viewer_creator(api):
@@ -255,8 +275,11 @@ async def test_shop_is_blocked_answers_for_the_viewer_creator(api):
     await block_shop(api)
     await block_shop(api, 3, as_="creator:c2")  # a suspended shop can be blocked too
     query = "query($id: ID!) { node(id: $id) { ... on Shop { isBlocked } } }"
-    seen = {(viewer, shop): (await api.query(query, {"id": gid("Shop", shop)}, as_=viewer))["node"]["isBlocked"]
-            for viewer in ("shop:s1", "shop:s2", "creator:c1", "creator:c2") for shop in (1, 2, 3)}
+    seen = {
+        (viewer, shop): (await api.query(query, {"id": gid("Shop", shop)}, as_=viewer))["node"]["isBlocked"]
+        for viewer in ("shop:s1", "shop:s2", "creator:c1", "creator:c2")
+        for shop in (1, 2, 3)
+    }
     assert {key for key, blocked in seen.items() if blocked} == {("creator:c1", 1), ("creator:c2", 3)}
     inbox = """query { conversations { nodes { isBlocked isBlockedByCreator shop { id isBlocked } } } }"""
     (row,) = (await api.query(inbox, as_="creator:c1"))["conversations"]["nodes"]
@@ -273,7 +296,8 @@ async def test_only_creators_block_shops(api):
             assert errors[0]["extensions"]["code"] == "FORBIDDEN"
         payload = await refused(api, BLOCK_SHOP, shop_input(999), as_="creator:c1")
         assert payload["userErrors"] == [
-            {"code": "NOT_FOUND", "message": "The shop was not found.", "field": ["input", "shopId"]}]
+            {"code": "NOT_FOUND", "message": "The shop was not found.", "field": ["input", "shopId"]}
+        ]
         errors = await api.errors(BLOCK_SHOP, {"input": {"shopId": gid("Creator", 1)}}, as_="creator:c1")
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -283,8 +307,10 @@ async def test_blocked_either_way(api):
     await block_creator(api, 1)
     await block_shop(api, 1, as_="creator:c2")
     async with api.engine.connect() as conn:
-        found = {pair: bool((await conn.execute(select(blocked_either_way(*pair)))).scalar())
-                 for pair in ((1, 1), (1, 2), (1, 3), (2, 2))}
+        found = {
+            pair: bool((await conn.execute(select(blocked_either_way(*pair)))).scalar())
+            for pair in ((1, 1), (1, 2), (1, 3), (2, 2))
+        }
     assert found == {(1, 1): True, (1, 2): True, (1, 3): False, (2, 2): False}
 
 
@@ -305,8 +331,7 @@ async def test_the_block_fields_cost_no_statement_per_row(api):
 
     async def statements(first: int, conversation_field: str, shop_field: str) -> tuple[int, list]:
         with api.count_statements() as seen:
-            data = await api.query(CREATOR_INBOX % (conversation_field, shop_field), {"first": first},
-                                   as_="creator:c1")
+            data = await api.query(CREATOR_INBOX % (conversation_field, shop_field), {"first": first}, as_="creator:c1")
         return len(list(seen)), data["conversations"]["nodes"]
 
     plain, _ = await statements(1, "", "")
@@ -323,9 +348,14 @@ async def _waiting_for_locks(engine: AsyncEngine, count: int) -> None:
     """Until `count` backends of the database wait for a lock."""
     for _ in range(500):
         async with engine.connect() as conn:
-            waiting = (await conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"))).scalar_one()
+            waiting = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                )
+            ).scalar_one()
         if waiting >= count:
             return
         await asyncio.sleep(0.01)
@@ -349,8 +379,9 @@ async def test_a_send_queued_behind_a_block_is_refused(aiohttp_client, postgres_
     try:
         async with holder.connect() as conn, conn.begin():
             # Hold the conversation's row lock, so the block and then the send queue up for it, in that order.
-            await conn.execute(text("SELECT id FROM conversation WHERE id = :id FOR UPDATE"),
-                               {"id": pk_of(conversation_id)})
+            await conn.execute(
+                text("SELECT id FROM conversation WHERE id = :id FOR UPDATE"), {"id": pk_of(conversation_id)}
+            )
             blocking = asyncio.create_task(api.query(block[0], block[1], as_=blocker))
             await _waiting_for_locks(holder, 1)
             sending = asyncio.create_task(send(api, text_in(conversation_id, "Quick!", "k1"), as_=sender))
@@ -365,7 +396,8 @@ async def test_a_send_queued_behind_a_block_is_refused(aiohttp_client, postgres_
 
 
 async def test_a_first_message_racing_a_block_of_a_pair_without_a_conversation_is_refused(
-        aiohttp_client, postgres_url, tmp_path, monkeypatch):
+    aiohttp_client, postgres_url, tmp_path, monkeypatch
+):
     """The block found no conversation and has not committed yet when the shop's first message
     comes: that message must wait and be refused (the block came first), not open a conversation
     the committed block never saw. The block is held at that point by wrapping its lookup."""
