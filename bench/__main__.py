@@ -918,36 +918,22 @@ def cmd_profile(args) -> int:
             os.kill(api.pid, signal.SIGINT)  # run_app stops; pyinstrument writes the session
             api.proc.wait(60)
             procs.stop(api)
-            subprocess.run(
-                [
-                    servers.PYTHON,
-                    "-m",
-                    "pyinstrument",
-                    "--load",
-                    str(session),
-                    "-r",
-                    "html",
-                    "-o",
-                    str(base.with_suffix(".html")),
-                ],
-                check=True,
-                timeout=120,
-            )
-            subprocess.run(
-                [
-                    servers.PYTHON,
-                    "-m",
-                    "pyinstrument",
-                    "--load",
-                    str(session),
-                    "-r",
-                    "speedscope",
-                    "-o",
-                    str(base.with_suffix(".speedscope.json")),
-                ],
-                check=True,
-                timeout=120,
-            )
+            for renderer, suffix in (("html", ".html"), ("speedscope", ".speedscope.json")):
+                subprocess.run(
+                    [
+                        servers.PYTHON,
+                        "-m",
+                        "pyinstrument",
+                        "--load",
+                        str(session),
+                        "-r",
+                        renderer,
+                        "-o",
+                        str(base.with_suffix(suffix)),
+                    ],
+                    check=True,
+                    timeout=120,
+                )
             text = subprocess.run(
                 [
                     servers.PYTHON,

@@ -21,7 +21,7 @@ from tests.support.gql import (
     text_to_creator,
     text_to_shop,
 )
-from tests.support.processes import ROOT, ServerProcess
+from tests.support.processes import ROOT, ServerProcess, post_mutation
 from tests.support.world import build_world_at, world_data
 from tests.support.ws import WSClient
 
@@ -126,19 +126,6 @@ async def test_import_ends_seller_subscriptions_at_once(cluster, postgres_url, t
 UPDATED = "subscription { conversationUpdated { id otherSideLastReadAt lastMessage { id isReadByOtherSide } } }"
 
 
-async def _post(session, server, document: str, variables: dict, subject: str) -> dict:
-    async with session.post(
-        f"{server.url}/graphql",
-        json={"query": document, "variables": variables},
-        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
-    ) as response:
-        body = await response.json()
-    assert response.status == 200 and "errors" not in body, body
-    (payload,) = body["data"].values()
-    assert payload["userErrors"] == [], payload
-    return payload
-
-
 async def _update(client: WSClient, timeout: float = 10) -> dict:
     return (await client.next_payload(timeout))["payload"]["data"]["conversationUpdated"]
 
@@ -170,12 +157,12 @@ async def test_read_receipts_reach_the_other_side_across_processes(cluster):
         assert update["lastMessage"]["isReadByOtherSide"] is False
         conversation = update["id"]
 
-        await _post(session, second, MARK_READ, {"input": {"conversationId": conversation}}, "creator:c1")
+        await post_mutation(session, second, MARK_READ, {"input": {"conversationId": conversation}}, "creator:c1")
         update = await _update(seller)
         assert update["lastMessage"]["isReadByOtherSide"] is True and update["otherSideLastReadAt"] is not None
         later = await _send(session, second, "One more", "k2")
         assert (await _update(seller))["lastMessage"] == {"id": later["id"], "isReadByOtherSide": False}
-        await _post(session, second, MARK_ALL_READ, {}, "creator:c1")
+        await post_mutation(session, second, MARK_ALL_READ, {}, "creator:c1")
         assert (await _update(seller))["lastMessage"] == {"id": later["id"], "isReadByOtherSide": True}
         again = await _send(session, second, "Again", "k3")
         assert (await _update(seller))["lastMessage"] == {"id": again["id"], "isReadByOtherSide": False}
@@ -189,5 +176,5 @@ async def test_read_receipts_reach_the_other_side_across_processes(cluster):
         ) as response:
             nodes = (await response.json())["data"]["conversation"]["messages"]["nodes"]
         assert nodes == [{"id": again["id"], "isReadByOtherSide": True}, {"id": reply["id"], "isReadByOtherSide": None}]
-        marked = await _post(session, first, MARK_MANY_READ, {"ids": [conversation]}, "shop:s1")
+        marked = await post_mutation(session, first, MARK_MANY_READ, {"ids": [conversation]}, "shop:s1")
         assert marked["conversations"] == [{"id": conversation, "unreadCount": 0}]

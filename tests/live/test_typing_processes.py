@@ -10,7 +10,7 @@ from services.auth import issue_token
 from tests.live.test_typing import REPORT, TYPING
 from tests.support.app import JWT_SECRET
 from tests.support.gql import SEND, gid, text_to_creator, text_to_shop
-from tests.support.processes import ServerProcess, free_port
+from tests.support.processes import ServerProcess, free_port, post_mutation
 from tests.support.world import build_world_at
 from tests.support.ws import TRANSPORT_WS, WSClient
 
@@ -36,22 +36,9 @@ def cluster(postgres_url, redis_server, tmp_path):
         server.stop()
 
 
-async def _post(session, server, document: str, variables: dict, subject: str) -> dict:
-    async with session.post(
-        f"{server.url}/graphql",
-        json={"query": document, "variables": variables},
-        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
-    ) as response:
-        body = await response.json()
-    assert response.status == 200 and "errors" not in body, body
-    (payload,) = body["data"].values()
-    assert payload["userErrors"] == [], payload
-    return payload
-
-
 async def _report(session, server, *, is_typing: bool = True) -> None:
     variables = {"input": {"conversationId": CONVERSATION_1, "isTyping": is_typing}}
-    await _post(session, server, REPORT, variables, "creator:c1")
+    await post_mutation(session, server, REPORT, variables, "creator:c1")
 
 
 async def _seller_listening(session, server) -> WSClient:
@@ -73,7 +60,7 @@ async def _indicators(client: WSClient, count: int) -> list[bool]:
 
 
 async def _opened(session, server) -> None:
-    await _post(session, server, SEND, text_to_creator(1, "Hello", "k0"), "shop:s1")
+    await post_mutation(session, server, SEND, text_to_creator(1, "Hello", "k0"), "shop:s1")
 
 
 async def test_a_report_on_one_process_reaches_the_other_side_on_the_other(cluster):
@@ -108,5 +95,5 @@ async def test_a_send_on_one_process_ends_an_indicator_reported_on_the_other(clu
         seller = await _seller_listening(session, second)
         await _report(session, first)
         assert await _indicators(seller, 1) == [True]
-        await _post(session, second, SEND, text_to_shop(1, "Typed and sent", "r1"), "creator:c1")
+        await post_mutation(session, second, SEND, text_to_shop(1, "Typed and sent", "r1"), "creator:c1")
         assert await _indicators(seller, 1) == [False]

@@ -11,7 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import redis
+
+from services.auth import issue_token
+from tests.support.app import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 3.0
@@ -235,3 +239,19 @@ class TcpProxy:
         for writer in self._writers:
             writer.close()
         await self._server.wait_closed()
+
+
+async def post_mutation(
+    session: aiohttp.ClientSession, server: "ServerProcess", document: str, variables: dict, subject: str
+) -> dict:
+    """The payload of a mutation sent to a server process as `subject`, asserted free of errors."""
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    ) as response:
+        body = await response.json()
+    assert response.status == 200 and "errors" not in body, body
+    (payload,) = body["data"].values()
+    assert payload["userErrors"] == [], payload
+    return payload
