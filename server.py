@@ -1,11 +1,11 @@
 """The inbox API server: app factory and command line.
 
-    python server.py [--port P]      serve (SQLite by default; migrates and seeds a demo on first start)
-    python server.py migrate         apply the database migrations
-    python server.py import FILE     upsert shops, creators and products from a platform export
-    python server.py token SUBJECT   print a bearer token, e.g. `token shop:s1`
-    python server.py seed-demo       migrate, then fill an empty database (or one emptied by --reset) with demo data
-    python server.py export-schema   write schema.graphql from the code
+python server.py [--port P]      serve (SQLite by default; migrates and seeds a demo on first start)
+python server.py migrate         apply the database migrations
+python server.py import FILE     upsert shops, creators and products from a platform export
+python server.py token SUBJECT   print a bearer token, e.g. `token shop:s1`
+python server.py seed-demo       migrate, then fill an empty database (or one emptied by --reset) with demo data
+python server.py export-schema   write schema.graphql from the code
 """
 
 import argparse
@@ -52,23 +52,41 @@ log = logging.getLogger("inbox")
 # Request headers a browser page may send cross-origin: Apollo Client's clientAwareness names the app in
 # `apollographql-client-*`, Apollo's Kotlin and iOS clients send `X-Apollo-Operation-*`, graphql-sse's
 # single-connection mode `X-GraphQL-Event-Stream-Token`. And the response headers such a page may read.
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Accept", "X-Request-Id", "apollographql-client-name",
-                      "apollographql-client-version", "X-Apollo-Operation-Name", "X-Apollo-Operation-Id",
-                      "Apollo-Require-Preflight", "X-GraphQL-Event-Stream-Token")
+CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "X-Request-Id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "X-Apollo-Operation-Name",
+    "X-Apollo-Operation-Id",
+    "Apollo-Require-Preflight",
+    "X-GraphQL-Event-Stream-Token",
+)
 CORS_EXPOSE_HEADERS = ("X-Request-Id", "Retry-After")
 
 
 def create_app(settings: Settings) -> web.Application:
     """The aiohttp application; the engine, broker and rate limiter live as long as the app."""
     app = web.Application(client_max_size=settings.max_body_bytes)
-    rate_limits = create_rate_limits(settings.redis_url, Bucket(settings.query_burst, settings.query_rate),
-                                     Bucket(settings.mutation_burst, settings.mutation_rate),
-                                     Bucket(settings.bulk_burst, settings.bulk_rate))
+    rate_limits = create_rate_limits(
+        settings.redis_url,
+        Bucket(settings.query_burst, settings.query_rate),
+        Bucket(settings.mutation_burst, settings.mutation_rate),
+        Bucket(settings.bulk_burst, settings.bulk_rate),
+        Bucket(settings.typing_burst, settings.typing_rate),
+    )
     # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
     seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
     engine = seams.gated_engine(create_engine(settings.database_url, settings.db_pool_size))
-    state = Runtime(settings=settings, engine=engine, secret=resolve_secret(settings),
-                    broker=create_broker(settings.redis_url), rate_limits=rate_limits)
+    state = Runtime(
+        settings=settings,
+        engine=engine,
+        secret=resolve_secret(settings),
+        broker=create_broker(settings.redis_url),
+        rate_limits=rate_limits,
+    )
     app[APP_STATE] = state
 
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
@@ -77,6 +95,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await state.sockets.close()
         await state.persisted.close()
+        await state.indicators.close()
         await state.broker.close()
         await state.rate_limits.close()
         await state.engine.dispose()
@@ -86,10 +105,13 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_metrics_listener(state))
     app.on_shutdown.append(_close_websockets)
     limits = Limits(settings.max_depth, settings.max_aliases, settings.max_tokens, settings.max_cost)
-    view = seams.view(seams.build_schema(limits, settings.production), state,
-                      graphql_ide=None if settings.production else "graphiql",
-                      max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-                      connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds))
+    view = seams.view(
+        seams.build_schema(limits, settings.production),
+        state,
+        graphql_ide=None if settings.production else "graphiql",
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+    )
     app.on_shutdown.append(view.end_streams)
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     if not settings.production:
@@ -150,8 +172,10 @@ def _metrics_listener(state: Runtime) -> Callable[[web.Application], AsyncIterat
             await web.TCPSite(runner, host, port).start()
         except OSError as error:
             await runner.cleanup()
-            raise SystemExit(f"cannot serve metrics on {host}:{port} ({error.strerror}); choose another "
-                             "INBOX_METRICS_PORT (0 turns the metrics listener off)") from None
+            raise SystemExit(
+                f"cannot serve metrics on {host}:{port} ({error.strerror}); choose another "
+                "INBOX_METRICS_PORT (0 turns the metrics listener off)"
+            ) from None
         log.info("metrics on http://%s:%s/metrics", host, port)
         yield
         await runner.cleanup()
@@ -218,8 +242,16 @@ def _run_worker(settings: Settings, reuse_port: bool, index: int = 0) -> None:
         loop = asyncio.new_event_loop()
     app = create_app(settings)
     app.on_startup.append(_tune_gc)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None,
-                reuse_port=reuse_port, loop=loop, shutdown_timeout=settings.shutdown_grace_seconds)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        reuse_port=reuse_port,
+        loop=loop,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+    )
 
 
 # A young-generation collection walks every object allocated since the previous one that is still
@@ -256,6 +288,7 @@ def serve(settings: Settings, seed_demo: bool, workers: int = 1) -> None:
     processes = [multiprocessing.Process(target=_run_worker, args=(settings, True, index)) for index in range(workers)]
     for process in processes:
         process.start()
+
     def terminate(*_: object) -> None:
         for process in processes:
             process.terminate()
@@ -284,9 +317,11 @@ def _check_trusted_documents(settings: Settings) -> None:
 def _check_listen(settings: Settings, reuse_port: bool) -> None:
     """Fail before any banner when the listen address cannot be bound (in use, not ours, unknown host).
     The probe binds as aiohttp will (asyncio's create_server, every address of the host) and lets go."""
+
     async def probe() -> None:
         server = await asyncio.get_running_loop().create_server(
-            asyncio.Protocol, settings.host, settings.port, reuse_port=reuse_port or None)
+            asyncio.Protocol, settings.host, settings.port, reuse_port=reuse_port or None
+        )
         server.close()
         await server.wait_closed()
 
@@ -331,8 +366,10 @@ def _import_sentence(summary: "ImportSummary") -> str:
     new = f" ({summary.new_shops:,} new)" if summary.new_shops else ""
     changed = len(summary.changed_shop_ids)
     status = f"; {_amount(changed, 'shop')} changed status" if changed else ""
-    return (f"Imported {_amount(summary.shops, 'shop')}{new}, {_amount(summary.products, 'product')}, "
-            f"{_amount(summary.creators, 'creator')}{status}.")
+    return (
+        f"Imported {_amount(summary.shops, 'shop')}{new}, {_amount(summary.products, 'product')}, "
+        f"{_amount(summary.creators, 'creator')}{status}."
+    )
 
 
 async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> None:
@@ -365,18 +402,26 @@ def _seed(settings: Settings, scale: int, reset: bool) -> None:
     try:
         summary = asyncio.run(run())
     except DatabaseNotEmpty:
-        _fail("seed-demo refused: the database already holds shops or creators; "
-              "`seed-demo --reset` deletes all its data first")
+        _fail(
+            "seed-demo refused: the database already holds shops or creators; "
+            "`seed-demo --reset` deletes all its data first"
+        )
     print(_seed_sentence(summary, time.monotonic() - started))
 
 
 def _seed_sentence(summary: "DemoSummary", seconds: float) -> str:
     """E.g. `Seeded 7 shops, 53 products, 2,000 creators, ... in 2.1 s.`"""
-    parts = [_amount(summary.shop, "shop"), _amount(summary.product, "product"),
-             _amount(summary.creator, "creator"), _amount(summary.conversation, "conversation"),
-             _amount(summary.message, "message"), _amount(summary.target_collaboration, "collaboration"),
-             _amount(summary.sample_request, "sample request"), _amount(summary.block, "block"),
-             _amount(summary.outreach_unit, "outreach unit")]
+    parts = [
+        _amount(summary.shop, "shop"),
+        _amount(summary.product, "product"),
+        _amount(summary.creator, "creator"),
+        _amount(summary.conversation, "conversation"),
+        _amount(summary.message, "message"),
+        _amount(summary.target_collaboration, "collaboration"),
+        _amount(summary.sample_request, "sample request"),
+        _amount(summary.block, "block"),
+        _amount(summary.outreach_unit, "outreach unit"),
+    ]
     return f"Seeded {', '.join(parts[:-1])} and {parts[-1]} in {seconds:.1f} s."
 
 
@@ -402,15 +447,18 @@ def _configure_logging(verbose: bool = False) -> None:
 def _add_serve_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """Options of `serve`, accepted before the command too (`server.py --port 8123`). Only the main
     parser sets defaults: a subcommand's defaults would overwrite what was given before the command."""
+
     def default(value: Any) -> Any:
         return value if defaults else argparse.SUPPRESS
 
     parser.add_argument("--host", default=default(None), help="listen address (default INBOX_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=default(None), help="listen port (default INBOX_PORT or 8000)")
-    parser.add_argument("--no-demo", action="store_true", default=default(False),
-                        help="do not seed a demo into an empty database")
-    parser.add_argument("--workers", type=int, default=default(1),
-                        help="server processes on the port (needs REDIS_URL)")
+    parser.add_argument(
+        "--no-demo", action="store_true", default=default(False), help="do not seed a demo into an empty database"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=default(1), help="server processes on the port (needs REDIS_URL)"
+    )
 
 
 def _scale(value: str) -> int:
@@ -437,15 +485,18 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", parents=[verbose], help="run the server (the default)")
     _add_serve_options(serve_cmd, defaults=False)
     commands.add_parser("migrate", parents=[verbose], help="apply the database migrations")
-    import_cmd = commands.add_parser("import", parents=[verbose],
-                                     help="upsert shops, creators and products from a JSON file")
+    import_cmd = commands.add_parser(
+        "import", parents=[verbose], help="upsert shops, creators and products from a JSON file"
+    )
     import_cmd.add_argument("file")
     token_cmd = commands.add_parser("token", help="print a bearer token for shop:<id> or creator:<id>")
     token_cmd.add_argument("subject")
-    token_cmd.add_argument("--ttl", type=int, help="seconds the token stays valid (default and most: "
-                           "INBOX_MAX_TOKEN_TTL_SECONDS)")
-    seed_cmd = commands.add_parser("seed-demo", parents=[verbose],
-                                   help="migrate, then fill an empty database with demo data")
+    token_cmd.add_argument(
+        "--ttl", type=int, help="seconds the token stays valid (default and most: INBOX_MAX_TOKEN_TTL_SECONDS)"
+    )
+    seed_cmd = commands.add_parser(
+        "seed-demo", parents=[verbose], help="migrate, then fill an empty database with demo data"
+    )
     seed_cmd.add_argument("--scale", type=_scale, default=1, help="1 gives about 15,000 messages")
     seed_cmd.add_argument("--reset", action="store_true", help="delete all the database's data first")
     commands.add_parser("export-schema", help="write schema.graphql from the code")

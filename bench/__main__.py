@@ -13,6 +13,7 @@ import platform
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -24,7 +25,17 @@ import asyncpg
 
 from bench import capture, ceiling, dataset, report, servers, wrk, ws_load
 from bench.report import Row
-from bench.scenarios import API_INBOX, SEND, read_scenarios
+from bench.scenarios import (
+    API_INBOX,
+    API_MARK_ALL,
+    MARK_ALL_BEHIND,
+    MARK_ALL_RESET,
+    SEARCH_QUERIES,
+    SEND,
+    read_scenarios,
+    search_scenarios,
+)
+from core.text import fold
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CONNECTIONS = (1, 32)
@@ -51,25 +62,46 @@ def _raise_fd_limit() -> None:
 
 # --- facts about the seeded data ---------------------------------------------------------------
 
+
 async def _facts(dsn: str, subscribers: int, idle: int) -> dict:
     conn = await asyncpg.connect(dsn)
     try:
         shop = await conn.fetchval("SELECT id FROM shop WHERE platform_id = 's1'")
         busy = await conn.fetchrow(
             "SELECT m.conversation_id, count(*) AS n FROM message m JOIN conversation c ON c.id = m.conversation_id "
-            "WHERE c.shop_id = $1 GROUP BY m.conversation_id ORDER BY n DESC, m.conversation_id LIMIT 1", shop)
+            "WHERE c.shop_id = $1 GROUP BY m.conversation_id ORDER BY n DESC, m.conversation_id LIMIT 1",
+            shop,
+        )
         # conversations where the creator has replied: sends are not limited there
         replied = await conn.fetch(
             "SELECT c.id, cr.platform_id FROM conversation c JOIN creator cr ON cr.id = c.creator_id "
             "WHERE c.shop_id = $1 AND c.creator_has_replied "
             "AND NOT EXISTS (SELECT 1 FROM block b WHERE b.shop_id = c.shop_id AND b.creator_id = c.creator_id) "
-            "ORDER BY c.id LIMIT $2", shop, subscribers)
+            "ORDER BY c.id LIMIT $2",
+            shop,
+            subscribers,
+        )
         idle_creators = await conn.fetch("SELECT platform_id FROM creator ORDER BY id LIMIT $1", idle)
+        # For each search query, the conversation of s1 where it is found most often.
+        search = {
+            query: await conn.fetchval(
+                "SELECT conversation_id FROM message_search WHERE shop_id = $1 AND strpos(body, $2) > 0 "
+                "GROUP BY conversation_id ORDER BY count(*) DESC, conversation_id LIMIT 1",
+                shop,
+                fold(query),
+            )
+            for query in SEARCH_QUERIES.values()
+        }
     finally:
         await conn.close()
-    return {"shop_pk": shop, "busy_conversation": busy["conversation_id"], "busy_messages": busy["n"],
-            "replied": [(row["id"], row["platform_id"]) for row in replied],
-            "idle_creators": [row["platform_id"] for row in idle_creators]}
+    return {
+        "shop_pk": shop,
+        "busy_conversation": busy["conversation_id"],
+        "busy_messages": busy["n"],
+        "replied": [(row["id"], row["platform_id"]) for row in replied],
+        "idle_creators": [row["platform_id"] for row in idle_creators],
+        "search_conversations": search,
+    }
 
 
 async def _apply_smart_tags(dsn: str) -> None:
@@ -82,6 +114,7 @@ async def _apply_smart_tags(dsn: str) -> None:
 
 
 # --- scenarios ---------------------------------------------------------------------------------
+
 
 def _check_same_rows(scenarios, api, peer, token) -> dict[str, dict]:
     """Ask both servers each page once; rows (ids, in order) must match."""
@@ -120,13 +153,30 @@ def _busy(since: float) -> tuple[float | None, str]:
     return cores, (f"busy host: others used {cores:.2f} cores" if cores and cores > BUSY_HOST_CORES else "")
 
 
-def _row(scenario: str, server: str, conns: int, series_summary: dict, valid: bool = True, note: str = "",
-         since: float | None = None) -> Row:
+def _row(
+    scenario: str,
+    server: str,
+    conns: int,
+    series_summary: dict,
+    valid: bool = True,
+    note: str = "",
+    since: float | None = None,
+) -> Row:
     s = series_summary
     cores, busy = _busy(since) if since is not None else (None, "")
     notes = [n for n in (note, busy, f"first error: {s['first_error'][:120]}" if s.get("first_error") else "") if n]
-    return Row(scenario, server, conns, s["rps"], s["p50_ms"], s["p99_ms"], valid=valid, errors=s["errors"],
-               note="; ".join(notes), detail={"runs": s.get("runs", []), "foreign_cpu_cores": cores})
+    return Row(
+        scenario,
+        server,
+        conns,
+        s["rps"],
+        s["p50_ms"],
+        s["p99_ms"],
+        valid=valid,
+        errors=s["errors"],
+        note="; ".join(notes),
+        detail={"runs": s.get("runs", []), "foreign_cpu_cores": cores},
+    )
 
 
 def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
@@ -152,15 +202,95 @@ def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
                 peer_series.runs.append(wrk.run(peer.url, peer_script, conns, args.duration))
             valid = checks[sc.name]["valid"]
             rows.append(_row(sc.name, "api", conns, api_series.summary(), valid, since=since))
-            rows.append(_row(sc.name, "postgraphile", conns, peer_series.summary(), valid,
-                             "no auth" if conns == 1 else "", since=since))
-            log(f"  api {api_series.median('rps'):.0f} req/s p50 {api_series.median('p50_ms'):.2f} ms | "
-                f"postgraphile {peer_series.median('rps'):.0f} req/s p50 {peer_series.median('p50_ms'):.2f} ms")
+            rows.append(
+                _row(
+                    sc.name,
+                    "postgraphile",
+                    conns,
+                    peer_series.summary(),
+                    valid,
+                    "no auth" if conns == 1 else "",
+                    since=since,
+                )
+            )
+            log(
+                f"  api {api_series.median('rps'):.0f} req/s p50 {api_series.median('p50_ms'):.2f} ms | "
+                f"postgraphile {peer_series.median('rps'):.0f} req/s p50 {peer_series.median('p50_ms'):.2f} ms"
+            )
     result["api_log_errors"] = Counter(api.log_errors()).most_common(10)
     result["postgraphile_log_errors"] = Counter(peer.log_errors()).most_common(10)
     procs.stop(peer)
     procs.stop(api)
     return rows, scenarios
+
+
+async def _search_reference(dsn: str, shop_pk: int, variables: dict) -> list[int]:
+    """The ids a search page must hold, straight from the search table (no index needed: one shop)."""
+    from bench.scenarios import decode_id
+
+    conversation = decode_id(variables["conversationId"]) if "conversationId" in variables else None
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT message_id FROM message_search WHERE shop_id = $1 AND strpos(body, $2) > 0 "
+            "AND ($3::int IS NULL OR conversation_id = $3) ORDER BY message_id DESC LIMIT 20",
+            shop_pk,
+            fold(variables["query"]),
+            conversation,
+        )
+    finally:
+        await conn.close()
+    return [row["message_id"] for row in rows]
+
+
+async def _search_plans(ds, token: str, scenarios) -> dict[str, str]:
+    """Per scenario, PostgreSQL's plan of the search statement the API runs (EXPLAIN, not ANALYZE)."""
+    plans = {}
+    conn = await asyncpg.connect(ds.dsn())
+    try:
+        for sc in scenarios:
+            statements, _ = await capture.capture_statements(
+                ds.sqlalchemy_url(), servers.JWT_SECRET, sc.api_query, sc.api_variables, f"Bearer {token}"
+            )
+            sql, params = next((sql, params) for sql, params in statements if "message_search" in sql)
+            plans[sc.name] = "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + sql, *params))
+    finally:
+        await conn.close()
+    return plans
+
+
+def run_search(procs, ds, facts, token, args, result) -> list[Row]:
+    """Message search (API only): each page checked against the search table, then timed with wrk."""
+    api = procs.start(servers.api_server("api-search", ds.sqlalchemy_url(), free_port()))
+    scenarios = search_scenarios(facts["search_conversations"])
+    plans = asyncio.run(_search_plans(ds, token, scenarios))
+    result["search_plans"] = plans
+    rows = []
+    for sc in scenarios:
+        answer = servers.post_graphql(api.url, sc.api_query, sc.api_variables, token)
+        got = sc.api_ids(answer["data"]) if not answer.get("errors") else answer["errors"]
+        expected = asyncio.run(_search_reference(ds.dsn(), facts["shop_pk"], sc.api_variables))
+        valid = got == expected and bool(expected)
+        if not valid:
+            print(f"WARNING: {sc.name}: api {str(got)[:200]} vs search table {expected[:8]} -> INVALID", flush=True)
+        index = "trigram index" if "ix_message_search_body" in plans[sc.name] else "walk in id order"
+        note = f"{len(expected)} rows; plan: {index}"
+        script = wrk.static_script(f"{sc.name}-api", sc.api_query, sc.api_variables, token)
+        for conns in CONNECTIONS:
+            log(f"{sc.name} @{conns}: warm-up, then {args.runs} x {args.duration}s")
+            wrk.run(api.url, script, conns, args.warmup)
+            since = time.monotonic()
+            series = _series(
+                lambda script=script, conns=conns: wrk.run(api.url, script, conns, args.duration), args.runs
+            )
+            rows.append(_row(sc.name, "api", conns, series.summary(), valid, note, since=since))
+            log(
+                f"  api {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms "
+                f"p99 {series.median('p99_ms'):.2f} ms ({index})"
+            )
+    result["search_log_errors"] = Counter(api.log_errors()).most_common(10)
+    procs.stop(api)
+    return rows
 
 
 def run_round_trips(procs, ds, scenarios, token, result) -> dict:
@@ -169,16 +299,19 @@ def run_round_trips(procs, ds, scenarios, token, result) -> dict:
     with capture.RoundTripProxy() as proxy:
         via_proxy = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{ds.database}"
         api = procs.start(servers.api_server("api-roundtrips", via_proxy, free_port()))
-        peer = procs.start(servers.postgraphile_server(
-            "postgraphile-roundtrips", f"postgres://postgres@127.0.0.1:{proxy.port}/{ds.database}", free_port()),
-            timeout=120)
+        peer = procs.start(
+            servers.postgraphile_server(
+                "postgraphile-roundtrips", f"postgres://postgres@127.0.0.1:{proxy.port}/{ds.database}", free_port()
+            ),
+            timeout=120,
+        )
         try:
             for sc in scenarios:
-                cost = capture.measure(proxy, lambda: servers.post_graphql(api.url, sc.api_query, sc.api_variables,
-                                                                           token))
+                cost = capture.measure(
+                    proxy, lambda: servers.post_graphql(api.url, sc.api_query, sc.api_variables, token)
+                )
                 out["api"][sc.name], out["api_statements"][sc.name] = cost.round_trips, cost.statements
-                cost = capture.measure(proxy, lambda: servers.post_graphql(peer.url, sc.peer_query,
-                                                                           sc.peer_variables))
+                cost = capture.measure(proxy, lambda: servers.post_graphql(peer.url, sc.peer_query, sc.peer_variables))
                 out["postgraphile"][sc.name] = cost.round_trips
                 out["postgraphile_statements"][sc.name] = cost.statements
         finally:
@@ -189,12 +322,18 @@ def run_round_trips(procs, ds, scenarios, token, result) -> dict:
 
 
 def run_ceiling(ds, token, args, result, api_page_ids: list) -> list[Row]:
-    statements, answer = asyncio.run(capture.capture_statements(
-        ds.sqlalchemy_url(), servers.JWT_SECRET, API_INBOX, {"folder": "ALL"}, f"Bearer {token}"))
-    result["api_inbox_statements"] = [{"sql": " ".join(sql.split()), "parameters": [str(p) for p in params]}
-                                      for sql, params in statements]
-    log(f"raw ceiling: the API runs {len(statements)} statements per inbox page; replaying them, "
-        f"then the single best statement, {args.runs} x {args.duration}s at 32 callers")
+    statements, answer = asyncio.run(
+        capture.capture_statements(
+            ds.sqlalchemy_url(), servers.JWT_SECRET, API_INBOX, {"folder": "ALL"}, f"Bearer {token}"
+        )
+    )
+    result["api_inbox_statements"] = [
+        {"sql": " ".join(sql.split()), "parameters": [str(p) for p in params]} for sql, params in statements
+    ]
+    log(
+        f"raw ceiling: the API runs {len(statements)} statements per inbox page; replaying them, "
+        f"then the single best statement, {args.runs} x {args.duration}s at 32 callers"
+    )
     best_ids = ceiling.best_page_ids(ds.dsn(), "s1", 50)
     best_valid = best_ids == api_page_ids
     if not best_valid:
@@ -205,8 +344,9 @@ def run_ceiling(ds, token, args, result, api_page_ids: list) -> list[Row]:
         since = time.monotonic()
         runs = [ceiling.run(ds.dsn(), stmts, callers=32, seconds=args.duration) for _ in range(args.runs)]
         summary = ceiling.median_of(runs)
-        rows.append(_row("inbox_all", name, 32, summary, valid, f"{len(stmts)} statement(s)/page, asyncpg pool 10",
-                         since))
+        rows.append(
+            _row("inbox_all", name, 32, summary, valid, f"{len(stmts)} statement(s)/page, asyncpg pool 10", since)
+        )
         log(f"  {name}: {summary['rps']:.0f} pages/s p50 {summary['p50_ms']:.2f} ms")
     return rows
 
@@ -255,24 +395,43 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
             wrk.run(first.url, script, conns, args.warmup)
             since = time.monotonic()
             series = _series(lambda: wrk.run(first.url, script, conns, args.duration), args.runs)
-            rows.append(_row("send_message", "api", conns, series.summary(),
-                             note="distinct clientMessageId, creator-replied conversations", since=since))
+            rows.append(
+                _row(
+                    "send_message",
+                    "api",
+                    conns,
+                    series.summary(),
+                    note="distinct clientMessageId, creator-replied conversations",
+                    since=since,
+                )
+            )
             log(f"  sendMessage @{conns}: {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms")
 
         second = procs.start(servers.api_server("api-w2", url, free_port(), REDIS_URL))
-        pairs = [(conversation, issue_token(servers.JWT_SECRET, f"creator:{creator}", 3600))
-                 for conversation, creator in facts["replied"][:WS_SUBSCRIBERS]]
+        pairs = [
+            (conversation, issue_token(servers.JWT_SECRET, f"creator:{creator}", 3600))
+            for conversation, creator in facts["replied"][:WS_SUBSCRIBERS]
+        ]
         log(f"subscriptions: {len(pairs)} creators over 2 processes, {WS_RATE:.0f} sends/s for {WS_SECONDS:.0f}s")
         since = time.monotonic()
         ws = ws_load.latency([first.url, second.url], token, pairs, WS_RATE, WS_SECONDS, nonce)
         result["subscriptions_latency"] = ws
         ws_cores, ws_busy = _busy(since)
-        rows.append(Row("subscription_send_to_receive", "api-2proc", len(pairs), ws["achieved_send_rate"],
-                        ws["p50_ms"], ws["p99_ms"], valid=ws["subscribers"] >= WS_SUBSCRIBERS,
-                        errors=ws["send_errors"] + ws["subscription_errors"] + ws["subscribe_failures"],
-                        note=f"{ws['subscribers']} subscribers, req/s = sends/s, lost {ws['lost']}, "
-                             f"sendMessage HTTP p99 {ws['http_p99_ms']:.1f} ms" + (f"; {ws_busy}" if ws_busy else ""),
-                        detail={"foreign_cpu_cores": ws_cores}))
+        rows.append(
+            Row(
+                "subscription_send_to_receive",
+                "api-2proc",
+                len(pairs),
+                ws["achieved_send_rate"],
+                ws["p50_ms"],
+                ws["p99_ms"],
+                valid=ws["subscribers"] >= WS_SUBSCRIBERS,
+                errors=ws["send_errors"] + ws["subscription_errors"] + ws["subscribe_failures"],
+                note=f"{ws['subscribers']} subscribers, req/s = sends/s, lost {ws['lost']}, "
+                f"sendMessage HTTP p99 {ws['http_p99_ms']:.1f} ms" + (f"; {ws_busy}" if ws_busy else ""),
+                detail={"foreign_cpu_cores": ws_cores},
+            )
+        )
         log(f"  send-to-receive p50 {ws['p50_ms']:.1f} ms p99 {ws['p99_ms']:.1f} ms, lost {ws['lost']}")
         # Diagnostic: if 200 sends/s is beyond what the API can take, the latency above is mostly
         # sendMessage queueing; the same test at half the measured sendMessage capacity shows the
@@ -284,16 +443,25 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
             diag = ws_load.latency([first.url, second.url], token, pairs, rate, WS_SECONDS, nonce + "d")
             result["subscriptions_latency_diagnostic"] = diag
             diag_cores, diag_busy = _busy(since)
-            rows.append(Row("subscription_send_to_receive", "api-2proc (diag)", len(pairs),
-                            diag["achieved_send_rate"], diag["p50_ms"], diag["p99_ms"],
-                            valid=diag["subscribers"] >= WS_SUBSCRIBERS,
-                            errors=diag["send_errors"] + diag["subscription_errors"] + diag["subscribe_failures"],
-                            note=f"diagnostic at {rate:.0f} sends/s (half the sendMessage capacity), lost "
-                                 f"{diag['lost']}, HTTP p99 {diag['http_p99_ms']:.1f} ms"
-                                 + (f"; {diag_busy}" if diag_busy else ""),
-                            detail={"foreign_cpu_cores": diag_cores}))
-            log(f"  diagnostic at {rate:.0f}/s: p50 {diag['p50_ms']:.1f} ms p99 {diag['p99_ms']:.1f} ms, "
-                f"lost {diag['lost']}")
+            rows.append(
+                Row(
+                    "subscription_send_to_receive",
+                    "api-2proc (diag)",
+                    len(pairs),
+                    diag["achieved_send_rate"],
+                    diag["p50_ms"],
+                    diag["p99_ms"],
+                    valid=diag["subscribers"] >= WS_SUBSCRIBERS,
+                    errors=diag["send_errors"] + diag["subscription_errors"] + diag["subscribe_failures"],
+                    note=f"diagnostic at {rate:.0f} sends/s (half the sendMessage capacity), lost "
+                    f"{diag['lost']}, HTTP p99 {diag['http_p99_ms']:.1f} ms" + (f"; {diag_busy}" if diag_busy else ""),
+                    detail={"foreign_cpu_cores": diag_cores},
+                )
+            )
+            log(
+                f"  diagnostic at {rate:.0f}/s: p50 {diag['p50_ms']:.1f} ms p99 {diag['p99_ms']:.1f} ms, "
+                f"lost {diag['lost']}"
+            )
         for server in (first, second):
             result.setdefault("write_log_errors", {})[server.name] = Counter(server.log_errors()).most_common(10)
         procs.stop(second)
@@ -306,13 +474,24 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
         log(f"idle: {len(tokens)} WebSockets x 1 messageAdded subscription on one process")
         idle = ws_load.idle(idle_server.url, idle_server.pid, tokens)
         result["idle_subscriptions"] = idle
-        rows.append(Row("idle_subscriptions", "api", idle["connections"], None, None, None,
-                        valid=idle["subscriptions"] >= IDLE_SUBSCRIPTIONS,
-                        errors=idle["subscribe_failures"] + idle["subscription_errors"],
-                        note=f"RSS {idle['rss_before_mb']:.0f} -> {idle['rss_after_mb']:.0f} MB, "
-                             f"{idle['per_subscription_kb']:.1f} KB/subscription"))
-        log(f"  RSS {idle['rss_before_mb']:.0f} -> {idle['rss_after_mb']:.0f} MB "
-            f"({idle['per_subscription_kb']:.1f} KB per subscription, {idle['subscriptions']} open)")
+        rows.append(
+            Row(
+                "idle_subscriptions",
+                "api",
+                idle["connections"],
+                None,
+                None,
+                None,
+                valid=idle["subscriptions"] >= IDLE_SUBSCRIPTIONS,
+                errors=idle["subscribe_failures"] + idle["subscription_errors"],
+                note=f"RSS {idle['rss_before_mb']:.0f} -> {idle['rss_after_mb']:.0f} MB, "
+                f"{idle['per_subscription_kb']:.1f} KB/subscription",
+            )
+        )
+        log(
+            f"  RSS {idle['rss_before_mb']:.0f} -> {idle['rss_after_mb']:.0f} MB "
+            f"({idle['per_subscription_kb']:.1f} KB per subscription, {idle['subscriptions']} open)"
+        )
         result.setdefault("write_log_errors", {})[idle_server.name] = Counter(idle_server.log_errors()).most_common(10)
         procs.stop(idle_server)
     finally:
@@ -321,8 +500,67 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
     return rows
 
 
+def run_mark_all(procs, ds, facts, token, args, result) -> list[Row]:
+    """markAllConversationsRead of s1's whole inbox (5,000 conversations), each unread, on a copy of the
+    database, as a client sees it: REDIS_URL is set, so the events to the 5,000 creators are included."""
+    scratch = asyncio.run(dataset.scratch_copy(ds, "markall"))
+    url, dsn = ds.sqlalchemy_url(scratch), ds.dsn(scratch)
+    iterations = max(5, 5 * args.runs)
+    try:
+        api = procs.start(servers.api_server("api-markall", url, free_port(), REDIS_URL))
+        try:
+            times, shape = asyncio.run(_time_mark_all(api.url, dsn, facts["shop_pk"], token, iterations))
+        finally:
+            procs.stop(api)
+    finally:
+        asyncio.run(dataset.drop(scratch))
+    result["mark_all"] = {"conversations": shape, "runs_ms": times}
+    p50 = statistics.median(times)
+    log(f"  markAllConversationsRead of {shape['behind']:,} conversations: p50 {p50:.1f} ms, max {max(times):.1f} ms")
+    return [
+        Row(
+            "mark_all_read",
+            "api",
+            1,
+            None,
+            p50,
+            max(times),
+            detail={"runs_ms": times},
+            note=f"{shape['behind']:,} conversations ({shape['unread']:,} unread), reset before each of "
+            f"{iterations} runs; p99 = max",
+        )
+    ]
+
+
+async def _time_mark_all(api_url: str, dsn: str, shop_pk: int, token: str, iterations: int) -> tuple[list[float], dict]:
+    """Milliseconds per mutation after a warm-up, each on a freshly reset and vacuumed inbox (the reset
+    is not timed), and the inbox's shape."""
+    conn = await asyncpg.connect(dsn)
+    times = []
+
+    async def reset() -> None:
+        await conn.execute(MARK_ALL_RESET, shop_pk)
+        await conn.execute("VACUUM ANALYZE conversation_state")
+
+    try:
+        await reset()
+        row = await conn.fetchrow(MARK_ALL_BEHIND, shop_pk)
+        shape = {"behind": row["behind"], "unread": row["unread"]}
+        for n in range(iterations + 1):
+            await reset()
+            started = time.perf_counter()
+            answer = await asyncio.to_thread(servers.post_graphql, api_url, API_MARK_ALL, {}, token)
+            if n:  # the first is a warm-up
+                times.append((time.perf_counter() - started) * 1000)
+            assert answer["data"]["markAllConversationsRead"]["markedCount"] == shape["unread"], answer
+    finally:
+        await conn.close()
+    return times, shape
+
+
 def servers_id(conversation_pk: int) -> str:
     from bench.scenarios import encode_id
+
     return encode_id("Conversation", conversation_pk)
 
 
@@ -332,37 +570,58 @@ def _environment() -> dict:
             return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return None
+
     def git(*argv):
         try:
-            return subprocess.run(["git", *argv], cwd=servers.REPO, capture_output=True, text=True,
-                                  timeout=10).stdout.rstrip("\n")
+            return subprocess.run(
+                ["git", *argv], cwd=servers.REPO, capture_output=True, text=True, timeout=10
+            ).stdout.rstrip("\n")
         except (OSError, subprocess.TimeoutExpired):
             return ""
+
     changed = [line[3:] for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
-    return {"git_head": git("rev-parse", "--short", "HEAD"), "app_files_changed_since_head": changed,
-            "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
-            "wrk": version([wrk.wrk_binary(), "-v"]) or "wrk", "postgres": version(["psql", "--version"]),
-            "peer": servers.peer_versions()}
+    return {
+        "git_head": git("rev-parse", "--short", "HEAD"),
+        "app_files_changed_since_head": changed,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "wrk": version([wrk.wrk_binary(), "-v"]) or "wrk",
+        "postgres": version(["psql", "--version"]),
+        "peer": servers.peer_versions(),
+    }
 
 
 def cmd_run(args) -> int:
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    result: dict = {"started_at": stamp, "scale": args.scale, "runs": args.runs, "duration_s": args.duration,
-                    "warmup_s": args.warmup, "notes": [],
-                    "api_env_overrides": servers.UNLIMITED}
-    ds = asyncio.run(dataset.ensure(args.scale))
-    result["dataset"] = {"database": ds.database, "demo_scale": ds.demo_scale, "counts": ds.counts,
-                         "seeded_now": ds.seeded_now, "seconds": round(ds.seconds, 1)}
+    result: dict = {
+        "started_at": stamp,
+        "scale": args.scale,
+        "runs": args.runs,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "notes": [],
+        "api_env_overrides": servers.UNLIMITED,
+    }
+    ds = asyncio.run(dataset.ensure(args.scale, args.database))
+    result["dataset"] = {
+        "database": ds.database,
+        "demo_scale": ds.demo_scale,
+        "counts": ds.counts,
+        "seeded_now": ds.seeded_now,
+        "seconds": round(ds.seconds, 1),
+    }
     result["notes"] += ds.shape_notes()
-    servers.ensure_peer()
+    only = set(args.only.split(",")) if args.only else None
+    if only is None or only & {"reads", "roundtrips"}:  # the parts that run PostGraphile
+        servers.ensure_peer()
     result["environment"] = _environment()
     asyncio.run(_apply_smart_tags(ds.dsn()))
     facts = asyncio.run(_facts(ds.dsn(), WS_SUBSCRIBERS, IDLE_SUBSCRIPTIONS))
     result["facts"] = {k: v for k, v in facts.items() if k not in ("replied", "idle_creators")}
     result["facts"]["replied_conversations"] = len(facts["replied"])
     token = servers.token("shop:s1", ds.sqlalchemy_url())
-    only = set(args.only.split(",")) if args.only else None
     rows: list[Row] = []
     round_trips: dict = {}
     global HOST
@@ -378,29 +637,54 @@ def cmd_run(args) -> int:
             rows += run_ceiling(ds, token, args, result, api_page)
         if only is None or "twoproc" in only:
             rows += run_two_processes(procs, ds, facts, token, args)
+        if only is None or "search" in only:
+            rows += run_search(procs, ds, facts, token, args, result)
         if only is None or "writes" in only:
             rows += run_writes(procs, ds, facts, token, args, result)
+        if only is None or "markall" in only:
+            rows += run_mark_all(procs, ds, facts, token, args, result)
     result["round_trips"] = round_trips
     result["foreign_cpu_cores_mean"] = (sum(c for _, c in HOST.samples) / len(HOST.samples)) if HOST.samples else None
     # rows in a stable order: by scenario, then server, then connections
-    order = {name: n for n, name in enumerate(
-        ["inbox_all", "inbox_unread", "inbox_filtered", "messages", "counts", "send_message",
-         "subscription_send_to_receive", "idle_subscriptions"])}
+    order = {
+        name: n
+        for n, name in enumerate(
+            [
+                "inbox_all",
+                "inbox_unread",
+                "inbox_filtered",
+                "messages",
+                "counts",
+                *(f"search_{name}_{where}" for where in ("shop", "conversation") for name in SEARCH_QUERIES),
+                "send_message",
+                "subscription_send_to_receive",
+                "idle_subscriptions",
+                "mark_all_read",
+            ]
+        )
+    }
     rows.sort(key=lambda r: (order.get(r.scenario, 99), r.connections or 0, r.server))
     report.add_ratios(rows)
     other_p50, other_stamp, other_head = report.other_scale_p50(args.scale)
-    this_p50 = next((r.p50_ms for r in rows if (r.scenario, r.server, r.connections) == ("inbox_all", "api", 1)),
-                    None)
+    this_p50 = next((r.p50_ms for r in rows if (r.scenario, r.server, r.connections) == ("inbox_all", "api", 1)), None)
     scale_ratio = None
     if other_p50 and this_p50:
         large, small = (this_p50, other_p50) if args.scale == "large" else (other_p50, this_p50)
-        scale_ratio = {"ratio": large / small, "large_p50_ms": large, "small_p50_ms": small,
-                       "note": f"other scale from run {other_stamp}" + (
-                           f"; WARNING: app code differs (git {other_head} vs {result['environment']['git_head']})"
-                           if other_head != result["environment"]["git_head"] else "")}
+        scale_ratio = {
+            "ratio": large / small,
+            "large_p50_ms": large,
+            "small_p50_ms": small,
+            "note": f"other scale from run {other_stamp}"
+            + (
+                f"; WARNING: app code differs (git {other_head} vs {result['environment']['git_head']})"
+                if other_head != result["environment"]["git_head"]
+                else ""
+            ),
+        }
     result["scale_ratio"] = scale_ratio
-    goals = report.targets(rows, round_trips, result.get("subscriptions_latency"),
-                           result.get("idle_subscriptions"), scale_ratio)
+    goals = report.targets(
+        rows, round_trips, result.get("subscriptions_latency"), result.get("idle_subscriptions"), scale_ratio
+    )
     result["rows"] = [r.__dict__ for r in rows]
     result["targets"] = [g.__dict__ for g in goals]
     result["wall_seconds"] = round(time.monotonic() - started, 1)
@@ -408,9 +692,11 @@ def cmd_run(args) -> int:
     result["table"] = text
     paths = report.write(result, stamp, args.scale)
     print()
-    print(f"scale {args.scale}: {ds.counts['message']:,} messages, {ds.counts['conversation']:,} conversations, "
-          f"s1 {ds.counts['s1_conversations']:,} conversations; round trips/page: api {round_trips.get('api')}, "
-          f"postgraphile {round_trips.get('postgraphile')}")
+    print(
+        f"scale {args.scale}: {ds.counts['message']:,} messages, {ds.counts['conversation']:,} conversations, "
+        f"s1 {ds.counts['s1_conversations']:,} conversations; round trips/page: api {round_trips.get('api')}, "
+        f"postgraphile {round_trips.get('postgraphile')}"
+    )
     print(text)
     for note in result["notes"]:
         print(f"note: {note}")
@@ -421,6 +707,7 @@ def cmd_run(args) -> int:
 def _api_page_ids(procs, ds, token) -> list:
     """The API's inbox ALL page (conversation ids), from a short-lived server."""
     from bench.scenarios import decode_id
+
     api = procs.start(servers.api_server("api-check", ds.sqlalchemy_url(), free_port()))
     try:
         data = servers.post_graphql(api.url, API_INBOX, {"folder": "ALL"}, token)["data"]
@@ -431,19 +718,33 @@ def _api_page_ids(procs, ds, token) -> list:
 
 # --- profile -------------------------------------------------------------------------------------
 
-PROFILE_SCENARIOS = {"inbox": "inbox_all", "unread": "inbox_unread", "filtered": "inbox_filtered",
-                     "messages": "messages", "counts": "counts"}
+PROFILE_SCENARIOS = {
+    "inbox": "inbox_all",
+    "unread": "inbox_unread",
+    "filtered": "inbox_filtered",
+    "messages": "messages",
+    "counts": "counts",
+}
 
 
 def _summarise_collapsed(path: Path, top: int = 35) -> str:
     """Self and inclusive sample shares per function from py-spy's collapsed stacks."""
     self_time, inclusive, total = Counter(), Counter(), 0
     groups = Counter()
-    group_rules = (("graphql/validation", "graphql-core validation"), ("graphql/execution", "graphql-core execution"),
-                   ("graphql/language", "graphql-core parse"), ("strawberry", "strawberry"),
-                   ("sqlalchemy", "SQLAlchemy"), ("asyncpg", "asyncpg"), ("aiohttp", "aiohttp"),
-                   ("jwt", "PyJWT"), ("orjson", "orjson"), ("json", "json"), ("asyncio", "asyncio event loop"),
-                   ("selectors", "waiting for I/O (selectors)"))
+    group_rules = (
+        ("graphql/validation", "graphql-core validation"),
+        ("graphql/execution", "graphql-core execution"),
+        ("graphql/language", "graphql-core parse"),
+        ("strawberry", "strawberry"),
+        ("sqlalchemy", "SQLAlchemy"),
+        ("asyncpg", "asyncpg"),
+        ("aiohttp", "aiohttp"),
+        ("jwt", "PyJWT"),
+        ("orjson", "orjson"),
+        ("json", "json"),
+        ("asyncio", "asyncio event loop"),
+        ("selectors", "waiting for I/O (selectors)"),
+    )
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -470,12 +771,22 @@ def _summarise_collapsed(path: Path, top: int = 35) -> str:
     return "\n".join(out) + "\n"
 
 
-_GROUPS = (("graphql/validation", "graphql-core validation"), ("graphql/execution", "graphql-core execution"),
-           ("graphql/language", "graphql-core parse"), ("graphql/", "graphql-core other"),
-           ("strawberry", "strawberry"), ("sqlalchemy", "SQLAlchemy"), ("asyncpg", "asyncpg"),
-           ("aiohttp", "aiohttp"), ("jwt", "PyJWT"), ("orjson", "orjson"), ("redis", "redis"),
-           ("asyncio", "asyncio event loop"), ("selectors", "waiting for I/O (selectors)"),
-           ("/work/main/", "app code (repo)"))
+_GROUPS = (
+    ("graphql/validation", "graphql-core validation"),
+    ("graphql/execution", "graphql-core execution"),
+    ("graphql/language", "graphql-core parse"),
+    ("graphql/", "graphql-core other"),
+    ("strawberry", "strawberry"),
+    ("sqlalchemy", "SQLAlchemy"),
+    ("asyncpg", "asyncpg"),
+    ("aiohttp", "aiohttp"),
+    ("jwt", "PyJWT"),
+    ("orjson", "orjson"),
+    ("redis", "redis"),
+    ("asyncio", "asyncio event loop"),
+    ("selectors", "waiting for I/O (selectors)"),
+    ("/work/main/", "app code (repo)"),
+)
 
 
 def _group(path: str) -> str:
@@ -505,8 +816,12 @@ def _summarise_pyinstrument(session_path: Path, top: int = 30) -> str:
 
 def _py_spy_works(py_spy: Path, pid: int) -> bool:
     try:
-        return subprocess.run([str(py_spy), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True,
-                              timeout=30).returncode == 0
+        return (
+            subprocess.run(
+                [str(py_spy), "dump", "--pid", str(pid), "--nonblocking"], capture_output=True, timeout=30
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -519,8 +834,11 @@ def cmd_profile(args) -> int:
     ds = asyncio.run(dataset.ensure(args.scale))
     facts = asyncio.run(_facts(ds.dsn(), 1, 1))
     token = servers.token("shop:s1", ds.sqlalchemy_url())
-    scenario = next(s for s in read_scenarios(facts["shop_pk"], facts["busy_conversation"])
-                    if s.name == PROFILE_SCENARIOS[args.scenario])
+    scenario = next(
+        s
+        for s in read_scenarios(facts["shop_pk"], facts["busy_conversation"])
+        if s.name == PROFILE_SCENARIOS[args.scenario]
+    )
     report.RUNS.mkdir(parents=True, exist_ok=True)
     base = report.RUNS / f"profile-{args.scenario}-{args.scale}-{stamp}"
     py_spy = Path(sys.executable).with_name("py-spy")
@@ -540,22 +858,53 @@ def cmd_profile(args) -> int:
         if tool == "pyinstrument":
             session = servers.WORK_DIR / f"profile-{stamp}.pyisession"
             api = servers.api_server("api-profile", ds.sqlalchemy_url(), port)
-            api.argv = [servers.PYTHON, "-m", "pyinstrument", "-r", "session", "-o", str(session),
-                        "server.py", "serve", "--no-demo"]
+            api.argv = [
+                servers.PYTHON,
+                "-m",
+                "pyinstrument",
+                "-r",
+                "session",
+                "-o",
+                str(session),
+                "server.py",
+                "serve",
+                "--no-demo",
+            ]
             procs.start(api)
         wrk.run(api.url, script, args.connections, 3)  # warm-up
         log(f"{tool}: {args.duration}s of {scenario.name} under {args.connections} connections")
         if tool == "py-spy":
             load_seconds = 2 * args.duration + 8
-            load = subprocess.Popen(wrk.command(api.url, script, args.connections, load_seconds),
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            load = subprocess.Popen(
+                wrk.command(api.url, script, args.connections, load_seconds),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             try:
                 time.sleep(1)
                 collapsed = servers.WORK_DIR / f"profile-{stamp}.collapsed"
                 for fmt, out in (("flamegraph", base.with_suffix(".svg")), ("raw", collapsed)):
-                    subprocess.run([str(py_spy), "record", "--pid", str(api.pid), "--duration", str(args.duration),
-                                    "--rate", "250", "--format", fmt, "--output", str(out), "--nonblocking"],
-                                   check=True, timeout=args.duration + 60, capture_output=True)
+                    subprocess.run(
+                        [
+                            str(py_spy),
+                            "record",
+                            "--pid",
+                            str(api.pid),
+                            "--duration",
+                            str(args.duration),
+                            "--rate",
+                            "250",
+                            "--format",
+                            fmt,
+                            "--output",
+                            str(out),
+                            "--nonblocking",
+                        ],
+                        check=True,
+                        timeout=args.duration + 60,
+                        capture_output=True,
+                    )
                 output, _ = load.communicate(timeout=load_seconds + 60)
             finally:
                 if load.poll() is None:
@@ -569,22 +918,49 @@ def cmd_profile(args) -> int:
             os.kill(api.pid, signal.SIGINT)  # run_app stops; pyinstrument writes the session
             api.proc.wait(60)
             procs.stop(api)
-            subprocess.run([servers.PYTHON, "-m", "pyinstrument", "--load", str(session), "-r", "html",
-                            "-o", str(base.with_suffix(".html"))], check=True, timeout=120)
-            subprocess.run([servers.PYTHON, "-m", "pyinstrument", "--load", str(session), "-r", "speedscope",
-                            "-o", str(base.with_suffix(".speedscope.json"))], check=True, timeout=120)
-            text = subprocess.run([servers.PYTHON, "-m", "pyinstrument", "--load", str(session), "-r", "text",
-                                   "--no-unicode", "--no-color"],
-                                  capture_output=True, text=True, timeout=120).stdout
+            for renderer, suffix in (("html", ".html"), ("speedscope", ".speedscope.json")):
+                subprocess.run(
+                    [
+                        servers.PYTHON,
+                        "-m",
+                        "pyinstrument",
+                        "--load",
+                        str(session),
+                        "-r",
+                        renderer,
+                        "-o",
+                        str(base.with_suffix(suffix)),
+                    ],
+                    check=True,
+                    timeout=120,
+                )
+            text = subprocess.run(
+                [
+                    servers.PYTHON,
+                    "-m",
+                    "pyinstrument",
+                    "--load",
+                    str(session),
+                    "-r",
+                    "text",
+                    "--no-unicode",
+                    "--no-color",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            ).stdout
             body = _summarise_pyinstrument(session) + "\ncall tree (pyinstrument text renderer):\n" + text
             outputs = [base.with_suffix(".html"), base.with_suffix(".speedscope.json")]
     load_result = wrk.WrkResult.parse(output) if output is not None else output_result
-    header = (f"profile of `python server.py serve` (one process) under wrk: {scenario.name}, "
-              f"{args.connections} connections, scale {args.scale}, tool {tool}\n"
-              f"load while profiled: {load_result.rps:.0f} req/s, p50 {load_result.p50_ms:.2f} ms, "
-              f"p99 {load_result.p99_ms:.2f} ms (the profiler slows the server somewhat)\n"
-              f"flame view: {', '.join(p.name for p in outputs)} (speedscope.json: open at speedscope.app offline "
-              f"build or any speedscope viewer)\n\n")
+    header = (
+        f"profile of `python server.py serve` (one process) under wrk: {scenario.name}, "
+        f"{args.connections} connections, scale {args.scale}, tool {tool}\n"
+        f"load while profiled: {load_result.rps:.0f} req/s, p50 {load_result.p50_ms:.2f} ms, "
+        f"p99 {load_result.p99_ms:.2f} ms (the profiler slows the server somewhat)\n"
+        f"flame view: {', '.join(p.name for p in outputs)} (speedscope.json: open at speedscope.app offline "
+        f"build or any speedscope viewer)\n\n"
+    )
     summary_path = base.with_suffix(".txt")
     summary_path.write_text(header + body)
     print(summary_path.read_text()[:6000])
@@ -593,15 +969,19 @@ def cmd_profile(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="the whole benchmark, one table")
     run.add_argument("--scale", choices=sorted(dataset.SCALES), default="small")
     run.add_argument("--runs", type=int, default=3, help="timed runs per point (the median is reported)")
     run.add_argument("--duration", type=float, default=10, help="seconds per timed run")
     run.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per point")
-    run.add_argument("--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,writes (default all)")
+    run.add_argument(
+        "--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall (default all)"
+    )
+    run.add_argument("--database", help="the seeded database to use or build (default inbox_bench_<scale>)")
     profile = commands.add_parser("profile", help="py-spy flame graph and summary of the API under load")
     profile.add_argument("--scenario", choices=sorted(PROFILE_SCENARIOS), default="inbox")
     profile.add_argument("--scale", choices=sorted(dataset.SCALES), default="small")

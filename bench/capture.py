@@ -131,8 +131,9 @@ def measure(proxy: RoundTripProxy, request, warmup: int = 5, samples: int = 5) -
     return Cost(round_trips=mid[0], statements=mid[1], samples=counted)
 
 
-async def capture_statements(database_url: str, secret: str, query: str, variables: dict,
-                             authorization: str) -> tuple[list[tuple[str, tuple]], dict]:
+async def capture_statements(
+    database_url: str, secret: str, query: str, variables: dict, authorization: str
+) -> tuple[list[tuple[str, tuple]], dict]:
     """The SQL statements (with parameters) the API runs for one request, after a warm-up request,
     and the request's JSON answer. In-process: `server.create_app` + aiohttp's test client."""
     from aiohttp.test_utils import TestClient, TestServer

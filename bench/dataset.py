@@ -22,8 +22,8 @@ SEED = 42
 # commands/demo.py: scale 1 = 7 shops, 2,000 creators, 1,500 conversations, ~15,000 messages;
 # linear in the scale, capped at MAX_SCALE = 150; shop s1 gets min(5,000, conversations // 2).
 SCALES = {
-    "small": 7,     # ~10,500 conversations, ~105,000 messages, s1 = 5,000 conversations
-    "large": 140,   # ~210,000 conversations, ~2.15M messages, s1 = 5,000 conversations
+    "small": 7,  # ~10,500 conversations, ~105,000 messages, s1 = 5,000 conversations
+    "large": 140,  # ~210,000 conversations, ~2.15M messages, s1 = 5,000 conversations
 }
 TARGET_SHAPES = {  # what the brief asks for, checked and reported
     "small": {"messages_about": 100_000},
@@ -33,10 +33,10 @@ TARGET_SHAPES = {  # what the brief asks for, checked and reported
 
 @dataclass
 class Dataset:
-    name: str            # small | large
-    database: str        # inbox_bench_small
+    name: str  # small | large
+    database: str  # inbox_bench_small
     demo_scale: int
-    counts: dict         # rows per table and s1's shape
+    counts: dict  # rows per table and s1's shape
     seeded_now: bool
     seconds: float
 
@@ -51,8 +51,10 @@ class Dataset:
         notes, c = [], self.counts
         want = TARGET_SHAPES.get(self.name, {})
         if c["message"] < want.get("min_messages", 0):
-            notes.append(f"{self.name}: {c['message']:,} messages < {want['min_messages']:,} asked "
-                         f"(commands/demo.py caps the scale at MAX_SCALE={self.demo_scale})")
+            notes.append(
+                f"{self.name}: {c['message']:,} messages < {want['min_messages']:,} asked "
+                f"(commands/demo.py caps the scale at MAX_SCALE={self.demo_scale})"
+            )
         if c["conversation"] < want.get("min_conversations", 0):
             notes.append(f"{self.name}: {c['conversation']:,} conversations < {want['min_conversations']:,} asked")
         return notes
@@ -108,15 +110,18 @@ async def _count(dsn: str) -> dict:
         for table in ("shop", "creator", "conversation", "conversation_state", "message"):
             counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
         s1 = await conn.fetchval("SELECT id FROM shop WHERE platform_id = 's1'")
-        counts["s1_conversations"] = await conn.fetchval(
-            "SELECT count(*) FROM conversation WHERE shop_id = $1", s1)
+        counts["s1_conversations"] = await conn.fetchval("SELECT count(*) FROM conversation WHERE shop_id = $1", s1)
         counts["s1_not_archived"] = await conn.fetchval(
             "SELECT count(*) FROM conversation_state WHERE side = 'SELLER' AND owner_id = $1 "
-            "AND visible AND NOT archived", s1)
+            "AND visible AND NOT archived",
+            s1,
+        )
         counts["s1_replied"] = await conn.fetchval(
-            "SELECT count(*) FROM conversation WHERE shop_id = $1 AND creator_has_replied", s1)
+            "SELECT count(*) FROM conversation WHERE shop_id = $1 AND creator_has_replied", s1
+        )
         counts["biggest_conversation_messages"] = await conn.fetchval(
-            "SELECT max(n) FROM (SELECT count(*) n FROM message GROUP BY conversation_id) t")
+            "SELECT max(n) FROM (SELECT count(*) n FROM message GROUP BY conversation_id) t"
+        )
         return counts
     finally:
         await conn.close()
@@ -146,27 +151,40 @@ async def _seed(ds_name: str, database: str, scale: int) -> dict:
     counts = await _count(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("CREATE TABLE bench_meta (demo_scale int NOT NULL, seed int NOT NULL, "
-                           "counts jsonb NOT NULL, summary jsonb NOT NULL, seeded_at timestamptz DEFAULT now())")
-        await conn.execute("INSERT INTO bench_meta (demo_scale, seed, counts, summary) VALUES ($1, $2, $3, $4)",
-                           scale, SEED, json.dumps(counts), json.dumps(summary.__dict__))
+        await conn.execute(
+            "CREATE TABLE bench_meta (demo_scale int NOT NULL, seed int NOT NULL, "
+            "counts jsonb NOT NULL, summary jsonb NOT NULL, seeded_at timestamptz DEFAULT now())"
+        )
+        await conn.execute(
+            "INSERT INTO bench_meta (demo_scale, seed, counts, summary) VALUES ($1, $2, $3, $4)",
+            scale,
+            SEED,
+            json.dumps(counts),
+            json.dumps(summary.__dict__),
+        )
     finally:
         await conn.close()
     return counts
 
 
-async def ensure(name: str) -> Dataset:
-    """The seeded database of scale `name` (small | large), built on first use."""
+async def ensure(name: str, database: str | None = None) -> Dataset:
+    """The seeded database of scale `name` (small | large), built on first use; `database` names it
+    (default inbox_bench_<name>). A database reused is migrated to the newest revision first (and
+    analysed if that changed anything), so the app measured finds the schema it expects."""
     scale = SCALES[name]
-    database = f"inbox_bench_{name}"
+    database = database or f"inbox_bench_{name}"
     dsn = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
     started = time.monotonic()
     if await _database_exists(database):
         marker = await _marker(dsn)
         if marker and marker["demo_scale"] == scale and marker["seed"] == SEED:
             counts = json.loads(marker["counts"]) if isinstance(marker["counts"], str) else marker["counts"]
-            print(f"[dataset] reusing {database} (demo scale {scale}): {counts['message']:,} messages, "
-                  f"{counts['conversation']:,} conversations", flush=True)
+            print(
+                f"[dataset] reusing {database} (demo scale {scale}): {counts['message']:,} messages, "
+                f"{counts['conversation']:,} conversations",
+                flush=True,
+            )
+            await _migrate(database)
             return Dataset(name, database, scale, counts, False, time.monotonic() - started)
         print(f"[dataset] {database} exists without a matching bench_meta marker: rebuilding", flush=True)
     await _recreate(database)
@@ -176,9 +194,24 @@ async def ensure(name: str) -> Dataset:
     return Dataset(name, database, scale, counts, True, seconds)
 
 
-async def scratch_copy(ds: Dataset) -> str:
-    """A fresh copy of the seeded database for the write scenarios (sends change rows)."""
-    name = f"{ds.database}_scratch"
+async def _migrate(database: str) -> None:
+    from models.migrate import migrate
+
+    url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+    before, after = await asyncio.to_thread(migrate, url)
+    if before != after:
+        print(f"[dataset] migrated {database} from {before} to {after}; ANALYZE", flush=True)
+        conn = await asyncpg.connect(f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}")
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+
+
+async def scratch_copy(ds: Dataset, purpose: str = "scratch") -> str:
+    """A fresh copy of the seeded database (which `ensure` migrated to the code's newest revision) for
+    the write scenarios (sends change rows)."""
+    name = f"{ds.database}_{purpose}"
     await _recreate(name, template=ds.database)
     return name
 
@@ -186,4 +219,4 @@ async def scratch_copy(ds: Dataset) -> str:
 if __name__ == "__main__":  # python -m bench.dataset small
     import sys
 
-    print(asyncio.run(ensure(sys.argv[1] if len(sys.argv) > 1 else "small")))
+    print(asyncio.run(ensure(sys.argv[1] if len(sys.argv) > 1 else "small", *sys.argv[2:3])))

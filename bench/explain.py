@@ -23,8 +23,14 @@ from services.inbox import (
 )
 from services.marketplace import ORDER_COLUMNS
 
-FILTER = CreatorFilter(min_followers=10_000, max_followers=5_000_000, categories=["Beauty", "Fashion"],
-                       min_gmv=Decimal("10"), max_gmv=Decimal("1000000"), search="an")
+FILTER = CreatorFilter(
+    min_followers=10_000,
+    max_followers=5_000_000,
+    categories=["Beauty", "Fashion"],
+    min_gmv=Decimal("10"),
+    max_gmv=Decimal("1000000"),
+    search="an",
+)
 
 
 def _shapes():
@@ -38,8 +44,12 @@ def _shapes():
                 yield f"inbox {side} {folder}{' filtered' if flt else ''}", statement, params
     for order, column in ORDER_COLUMNS.items():
         params = filter_params(FILTER)
-        statement = (select(creator_t).where(*creator_conditions(params))
-                     .order_by(creator_t.c[column].desc(), creator_t.c.id.desc()).limit(21))
+        statement = (
+            select(creator_t)
+            .where(*creator_conditions(params))
+            .order_by(creator_t.c[column].desc(), creator_t.c.id.desc())
+            .limit(21)
+        )
         yield f"marketplace {order} filtered", statement, params
 
 

@@ -20,7 +20,7 @@ PEER, CEILING = "postgraphile", "raw-best-sql"
 @dataclass
 class Row:
     scenario: str
-    server: str            # api | api-2proc | postgraphile | raw-api-statements | raw-best-sql
+    server: str  # api | api-2proc | postgraphile | raw-api-statements | raw-best-sql
     connections: int | None
     rps: float | None
     p50_ms: float | None
@@ -60,12 +60,13 @@ class Target:
     name: str
     value: float | None
     threshold: str
-    met: bool | None        # None: not measured (or invalid)
+    met: bool | None  # None: not measured (or invalid)
     note: str = ""
 
 
-def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | None,
-            scale_ratio: dict | None) -> list[Target]:
+def targets(
+    rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | None, scale_ratio: dict | None
+) -> list[Target]:
     by_key = {(r.scenario, r.server, r.connections): r for r in rows}
 
     def peer_ratio(scenario: str) -> tuple[float | None, bool]:
@@ -76,32 +77,83 @@ def targets(rows: list[Row], round_trips: dict, ws: dict | None, idle: dict | No
         return _ratio(api.rps, peer.rps), api.valid and peer.valid
 
     out = []
-    for scenario, label in (("inbox_all", "inbox page ALL"), ("inbox_unread", "inbox page UNREAD"),
-                            ("inbox_filtered", "inbox page filtered"), ("messages", "messages page")):
+    for scenario, label in (
+        ("inbox_all", "inbox page ALL"),
+        ("inbox_unread", "inbox page UNREAD"),
+        ("inbox_filtered", "inbox page filtered"),
+        ("messages", "messages page"),
+    ):
         ratio, valid = peer_ratio(scenario)
         met = None if ratio is None or not valid else ratio >= 0.5
         note = "not run" if ratio is None else ("" if valid else "INVALID: rows differ between servers")
         if scenario.startswith("inbox") and ratio is not None and valid:
             note = "aim 1.0x: " + ("met" if ratio >= 1.0 else "missed")
         out.append(Target(f"{label} req/s vs PostGraphile @32", ratio, ">= 0.5x", met, note))
+    for where, place in (("shop", "shop-wide"), ("conversation", "one conversation")):
+        for name, query in (("3", "3-character query"), ("10", "10-character query"), ("10_rare", "rare 10-character")):
+            scenario, label = f"search_{name}_{where}", f"{query}, {place}"
+            row = by_key.get((scenario, "api", 1))
+            p50 = row.p50_ms if row else None
+            out.append(
+                Target(
+                    f"search p50, {label} (api, 1 connection)",
+                    p50,
+                    "< 20 ms",
+                    None if row is None or not row.valid else p50 < 20,
+                    "not run" if row is None else ("" if row.valid else "INVALID: rows differ"),
+                )
+            )
     trips = round_trips.get("api", {}).get("inbox_all")
-    out.append(Target("SQL round trips per inbox page (api)", trips, "<= 4",
-                      None if trips is None else trips <= 4,
-                      f"statements executed: {round_trips.get('api_statements', {}).get('inbox_all')}"))
+    out.append(
+        Target(
+            "SQL round trips per inbox page (api)",
+            trips,
+            "<= 4",
+            None if trips is None else trips <= 4,
+            f"statements executed: {round_trips.get('api_statements', {}).get('inbox_all')}",
+        )
+    )
     p99 = ws.get("p99_ms") if ws else None
     lost = ws.get("lost", 0) if ws else 0
-    out.append(Target("p99 send-to-receive, 1,000 subscribers, 200 sends/s", p99, "< 50 ms",
-                      None if p99 is None or (isinstance(p99, float) and math.isnan(p99)) else p99 < 50 and lost == 0,
-                      f"lost {lost}" if ws else "not run"))
+    out.append(
+        Target(
+            "p99 send-to-receive, 1,000 subscribers, 200 sends/s",
+            p99,
+            "< 50 ms",
+            None if p99 is None or (isinstance(p99, float) and math.isnan(p99)) else p99 < 50 and lost == 0,
+            f"lost {lost}" if ws else "not run",
+        )
+    )
     rss = idle.get("rss_after_mb") if idle else None
-    out.append(Target("RSS with 10,000 idle subscriptions (MB)", rss, "< 500 MB",
-                      None if rss is None or idle.get("subscriptions", 0) < 10_000 else rss < 500,
-                      f"{idle['per_subscription_kb']:.1f} KB/subscription, {idle['subscriptions']} open"
-                      if idle else "not run"))
+    out.append(
+        Target(
+            "RSS with 10,000 idle subscriptions (MB)",
+            rss,
+            "< 500 MB",
+            None if rss is None or idle.get("subscriptions", 0) < 10_000 else rss < 500,
+            f"{idle['per_subscription_kb']:.1f} KB/subscription, {idle['subscriptions']} open" if idle else "not run",
+        )
+    )
+    mark_all = by_key.get(("mark_all_read", "api", 1))
+    out.append(
+        Target(
+            "markAllConversationsRead of s1's inbox, p50 (ms)",
+            mark_all.p50_ms if mark_all else None,
+            "< 100 ms",
+            None if mark_all is None else mark_all.p50_ms < 100,
+            mark_all.note if mark_all else "not run",
+        )
+    )
     ratio = scale_ratio.get("ratio") if scale_ratio else None
-    out.append(Target("inbox p50 large/small (api, 1 connection)", ratio, "<= 1.3",
-                      None if ratio is None else ratio <= 1.3,
-                      scale_ratio.get("note", "") if scale_ratio else "needs a run of each scale"))
+    out.append(
+        Target(
+            "inbox p50 large/small (api, 1 connection)",
+            ratio,
+            "<= 1.3",
+            None if ratio is None else ratio <= 1.3,
+            scale_ratio.get("note", "") if scale_ratio else "needs a run of each scale",
+        )
+    )
     return out
 
 
@@ -118,13 +170,25 @@ def table(rows: list[Row], goals: list[Target]) -> str:
     lines = [head]
     for r in rows:
         notes = ("INVALID " if not r.valid else "") + (f"errors={r.errors} " if r.errors else "") + r.note
-        lines.append((r.scenario, r.server, _fmt(r.connections), _fmt(r.rps, 0), _fmt(r.p50_ms, 2),
-                      _fmt(r.p99_ms, 2), _fmt(r.ratio_peer, 2, "x"), _fmt(r.ratio_ceiling, 2, "x"), notes.strip()))
+        lines.append(
+            (
+                r.scenario,
+                r.server,
+                _fmt(r.connections),
+                _fmt(r.rps, 0),
+                _fmt(r.p50_ms, 2),
+                _fmt(r.p99_ms, 2),
+                _fmt(r.ratio_peer, 2, "x"),
+                _fmt(r.ratio_ceiling, 2, "x"),
+                notes.strip(),
+            )
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head) - 1)]
     text = []
     for n, line in enumerate(lines):
-        cells = [str(c).ljust(w) if i < 2 else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(line, widths, strict=False))]
+        cells = [
+            str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=False))
+        ]
         text.append("  ".join(cells) + "  " + line[-1])
         if n == 0:
             text.append("-" * (sum(widths) + 2 * len(widths) + 5))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
-PEER_DIR = BENCH / ".peer"          # git-ignored: PostGraphile's node_modules and config
-WORK_DIR = BENCH / ".results"       # git-ignored: every run's JSON, profiles, logs, Lua scripts
+PEER_DIR = BENCH / ".peer"  # git-ignored: PostGraphile's node_modules and config
+WORK_DIR = BENCH / ".results"  # git-ignored: every run's JSON, profiles, logs, Lua scripts
 HOST = "127.0.0.1"
 JWT_SECRET = "bench-secret-not-for-production-0123456789abcdef"
 PYTHON = sys.executable
@@ -56,9 +56,20 @@ export default {
 SMART_TAGS = [
     "COMMENT ON TABLE conversation IS E'@foreignKey (last_message_id) references message (id)"
     "|@fieldName lastMessage|@foreignFieldName conversationsByLastMessage'",
-    *(f"COMMENT ON COLUMN conversation_state.{column} IS '@behavior +filterBy +orderBy'"
-      for column in ("side", "owner_id", "visible", "archived", "starred", "unreplied", "unread_count",
-                     "last_activity_at", "conversation_id")),
+    *(
+        f"COMMENT ON COLUMN conversation_state.{column} IS '@behavior +filterBy +orderBy'"
+        for column in (
+            "side",
+            "owner_id",
+            "visible",
+            "archived",
+            "starred",
+            "unreplied",
+            "unread_count",
+            "last_activity_at",
+            "conversation_id",
+        )
+    ),
 ]
 
 
@@ -88,8 +99,16 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_raise_fd_limit)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_raise_fd_limit,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -141,8 +160,14 @@ class Server:
         for i, line in enumerate(lines):
             if "Traceback" in line or " ERROR" in line or line.startswith("Error") or "Exception" in line:
                 # the traceback's last line says what happened
-                end = next((j for j in range(i + 1, min(i + 80, len(lines)))
-                            if lines[j] and not lines[j].startswith((" ", "Traceback"))), i)
+                end = next(
+                    (
+                        j
+                        for j in range(i + 1, min(i + 80, len(lines)))
+                        if lines[j] and not lines[j].startswith((" ", "Traceback"))
+                    ),
+                    i,
+                )
                 found.append(lines[end].strip()[:300])
         return found
 
@@ -178,14 +203,19 @@ class Processes:
 
 
 def _post(url: str, body: dict, headers: dict | None = None, timeout: float = 10) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
 
-def post_graphql(url: str, query: str, variables: dict | None = None, token: str | None = None,
-                 timeout: float = 30) -> dict:
+def post_graphql(
+    url: str, query: str, variables: dict | None = None, token: str | None = None, timeout: float = 30
+) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return _post(url, {"query": query, "variables": variables or {}}, headers, timeout)
 
@@ -208,15 +238,27 @@ def _graphql_ready(server: Server) -> bool:
 # The load comes from one principal (shop s1): its per-principal token buckets (50 queries/s,
 # 10 mutations/s by default) would make the benchmark measure the rate limiter. Raised here,
 # as an operator would for a load test; every other production setting stays as it is.
-UNLIMITED = {"INBOX_QUERY_RATE": "1000000", "INBOX_QUERY_BURST": "1000000",
-             "INBOX_MUTATION_RATE": "1000000", "INBOX_MUTATION_BURST": "1000000"}
+UNLIMITED = {
+    "INBOX_QUERY_RATE": "1000000",
+    "INBOX_QUERY_BURST": "1000000",
+    "INBOX_MUTATION_RATE": "1000000",
+    "INBOX_MUTATION_BURST": "1000000",
+}
 
 
 def api_env(database_url: str, port: int, redis_url: str | None = None, pool_size: int = 10) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INBOX_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(INBOX_ENV="production", DATABASE_URL=database_url, INBOX_JWT_SECRET=JWT_SECRET,
-               INBOX_HOST=HOST, INBOX_PORT=str(port), INBOX_DB_POOL_SIZE=str(pool_size),
-               INBOX_METRICS_PORT="0", PYTHONUNBUFFERED="1", **UNLIMITED)  # several servers run at once
+    env.update(
+        INBOX_ENV="production",
+        DATABASE_URL=database_url,
+        INBOX_JWT_SECRET=JWT_SECRET,
+        INBOX_HOST=HOST,
+        INBOX_PORT=str(port),
+        INBOX_DB_POOL_SIZE=str(pool_size),
+        INBOX_METRICS_PORT="0",
+        PYTHONUNBUFFERED="1",
+        **UNLIMITED,
+    )  # several servers run at once
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env
@@ -224,31 +266,57 @@ def api_env(database_url: str, port: int, redis_url: str | None = None, pool_siz
 
 def api_server(name: str, database_url: str, port: int, redis_url: str | None = None) -> Server:
     """The API as a user starts it: `python server.py serve --no-demo`, production settings."""
-    return Server(name, [PYTHON, "server.py", "serve", "--no-demo"], api_env(database_url, port, redis_url),
-                  REPO, port, _api_ready)
+    return Server(
+        name,
+        [PYTHON, "server.py", "serve", "--no-demo"],
+        api_env(database_url, port, redis_url),
+        REPO,
+        port,
+        _api_ready,
+    )
 
 
 def has_workers_option() -> bool:
     """Whether `server.py serve` takes --workers (several processes on one port)."""
-    out = subprocess.run([PYTHON, "server.py", "serve", "--help"], cwd=REPO, capture_output=True, text=True,
-                         timeout=60, env=api_env("sqlite+aiosqlite:///:memory:", 0))
+    out = subprocess.run(
+        [PYTHON, "server.py", "serve", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=api_env("sqlite+aiosqlite:///:memory:", 0),
+    )
     return "--workers" in out.stdout
 
 
 def api_workers_server(name: str, database_url: str, port: int, workers: int, redis_url: str) -> Server:
     """`python server.py serve --no-demo --workers N` (one port, N processes; needs Redis)."""
-    return Server(name, [PYTHON, "server.py", "serve", "--no-demo", "--workers", str(workers)],
-                  api_env(database_url, port, redis_url), REPO, port, _api_ready)
+    return Server(
+        name,
+        [PYTHON, "server.py", "serve", "--no-demo", "--workers", str(workers)],
+        api_env(database_url, port, redis_url),
+        REPO,
+        port,
+        _api_ready,
+    )
 
 
 def token(subject: str, database_url: str) -> str:
     """A bearer token from the CLI, as a user gets one: `python server.py token shop:s1`."""
-    out = subprocess.run([PYTHON, "server.py", "token", subject], cwd=REPO, env=api_env(database_url, 0),
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [PYTHON, "server.py", "token", subject],
+        cwd=REPO,
+        env=api_env(database_url, 0),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
 # --- PostGraphile ----------------------------------------------------------------------------
+
 
 def ensure_peer() -> None:
     """Install PostGraphile 5 (+ connection filter, + a Node 22 binary) into bench/.peer once."""
@@ -262,8 +330,7 @@ def ensure_peer() -> None:
     if not (PEER_DIR / "package.json").exists():
         (PEER_DIR / "package.json").write_text('{"name": "inbox-bench-peer", "private": true, "version": "0.0.0"}\n')
     print(f"[servers] npm install {' '.join(PEER_PACKAGES)} into {PEER_DIR}", flush=True)
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", *PEER_PACKAGES], cwd=PEER_DIR, check=True,
-                   timeout=600)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", *PEER_PACKAGES], cwd=PEER_DIR, check=True, timeout=600)
 
 
 def peer_versions() -> dict:
@@ -280,11 +347,13 @@ def peer_versions() -> dict:
 def postgraphile_server(name: str, dsn: str, port: int) -> Server:
     env = dict(os.environ, DATABASE_URL=dsn, PORT=str(port), NODE_ENV="production")
     env.pop("GRAPHILE_ENV", None)
-    return Server(name, [str(NODE), str(POSTGRAPHILE_CLI), "-C", "graphile.config.mjs"], env, PEER_DIR, port,
-                  _graphql_ready)
+    return Server(
+        name, [str(NODE), str(POSTGRAPHILE_CLI), "-C", "graphile.config.mjs"], env, PEER_DIR, port, _graphql_ready
+    )
 
 
 # --- the rest of the machine -------------------------------------------------------------------
+
 
 class HostLoad:
     """Samples, once a second, the CPU used by processes that are not the benchmark's own (its

@@ -114,15 +114,21 @@ class WrkResult:
         line = next((line for line in output.splitlines() if line.startswith("BENCHJSON ")), None)
         if line is None:
             raise RuntimeError(f"wrk printed no BENCHJSON line:\n{output[-2000:]}")
-        data = json.loads(line[len("BENCHJSON "):])
+        data = json.loads(line[len("BENCHJSON ") :])
         seconds = data["duration_us"] / 1e6
-        return cls(requests=data["requests"], seconds=seconds, rps=data["requests"] / seconds if seconds else 0.0,
-                   p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000,
-                   max_ms=data["max_us"] / 1000,
-                   socket_errors=data["connect_errors"] + data["read_errors"] + data["write_errors"]
-                   + data["timeouts"],
-                   status_errors=data["status_errors"], gql_errors=data["gql_errors"],
-                   first_error=data["first_error"])
+        return cls(
+            requests=data["requests"],
+            seconds=seconds,
+            rps=data["requests"] / seconds if seconds else 0.0,
+            p50_ms=data["p50_us"] / 1000,
+            p90_ms=data["p90_us"] / 1000,
+            p99_ms=data["p99_us"] / 1000,
+            max_ms=data["max_us"] / 1000,
+            socket_errors=data["connect_errors"] + data["read_errors"] + data["write_errors"] + data["timeouts"],
+            status_errors=data["status_errors"],
+            gql_errors=data["gql_errors"],
+            first_error=data["first_error"],
+        )
 
 
 @dataclass
@@ -136,7 +142,9 @@ class Series:
 
     def summary(self) -> dict:
         return {
-            "rps": self.median("rps"), "p50_ms": self.median("p50_ms"), "p99_ms": self.median("p99_ms"),
+            "rps": self.median("rps"),
+            "p50_ms": self.median("p50_ms"),
+            "p99_ms": self.median("p99_ms"),
             "errors": sum(run.socket_errors + run.status_errors + run.gql_errors for run in self.runs),
             "first_error": next((run.first_error for run in self.runs if run.first_error), None),
             "runs": [asdict(run) for run in self.runs],
@@ -158,14 +166,22 @@ def static_script(name: str, query: str, variables: dict | None, token: str | No
 
 def send_script(name: str, query: str, conversation_ids: list[str], token: str, nonce: str) -> Path:
     """`query` is a sendMessage mutation; variables name __CONVERSATION__ and __KEY__."""
-    body = json.dumps({"query": query, "variables": {"input": {
-        "conversationId": "__CONVERSATION__", "clientMessageId": "__KEY__",
-        "content": {"text": "Benchmark message __KEY__"}}}})
+    body = json.dumps(
+        {
+            "query": query,
+            "variables": {
+                "input": {
+                    "conversationId": "__CONVERSATION__",
+                    "clientMessageId": "__KEY__",
+                    "content": {"text": "Benchmark message __KEY__"},
+                }
+            },
+        }
+    )
     ids = ", ".join(json.dumps(i) for i in conversation_ids)
     path = WORK_DIR / "lua" / f"{name}.lua"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_SEND.format(auth=_lua_auth(token), template=body, ids=ids, nonce=nonce)
-                    + _COMMON)
+    path.write_text(_SEND.format(auth=_lua_auth(token), template=body, ids=ids, nonce=nonce) + _COMMON)
     return path
 
 
@@ -178,13 +194,23 @@ def wrk_binary() -> str:
 
 def command(url: str, script: Path, connections: int, seconds: float) -> list[str]:
     threads = max(1, min(2, connections))
-    return [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(script), url]
+    return [
+        wrk_binary(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
 
 
 def run(url: str, script: Path, connections: int, seconds: float) -> WrkResult:
-    out = subprocess.run(command(url, script, connections, seconds), capture_output=True, text=True,
-                         timeout=seconds + 60)
+    out = subprocess.run(
+        command(url, script, connections, seconds), capture_output=True, text=True, timeout=seconds + 60
+    )
     return WrkResult.parse(out.stdout + out.stderr)
 
 
@@ -192,8 +218,12 @@ def run_split(urls: list[str], script: Path, connections: int, seconds: float) -
     """The load split evenly over several servers (one wrk per server, run together): summed
     throughput, the mean of the medians and the worst p99 (an upper bound of the joint p99)."""
     share = max(1, connections // len(urls))
-    procs = [subprocess.Popen(command(url, script, share, seconds), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for url in urls]
+    procs = [
+        subprocess.Popen(
+            command(url, script, share, seconds), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for url in urls
+    ]
     results = []
     try:
         for proc in procs:
@@ -206,11 +236,16 @@ def run_split(urls: list[str], script: Path, connections: int, seconds: float) -
                 proc.wait()
     requests = sum(r.requests for r in results)
     seconds_ = max(r.seconds for r in results)
-    return WrkResult(requests=requests, seconds=seconds_, rps=sum(r.rps for r in results),
-                     p50_ms=statistics.mean(r.p50_ms for r in results),
-                     p90_ms=max(r.p90_ms for r in results), p99_ms=max(r.p99_ms for r in results),
-                     max_ms=max(r.max_ms for r in results),
-                     socket_errors=sum(r.socket_errors for r in results),
-                     status_errors=sum(r.status_errors for r in results),
-                     gql_errors=sum(r.gql_errors for r in results),
-                     first_error=next((r.first_error for r in results if r.first_error), None))
+    return WrkResult(
+        requests=requests,
+        seconds=seconds_,
+        rps=sum(r.rps for r in results),
+        p50_ms=statistics.mean(r.p50_ms for r in results),
+        p90_ms=max(r.p90_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        max_ms=max(r.max_ms for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        status_errors=sum(r.status_errors for r in results),
+        gql_errors=sum(r.gql_errors for r in results),
+        first_error=next((r.first_error for r in results if r.first_error), None),
+    )

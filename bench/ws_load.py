@@ -40,11 +40,13 @@ class Subscriber:
     errors: list = field(default_factory=list)
 
 
-async def subscribe(session: aiohttp.ClientSession, url: str, token: str, on_text=None,
-                    timeout: float = 30) -> Subscriber:
+async def subscribe(
+    session: aiohttp.ClientSession, url: str, token: str, on_text=None, timeout: float = 30
+) -> Subscriber:
     """Connect, authenticate in connection_init, start one messageAdded subscription."""
-    ws = await session.ws_connect(url, protocols=(PROTOCOL,), timeout=aiohttp.ClientWSTimeout(ws_close=5),
-                                  autoping=True, heartbeat=None)
+    ws = await session.ws_connect(
+        url, protocols=(PROTOCOL,), timeout=aiohttp.ClientWSTimeout(ws_close=5), autoping=True, heartbeat=None
+    )
     try:
         await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         ack = await ws.receive_json(timeout=timeout)
@@ -94,8 +96,9 @@ async def close_all(subs: list[Subscriber], concurrency: int = 500) -> None:
     await asyncio.gather(*(close(sub) for sub in subs))
 
 
-async def open_many(session, targets: list[tuple[str, str]], concurrency: int, deadline: float,
-                    on_text=None) -> tuple[list[Subscriber], list[str]]:
+async def open_many(
+    session, targets: list[tuple[str, str]], concurrency: int, deadline: float, on_text=None
+) -> tuple[list[Subscriber], list[str]]:
     """Subscribe each (url, token), `concurrency` handshakes at a time, until `deadline`."""
     gate = asyncio.Semaphore(concurrency)
     subs: list[Subscriber] = []
@@ -122,8 +125,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 # --- send-to-receive latency ------------------------------------------------------------------
 
-async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, str]], rate: float,
-                   seconds: float, nonce: str, warmup: float) -> dict:
+
+async def _latency(
+    urls: list[str],
+    seller_token: str,
+    pairs: list[tuple[int, str]],
+    rate: float,
+    seconds: float,
+    nonce: str,
+    warmup: float,
+) -> dict:
     """pairs: (conversation pk, creator token); subscriber i is the creator of pair i.
 
     The first `warmup` seconds of sends (at the same rate) open the client's HTTP connections
@@ -134,7 +145,7 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
 
     def on_text(text: str):
         if text.startswith(prefix):
-            number = int(text[len(prefix):])
+            number = int(text[len(prefix) :])
             received.setdefault(number, time.perf_counter())
 
     connector = aiohttp.TCPConnector(limit=0)
@@ -154,16 +165,24 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
 
             async def send(n: int):
                 conversation = pairs[n % len(pairs)][0]
-                body = {"query": SEND, "variables": {"input": {
-                    "conversationId": encode_id("Conversation", conversation),
-                    "clientMessageId": f"wsbench-{nonce}-{n}", "content": {"text": f"{prefix}{n}"}}}}
+                body = {
+                    "query": SEND,
+                    "variables": {
+                        "input": {
+                            "conversationId": encode_id("Conversation", conversation),
+                            "clientMessageId": f"wsbench-{nonce}-{n}",
+                            "content": {"text": f"{prefix}{n}"},
+                        }
+                    },
+                }
                 url = urls[rng.randrange(len(urls))]
                 start = time.perf_counter()
                 if n >= skipped:
                     sent[n] = start
                 try:
-                    async with session.post(url, json=body, headers=headers,
-                                            timeout=aiohttp.ClientTimeout(total=10)) as response:
+                    async with session.post(
+                        url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+                    ) as response:
                         answer = await response.json()
                     payload = (answer.get("data") or {}).get("sendMessage") or {}
                     if answer.get("errors") or payload.get("userErrors"):
@@ -188,20 +207,35 @@ async def _latency(urls: list[str], seller_token: str, pairs: list[tuple[int, st
         finally:
             await close_all(subs)
     latencies = [(received[n] - sent[n]) * 1000 for n in received if n in sent]
-    by_second = [[(received[n] - sent[n]) * 1000 for n in range(skipped + int(i * rate), skipped + int((i + 1) * rate))
-                  if n in received] for i in range(int(seconds))]
+    by_second = [
+        [
+            (received[n] - sent[n]) * 1000
+            for n in range(skipped + int(i * rate), skipped + int((i + 1) * rate))
+            if n in received
+        ]
+        for i in range(int(seconds))
+    ]
     return {
-        "warmup_s": warmup, "p99_ms_by_second": [round(_percentile(ms, 0.99), 1) for ms in by_second],
-        "subscribers": len(subs), "subscribe_failures": len(failures), "failure_sample": failures[:3],
-        "subscribe_seconds": round(open_seconds, 1), "processes": len(urls),
-        "sends": len(sent), "achieved_send_rate": len(sent) / send_seconds if send_seconds else 0,
-        "send_errors": len(send_errors), "send_error_sample": send_errors[:3],
-        "received": len(latencies), "lost": len(sent) - len(latencies),
+        "warmup_s": warmup,
+        "p99_ms_by_second": [round(_percentile(ms, 0.99), 1) for ms in by_second],
+        "subscribers": len(subs),
+        "subscribe_failures": len(failures),
+        "failure_sample": failures[:3],
+        "subscribe_seconds": round(open_seconds, 1),
+        "processes": len(urls),
+        "sends": len(sent),
+        "achieved_send_rate": len(sent) / send_seconds if send_seconds else 0,
+        "send_errors": len(send_errors),
+        "send_error_sample": send_errors[:3],
+        "received": len(latencies),
+        "lost": len(sent) - len(latencies),
         "subscription_errors": sum(len(s.errors) for s in subs),
-        "p50_ms": _percentile(latencies, 0.5), "p99_ms": _percentile(latencies, 0.99),
+        "p50_ms": _percentile(latencies, 0.5),
+        "p99_ms": _percentile(latencies, 0.99),
         "max_ms": max(latencies) if latencies else float("nan"),
         "mean_ms": statistics.mean(latencies) if latencies else float("nan"),
-        "http_p50_ms": _percentile(http_ms, 0.5), "http_p99_ms": _percentile(http_ms, 0.99),
+        "http_p50_ms": _percentile(http_ms, 0.5),
+        "http_p99_ms": _percentile(http_ms, 0.99),
     }
 
 
@@ -211,6 +245,7 @@ def latency(urls, seller_token, pairs, rate=200.0, seconds=10.0, nonce="x", warm
 
 
 # --- idle subscriptions: memory ---------------------------------------------------------------
+
 
 async def _idle(url: str, pid: int, tokens: list[str], settle: float, budget: float) -> dict:
     process = psutil.Process(pid)
@@ -226,18 +261,25 @@ async def _idle(url: str, pid: int, tokens: list[str], settle: float, budget: fl
             alive = sum(1 for s in subs if not s.ws.closed)
             errors = sum(len(s.errors) for s in subs)
             # still serving requests while holding them?
-            async with session.get(url.replace("/graphql", "/healthz"),
-                                   timeout=aiohttp.ClientTimeout(total=10)) as response:
+            async with session.get(
+                url.replace("/graphql", "/healthz"), timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
                 healthy = response.status == 200
         finally:
             await close_all(subs)
     per_sub = (rss_after - rss_before) / max(1, alive)
     return {
-        "subscriptions": alive, "subscribe_failures": len(failures), "failure_sample": failures[:3],
-        "subscription_errors": errors, "open_seconds": round(open_seconds, 1),
-        "rss_before_mb": rss_before / 2**20, "rss_after_mb": rss_after / 2**20,
-        "per_subscription_kb": per_sub / 1024, "healthy_while_holding": healthy,
-        "connections": alive, "subscriptions_per_connection": 1,
+        "subscriptions": alive,
+        "subscribe_failures": len(failures),
+        "failure_sample": failures[:3],
+        "subscription_errors": errors,
+        "open_seconds": round(open_seconds, 1),
+        "rss_before_mb": rss_before / 2**20,
+        "rss_after_mb": rss_after / 2**20,
+        "per_subscription_kb": per_sub / 1024,
+        "healthy_while_holding": healthy,
+        "connections": alive,
+        "subscriptions_per_connection": 1,
     }
 
 

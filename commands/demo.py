@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from commands.platform_import import apply_import, parse_import_data
 from core.config import DEFAULT_TIERS
+from core.text import fold
 from models import metadata
 from models.tables import (
     block_t,
@@ -38,6 +39,7 @@ from models.tables import (
     collaboration_t,
     conversation_t,
     creator_t,
+    message_search_t,
     message_t,
     outreach_t,
     product_t,
@@ -50,8 +52,20 @@ from services.blocks import NOTICES as BLOCK_NOTICES
 from services.outreach import week_start, weekly_limit
 
 MAX_SCALE = 150  # 225,000 conversations, ~2.3 million messages
-CATEGORIES = ("Beauty", "Fashion", "Home", "Food", "Fitness", "Tech", "Pets", "Baby",
-              "Outdoors", "Gaming", "Books", "Travel")
+CATEGORIES = (
+    "Beauty",
+    "Fashion",
+    "Home",
+    "Food",
+    "Fitness",
+    "Tech",
+    "Pets",
+    "Baby",
+    "Outdoors",
+    "Gaming",
+    "Books",
+    "Travel",
+)
 SELLER_ENTRANCES = ("CREATOR_MESSAGES", "FIND_CREATORS", "TARGETED_PLAN", "BULK_MESSAGE")
 PRE_REPLY_LIMIT = 5
 HISTORY = timedelta(days=90)
@@ -70,13 +84,28 @@ _SHOP_TIERS = (
     ((1_500, 9_500), 2, "SUSPENDED"),
 )
 # What creator c1 sees of its first conversations: (last speaker, starred, archived, unread).
-_C1_SCRIPT = (("SELLER", False, False, True), ("SELLER", True, False, False),
-              ("CREATOR", False, True, False), ("CREATOR", True, False, False),
-              ("SELLER", False, False, True))
+_C1_SCRIPT = (
+    ("SELLER", False, False, True),
+    ("SELLER", True, False, False),
+    ("CREATOR", False, True, False),
+    ("CREATOR", True, False, False),
+    ("SELLER", False, False, True),
+)
 
-TABLES = {table.name: table for table in (
-    collaboration_t, collaboration_product_t, conversation_t, sample_t, message_t,
-    state_t, block_t, outreach_t)}  # in foreign-key order
+TABLES = {
+    table.name: table
+    for table in (
+        collaboration_t,
+        collaboration_product_t,
+        conversation_t,
+        sample_t,
+        message_t,
+        message_search_t,
+        state_t,
+        block_t,
+        outreach_t,
+    )
+}  # in foreign-key order
 _SERIAL_TABLES = ("target_collaboration", "conversation", "sample_request", "message")
 
 
@@ -92,6 +121,7 @@ class DemoSummary:
     conversation: int = 0
     conversation_state: int = 0
     message: int = 0
+    message_search: int = 0  # the text messages' search rows
     sample_request: int = 0
     block: int = 0
     outreach_unit: int = 0
@@ -104,60 +134,286 @@ class DatabaseNotEmpty(ValueError):
 # --- texts -------------------------------------------------------------------------------
 
 _FIRST_NAMES = (
-    "Mia", "Emma", "Olivia", "Ava", "Sophia", "Isabella", "Chloe", "Zoe", "Lily", "Grace", "Nora",
-    "Hannah", "Aria", "Layla", "Ella", "Maya", "Leah", "Ruby", "Sofia", "Priya", "Aisha", "Yuna",
-    "Camila", "Valentina", "Jade", "Noah", "Liam", "Ethan", "Lucas", "Mason", "Leo", "Jayden",
-    "Mateo", "Caleb", "Owen", "Ryan", "Adrian", "Marcus", "Kai", "Theo", "Andre", "Diego", "Omar",
-    "Ravi", "Kenji", "Jordan", "Taylor", "Riley", "Quinn", "Sam")
+    "Mia",
+    "Emma",
+    "Olivia",
+    "Ava",
+    "Sophia",
+    "Isabella",
+    "Chloe",
+    "Zoe",
+    "Lily",
+    "Grace",
+    "Nora",
+    "Hannah",
+    "Aria",
+    "Layla",
+    "Ella",
+    "Maya",
+    "Leah",
+    "Ruby",
+    "Sofia",
+    "Priya",
+    "Aisha",
+    "Yuna",
+    "Camila",
+    "Valentina",
+    "Jade",
+    "Noah",
+    "Liam",
+    "Ethan",
+    "Lucas",
+    "Mason",
+    "Leo",
+    "Jayden",
+    "Mateo",
+    "Caleb",
+    "Owen",
+    "Ryan",
+    "Adrian",
+    "Marcus",
+    "Kai",
+    "Theo",
+    "Andre",
+    "Diego",
+    "Omar",
+    "Ravi",
+    "Kenji",
+    "Jordan",
+    "Taylor",
+    "Riley",
+    "Quinn",
+    "Sam",
+)
 _LAST_NAMES = (
-    "Smith", "Johnson", "Brown", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Lopez",
-    "Wilson", "Anderson", "Thomas", "Moore", "Jackson", "Lee", "Nguyen", "Kim", "Patel", "Chen",
-    "Walker", "Hall", "Young", "King", "Wright", "Scott", "Green", "Baker", "Adams", "Nelson",
-    "Carter", "Rivera", "Campbell", "Mitchell", "Roberts", "Turner", "Phillips", "Evans", "Cruz",
-    "Reyes", "Morgan")
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "Lee",
+    "Nguyen",
+    "Kim",
+    "Patel",
+    "Chen",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Nelson",
+    "Carter",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Roberts",
+    "Turner",
+    "Phillips",
+    "Evans",
+    "Cruz",
+    "Reyes",
+    "Morgan",
+)
 _HANDLE_WORDS = {
-    "Beauty": "glow", "Fashion": "style", "Home": "home", "Food": "eats", "Fitness": "fit",
-    "Tech": "tech", "Pets": "pets", "Baby": "mama", "Outdoors": "wild", "Gaming": "plays",
-    "Books": "reads", "Travel": "travels"}
+    "Beauty": "glow",
+    "Fashion": "style",
+    "Home": "home",
+    "Food": "eats",
+    "Fitness": "fit",
+    "Tech": "tech",
+    "Pets": "pets",
+    "Baby": "mama",
+    "Outdoors": "wild",
+    "Gaming": "plays",
+    "Books": "reads",
+    "Travel": "travels",
+}
 _SHOP_ADJECTIVES = (
-    "Urban", "Pure", "Bright", "Wild", "Lucky", "Golden", "Cozy", "Bold", "Fresh", "Little",
-    "Happy", "Silver", "Green", "Blue", "Nova", "Prime", "Sunny", "True", "Modern", "Kind",
-    "Velvet", "Maple", "Coastal", "North")
+    "Urban",
+    "Pure",
+    "Bright",
+    "Wild",
+    "Lucky",
+    "Golden",
+    "Cozy",
+    "Bold",
+    "Fresh",
+    "Little",
+    "Happy",
+    "Silver",
+    "Green",
+    "Blue",
+    "Nova",
+    "Prime",
+    "Sunny",
+    "True",
+    "Modern",
+    "Kind",
+    "Velvet",
+    "Maple",
+    "Coastal",
+    "North",
+)
 _SHOP_NOUNS = {
-    "Beauty": ("Glow", "Bloom", "Skin"), "Fashion": ("Thread", "Closet", "Wear"),
-    "Home": ("Nest", "Haven", "Living"), "Food": ("Pantry", "Kitchen", "Bites"),
-    "Fitness": ("Motion", "Athletics", "Strength"), "Tech": ("Gadgets", "Circuit", "Labs"),
-    "Pets": ("Paws", "Tails", "Pet Co."), "Baby": ("Cradle", "Littles", "Nursery"),
-    "Outdoors": ("Trail", "Summit", "Camp"), "Gaming": ("Arcade", "Pixel", "Gear"),
-    "Books": ("Pages", "Press", "Library"), "Travel": ("Voyage", "Nomad", "Luggage")}
+    "Beauty": ("Glow", "Bloom", "Skin"),
+    "Fashion": ("Thread", "Closet", "Wear"),
+    "Home": ("Nest", "Haven", "Living"),
+    "Food": ("Pantry", "Kitchen", "Bites"),
+    "Fitness": ("Motion", "Athletics", "Strength"),
+    "Tech": ("Gadgets", "Circuit", "Labs"),
+    "Pets": ("Paws", "Tails", "Pet Co."),
+    "Baby": ("Cradle", "Littles", "Nursery"),
+    "Outdoors": ("Trail", "Summit", "Camp"),
+    "Gaming": ("Arcade", "Pixel", "Gear"),
+    "Books": ("Pages", "Press", "Library"),
+    "Travel": ("Voyage", "Nomad", "Luggage"),
+}
 _PRODUCTS = {
-    "Beauty": ("Vitamin C Serum", "Hydrating Lip Oil", "Matte Setting Spray", "Glow Highlighter",
-               "Retinol Night Cream", "SPF 50 Sunscreen", "Brow Gel", "Clay Face Mask"),
-    "Fashion": ("Oversized Denim Jacket", "Linen Wide-Leg Pants", "Ribbed Tank Top", "Satin Slip Dress",
-                "Chunky Sneakers", "Gold Hoop Earrings", "Crossbody Bag", "Cable Knit Sweater"),
-    "Home": ("Scented Soy Candle", "Linen Duvet Cover", "Ceramic Vase", "LED Sunset Lamp",
-             "Bamboo Organizer", "Throw Blanket", "Aroma Diffuser", "Wall Mirror"),
-    "Food": ("Hot Honey", "Matcha Powder", "Protein Granola", "Chili Crisp", "Cold Brew Kit",
-             "Sea Salt Caramels", "Truffle Oil", "Spice Sampler"),
-    "Fitness": ("Resistance Bands", "Yoga Mat", "Whey Protein", "Smart Jump Rope", "Foam Roller",
-                "Seamless Leggings", "Shaker Bottle", "Adjustable Dumbbells"),
-    "Tech": ("Wireless Earbuds", "Phone Tripod", "Ring Light", "Magnetic Charger", "Mini Projector",
-             "Mechanical Keyboard", "Power Bank", "Smart Plug"),
-    "Pets": ("Dog Harness", "Cat Tree", "Lick Mat", "Pet Hair Remover", "Orthopedic Dog Bed",
-             "Interactive Cat Toy", "Salmon Treats", "Grooming Glove"),
-    "Baby": ("Muslin Swaddle", "Silicone Bib Set", "Baby Carrier", "Teething Toy", "Night Light",
-             "Diaper Caddy", "Play Mat", "Sippy Cup"),
-    "Outdoors": ("Camping Hammock", "Insulated Bottle", "Headlamp", "Packable Rain Jacket",
-                 "Trekking Poles", "Solar Lantern", "Dry Bag", "Camp Stove"),
-    "Gaming": ("RGB Mouse Pad", "Gaming Headset", "Controller Grip", "Stream Deck Mini",
-               "Cable Organizer", "Desk Mat", "Capture Card", "Gaming Chair Cushion"),
-    "Books": ("Reading Journal", "Book Light", "Bookmark Set", "Annotation Kit", "Book Sleeve",
-              "Mystery Box", "Poetry Collection", "Cozy Romance Bundle"),
-    "Travel": ("Packing Cubes", "Neck Pillow", "Universal Adapter", "Toiletry Bag", "Luggage Tag Set",
-               "Passport Holder", "Carry-On Backpack", "Compression Socks")}
+    "Beauty": (
+        "Vitamin C Serum",
+        "Hydrating Lip Oil",
+        "Matte Setting Spray",
+        "Glow Highlighter",
+        "Retinol Night Cream",
+        "SPF 50 Sunscreen",
+        "Brow Gel",
+        "Clay Face Mask",
+    ),
+    "Fashion": (
+        "Oversized Denim Jacket",
+        "Linen Wide-Leg Pants",
+        "Ribbed Tank Top",
+        "Satin Slip Dress",
+        "Chunky Sneakers",
+        "Gold Hoop Earrings",
+        "Crossbody Bag",
+        "Cable Knit Sweater",
+    ),
+    "Home": (
+        "Scented Soy Candle",
+        "Linen Duvet Cover",
+        "Ceramic Vase",
+        "LED Sunset Lamp",
+        "Bamboo Organizer",
+        "Throw Blanket",
+        "Aroma Diffuser",
+        "Wall Mirror",
+    ),
+    "Food": (
+        "Hot Honey",
+        "Matcha Powder",
+        "Protein Granola",
+        "Chili Crisp",
+        "Cold Brew Kit",
+        "Sea Salt Caramels",
+        "Truffle Oil",
+        "Spice Sampler",
+    ),
+    "Fitness": (
+        "Resistance Bands",
+        "Yoga Mat",
+        "Whey Protein",
+        "Smart Jump Rope",
+        "Foam Roller",
+        "Seamless Leggings",
+        "Shaker Bottle",
+        "Adjustable Dumbbells",
+    ),
+    "Tech": (
+        "Wireless Earbuds",
+        "Phone Tripod",
+        "Ring Light",
+        "Magnetic Charger",
+        "Mini Projector",
+        "Mechanical Keyboard",
+        "Power Bank",
+        "Smart Plug",
+    ),
+    "Pets": (
+        "Dog Harness",
+        "Cat Tree",
+        "Lick Mat",
+        "Pet Hair Remover",
+        "Orthopedic Dog Bed",
+        "Interactive Cat Toy",
+        "Salmon Treats",
+        "Grooming Glove",
+    ),
+    "Baby": (
+        "Muslin Swaddle",
+        "Silicone Bib Set",
+        "Baby Carrier",
+        "Teething Toy",
+        "Night Light",
+        "Diaper Caddy",
+        "Play Mat",
+        "Sippy Cup",
+    ),
+    "Outdoors": (
+        "Camping Hammock",
+        "Insulated Bottle",
+        "Headlamp",
+        "Packable Rain Jacket",
+        "Trekking Poles",
+        "Solar Lantern",
+        "Dry Bag",
+        "Camp Stove",
+    ),
+    "Gaming": (
+        "RGB Mouse Pad",
+        "Gaming Headset",
+        "Controller Grip",
+        "Stream Deck Mini",
+        "Cable Organizer",
+        "Desk Mat",
+        "Capture Card",
+        "Gaming Chair Cushion",
+    ),
+    "Books": (
+        "Reading Journal",
+        "Book Light",
+        "Bookmark Set",
+        "Annotation Kit",
+        "Book Sleeve",
+        "Mystery Box",
+        "Poetry Collection",
+        "Cozy Romance Bundle",
+    ),
+    "Travel": (
+        "Packing Cubes",
+        "Neck Pillow",
+        "Universal Adapter",
+        "Toiletry Bag",
+        "Luggage Tag Set",
+        "Passport Holder",
+        "Carry-On Backpack",
+        "Compression Socks",
+    ),
+}
 _PRODUCT_VARIANTS = ("", "", "", " - Travel Size", " - Bundle of 2", " - Limited Edition", " (New)")
-_COLLABORATION_NAMES = ("Spring Launch", "Summer Bestsellers", "Back to School", "Holiday Gift Guide",
-                        "New Arrivals Boost", "Creator Favorites", "Flash Sale Push", "Evergreen Picks")
+_COLLABORATION_NAMES = (
+    "Spring Launch",
+    "Summer Bestsellers",
+    "Back to School",
+    "Holiday Gift Guide",
+    "New Arrivals Boost",
+    "Creator Favorites",
+    "Flash Sale Push",
+    "Evergreen Picks",
+)
 
 _SELLER_OPENERS = (
     "Hi {name}! We're {shop} and we love your {category} content. Would you be open to a collab?",
@@ -165,13 +421,15 @@ _SELLER_OPENERS = (
     "Hello {name}, big fan of your videos! We'd love to send you our {product} to try.",
     "Hi {name}, {shop} here. We're looking for {category} creators for our next campaign - interested?",
     "Hi {name}! Our {product} is trending right now and we offer {rate}% commission to creators like you.",
-    "Hey {name}, your last video was so good! Could we talk about a paid partnership?")
+    "Hey {name}, your last video was so good! Could we talk about a paid partnership?",
+)
 _SELLER_FOLLOW_UPS = (
     "Just following up on my last message - let me know if you'd like a free sample!",
     "Hi again {name}, did you get a chance to look at our offer?",
     "Quick reminder: our {rate}% commission offer is open until the end of the month.",
     "No pressure at all, but we'd really love to work with you.",
-    "Hi {name}, bumping this in case it got lost in your inbox.")
+    "Hi {name}, bumping this in case it got lost in your inbox.",
+)
 _SELLER_REPLIES = (
     "Great to hear from you! What are your rates for a 30-second video?",
     "We can ship the sample within 2-3 business days. Where should we send it?",
@@ -186,18 +444,21 @@ _SELLER_REPLIES = (
     "We ship from California, so it usually arrives in 3-5 days.",
     "Yes, it comes in three colors - I'll send you the one you like.",
     "We can do a flat fee of ${fee} plus {rate}% commission. Does that work?",
-    "Here's a discount code for your followers: {code}")
+    "Here's a discount code for your followers: {code}",
+)
 _CREATOR_FIRST_REPLIES = (
     "Hi! Thanks for reaching out. I'd love to hear more.",
     "Hey {shop}! Sounds interesting, what's the commission?",
     "Hi there, thanks! Can you tell me more about the {product}?",
     "Hello! I'm open to collabs, what do you have in mind?",
-    "Omg I actually already use your stuff! Let's do it.")
+    "Omg I actually already use your stuff! Let's do it.",
+)
 _CREATOR_OPENERS = (
     "Hi {shop}! I love your {product} and would like to feature it in my next video.",
     "Hey! I'm a {category} creator with {followers} followers - are you open to collabs?",
     "Hi, is the {product} available for affiliate creators?",
-    "Hello {shop} team, my audience keeps asking about the {product}. Can we work together?")
+    "Hello {shop} team, my audience keeps asking about the {product}. Can we work together?",
+)
 _CREATOR_REPLIES = (
     "My rate for a dedicated video is ${fee}, or I can do commission only.",
     "How long does shipping usually take?",
@@ -212,16 +473,26 @@ _CREATOR_REPLIES = (
     "Perfect, count me in!",
     "Can I get a discount code for my followers?",
     "The video is getting great engagement so far!",
-    "Sorry for the late reply, it's been a busy week.")
+    "Sorry for the late reply, it's been a busy week.",
+)
 _EMOJI = ("", "", "", "", " 😊", " 🙌", " ✨", " 💕", " 🔥")
-_SAMPLE_NOTES = (None, None, "Would love to feature this in my next video!",
-                 "Could I get this in a neutral shade?", "Planning a haul video next week.")
-_REJECT_REASONS = (None, "Out of stock at the moment, sorry!",
-                   "We're focusing on other categories this month.",
-                   "This product isn't part of our sample program.")
+_SAMPLE_NOTES = (
+    None,
+    None,
+    "Would love to feature this in my next video!",
+    "Could I get this in a neutral shade?",
+    "Planning a haul video next week.",
+)
+_REJECT_REASONS = (
+    None,
+    "Out of stock at the moment, sorry!",
+    "We're focusing on other categories this month.",
+    "This product isn't part of our sample program.",
+)
 
 
 # --- platform data -----------------------------------------------------------------------
+
 
 def _money(rng: random.Random, low: float, high: float) -> str:
     return f"{rng.uniform(low, high):.2f}"
@@ -240,29 +511,50 @@ def _shop(rng: random.Random, n: int, category: str, taken: set[str], first_prod
     """Shop number `n` (0-based) as an import record, its tier taken from `_SHOP_TIERS`."""
     (low, high), _, status = _SHOP_TIERS[n % len(_SHOP_TIERS)]
     titles = rng.sample(_PRODUCTS[category], rng.randint(7, 8))
-    products = [{"platformId": f"p{number}", "title": title + rng.choice(_PRODUCT_VARIANTS),
-                 "price": _money(rng, 6, 90), "currency": "USD",
-                 "imageUrl": f"https://cdn.example.com/products/p{number}.jpg"}
-                for number, title in enumerate(titles, first_product)]
-    return {"platformId": f"s{n + 1}", "name": "Glow Lab" if n == 0 else _shop_name(rng, category, taken),
-            "status": status, "affiliateGmv30d": _money(rng, low, high), "products": products}
+    products = [
+        {
+            "platformId": f"p{number}",
+            "title": title + rng.choice(_PRODUCT_VARIANTS),
+            "price": _money(rng, 6, 90),
+            "currency": "USD",
+            "imageUrl": f"https://cdn.example.com/products/p{number}.jpg",
+        }
+        for number, title in enumerate(titles, first_product)
+    ]
+    return {
+        "platformId": f"s{n + 1}",
+        "name": "Glow Lab" if n == 0 else _shop_name(rng, category, taken),
+        "status": status,
+        "affiliateGmv30d": _money(rng, low, high),
+        "products": products,
+    }
 
 
 def _creator(rng: random.Random, n: int, taken: set[str]) -> dict:
     """Creator number `n` as an import record: a unique handle, log-normal reach and sales."""
     first, last, category = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES), rng.choice(CATEGORIES)
-    handle = rng.choice((f"{first}.{last}", f"{first}{last}{rng.randint(1, 99)}",
-                         f"{first}_{_HANDLE_WORDS[category]}", f"its{first}{last[0]}")).lower()
+    handle = rng.choice(
+        (
+            f"{first}.{last}",
+            f"{first}{last}{rng.randint(1, 99)}",
+            f"{first}_{_HANDLE_WORDS[category]}",
+            f"its{first}{last[0]}",
+        )
+    ).lower()
     while handle in taken:
         handle += str(rng.randint(0, 9))
     taken.add(handle)
     followers = int(min(5_000_000, max(1_000, rng.lognormvariate(10.1, 1.4))))
     gmv = 0.0 if rng.random() < 0.1 else min(1e9, followers * rng.lognormvariate(-2.5, 1.0))
     return {
-        "platformId": f"c{n}", "handle": handle,
+        "platformId": f"c{n}",
+        "handle": handle,
         "displayName": rng.choice((f"{first} {last}", f"{first} | {category}", f"{first} {last[0]}.")),
         "avatarUrl": f"https://cdn.example.com/avatars/c{n}.jpg" if rng.random() < 0.85 else None,
-        "followerCount": followers, "mainCategory": category, "gmv30d": f"{gmv:.2f}"}
+        "followerCount": followers,
+        "mainCategory": category,
+        "gmv30d": f"{gmv:.2f}",
+    }
 
 
 def platform_data(rng: random.Random, scale: int) -> tuple[dict, list[str]]:
@@ -284,12 +576,13 @@ def _apportion(total: int, weights: list[int]) -> list[int]:
     shares = [total * weight / sum(weights) for weight in weights]
     counts = [int(share) for share in shares]
     by_remainder = sorted(range(len(shares)), key=lambda i: counts[i] - shares[i])
-    for i in by_remainder[:total - sum(counts)]:
+    for i in by_remainder[: total - sum(counts)]:
         counts[i] += 1
     return counts
 
 
 # --- generation ----------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _ShopInfo:
@@ -358,7 +651,8 @@ class _Writer:
         columns = [column.name for column in table.c]
         record = itemgetter(*columns)
         await self.copy_connection.copy_records_to_table(
-            table.name, records=[record(row) for row in rows], columns=columns)
+            table.name, records=[record(row) for row in rows], columns=columns
+        )
 
 
 class _Thread:
@@ -371,8 +665,13 @@ class _Thread:
         self.rows: list[dict[str, Any]] = []
         self.samples: list[dict[str, Any]] = []
         shop, creator = plan.shop, plan.creator
-        self.words = {"name": creator.first_name, "shop": shop.name, "category": creator.category.lower(),
-                      "followers": f"{creator.followers:,}", "rate": shop.rate}
+        self.words = {
+            "name": creator.first_name,
+            "shop": shop.name,
+            "category": creator.category.lower(),
+            "followers": f"{creator.followers:,}",
+            "rate": shop.rate,
+        }
 
     def wait(self, seconds: float, clamp: bool = False) -> None:
         """Move the clock on; past the demo's end raise _OutOfTime, or stop at the end if clamped."""
@@ -389,10 +688,21 @@ class _Thread:
         self.demo.message_id += 1
         number = self.demo.message_id
         key = {"SELLER": f"shop:{self.plan.shop.id}", "CREATOR": f"creator:{self.plan.creator.id}"}.get(role)
-        row = {"id": number, "conversation_id": self.id, "sender_role": role, "sender_key": key, "kind": kind,
-               "text": None, "product_id": None, "collaboration_id": None, "sample_request_id": None,
-               "notice_code": None, "client_message_id": key and f"demo-{number}", "client_batch_id": None,
-               "created_at": self.at} | content
+        row = {
+            "id": number,
+            "conversation_id": self.id,
+            "sender_role": role,
+            "sender_key": key,
+            "kind": kind,
+            "text": None,
+            "product_id": None,
+            "collaboration_id": None,
+            "sample_request_id": None,
+            "notice_code": None,
+            "client_message_id": key and f"demo-{number}",
+            "client_batch_id": None,
+            "created_at": self.at,
+        } | content
         self.rows.append(row)
         return row
 
@@ -400,9 +710,13 @@ class _Thread:
         """A text from one of `templates`, with small variations."""
         rng, shop = self.rng, self.plan.shop
         _, title, price = rng.choice(shop.products)
-        words = self.words | {"product": title, "price": price, "fee": rng.randrange(50, 1500, 50),
-                              "rate2": shop.rate + rng.randint(2, 8),
-                              "code": f"{self.plan.creator.handle[:6].upper()}{rng.randint(10, 30)}"}
+        words = self.words | {
+            "product": title,
+            "price": price,
+            "fee": rng.randrange(50, 1500, 50),
+            "rate2": shop.rate + rng.randint(2, 8),
+            "code": f"{self.plan.creator.handle[:6].upper()}{rng.randint(10, 30)}",
+        }
         self.message(role, "TEXT", text=rng.choice(templates).format(**words) + rng.choice(_EMOJI), **content)
 
     def invite(self) -> None:
@@ -426,11 +740,19 @@ class _Thread:
         rng, demo = self.rng, self.demo
         demo.sample_id += 1
         product_id = rng.choice(self.plan.shop.products)[0]
-        sample = {"id": demo.sample_id, "shop_id": self.plan.shop.id, "creator_id": self.plan.creator.id,
-                  "product_id": product_id, "conversation_id": self.id, "status": "PENDING",
-                  "note": rng.choice(_SAMPLE_NOTES), "reject_reason": None,
-                  "client_request_id": f"demo-sample-{demo.sample_id}", "created_at": self.at,
-                  "decided_at": None}
+        sample = {
+            "id": demo.sample_id,
+            "shop_id": self.plan.shop.id,
+            "creator_id": self.plan.creator.id,
+            "product_id": product_id,
+            "conversation_id": self.id,
+            "status": "PENDING",
+            "note": rng.choice(_SAMPLE_NOTES),
+            "reject_reason": None,
+            "client_request_id": f"demo-sample-{demo.sample_id}",
+            "created_at": self.at,
+            "decided_at": None,
+        }
         self.samples.append(sample)
         self.message("CREATOR", "SAMPLE_REQUEST", sample_request_id=sample["id"])
         if rng.random() < 0.75:
@@ -441,8 +763,10 @@ class _Thread:
             else:
                 reason = rng.choice(_REJECT_REASONS)
                 sample.update(status="REJECTED", decided_at=self.at, reject_reason=reason)
-                self.notice("SAMPLE_REJECTED", "The shop rejected your sample request."
-                            + (f" Reason: {reason}" if reason else ""))
+                self.notice(
+                    "SAMPLE_REJECTED",
+                    "The shop rejected your sample request." + (f" Reason: {reason}" if reason else ""),
+                )
 
     def block_and_unblock(self) -> None:
         """A block lifted later: both notices, or neither if the unblock would lie in the future."""
@@ -471,21 +795,33 @@ class _Demo:
         products: dict[int, list[tuple[int, str, str]]] = {}
         p = product_t.c
         for product_id, shop_id, title, price in await conn.execute(
-                select(p.id, p.shop_id, p.title, p.price).order_by(p.id)):
+            select(p.id, p.shop_id, p.title, p.price).order_by(p.id)
+        ):
             products.setdefault(shop_id, []).append((product_id, title, f"{price:.2f}"))
         s = shop_t.c
         shops = await conn.execute(select(s.platform_id, s.id, s.name, s.affiliate_gmv_30d))
         for _, id_, name, gmv in sorted(shops, key=lambda row: int(row[0][1:])):
             n = len(self.shops)
-            self.shops.append(_ShopInfo(id_, name, categories[n], weekly_limit(DEFAULT_TIERS, gmv),
-                                        _SHOP_TIERS[n % len(_SHOP_TIERS)][1], products[id_], [],
-                                        self.rng.randrange(8, 25)))
+            self.shops.append(
+                _ShopInfo(
+                    id_,
+                    name,
+                    categories[n],
+                    weekly_limit(DEFAULT_TIERS, gmv),
+                    _SHOP_TIERS[n % len(_SHOP_TIERS)][1],
+                    products[id_],
+                    [],
+                    self.rng.randrange(8, 25),
+                )
+            )
         c = creator_t.c
-        creators = await conn.execute(select(c.platform_id, c.id, c.handle, c.display_name, c.main_category,
-                                             c.follower_count))
-        self.creators = [_CreatorInfo(id_, handle, name.split()[0], category, followers)
-                         for _, id_, handle, name, category, followers
-                         in sorted(creators, key=lambda row: int(row[0][1:]))]
+        creators = await conn.execute(
+            select(c.platform_id, c.id, c.handle, c.display_name, c.main_category, c.follower_count)
+        )
+        self.creators = [
+            _CreatorInfo(id_, handle, name.split()[0], category, followers)
+            for _, id_, handle, name, category, followers in sorted(creators, key=lambda row: int(row[0][1:]))
+        ]
 
     def collaborations(self) -> None:
         """2-4 target collaborations per shop, the first always ACTIVE, all older than the chats."""
@@ -496,13 +832,22 @@ class _Demo:
                 status = "ACTIVE" if n == 0 or rng.random() < 0.75 else "ENDED"
                 if status == "ACTIVE":
                     shop.collaborations.append(collaboration_id)
-                self.writer.add("target_collaboration", {
-                    "id": collaboration_id, "shop_id": shop.id, "name": name, "status": status,
-                    "commission_rate": Decimal(rng.randrange(500, 3001, 25)) / 10_000,
-                    "created_at": self.start - timedelta(days=rng.uniform(5, 60))})
+                self.writer.add(
+                    "target_collaboration",
+                    {
+                        "id": collaboration_id,
+                        "shop_id": shop.id,
+                        "name": name,
+                        "status": status,
+                        "commission_rate": Decimal(rng.randrange(500, 3001, 25)) / 10_000,
+                        "created_at": self.start - timedelta(days=rng.uniform(5, 60)),
+                    },
+                )
                 for position, product in enumerate(rng.sample(shop.products, rng.randint(1, 3))):
-                    self.writer.add("collaboration_product", {
-                        "collaboration_id": collaboration_id, "product_id": product[0], "position": position})
+                    self.writer.add(
+                        "collaboration_product",
+                        {"collaboration_id": collaboration_id, "product_id": product[0], "position": position},
+                    )
 
     # conversation plans ---------------------------------------------------------------------
 
@@ -546,8 +891,16 @@ class _Demo:
     def _scripted_plan(self, shop: _ShopInfo, n: int) -> _Plan:
         """Creator c1's conversation with shop n: a fixed view, so each of c1's folders has one."""
         opened = self.end - timedelta(days=2 + 3 * n)
-        return _Plan(shop, self.creators[0], "FIND_CREATORS", opened, opened, self.rng.getrandbits(64),
-                     script=_C1_SCRIPT[n], pin_to_end=n == 0)
+        return _Plan(
+            shop,
+            self.creators[0],
+            "FIND_CREATORS",
+            opened,
+            opened,
+            self.rng.getrandbits(64),
+            script=_C1_SCRIPT[n],
+            pin_to_end=n == 0,
+        )
 
     def _cap_outreach(self, plans: list[_Plan]) -> None:
         """Keep every shop at half its weekly limit: further openings move a week back.
@@ -566,8 +919,7 @@ class _Demo:
 
     def _uses_outreach(self, plan: _Plan) -> bool:
         """The seller opened it and its first message falls in the current week."""
-        return (plan.entrance in SELLER_ENTRANCES and plan.first_at is not None
-                and plan.first_at >= self.week_start)
+        return plan.entrance in SELLER_ENTRANCES and plan.first_at is not None and plan.first_at >= self.week_start
 
     def _block(self, plans: list[_Plan]) -> None:
         """A handful of blocked creators per scale unit, most of them with a conversation."""
@@ -580,8 +932,14 @@ class _Demo:
             pair = (self.rng.choice(self.shops).id, self.rng.choice(self.creators).id)
             if pair not in pairs:
                 pairs.add(pair)
-                self.writer.add("block", {"shop_id": pair[0], "creator_id": pair[1],
-                                          "created_at": self.end - timedelta(days=self.rng.uniform(1, 60))})
+                self.writer.add(
+                    "block",
+                    {
+                        "shop_id": pair[0],
+                        "creator_id": pair[1],
+                        "created_at": self.end - timedelta(days=self.rng.uniform(1, 60)),
+                    },
+                )
 
     # conversations --------------------------------------------------------------------------
 
@@ -592,26 +950,54 @@ class _Demo:
             self._talk(thread)
         rows = thread.rows
         activity = rows[-1]["created_at"] if rows else plan.created_at
-        self.writer.add("conversation", {
-            "id": conversation_id, "shop_id": plan.shop.id, "creator_id": plan.creator.id,
-            "entrance": plan.entrance, "created_at": plan.created_at,
-            "last_message_id": rows[-1]["id"] if rows else None, "last_activity_at": activity,
-            "creator_has_replied": any(row["sender_role"] == "CREATOR" for row in rows),
-            "seller_message_count": sum(row["sender_role"] == "SELLER" for row in rows)})
+        self.writer.add(
+            "conversation",
+            {
+                "id": conversation_id,
+                "shop_id": plan.shop.id,
+                "creator_id": plan.creator.id,
+                "entrance": plan.entrance,
+                "created_at": plan.created_at,
+                "last_message_id": rows[-1]["id"] if rows else None,
+                "last_activity_at": activity,
+                "creator_has_replied": any(row["sender_role"] == "CREATOR" for row in rows),
+                "seller_message_count": sum(row["sender_role"] == "SELLER" for row in rows),
+            },
+        )
         for sample in thread.samples:
             self.writer.add("sample_request", sample)
         for row in rows:
             self.writer.add("message", row)
-        self.writer.add("conversation_state", self._state(thread, "SELLER", plan.shop.id, plan.creator.id,
-                                                          activity, None))
-        self.writer.add("conversation_state", self._state(thread, "CREATOR", plan.creator.id, plan.creator.id,
-                                                          activity, plan.script))
+            if row["kind"] == "TEXT":  # as services.search.index_message would
+                self.writer.add(
+                    "message_search",
+                    {
+                        "message_id": row["id"],
+                        "conversation_id": conversation_id,
+                        "shop_id": plan.shop.id,
+                        "creator_id": plan.creator.id,
+                        "body": fold(row["text"]),
+                    },
+                )
+        self.writer.add(
+            "conversation_state", self._state(thread, "SELLER", plan.shop.id, plan.creator.id, activity, None)
+        )
+        self.writer.add(
+            "conversation_state",
+            self._state(thread, "CREATOR", plan.creator.id, plan.creator.id, activity, plan.script),
+        )
         if plan.blocked:
-            self.writer.add("block", {"shop_id": plan.shop.id, "creator_id": plan.creator.id,
-                                      "created_at": activity})
+            self.writer.add("block", {"shop_id": plan.shop.id, "creator_id": plan.creator.id, "created_at": activity})
         if self._uses_outreach(plan):
-            self.writer.add("outreach_unit", {"shop_id": plan.shop.id, "week_start": self.week_start,
-                                              "creator_id": plan.creator.id, "created_at": plan.first_at})
+            self.writer.add(
+                "outreach_unit",
+                {
+                    "shop_id": plan.shop.id,
+                    "week_start": self.week_start,
+                    "creator_id": plan.creator.id,
+                    "created_at": plan.first_at,
+                },
+            )
 
     def _talk(self, thread: _Thread) -> None:
         """The messages: an opening, maybe an exchange, then the script's or the block's ending."""
@@ -677,8 +1063,9 @@ class _Demo:
                 thread.block_and_unblock()
             role = "CREATOR" if role == "SELLER" else "SELLER"
 
-    def _state(self, thread: _Thread, side: str, owner_id: int, creator_id: int, activity: datetime,
-               script: tuple | None) -> dict:
+    def _state(
+        self, thread: _Thread, side: str, owner_id: int, creator_id: int, activity: datetime, script: tuple | None
+    ) -> dict:
         """One side's folders and read position, consistent with the messages."""
         rng, rows = thread.rng, thread.rows
         other = "CREATOR" if side == "SELLER" else "SELLER"
@@ -695,11 +1082,22 @@ class _Demo:
             position = first_unread["id"] - rows[0]["id"]  # ids are consecutive in a conversation
             last_read = rows[position - 1]["id"] if position else 0
         spoken = thread.last_speaker()
-        return {"conversation_id": thread.id, "side": side, "owner_id": owner_id, "creator_id": creator_id,
-                "visible": side == "SELLER" or bool(rows), "starred": starred, "archived": archived,
-                "last_read_message_id": last_read,
-                "unread_count": sum(row["sender_role"] == other and row["id"] > last_read for row in rows),
-                "unreplied": spoken == other, "last_activity_at": activity}
+        # Read when the message read up to was sent (as migration 0003 assumes for older data).
+        read_at = rows[last_read - rows[0]["id"]]["created_at"] if last_read else None
+        return {
+            "conversation_id": thread.id,
+            "side": side,
+            "owner_id": owner_id,
+            "creator_id": creator_id,
+            "visible": side == "SELLER" or bool(rows),
+            "starred": starred,
+            "archived": archived,
+            "last_read_message_id": last_read,
+            "unread_count": sum(row["sender_role"] == other and row["id"] > last_read for row in rows),
+            "unreplied": spoken == other,
+            "last_activity_at": activity,
+            "last_read_at": read_at,
+        }
 
 
 def _since_last_spoke(rows: list[dict[str, Any]], side: str) -> Iterator[dict[str, Any]]:
@@ -712,6 +1110,7 @@ def _since_last_spoke(rows: list[dict[str, Any]], side: str) -> Iterator[dict[st
 
 
 # --- entry points --------------------------------------------------------------------------
+
 
 async def _is_empty(conn: AsyncConnection) -> bool:
     has_rows = select(exists(select(shop_t.c.id)) | exists(select(creator_t.c.id)))
@@ -735,8 +1134,9 @@ async def _reset_sequences(conn: AsyncConnection) -> None:
     """Point PostgreSQL's id sequences past the explicit ids, so later inserts don't collide."""
     if conn.dialect.name == "postgresql":
         for table in _SERIAL_TABLES:
-            await conn.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            await conn.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            )
 
 
 async def _empty_tables(conn: AsyncConnection) -> None:
@@ -749,8 +1149,9 @@ async def _empty_tables(conn: AsyncConnection) -> None:
         await conn.execute(table.delete())
 
 
-async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, seed: int = 42,
-                    reset: bool = False) -> DemoSummary:
+async def seed_demo(
+    engine: AsyncEngine, scale: int = 1, progress: bool = True, seed: int = 42, reset: bool = False
+) -> DemoSummary:
     """Fill a migrated database with reproducible demo data in one transaction. The database must be
     empty, unless `reset`: then its application tables are emptied first, in the same transaction."""
     if not 1 <= scale <= MAX_SCALE:
@@ -776,5 +1177,4 @@ async def seed_demo(engine: AsyncEngine, scale: int = 1, progress: bool = True, 
                 await writer.flush()
         await writer.flush()
         await _reset_sequences(conn)
-    return DemoSummary(shop=imported.shops, creator=imported.creators, product=imported.products,
-                       **writer.written)
+    return DemoSummary(shop=imported.shops, creator=imported.creators, product=imported.products, **writer.written)

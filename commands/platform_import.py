@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from models.database import upsert
 from models.tables import creator_t, product_t, shop_t
 from models.types import utcnow
+from services.search import index_creators
 
 SHOP_STATUSES = ("ACTIVE", "SUSPENDED", "CLOSED")
 BATCH_SIZE = 1000  # rows per executemany, ids per IN list (SQLite caps bound parameters)
@@ -81,6 +82,7 @@ def _text(column: Column[Any]) -> Callable[[Any], str]:
         if len(value) > limit:
             raise _Bad(f"must be at most {limit} characters")
         return value
+
     return check
 
 
@@ -92,6 +94,7 @@ def _url(column: Column[Any]) -> Callable[[Any], str]:
         if not text(value).startswith(("https://", "http://")):
             raise _Bad("must be an http(s) URL")
         return value
+
     return check
 
 
@@ -172,8 +175,9 @@ class _Validator:
             return []
         return value
 
-    def record(self, raw: Any, where: str, kind: str, fields: tuple[_Field, ...],
-               nested: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    def record(
+        self, raw: Any, where: str, kind: str, fields: tuple[_Field, ...], nested: tuple[str, ...] = ()
+    ) -> dict[str, Any] | None:
         """One record as a row, or None after logging its errors."""
         if not isinstance(raw, dict):
             self.errors.append(f"{where}: must be an object")
@@ -259,11 +263,18 @@ async def apply_import(conn: AsyncConnection, rows: ImportRows) -> ImportSummary
     await _upsert_all(conn, SHOPS, [{**shop, "updated_at": now} for shop in rows.shops])
     shop_ids = await _shop_column(conn, SHOPS.c.id, platform_ids)
     await _upsert_all(conn, CREATORS, [{**creator, "updated_at": now} for creator in rows.creators])
+    await index_creators(conn, rows.creators)
     # A product whose platform id belonged to another shop moves: shop_id is updated too.
-    await _upsert_all(conn, PRODUCTS, [{**product, "shop_id": shop_ids[shop_platform_id]}
-                                       for shop_platform_id, product in rows.products])
-    changed = sorted(shop_ids[shop["platform_id"]] for shop in rows.shops
-                     if before.get(shop["platform_id"], shop["status"]) != shop["status"])
+    await _upsert_all(
+        conn,
+        PRODUCTS,
+        [{**product, "shop_id": shop_ids[shop_platform_id]} for shop_platform_id, product in rows.products],
+    )
+    changed = sorted(
+        shop_ids[shop["platform_id"]]
+        for shop in rows.shops
+        if before.get(shop["platform_id"], shop["status"]) != shop["status"]
+    )
     new_shops = sum(shop["platform_id"] not in before for shop in rows.shops)
     return ImportSummary(len(rows.shops), len(rows.creators), len(rows.products), changed, new_shops)
 
@@ -273,7 +284,7 @@ T = TypeVar("T")
 
 def _batches(items: list[T]) -> Iterator[list[T]]:
     for start in range(0, len(items), BATCH_SIZE):
-        yield items[start:start + BATCH_SIZE]
+        yield items[start : start + BATCH_SIZE]
 
 
 async def _shop_column(conn: AsyncConnection, column: Column[Any], platform_ids: list[str]) -> dict[str, Any]:
@@ -293,7 +304,12 @@ async def _upsert_all(conn: AsyncConnection, table: Table, rows: list[dict[str, 
     if not rows:
         return
     columns = list(rows[0])
-    stmt = upsert(conn, table, [{name: bindparam(name) for name in columns}], "platform_id",
-                  [name for name in columns if name != "platform_id"])
+    stmt = upsert(
+        conn,
+        table,
+        [{name: bindparam(name) for name in columns}],
+        "platform_id",
+        [name for name in columns if name != "platform_id"],
+    )
     for batch in _batches(rows):
         await conn.execute(stmt, batch)

@@ -59,6 +59,8 @@ class Settings:
     mutation_rate: float = 10.0
     bulk_burst: int = 200
     bulk_rate: float = 10.0
+    typing_burst: int = 60
+    typing_rate: float = 10.0
     ws_max_message_bytes: int = 64 * 1024
     ws_init_timeout_seconds: float = 10.0
     ws_max_sockets_per_principal: int = 20
@@ -111,6 +113,8 @@ class Settings:
             mutation_rate=float(env.get("INBOX_MUTATION_RATE", "10")),
             bulk_burst=int(env.get("INBOX_BULK_BURST", "200")),
             bulk_rate=float(env.get("INBOX_BULK_RATE", "10")),
+            typing_burst=int(env.get("INBOX_TYPING_BURST", "60")),
+            typing_rate=float(env.get("INBOX_TYPING_RATE", "10")),
             ws_max_message_bytes=int(env.get("INBOX_WS_MAX_MESSAGE_BYTES", str(64 * 1024))),
             ws_init_timeout_seconds=float(env.get("INBOX_WS_INIT_TIMEOUT_SECONDS", "10")),
             ws_max_sockets_per_principal=int(env.get("INBOX_WS_MAX_SOCKETS_PER_PRINCIPAL", "20")),

@@ -4,7 +4,6 @@
 The others end the whole operation as a top-level GraphQL error with `extensions.code`.
 """
 
-
 from enum import StrEnum
 
 

@@ -57,16 +57,30 @@ class _BrokerCollector:
 class Metrics:
     def __init__(self, broker: Broker) -> None:
         self.registry = CollectorRegistry()
-        self.operations = Counter("inbox_operations", "GraphQL operations by name, type and outcome.",
-                                  ["operation", "type", "outcome"], registry=self.registry)
-        self.latency = Histogram("inbox_operation_seconds", "GraphQL operation latency.", ["type"],
-                                 buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5), registry=self.registry)
-        self.statements = Histogram("inbox_sql_statements_per_operation", "SQL statements an operation ran.",
-                                    ["type"], buckets=(0, 1, 2, 3, 4, 6, 8, 12, 20, 50), registry=self.registry)
-        self.http_refusals = Counter("inbox_http_refusals", "Requests refused before GraphQL, by code.",
-                                     ["code"], registry=self.registry)
-        self.websockets = Gauge("inbox_websocket_connections", "Open WebSocket connections.",
-                                registry=self.registry)
+        self.operations = Counter(
+            "inbox_operations",
+            "GraphQL operations by name, type and outcome.",
+            ["operation", "type", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "inbox_operation_seconds",
+            "GraphQL operation latency.",
+            ["type"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.statements = Histogram(
+            "inbox_sql_statements_per_operation",
+            "SQL statements an operation ran.",
+            ["type"],
+            buckets=(0, 1, 2, 3, 4, 6, 8, 12, 20, 50),
+            registry=self.registry,
+        )
+        self.http_refusals = Counter(
+            "inbox_http_refusals", "Requests refused before GraphQL, by code.", ["code"], registry=self.registry
+        )
+        self.websockets = Gauge("inbox_websocket_connections", "Open WebSocket connections.", registry=self.registry)
         subscriptions = Gauge("inbox_subscriptions", "Live subscriptions of this process.", registry=self.registry)
         subscriptions.set_function(broker.subscribers_count)
         self.registry.register(_BrokerCollector(broker))
@@ -80,7 +94,10 @@ class Metrics:
         children = self._operation_children.get(key)
         if children is None:
             children = self._operation_children[key] = (
-                self.operations.labels(*key), self.latency.labels(kind), self.statements.labels(kind))
+                self.operations.labels(*key),
+                self.latency.labels(kind),
+                self.statements.labels(kind),
+            )
         operations, latency, statements_per_operation = children
         operations.inc()
         latency.observe(seconds)

@@ -144,8 +144,7 @@ def load_manifest(path: Path) -> dict[str, str]:
         if not isinstance(body, str) or not body.strip():
             raise ManifestError(f"{path}: {where}: the document must be a non-empty string")
         if not (isinstance(query_hash, str) and query_hash == sha256_hex(body)):
-            raise ManifestError(f"{path}: {where}: the hash is not the SHA-256 of the document "
-                                f"({sha256_hex(body)})")
+            raise ManifestError(f"{path}: {where}: the hash is not the SHA-256 of the document ({sha256_hex(body)})")
         documents[query_hash] = body
     if not documents:
         raise ManifestError(f"{path} holds no documents")
@@ -155,8 +154,10 @@ def load_manifest(path: Path) -> dict[str, str]:
 def _apollo_entries(path: Path, data: dict[str, object]) -> list[tuple[str, object, object]]:
     operations = data.get("operations")
     if data.get("version") != 1 or not isinstance(operations, list):
-        raise ManifestError(f"{path}: an Apollo manifest needs \"version\": 1 and a list of \"operations\"")
+        raise ManifestError(f'{path}: an Apollo manifest needs "version": 1 and a list of "operations"')
     if not all(isinstance(operation, dict) for operation in operations):
-        raise ManifestError(f"{path}: every operation must be an object with \"id\" and \"body\"")
-    return [(f"operations[{index}]", operation.get("id"), operation.get("body"))
-            for index, operation in enumerate(operations)]
+        raise ManifestError(f'{path}: every operation must be an object with "id" and "body"')
+    return [
+        (f"operations[{index}]", operation.get("id"), operation.get("body"))
+        for index, operation in enumerate(operations)
+    ]

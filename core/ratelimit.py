@@ -1,4 +1,4 @@
-"""Token buckets per principal: one for queries, one for mutations, one for bulk recipients.
+"""Token buckets per principal: one for queries, one for mutations, one for bulk recipients, one for typing reports.
 
 In-process by default; with Redis every process draws from the same bucket, through one
 atomic script. If Redis cannot be reached the request is let through (fail open): a
@@ -99,8 +99,9 @@ class RedisLimiter:
 
     async def take(self, key: str, bucket: Bucket, cost: int = 1) -> Verdict:
         try:
-            allowed, retry_ms = await self._take(keys=[f"inbox:rate:{key}"],
-                                                 args=[bucket.capacity, bucket.per_second, cost])
+            allowed, retry_ms = await self._take(
+                keys=[f"inbox:rate:{key}"], args=[bucket.capacity, bucket.per_second, cost]
+            )
         except (RedisError, OSError) as error:
             log.warning("rate limiter unavailable, letting the request through: %s", error)
             return Verdict(True)
@@ -111,13 +112,20 @@ class RedisLimiter:
 
 
 class RateLimits:
-    """The buckets of every principal: a token per query, a token per mutation, and a token per
-    recipient of a bulk send (which also pays its mutation token)."""
+    """The buckets of every principal: a token per query, a token per mutation, a token per
+    recipient of a bulk send (which also pays its mutation token), and a token per typing report
+    (instead of a mutation token: a client reporting as its user types must not use up its sends)."""
 
-    def __init__(self, backend: MemoryLimiter | RedisLimiter, queries: Bucket, mutations: Bucket,
-                 bulk_recipients: Bucket) -> None:
+    def __init__(
+        self,
+        backend: MemoryLimiter | RedisLimiter,
+        queries: Bucket,
+        mutations: Bucket,
+        bulk_recipients: Bucket,
+        typing: Bucket,
+    ) -> None:
         self.backend = backend
-        self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients}
+        self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients, "typing": typing}
 
     async def take(self, principal: str, kind: str, cost: int = 1) -> Verdict:
         """Take `cost` tokens at once, or none (a bulk send is refused whole, never cut short)."""
@@ -128,6 +136,9 @@ class RateLimits:
             await self.backend.close()
 
 
-def create_rate_limits(redis_url: str | None, queries: Bucket, mutations: Bucket,
-                       bulk_recipients: Bucket) -> RateLimits:
-    return RateLimits(RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients)
+def create_rate_limits(
+    redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket
+) -> RateLimits:
+    return RateLimits(
+        RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients, typing
+    )

@@ -115,8 +115,10 @@ class SocketRegistry:
         cap = self.settings.max_subscriptions_per_principal
         subscription_id = await self._acquire(SUBSCRIPTIONS, principal, cap)
         if subscription_id is None:
-            raise TooManySubscriptions(f"Too many live subscriptions: at most {cap} at once across all your "
-                                       "connections; end one before starting another.")
+            raise TooManySubscriptions(
+                f"Too many live subscriptions: at most {cap} at once across all your "
+                "connections; end one before starting another."
+            )
         try:
             yield
         finally:
@@ -138,8 +140,11 @@ class SocketRegistry:
         if self._redis is None:
             return True
         try:
-            return bool(await self._acquire_script(keys=[_key(kind, principal)],
-                                                   args=[cap, int(self.lease_seconds * 1000), entry]))
+            return bool(
+                await self._acquire_script(
+                    keys=[_key(kind, principal)], args=[cap, int(self.lease_seconds * 1000), entry]
+                )
+            )
         except _REDIS_ERRORS as error:
             log.warning("socket registry: Redis unavailable, counting this process only: %s", error)
             return True

@@ -45,3 +45,26 @@ SEARCH = TextKind(100)
 CATEGORY = TextKind(100)
 GLOBAL_ID = TextKind(100)  # the longest real one, a Message's at the BIGINT maximum, has 36
 CURSOR = TextKind(200)  # the longest real one, a creator's by GMV, has about 60
+
+
+class _FoldTable(dict):
+    """`str.translate`'s table for `fold`, filled as characters are met (the 1.1 million code points
+    would take a second to walk at import)."""
+
+    def __missing__(self, code: int) -> int | str:
+        character = chr(code)
+        folded = character.casefold()
+        if len(folded) != 1:  # "ß" -> "ss": keep one character, the lower case if it is one
+            folded = character.lower() if len(character.lower()) == 1 else character
+        self[code] = folded if folded != character else code
+        return self[code]
+
+
+_FOLD = _FoldTable()
+
+
+def fold(value: str) -> str:
+    """Text as searches compare it: each character case-folded on its own (Unicode case folding where
+    it gives one character, else the lower case where that is one, else the character itself), so
+    "É" finds "é" but not "e", "Σ" finds "ς", and every position is the same as in `value`."""
+    return value.translate(_FOLD)

@@ -88,11 +88,13 @@ def seams(fast_path: bool) -> Seams:
     if not fast_path:
         return PLAIN
     installed = {package: installed_version(package) for package in PINNED}
-    differing = [f"{package} {installed[package]} (checked against {pinned})"
-                 for package, pinned in PINNED.items() if installed[package] != pinned]
+    differing = [
+        f"{package} {installed[package]} (checked against {pinned})"
+        for package, pinned in PINNED.items()
+        if installed[package] != pinned
+    ]
     if differing:
-        log.warning("fast path off: installed %s; the app runs plain strawberry and SQLAlchemy",
-                    ", ".join(differing))
+        log.warning("fast path off: installed %s; the app runs plain strawberry and SQLAlchemy", ", ".join(differing))
         return PLAIN
     # Imported only now: these modules use the pinned versions' internals.
     from fastpath.reads import gated_engine

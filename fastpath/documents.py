@@ -40,4 +40,5 @@ def prepare_document(context: ExecutionContext, hide_suggestions: bool) -> None:
     schema, rules = graphql_schema(context), context.validation_rules
     context.graphql_document = document
     context.pre_execution_errors = _VALIDATIONS.get(
-        (schema, document, rules), lambda: validation_errors(schema, document, rules, hide_suggestions))
+        (schema, document, rules), lambda: validation_errors(schema, document, rules, hide_suggestions)
+    )

@@ -65,7 +65,7 @@ def _leaf(graphql_type: GraphQLLeafType) -> Plan:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if type(value) is same and (same is not int or -2**31 <= value < 2**31):
+        if type(value) is same and (same is not int or -(2**31) <= value < 2**31):
             return value
         serialized = serialize(value)
         if serialized is None:
@@ -134,9 +134,13 @@ def _bail() -> NoReturn:
     raise _Bail
 
 
-def _inline(graphql_type: GraphQLOutputType, value: str, name: Callable[[object], str],
-            object_plan: Callable[[GraphQLObjectType], Plan | None],
-            abstract_plans: Callable[[GraphQLAbstractType], dict[type, Plan] | None]) -> tuple[str, str] | None:
+def _inline(
+    graphql_type: GraphQLOutputType,
+    value: str,
+    name: Callable[[object], str],
+    object_plan: Callable[[GraphQLObjectType], Plan | None],
+    abstract_plans: Callable[[GraphQLAbstractType], dict[type, Plan] | None],
+) -> tuple[str, str] | None:
     """A fast expression completing `value` (evaluated once, into `_v`) and the condition under
     which it applies (the value is of the usual Python type), or None. It covers str and bool
     leaves, enum members, datetimes, objects, unions of our types and lists of objects; `name`
@@ -193,21 +197,28 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Without directives, plans can be shared across requests; otherwise they live for this one.
         self._plans = _SHARED_PLANS if "@" not in source else IdentityCache(_PLANS_LIMIT)
 
-    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList,
-                              info: GraphQLResolveInfo, path: Path, result: Any,
-                              position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
         plan = self._object_plan(return_type, field_details_list)
         if plan is not None:
             try:
                 return plan(result)
             except Exception:  # noqa: BLE001 - a forbidden null or a bad value: the slow path reports it
                 pass
-        return super().complete_object_value(return_type, field_details_list, info, path, result,
-                                             position_context)
+        return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
 
     def _object_plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Plan | None:
-        return self._plans.get((object_type, *(detail.node for detail in field_details_list)),
-                               lambda: self._build_object_plan(object_type, field_details_list))
+        return self._plans.get(
+            (object_type, *(detail.node for detail in field_details_list)),
+            lambda: self._build_object_plan(object_type, field_details_list),
+        )
 
     def _build_object_plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Plan | None:
         grouped, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)
@@ -234,18 +245,30 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             entries.append((response_key, self._field_expression(field.type, details, attribute, complete, helpers)))
         return _compile_plan(object_type.name, entries, helpers)
 
-    def _field_expression(self, graphql_type: GraphQLOutputType, details: FieldDetailsList, attribute: str,
-                          complete: Plan, helpers: dict[str, object]) -> str:
+    def _field_expression(
+        self,
+        graphql_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        attribute: str,
+        complete: Plan,
+        helpers: dict[str, object],
+    ) -> str:
         """The expression completing `source.<attribute>`: inline for the usual Python type of
         the value (see `_inline`), else, and for anything unusual, by the field's full plan."""
+
         def name(helper: object) -> str:
             key = f"_h{len(helpers)}"
             helpers[key] = helper
             return key
 
         value = f"source.{attribute}"
-        fast = _inline(graphql_type, value, name, lambda object_type: self._object_plan(object_type, details),
-                       lambda abstract_type: self._plans_by_class(abstract_type, details))
+        fast = _inline(
+            graphql_type,
+            value,
+            name,
+            lambda object_type: self._object_plan(object_type, details),
+            lambda abstract_type: self._plans_by_class(abstract_type, details),
+        )
         if fast is None:
             return f"{name(complete)}({value})"
         expression, condition = fast

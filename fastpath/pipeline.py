@@ -21,8 +21,9 @@ from schema.pipeline import Pipeline
 _COSTS: IdentityCache[dict] = IdentityCache(1024)
 
 
-def cached_operation_cost(schema: GraphQLSchema, document: DocumentNode,
-                          operation_name: str | None) -> OperationCost | None:
+def cached_operation_cost(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> OperationCost | None:
     """`operation_cost`, worked out once per parsed document and operation."""
     costs = _COSTS.get((schema, document), dict)
     cost = costs.get(operation_name)

@@ -87,11 +87,12 @@ class ReadAheadConversation(Conversation):
 
     read_ahead: tuple[tuple[Any, ...], Page]  # (the page's arguments, in PAGE_ARGUMENTS order; the page)
 
-    def message_page(self, ctx: Context, first: int | None, after: str | None, last: int | None,
-                     before: str | None) -> Connection[Message] | Awaitable[Connection[Message]]:
+    def message_page(
+        self, ctx: Context, first: int | None, after: str | None, last: int | None, before: str | None
+    ) -> Connection[Message] | Awaitable[Connection[Message]]:
         arguments, page = self.read_ahead
         if (first, after, last, before) == arguments:
-            return message_connection(page, ctx.viewer)
+            return message_connection(page, ctx.viewer, self.other_read)
         return super().message_page(ctx, first, after, last, before)
 
 
@@ -115,18 +116,25 @@ class ReadAheadQuery(Query):
         return conversation
 
 
-async def conversation_with_messages(db: GatedEngine, viewer: Viewer, conversation_id: int, *,
-                                     first: int | None = None, after: int | None = None, last: int | None = None,
-                                     before: int | None = None) -> tuple[ConversationRecord | None, Page | None]:
+async def conversation_with_messages(
+    db: GatedEngine,
+    viewer: Viewer,
+    conversation_id: int,
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> tuple[ConversationRecord | None, Page | None]:
     """A conversation the viewer may see (a record of `inbox.conversation_record`) and a page of its
     messages, as `messages.list_messages` pages them, in one statement; (None, None) if the viewer may
     not see it."""
-    statement = _conversation_messages_statement(viewer.side, after is not None, before is not None,
-                                                 newest_first=last is not None)
+    statement = _conversation_messages_statement(
+        viewer.side, after is not None, before is not None, newest_first=last is not None
+    )
     size = last or first
     assert size is not None, "resolvers.messages.messages_window gives first or last"
-    params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before,
-              "limit": size + 1}
+    params = {"owner": viewer.owner_id, "keys": conversation_id, "after": after, "before": before, "limit": size + 1}
     rows = await fetch(db, statement, params)
     if not rows:
         return None, None

@@ -72,16 +72,20 @@ def postgresql_form(statement: Statement, dialect: Dialect) -> PostgresForm:
 def _compile(statement: Statement, dialect: Dialect) -> PostgresForm:
     compiled = statement.compile(dialect=dialect)
     assert compiled.positiontup is not None, "PostgreSQL's parameters are positional ($n)"
-    binds = tuple((name, compiled.params[name], compiled.binds[name].type.dialect_impl(dialect)
-                   .bind_processor(dialect)) for name in compiled.positiontup)
+    binds = tuple(
+        (name, compiled.params[name], compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in compiled.positiontup
+    )
     expanding = any(bind.expanding for bind in compiled.binds.values())
     return PostgresForm(compiled.string, binds, False if expanding else None)
 
 
 def _converts_results(statement: Statement, dialect: Dialect, type_oids: list[int]) -> bool:
     """Whether SQLAlchemy would convert any result column of these PostgreSQL types."""
-    return any(column.type.dialect_impl(dialect).result_processor(dialect, oid) is not None
-               for column, oid in zip(statement.selected_columns, type_oids, strict=True))
+    return any(
+        column.type.dialect_impl(dialect).result_processor(dialect, oid) is not None
+        for column, oid in zip(statement.selected_columns, type_oids, strict=True)
+    )
 
 
 def _arguments(binds: tuple[Bind, ...], params: dict[str, Any]) -> list[Any]:
@@ -165,5 +169,4 @@ def _is_disconnect(error: Exception, driver: asyncpg.Connection) -> bool:
     """Whether a connection is gone (server stopped or restarted, backend terminated, network cut),
     or its protocol state broke (a backend terminated just as a statement was sent: "cannot switch
     to state 12; another operation is in progress")."""
-    return (is_unavailable(error) or driver.is_closed()
-            or isinstance(error, asyncpg.exceptions.InternalClientError))
+    return is_unavailable(error) or driver.is_closed() or isinstance(error, asyncpg.exceptions.InternalClientError)

@@ -26,5 +26,11 @@ class CachedNameConverter(NameConverter):
 
 
 def build_fast_schema(limits: Limits = Limits(), production: bool = False) -> InboxSchema:
-    return build_schema(limits, production, query=ReadAheadQuery, execution_context_class=FastExecutionContext,
-                        name_converter=CachedNameConverter, pipeline=FastOperationPipeline)  # cached there
+    return build_schema(
+        limits,
+        production,
+        query=ReadAheadQuery,
+        execution_context_class=FastExecutionContext,
+        name_converter=CachedNameConverter,
+        pipeline=FastOperationPipeline,
+    )  # cached there

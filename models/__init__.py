@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from models.blocks import Block
+from models.blocks import Block, ShopBlock
 from models.catalog import Product, Shop
 from models.collaborations import CollaborationProduct, TargetCollaboration
 from models.conversations import Conversation, ConversationState
@@ -10,6 +10,7 @@ from models.marketplace import Creator
 from models.messages import Message
 from models.outreach import OutreachUnit
 from models.samples import SampleRequest
+from models.search import CreatorSearch, MessageSearch
 
 metadata = SQLModel.metadata
 
@@ -19,11 +20,14 @@ __all__ = [
     "Conversation",
     "ConversationState",
     "Creator",
+    "CreatorSearch",
     "Message",
+    "MessageSearch",
     "OutreachUnit",
     "Product",
     "SampleRequest",
     "Shop",
+    "ShopBlock",
     "TargetCollaboration",
     "metadata",
 ]

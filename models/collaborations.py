@@ -24,7 +24,6 @@ class TargetCollaboration(SQLModel, table=True):
 class CollaborationProduct(SQLModel, table=True):
     __tablename__ = "collaboration_product"
 
-    collaboration_id: int = Field(
-        sa_column=Column(ForeignKey("target_collaboration.id"), primary_key=True))
+    collaboration_id: int = Field(sa_column=Column(ForeignKey("target_collaboration.id"), primary_key=True))
     product_id: int = Field(sa_column=Column(ForeignKey("product.id"), primary_key=True))
     position: int = Field(nullable=False)

@@ -19,8 +19,9 @@ from models.types import UtcDateTime, utcnow
 def _partial(name: str, condition: str) -> Index:
     """A folder index on one side's inbox, limited to the rows the folder can contain."""
     where = text(f"visible AND {condition}")
-    return Index(name, "side", "owner_id", "last_activity_at", "conversation_id",
-                 postgresql_where=where, sqlite_where=where)
+    return Index(
+        name, "side", "owner_id", "last_activity_at", "conversation_id", postgresql_where=where, sqlite_where=where
+    )
 
 
 class Conversation(SQLModel, table=True):
@@ -50,15 +51,22 @@ class ConversationState(SQLModel, table=True):
 
     __tablename__ = "conversation_state"
     __table_args__ = (
-        Index("ix_state_inbox", "side", "owner_id", "archived", "last_activity_at", "conversation_id",
-              postgresql_where=text("visible"), sqlite_where=text("visible")),
+        Index(
+            "ix_state_inbox",
+            "side",
+            "owner_id",
+            "archived",
+            "last_activity_at",
+            "conversation_id",
+            postgresql_where=text("visible"),
+            sqlite_where=text("visible"),
+        ),
         _partial("ix_state_unread", "NOT archived AND unread_count > 0"),
         _partial("ix_state_unreplied", "NOT archived AND unreplied"),
         _partial("ix_state_starred", "starred"),
     )
 
-    conversation_id: int = Field(
-        sa_column=Column(ForeignKey("conversation.id"), primary_key=True))
+    conversation_id: int = Field(sa_column=Column(ForeignKey("conversation.id"), primary_key=True))
     side: str = Field(sa_column=Column(String(8), primary_key=True))
     owner_id: int = Field(nullable=False)
     # The conversation's creator, copied here so that an inbox page filtered on the creator joins
@@ -73,3 +81,6 @@ class ConversationState(SQLModel, table=True):
     # The newest non-system message is from the other side.
     unreplied: bool = Field(default=False, nullable=False)
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))
+    # When this side last moved its read position forward (the other side's read receipts); null
+    # until it reads something.
+    last_read_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))

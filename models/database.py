@@ -29,8 +29,11 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=0,
-        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}})
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}},
+    )
 
 
 class GatedEngine:
@@ -43,8 +46,9 @@ class GatedEngine:
     Everything but `connect`, `begin` and `fetch` is the engine's own.
     """
 
-    def __init__(self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None,
-                 watchers: list[StatementWatcher] | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, gate: asyncio.Semaphore | None = None, watchers: list[StatementWatcher] | None = None
+    ) -> None:
         self._engine = engine
         # A QueuePool's size and checkedin (create_engine's engines pool with one).
         self._gate = gate or asyncio.Semaphore(engine.sync_engine.pool.size())  # type: ignore[attr-defined]
@@ -74,8 +78,10 @@ class GatedEngine:
         """Call `watcher` with every statement this engine (and the engines made from it by
         `execution_options`) runs, until the function returned is called. Where a subclass runs a
         statement without SQLAlchemy, it calls `watchers` itself."""
-        def before_cursor_execute(_conn: SyncConnection, _cursor: Any, statement: str, parameters: Sequence[Any],
-                                  *_rest: Any) -> None:
+
+        def before_cursor_execute(
+            _conn: SyncConnection, _cursor: Any, statement: str, parameters: Sequence[Any], *_rest: Any
+        ) -> None:
             watcher(statement, parameters)
 
         event.listen(self.sync_engine, "before_cursor_execute", before_cursor_execute)
@@ -98,8 +104,9 @@ def built_once(statement: StatementT) -> StatementT:
     return statement.execution_options(**{BUILT_ONCE: True})
 
 
-async def fetch(db: GatedEngine | AsyncConnection, statement: Executable,
-                params: dict[str, Any] | None = None) -> Sequence[Any]:
+async def fetch(
+    db: GatedEngine | AsyncConnection, statement: Executable, params: dict[str, Any] | None = None
+) -> Sequence[Any]:
     """The rows of a statement, read with `db`: the reader engine (one pooled connection for this
     statement) or a connection already held (a transaction's)."""
     if isinstance(db, AsyncConnection):
@@ -159,5 +166,4 @@ def upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]], key:
     """INSERT ... ON CONFLICT (key) DO UPDATE of the given columns."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(rows)
-    return stmt.on_conflict_do_update(
-        index_elements=[key], set_={name: stmt.excluded[name] for name in update})
+    return stmt.on_conflict_do_update(index_elements=[key], set_={name: stmt.excluded[name] for name in update})

@@ -33,6 +33,7 @@ def migrate(database_url: str) -> tuple[str | None, str | None]:
 
 def current_revision(database_url: str) -> str | None:
     """The revision the database is at, as Alembic's version table records it (blocking)."""
+
     async def read() -> str | None:
         engine = create_engine(database_url)
         try:

@@ -9,11 +9,14 @@ from models import (
     Conversation,
     ConversationState,
     Creator,
+    CreatorSearch,
     Message,
+    MessageSearch,
     OutreachUnit,
     Product,
     SampleRequest,
     Shop,
+    ShopBlock,
     TargetCollaboration,
 )
 
@@ -29,9 +32,12 @@ collaboration_product_t = table_of(CollaborationProduct)
 collaboration_t = table_of(TargetCollaboration)
 conversation_t = table_of(Conversation)
 creator_t = table_of(Creator)
+creator_search_t = table_of(CreatorSearch)
 message_t = table_of(Message)
+message_search_t = table_of(MessageSearch)
 outreach_t = table_of(OutreachUnit)
 product_t = table_of(Product)
 sample_t = table_of(SampleRequest)
 shop_t = table_of(Shop)
+shop_block_t = table_of(ShopBlock)
 state_t = table_of(ConversationState)

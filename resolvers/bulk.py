@@ -21,14 +21,22 @@ class SendBulkMessageInput(Protocol):
     def client_batch_id(self) -> str: ...
 
 
-async def send_bulk_message(ctx: Context,
-                            input: SendBulkMessageInput) -> tuple[list[bulk.BulkOutcome], list[RuleViolation]]:
+async def send_bulk_message(
+    ctx: Context, input: SendBulkMessageInput
+) -> tuple[list[bulk.BulkOutcome], list[RuleViolation]]:
     """Per-creator outcomes; a batch-wide refusal fails every creator with it."""
     require_seller(ctx, "sendBulkMessage")
     creator_ids = [decode_id(value, "Creator", "creatorIds") for value in input.creator_ids]
-    outcomes, errors = await attempt(ctx, lambda: bulk.send_bulk(
-        ctx.app, ctx.viewer, creator_ids, message_content(ctx, input.content),
-        client_key(input.client_batch_id, "clientBatchId")))
+    outcomes, errors = await attempt(
+        ctx,
+        lambda: bulk.send_bulk(
+            ctx.app,
+            ctx.viewer,
+            creator_ids,
+            message_content(ctx, input.content),
+            client_key(input.client_batch_id, "clientBatchId"),
+        ),
+    )
     if outcomes is None:  # refused whole
         outcomes = [bulk.BulkOutcome(creator_id, error=errors[0]) for creator_id in creator_ids]
     return outcomes, errors

@@ -23,8 +23,9 @@ async def shop_collaborations(ctx: Context, shop_id: int, first: int | None, aft
     return await _own_shop_page(ctx, catalog.list_collaborations, shop_id, first, after)
 
 
-async def _own_shop_page(ctx: Context, fetch: ShopPageRead, shop_id: int, first: int | None,
-                         after: str | None) -> Page | None:
+async def _own_shop_page(
+    ctx: Context, fetch: ShopPageRead, shop_id: int, first: int | None, after: str | None
+) -> Page | None:
     size, cursor = page_size(first, 20), decode_cursor(after, cursor_int)
     if ctx.viewer.shop_id != shop_id:
         return None

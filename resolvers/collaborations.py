@@ -23,9 +23,14 @@ class CreateTargetCollaborationInput(Protocol):
     def commission_rate(self) -> Decimal: ...
 
 
-async def create_collaboration(ctx: Context,
-                               input: CreateTargetCollaborationInput) -> tuple[Row[Any] | None, list[RuleViolation]]:
+async def create_collaboration(
+    ctx: Context, input: CreateTargetCollaborationInput
+) -> tuple[Row[Any] | None, list[RuleViolation]]:
     require_seller(ctx, "createTargetCollaboration")
     product_ids = [decode_id(value, "Product", "productIds") for value in input.product_ids]
-    return await attempt(ctx, lambda: collaborations.create_collaboration(
-        ctx.app, ctx.viewer, input.name, product_ids, input.commission_rate))
+    return await attempt(
+        ctx,
+        lambda: collaborations.create_collaboration(
+            ctx.app, ctx.viewer, input.name, product_ids, input.commission_rate
+        ),
+    )

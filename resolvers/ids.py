@@ -46,8 +46,12 @@ def decode_any_id(value: str) -> tuple[str, int]:
     """(type name, primary key) of a global ID."""
     type_name, _, pk = _decode(str(value)).partition(":")
     maximum = MAX_BIG_KEY if type_name in BIG_KEY_TYPES else MAX_KEY
-    if not (type_name.isascii() and type_name.isidentifier()) or not pk.isascii() or not pk.isdigit() \
-            or int(pk) > maximum:
+    if (
+        not (type_name.isascii() and type_name.isidentifier())
+        or not pk.isascii()
+        or not pk.isdigit()
+        or int(pk) > maximum
+    ):
         raise BadUserInput(f"Malformed ID: {value!r}.")
     return type_name, int(pk)
 

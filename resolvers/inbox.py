@@ -43,12 +43,18 @@ def creator_filter(flt: CreatorFilterInput | None) -> inbox.CreatorFilter | None
     if flt.categories is not None and len(flt.categories) > inbox.MAX_CATEGORIES:
         raise BadUserInput(f"filter.categories may list at most {inbox.MAX_CATEGORIES} categories.")
     return inbox.CreatorFilter(
-        min_followers=flt.min_followers, max_followers=flt.max_followers, categories=flt.categories,
-        min_gmv=flt.min_gmv, max_gmv=flt.max_gmv, search=flt.search)
+        min_followers=flt.min_followers,
+        max_followers=flt.max_followers,
+        categories=flt.categories,
+        min_gmv=flt.min_gmv,
+        max_gmv=flt.max_gmv,
+        search=flt.search,
+    )
 
 
-async def conversations(ctx: Context, folder: str, flt: CreatorFilterInput | None, first: int | None,
-                        after: str | None) -> Page:
+async def conversations(
+    ctx: Context, folder: str, flt: CreatorFilterInput | None, first: int | None, after: str | None
+) -> Page:
     """A page of the viewer's inbox folder; the loaders are primed with its rows."""
     size = page_size(first, 20)
     cursor = decode_cursor(after, cursor_datetime, cursor_int)

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from core.viewer import Viewer
 from models.database import GatedEngine
 from models.tables import collaboration_t, creator_t, message_t, product_t, sample_t, shop_t
-from services import catalog, inbox, loaders
+from services import blocks, catalog, inbox, loaders
 from services.inbox import ConversationRecord
 
 # What a loader runs: (engine, keys) -> {key: value}.
@@ -61,8 +61,7 @@ class Loaders:
 
     @cached_property
     def sample_requests_by_conversation(self) -> DataLoader[int, list[Any]]:
-        return self._loader(lambda db, keys: loaders.rows_grouped_by(
-            db, sample_t, keys, "conversation_id"), default=[])
+        return self._loader(lambda db, keys: loaders.rows_grouped_by(db, sample_t, keys, "conversation_id"), default=[])
 
     @cached_property
     def products_by_collaboration(self) -> DataLoader[int, list[Any]]:
@@ -81,8 +80,11 @@ class Loaders:
 
     @cached_property
     def creator_blocked(self) -> DataLoader[int, bool]:
-        return self._loader(lambda db, keys: inbox.blocked_creators(db, self._viewer.shop_id, keys),
-                            default=False)
+        return self._loader(lambda db, keys: inbox.blocked_creators(db, self._viewer.shop_id, keys), default=False)
+
+    @cached_property
+    def shop_blocked(self) -> DataLoader[int, bool]:
+        return self._loader(lambda db, keys: blocks.blocked_shops(db, self._viewer.own_creator_id, keys), default=False)
 
     def _loader(self, fetch: Fetch, default: Any = None) -> DataLoader[Any, Any]:
         async def load(keys: list[Any]) -> list[Any]:

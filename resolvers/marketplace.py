@@ -24,8 +24,9 @@ def creator_cursor(order: str) -> Callable[[Row[Any]], str]:
     return lambda row: encode_cursor(marketplace.order_value(row, order), row.id)
 
 
-async def creators(ctx: Context, flt: CreatorFilterInput | None, order: str, first: int | None,
-                   after: str | None) -> Page:
+async def creators(
+    ctx: Context, flt: CreatorFilterInput | None, order: str, first: int | None, after: str | None
+) -> Page:
     require_seller(ctx, "The creator marketplace")
     size = page_size(first, 20)
     value_type = cursor_int if order == "FOLLOWERS_DESC" else cursor_decimal

@@ -52,14 +52,16 @@ def decode_message_cursor(value: str | None) -> int | None:
     return decode_node_cursor(value, "Message")
 
 
-async def read_messages(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
-                        last: int | None, before: str | None) -> Page:
+async def read_messages(
+    ctx: Context, conversation_pk: int, first: int | None, after: str | None, last: int | None, before: str | None
+) -> Page:
     """Messages of a conversation the viewer already reached (so already authorised)."""
     return await messages.list_messages(ctx.reader, conversation_pk, **messages_window(first, after, last, before))
 
 
-def messages_window(first: int | None = None, after: str | None = None, last: int | None = None,
-                    before: str | None = None) -> dict[str, int | None]:
+def messages_window(
+    first: int | None = None, after: str | None = None, last: int | None = None, before: str | None = None
+) -> dict[str, int | None]:
     """`list_messages` arguments of a messages page's arguments (BadUserInput when invalid)."""
     if (first is not None or after is not None) and (last is not None or before is not None):
         raise BadUserInput("Page with first/after or with last/before, not both.")
@@ -77,16 +79,26 @@ def message_content(ctx: Context, value: MessageContentInput) -> Content:
     if value.product_id is not None and value.product_id is not UNSET:
         return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
     assert value.collaboration_id is not None, "a oneOf input has exactly one field set"
-    return Content("COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration",
-                                                               "collaborationId"))
+    return Content(
+        "COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration", "collaborationId")
+    )
 
 
 async def send_message(ctx: Context, input: SendMessageInput) -> tuple[messages.Sent | None, list[RuleViolation]]:
     target = messages.Target(
         conversation_id=optional_id(input.conversation_id, "Conversation", "conversationId"),
         creator_id=optional_id(input.creator_id, "Creator", "creatorId"),
-        shop_id=optional_id(input.shop_id, "Shop", "shopId"))
+        shop_id=optional_id(input.shop_id, "Shop", "shopId"),
+    )
     entrance = input.entrance.value if input.entrance else None
-    return await attempt(ctx, lambda: messages.send_message(
-        ctx.app, ctx.viewer, target, message_content(ctx, input.content),
-        client_key(input.client_message_id, "clientMessageId"), entrance))
+    return await attempt(
+        ctx,
+        lambda: messages.send_message(
+            ctx.app,
+            ctx.viewer,
+            target,
+            message_content(ctx, input.content),
+            client_key(input.client_message_id, "clientMessageId"),
+            entrance,
+        ),
+    )

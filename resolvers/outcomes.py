@@ -11,9 +11,12 @@ from resolvers.context import Context
 T = TypeVar("T")
 
 
-async def attempt(ctx: Context, call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[RuleViolation]]:
-    """(result, []) or (None, [the refusal]) of a service call, within the principal's mutation rate."""
-    verdict = await ctx.app.rate_limits.take(ctx.viewer.principal, "mutation")
+async def attempt(
+    ctx: Context, call: Callable[[], Awaitable[T]], bucket: str = "mutation"
+) -> tuple[T | None, list[RuleViolation]]:
+    """(result, []) or (None, [the refusal]) of a service call, within the principal's rate (of
+    mutations, or of the `bucket` named)."""
+    verdict = await ctx.app.rate_limits.take(ctx.viewer.principal, bucket)
     if not verdict.allowed:
         error = RateLimited(verdict.retry_after)
         return None, [RuleViolation(ErrorCode.RATE_LIMITED, error.message)]

@@ -1,6 +1,5 @@
 """Sample requests: the viewer's list, a creator asking, a seller deciding."""
 
-
 from typing import Any, Protocol
 
 from sqlalchemy import Row
@@ -42,12 +41,17 @@ async def sample_requests(ctx: Context, status: str | None, first: int | None, a
 async def request_sample(ctx: Context, input: RequestSampleInput) -> tuple[Row[Any] | None, list[RuleViolation]]:
     require_creator(ctx, "requestSample")
     product_id = decode_id(input.product_id, "Product", "productId")
-    return await attempt(ctx, lambda: samples.request_sample(
-        ctx.app, ctx.viewer, product_id, input.note, client_key(input.client_request_id, "clientRequestId")))
+    return await attempt(
+        ctx,
+        lambda: samples.request_sample(
+            ctx.app, ctx.viewer, product_id, input.note, client_key(input.client_request_id, "clientRequestId")
+        ),
+    )
 
 
-async def decide_sample(ctx: Context, input: SampleRequestInput, status: str,
-                        reason: str | None = None) -> tuple[Row[Any] | None, list[RuleViolation]]:
+async def decide_sample(
+    ctx: Context, input: SampleRequestInput, status: str, reason: str | None = None
+) -> tuple[Row[Any] | None, list[RuleViolation]]:
     require_seller(ctx, "approveSampleRequest" if status == "APPROVED" else "rejectSampleRequest")
     request_id = decode_id(input.sample_request_id, "SampleRequest", "sampleRequestId")
     return await attempt(ctx, lambda: samples.decide(ctx.app, ctx.viewer, request_id, status, reason))

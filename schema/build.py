@@ -35,14 +35,20 @@ class InboxSchema(strawberry.Schema):
             classify(error)
 
     async def subscribe(  # type: ignore[override]  # any operation's stream, wider than a subscription's
-            self, query: str | None, variable_values: dict[str, Any] | None = None, context_value: Any = None,
-            root_value: Any = None, operation_name: str | None = None,
-            operation_extensions: dict[str, Any] | None = None) -> StreamResult:
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any = None,
+        root_value: Any = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> StreamResult:
         """Any operation, streamed. strawberry's legacy `graphql-ws` handler is the only caller, and
         that protocol's `start` carries queries and mutations too: they run as over
         graphql-transport-ws (one result, then `complete`) instead of failing as "not allowed"."""
-        return await self.stream(query, variable_values, context_value, root_value, operation_name,
-                                 operation_extensions)
+        return await self.stream(
+            query, variable_values, context_value, root_value, operation_name, operation_extensions
+        )
 
     async def stream(self, *args: Any, **kwargs: Any) -> StreamResult:
         """strawberry's result stream (subscriptions, over both WebSocket protocols), ending after a
@@ -74,18 +80,27 @@ def quiet(context_class: type[Executor]) -> type[Executor]:
 
 
 @lru_cache(maxsize=8)
-def build_schema(limits: Limits = Limits(), production: bool = False, *, query: type = Query,
-                 execution_context_class: type[Executor] = StrawberryGraphQLCoreExecutionContext,
-                 name_converter: type[NameConverter] = NameConverter,
-                 pipeline: type[Pipeline] = OperationPipeline) -> InboxSchema:
+def build_schema(
+    limits: Limits = Limits(),
+    production: bool = False,
+    *,
+    query: type = Query,
+    execution_context_class: type[Executor] = StrawberryGraphQLCoreExecutionContext,
+    name_converter: type[NameConverter] = NameConverter,
+    pipeline: type[Pipeline] = OperationPipeline,
+) -> InboxSchema:
     """The schema with its limits; production also hides introspection and every suggestion."""
     rules = validation_rules(limits, production)
     built = InboxSchema(
-        query=query, mutation=Mutation, subscription=Subscription,
-        config=StrawberryConfig(disable_field_suggestions=production, name_converter=name_converter(),
-                                scalar_map={Decimal: DECIMAL}),
+        query=query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(
+            disable_field_suggestions=production, name_converter=name_converter(), scalar_map={Decimal: DECIMAL}
+        ),
         execution_context_class=quiet(execution_context_class) if production else execution_context_class,
-        extensions=[pipeline.configured(limits, rules, production)])
+        extensions=[pipeline.configured(limits, rules, production)],
+    )
     guard_inputs(built._schema)  # graphql-core's schema: strawberry has no public accessor
     return built
 

@@ -46,10 +46,17 @@ class BulkMutation:
     async def send_bulk_message(self, info: Info[Context, None], input: SendBulkMessageInput) -> SendBulkMessagePayload:
         outcomes, errors = await bulk_resolvers.send_bulk_message(info.context, input)
         viewer = info.context.viewer
-        results = [BulkSendResult(
-            creator_id=encode_id("Creator", outcome.creator_id),
-            message=Message.from_row(outcome.message, viewer) if outcome.message else None,
-            user_errors=user_errors([outcome.error] if outcome.error else [])) for outcome in outcomes]
+        results = [
+            BulkSendResult(
+                creator_id=encode_id("Creator", outcome.creator_id),
+                message=Message.from_row(outcome.message, viewer, outcome.read_by_other_side)
+                if outcome.message
+                else None,
+                user_errors=user_errors([outcome.error] if outcome.error else []),
+            )
+            for outcome in outcomes
+        ]
         sent = sum(1 for outcome in outcomes if outcome.message)
-        return SendBulkMessagePayload(results=results, sent_count=sent, failed_count=len(outcomes) - sent,
-                                      user_errors=user_errors(errors))
+        return SendBulkMessagePayload(
+            results=results, sent_count=sent, failed_count=len(outcomes) - sent, user_errors=user_errors(errors)
+        )

@@ -36,9 +36,15 @@ class TargetCollaboration(Node):
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "TargetCollaboration":
-        return cls(id=encode_id("TargetCollaboration", row.id), pk=row.id, shop_id=row.shop_id, name=row.name,
-                   commission_rate=row.commission_rate, status=TargetCollaborationStatus(row.status),
-                   created_at=row.created_at)
+        return cls(
+            id=encode_id("TargetCollaboration", row.id),
+            pk=row.id,
+            shop_id=row.shop_id,
+            name=row.name,
+            commission_rate=row.commission_rate,
+            status=TargetCollaborationStatus(row.status),
+            created_at=row.created_at,
+        )
 
     @strawberry.field
     async def products(self, info: Info[Context, None]) -> list[Product]:
@@ -66,8 +72,10 @@ class TargetCollaborationPayload(Refusable):
 @strawberry.type
 class CollaborationMutation:
     @strawberry.mutation
-    async def create_target_collaboration(self, info: Info[Context, None],
-                                          input: CreateTargetCollaborationInput) -> TargetCollaborationPayload:
+    async def create_target_collaboration(
+        self, info: Info[Context, None], input: CreateTargetCollaborationInput
+    ) -> TargetCollaborationPayload:
         row, errors = await collaborations_resolvers.create_collaboration(info.context, input)
-        return TargetCollaborationPayload(collaboration=TargetCollaboration.from_row(row) if row else None,
-                                          user_errors=user_errors(errors))
+        return TargetCollaborationPayload(
+            collaboration=TargetCollaboration.from_row(row) if row else None, user_errors=user_errors(errors)
+        )

@@ -45,12 +45,14 @@ class ConversationEntrance(Enum):
     CREATOR_INITIATED = "CREATOR_INITIATED"
 
 
-@strawberry.enum(description="""Inbox folders, always from the viewer's side:
+@strawberry.enum(
+    description="""Inbox folders, always from the viewer's side:
 ALL: every conversation the viewer has not archived.
 UNREAD: not archived, with at least one message from the other side newer than the viewer's read position.
 UNREPLIED: not archived, and the newest message is from the other side.
 STARRED: starred by the viewer (archived or not).
-ARCHIVED: archived by the viewer. A new message from the other side moves a conversation back out of ARCHIVED.""")
+ARCHIVED: archived by the viewer. A new message from the other side moves a conversation back out of ARCHIVED."""
+)
 class InboxFolder(Enum):
     ALL = "ALL"
     UNREAD = "UNREAD"
@@ -65,8 +67,10 @@ class CreatorOrder(Enum):
     GMV_DESC = "GMV_DESC"
 
 
-@strawberry.enum(description="SYSTEM messages (notices) show in the chat and as lastMessage, "
-                             "but never count as unread and are ignored by UNREPLIED.")
+@strawberry.enum(
+    description="SYSTEM messages (notices) show in the chat and as lastMessage, "
+    "but never count as unread and are ignored by UNREPLIED."
+)
 class SenderRole(Enum):
     SELLER = "SELLER"
     CREATOR = "CREATOR"
@@ -77,6 +81,10 @@ class SenderRole(Enum):
 class SystemNoticeCode(Enum):
     CREATOR_BLOCKED = "CREATOR_BLOCKED"
     CREATOR_UNBLOCKED = "CREATOR_UNBLOCKED"
+    SHOP_BLOCKED = strawberry.enum_value(
+        "SHOP_BLOCKED", description="The creator blocked the shop; the shop's sellers see it."
+    )
+    SHOP_UNBLOCKED = "SHOP_UNBLOCKED"
     SAMPLE_APPROVED = "SAMPLE_APPROVED"
     SAMPLE_REJECTED = "SAMPLE_REJECTED"
 
@@ -91,4 +99,5 @@ class SampleRequestStatus(Enum):
 # The contract's ErrorCode: the codes a business refusal carries (core/errors.py lists every code).
 # mypy types Enum's functional form with a computed member list as a member, not as a class.
 ErrorCode = strawberry.enum(  # type: ignore[call-overload]
-    Enum("ErrorCode", [(code.name, code.value) for code in USER_ERROR_CODES]))
+    Enum("ErrorCode", [(code.name, code.value) for code in USER_ERROR_CODES])
+)

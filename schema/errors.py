@@ -20,9 +20,17 @@ from models.availability import is_unavailable
 log = logging.getLogger("inbox.errors")
 
 # graphql-core's wording for a value that does not fit its type, in a literal or a variable.
-VALUE_ERROR_MARKERS = ("Expected value of type", "does not exist in", "cannot represent", "got invalid value",
-                       "of required type", "was not provided", "must specify exactly one key",
-                       "must be non-null", "Expected type")
+VALUE_ERROR_MARKERS = (
+    "Expected value of type",
+    "does not exist in",
+    "cannot represent",
+    "got invalid value",
+    "of required type",
+    "was not provided",
+    "must specify exactly one key",
+    "must be non-null",
+    "Expected type",
+)
 
 # strawberry's depth and alias rules and graphql-core's token cap report without a code.
 TOO_COMPLEX_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "Document contains more than")

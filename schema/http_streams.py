@@ -56,8 +56,10 @@ class MultipartSubscriptions(MultipartSubscriptionTransport):
         return "--\r\n"
 
 
-TRANSPORTS: dict[str, type[HTTPStreamTransport]] = {GRAPHQL_SSE_PROTOCOL: EventStreams,
-                                                    MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions}
+TRANSPORTS: dict[str, type[HTTPStreamTransport]] = {
+    GRAPHQL_SSE_PROTOCOL: EventStreams,
+    MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptions,
+}
 
 
 async def until_expiry(results: AsyncGenerator[Any, None], expires_at: float) -> AsyncGenerator[Any, None]:
@@ -82,8 +84,13 @@ async def until_expiry(results: AsyncGenerator[Any, None], expires_at: float) ->
         await results.aclose()
 
 
-async def write_stream(request: web.Request, stream: Callable[[], AsyncGenerator[str, None]], status: int,
-                       headers: Mapping[str, str], writing: set[asyncio.Task[Any]]) -> web.StreamResponse:
+async def write_stream(
+    request: web.Request,
+    stream: Callable[[], AsyncGenerator[str, None]],
+    status: int,
+    headers: Mapping[str, str],
+    writing: set[asyncio.Task[Any]],
+) -> web.StreamResponse:
     """Write a stream's chunks as they come (strawberry's aiohttp writer, closing the stream itself), as
     one of the `writing` tasks that `end_streams` ends. aiohttp notices a client that left only when a
     write fails, at the next heartbeat at the latest; the stream then ends, giving back its subscription."""

@@ -24,8 +24,12 @@ _GRAPHQL_JSON_TYPES = frozenset({GRAPHQL_RESPONSE, "application/graphql+json"})
 _STREAM_TYPES = frozenset({"text/event-stream", "multipart/mixed"})
 # A request error's status in application/graphql-response+json by its code; other codes answer 400.
 REQUEST_ERROR_STATUS: dict[str | None, int] = {
-    ErrorCode.UNAUTHENTICATED: 401, ErrorCode.SHOP_INACTIVE: 403, ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.INTERNAL_SERVER_ERROR: 500, ErrorCode.SERVICE_UNAVAILABLE: 503}
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.SHOP_INACTIVE: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_SERVER_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+}
 # While the database is unreachable: a restart usually takes a few seconds, and the pool reconnects
 # by itself once it is back. WebSockets close with 1013 (try again later) instead.
 RETRY_AFTER_SECONDS = 2

@@ -1,6 +1,5 @@
 """The viewer, the inbox (folders, creator filter) and its counts."""
 
-
 import strawberry
 from strawberry.types import Info
 
@@ -49,14 +48,25 @@ class InboxQuery:
         return Viewer(role=ViewerRole(info.context.viewer.role))
 
     @strawberry.field(description="The viewer's inbox. first is at most 100.")
-    async def conversations(self, info: Info[Context, None], folder: InboxFolder | None = InboxFolder.ALL,
-                            filter: CreatorFilter | None = None, first: int | None = 20,
-                            after: Cursor = None) -> Connection[Conversation]:
+    async def conversations(
+        self,
+        info: Info[Context, None],
+        folder: InboxFolder | None = InboxFolder.ALL,
+        filter: CreatorFilter | None = None,
+        first: int | None = 20,
+        after: Cursor = None,
+    ) -> Connection[Conversation]:
         page = await inbox_resolvers.conversations(
-            info.context, (folder or InboxFolder.ALL).value, filter, first, after)
+            info.context, (folder or InboxFolder.ALL).value, filter, first, after
+        )
         viewer = info.context.viewer
-        return build_connection(page.rows, lambda row: Conversation.from_row(row, viewer),
-                                inbox_resolvers.conversation_cursor, page.has_next, page.has_previous)
+        return build_connection(
+            page.rows,
+            lambda row: Conversation.from_row(row, viewer),
+            inbox_resolvers.conversation_cursor,
+            page.has_next,
+            page.has_previous,
+        )
 
     @strawberry.field
     async def inbox_counts(self, info: Info[Context, None]) -> InboxCounts:

@@ -125,8 +125,11 @@ def _payload_class(graphql_type: GraphQLOutputType) -> type[RefusingPayload]:
 
 
 def _arguments_check(coordinate: str, arguments: dict[str, GraphQLArgument]) -> Check | None:
-    checks = {name: check for name, argument in arguments.items()
-              if (check := _holder_check(f"{coordinate}({name}:)", argument)) is not None}
+    checks = {
+        name: check
+        for name, argument in arguments.items()
+        if (check := _holder_check(f"{coordinate}({name}:)", argument)) is not None
+    }
     return _mapping_check(checks) if checks else None
 
 
@@ -144,8 +147,11 @@ def _value_check(coordinate: str, type_: GraphQLInputType, kind: TextKind | None
         item = _value_check(coordinate, type_.of_type, kind)
         return _list_check(item) if item is not None else None
     if isinstance(type_, GraphQLInputObjectType):
-        checks = {name: check for name, field in type_.fields.items()
-                  if (check := _holder_check(f"{type_.name}.{name}", field)) is not None}
+        checks = {
+            name: check
+            for name, field in type_.fields.items()
+            if (check := _holder_check(f"{type_.name}.{name}", field)) is not None
+        }
         return _mapping_check(checks) if checks else None
     if isinstance(type_, GraphQLScalarType) and type_.name in STRING_SCALARS:
         if kind is None:

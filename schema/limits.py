@@ -135,8 +135,12 @@ class _FormulaBuilder:
         self.schema = schema
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
-    def selections(self, selection_set: SelectionSetNode | None, parent_type: GraphQLNamedType | None,
-                   seen: frozenset[str] = frozenset()) -> CostFormula:
+    def selections(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent_type: GraphQLNamedType | None,
+        seen: frozenset[str] = frozenset(),
+    ) -> CostFormula:
         total = NOTHING
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
@@ -167,8 +171,9 @@ class _FormulaBuilder:
             return children  # an edge is a wrapper: its node is the object that costs
         return CostFormula(1) + children
 
-    def connection(self, node: FieldNode, definition: GraphQLField, field_type: GraphQLNamedType,
-                   seen: frozenset[str]) -> Connection:
+    def connection(
+        self, node: FieldNode, definition: GraphQLField, field_type: GraphQLNamedType, seen: frozenset[str]
+    ) -> Connection:
         per_node = once = NOTHING
         for selection in node.selection_set.selections if node.selection_set else ():
             cost = self.selections(SelectionSetNode(selections=(selection,)), field_type, seen)
@@ -191,8 +196,7 @@ class OperationCost:
         they do not coerce (execution then refuses the operation before anything runs)."""
         if not self.page_variables:
             return self.formula.cost({})
-        coerced = get_variable_values(schema, self.page_variables, variables or {},
-                                      hide_suggestions=hide_suggestions)
+        coerced = get_variable_values(schema, self.page_variables, variables or {}, hide_suggestions=hide_suggestions)
         if isinstance(coerced, list):
             return None
         return self.formula.cost(coerced.coerced)
@@ -218,7 +222,9 @@ def refuse_if_too_costly(cost: int, max_cost: int) -> None:
     if cost > max_cost:
         raise GraphQLError(
             f"The query's cost is {cost}, above the maximum of {max_cost}; ask for smaller pages or "
-            "fewer nested connections.", extensions={"code": TOO_COMPLEX, "cost": cost})
+            "fewer nested connections.",
+            extensions={"code": TOO_COMPLEX, "cost": cost},
+        )
 
 
 def validation_rules(limits: Limits, production: bool) -> tuple[type[ASTValidationRule], ...]:

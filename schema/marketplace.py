@@ -36,9 +36,17 @@ class Creator(Node):
 
     @classmethod
     def from_row(cls, row: Row[Any] | CreatorRecord) -> "Creator":
-        return cls(id=encode_id("Creator", row.id), pk=row.id, platform_id=row.platform_id, handle=row.handle,
-                   display_name=row.display_name, avatar_url=row.avatar_url, follower_count=row.follower_count,
-                   main_category=row.main_category, gmv_30d=row.gmv_30d)
+        return cls(
+            id=encode_id("Creator", row.id),
+            pk=row.id,
+            platform_id=row.platform_id,
+            handle=row.handle,
+            display_name=row.display_name,
+            avatar_url=row.avatar_url,
+            follower_count=row.follower_count,
+            main_category=row.main_category,
+            gmv_30d=row.gmv_30d,
+        )
 
     @strawberry.field(description="The viewer shop's conversation with this creator, if one exists (seller viewers).")
     async def conversation(self, info: Info[Context, None]) -> ConversationRef | None:
@@ -56,30 +64,44 @@ class Creator(Node):
         return await info.context.loaders.creator_blocked.load(self.pk)
 
 
-@strawberry.input(description=("Filters on the creator side of a conversation or on the creator marketplace. "
-                               "For seller viewers only. Bounds are inclusive."))
+@strawberry.input(
+    description=(
+        "Filters on the creator side of a conversation or on the creator marketplace. "
+        "For seller viewers only. Bounds are inclusive."
+    )
+)
 class CreatorFilter:
     min_followers: int | None = None
     max_followers: int | None = None
     categories: list[str] | None = text_field(
-        text.CATEGORY, default=None, each=True,
-        description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.")
+        text.CATEGORY,
+        default=None,
+        each=True,
+        description=f"Main categories to match (any of them), at most {MAX_CATEGORIES}.",
+    )
     min_gmv: Decimal | None = strawberry.field(default=None, description="Sales performance bounds on gmv30d.")
     max_gmv: Decimal | None = None
     search: str | None = text_field(
-        text.SEARCH, default=None, description="Case-insensitive substring of the handle or the display name.")
+        text.SEARCH, default=None, description="Case-insensitive substring of the handle or the display name."
+    )
 
 
 @strawberry.type
 class MarketplaceQuery:
     @strawberry.field(description="The Find creators marketplace (seller viewers).")
-    async def creators(self, info: Info[Context, None], filter: CreatorFilter | None = None,
-                       order_by: CreatorOrder | None = CreatorOrder.FOLLOWERS_DESC, first: int | None = 20,
-                       after: Cursor = None) -> Connection[Creator]:
+    async def creators(
+        self,
+        info: Info[Context, None],
+        filter: CreatorFilter | None = None,
+        order_by: CreatorOrder | None = CreatorOrder.FOLLOWERS_DESC,
+        first: int | None = 20,
+        after: Cursor = None,
+    ) -> Connection[Creator]:
         order = (order_by or CreatorOrder.FOLLOWERS_DESC).value
         page = await marketplace_resolvers.creators(info.context, filter, order, first, after)
-        return build_connection(page.rows, Creator.from_row, marketplace_resolvers.creator_cursor(order),
-                                page.has_next, page.has_previous)
+        return build_connection(
+            page.rows, Creator.from_row, marketplace_resolvers.creator_cursor(order), page.has_next, page.has_previous
+        )
 
     @strawberry.field
     async def creator(self, info: Info[Context, None], id: NodeId) -> Creator | None:

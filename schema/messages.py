@@ -60,8 +60,10 @@ class CollaborationInvite:
         return TargetCollaboration.from_row(row)
 
 
-@strawberry.type(description="A sample request shown as a card in the chat, sent by the creator (it counts as "
-                             "the creator's message); the seller approves or rejects it from there.")
+@strawberry.type(
+    description="A sample request shown as a card in the chat, sent by the creator (it counts as "
+    "the creator's message); the seller approves or rejects it from there."
+)
 class SampleRequestCard:
     sample_request_id: strawberry.Private[int]
 
@@ -78,7 +80,8 @@ class SystemNotice:
 
 MessageContent = Annotated[
     TextContent | ProductCard | CollaborationInvite | SampleRequestCard | SystemNotice,
-    strawberry.union("MessageContent")]
+    strawberry.union("MessageContent"),
+]
 
 
 def content_of(row: Any) -> MessageContent:
@@ -101,19 +104,39 @@ class Message(Node):
     sender_role: SenderRole
     is_mine: bool = strawberry.field(description="True when the viewer's side sent it.")
     content: MessageContent
-    client_message_id: str | None = strawberry.field(description=(
-        "The sender's idempotency key; a retry with the same key returns the first message instead of a "
-        "duplicate. Shown to the sender only."))
+    client_message_id: str | None = strawberry.field(
+        description=(
+            "The sender's idempotency key; a retry with the same key returns the first message instead of a "
+            "duplicate. Shown to the sender only."
+        )
+    )
     created_at: datetime
+    is_read_by_other_side: bool | None = strawberry.field(
+        description=(
+            "Read receipt, for the viewer's own messages: true once the other side's read position is at or past it. "
+            "Null for every other message."
+        )
+    )
     pk: strawberry.Private[int]
     conversation_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: Row[Any] | MessageRecord, viewer: Viewer) -> "Message":
+    def from_row(cls, row: Row[Any] | MessageRecord, viewer: Viewer, read_by_other_side: bool) -> "Message":
+        """`read_by_other_side`: whether the other side's read position is at or past the row, as
+        the caller read it with the row (a plain field: no statement per message); shown for the
+        viewer's own messages only."""
         mine = row.sender_role == viewer.side
-        return cls(id=encode_id("Message", row.id), pk=row.id, conversation_id=row.conversation_id,
-                   sender_role=_sender_role(row.sender_role), is_mine=mine, content=content_of(row),
-                   client_message_id=row.client_message_id if mine else None, created_at=row.created_at)
+        return cls(
+            id=encode_id("Message", row.id),
+            pk=row.id,
+            conversation_id=row.conversation_id,
+            sender_role=_sender_role(row.sender_role),
+            is_mine=mine,
+            content=content_of(row),
+            client_message_id=row.client_message_id if mine else None,
+            created_at=row.created_at,
+            is_read_by_other_side=read_by_other_side if mine else None,
+        )
 
     @strawberry.field
     async def conversation(self, info: Info[Context, None]) -> ConversationRef:
@@ -124,16 +147,26 @@ class Message(Node):
         return Conversation.from_row(row, info.context.viewer)
 
 
-def message_connection(page: Page, viewer: Viewer) -> Connection[Message]:
-    """A page of messages; a message's cursor is its ID (one encoding per message, not two)."""
-    return node_id_connection([Message.from_row(row, viewer) for row in page.rows], page.has_next, page.has_previous)
+def message_connection(page: Page, viewer: Viewer, other_read: int) -> Connection[Message]:
+    """A page of messages of one conversation whose other side read up to `other_read`; a message's
+    cursor is its ID (one encoding per message, not two)."""
+    return node_id_connection(
+        [Message.from_row(row, viewer, row.id <= other_read) for row in page.rows], page.has_next, page.has_previous
+    )
 
 
-async def read_message_connection(ctx: Context, conversation_pk: int, first: int | None, after: str | None,
-                                  last: int | None, before: str | None) -> Connection[Message]:
+async def read_message_connection(
+    ctx: Context,
+    conversation_pk: int,
+    other_read: int,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection[Message]:
     """A page of a conversation's messages, read now."""
     page = await messages_resolvers.read_messages(ctx, conversation_pk, first, after, last, before)
-    return message_connection(page, ctx.viewer)
+    return message_connection(page, ctx.viewer, other_read)
 
 
 @strawberry.input(one_of=True, description="Exactly one field is set.")
@@ -181,5 +214,8 @@ class MessageMutation:
         sent, errors = await messages_resolvers.send_message(info.context, input)
         if sent is None:
             return SendMessagePayload(message=None, user_errors=user_errors(errors))
-        return SendMessagePayload(message=Message.from_row(sent.message, info.context.viewer),
-                                  conversation_id=sent.conversation_id, user_errors=[])
+        return SendMessagePayload(
+            message=Message.from_row(sent.message, info.context.viewer, sent.read_by_other_side),
+            conversation_id=sent.conversation_id,
+            user_errors=[],
+        )

@@ -6,11 +6,19 @@ from schema.blocks import BlockMutation
 from schema.bulk import BulkMutation
 from schema.collaborations import CollaborationMutation
 from schema.conversations import ConversationMutation
+from schema.live import LiveMutation
 from schema.messages import MessageMutation
 from schema.samples import SampleMutation
 
 
 @strawberry.type
-class Mutation(ConversationMutation, MessageMutation, BulkMutation, BlockMutation, SampleMutation,
-               CollaborationMutation):
+class Mutation(
+    ConversationMutation,
+    MessageMutation,
+    BulkMutation,
+    BlockMutation,
+    SampleMutation,
+    CollaborationMutation,
+    LiveMutation,
+):
     """Fields come from the bases; the schema lists them base by base, left to right."""

@@ -6,7 +6,6 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from core.viewer import Viewer
 from resolvers import nodes as nodes_resolvers
 from resolvers.context import Context
 from schema.catalog import Product, Shop
@@ -18,18 +17,25 @@ from schema.messages import Message
 from schema.relay import Node
 from schema.samples import SampleRequest
 
-# Each node type's `from_row`; rows come from the loaders (resolvers/nodes.py).
-_FROM_ROW_FOR_VIEWER: dict[str, Callable[[Any, Viewer], Node]] = {
-    "Conversation": Conversation.from_row, "Message": Message.from_row}
+# The `from_row` of each node type that reads no viewer; rows come from the loaders (resolvers/nodes.py).
 _FROM_ROW: dict[str, Callable[[Any], Node]] = {
-    "Shop": Shop.from_row, "Creator": Creator.from_row, "Product": Product.from_row,
-    "SampleRequest": SampleRequest.from_row, "TargetCollaboration": TargetCollaboration.from_row}
+    "Shop": Shop.from_row,
+    "Creator": Creator.from_row,
+    "Product": Product.from_row,
+    "SampleRequest": SampleRequest.from_row,
+    "TargetCollaboration": TargetCollaboration.from_row,
+}
 
 
-def node_of(type_name: str, row: Any, viewer: Viewer) -> Node:
+async def node_of(ctx: Context, type_name: str, row: Any) -> Node:
     """The GraphQL object of a row of the given node type."""
-    if type_name in _FROM_ROW_FOR_VIEWER:
-        return _FROM_ROW_FOR_VIEWER[type_name](row, viewer)
+    if type_name == "Conversation":
+        return Conversation.from_row(row, ctx.viewer)
+    if type_name == "Message":
+        # The access check loaded the conversation: its other side's read position costs no statement.
+        conversation = await ctx.loaders.conversation_by_id.load(row.conversation_id)
+        assert conversation is not None, "resolvers.nodes returns a message only in a conversation the viewer sees"
+        return Message.from_row(row, ctx.viewer, row.id <= conversation.other_last_read_message_id)
     return _FROM_ROW[type_name](row)
 
 
@@ -38,4 +44,4 @@ class NodeQuery:
     @strawberry.field
     async def node(self, info: Info[Context, None], id: NodeId) -> Node | None:
         found = await nodes_resolvers.node(info.context, id)
-        return node_of(*found, info.context.viewer) if found else None
+        return await node_of(info.context, *found) if found else None

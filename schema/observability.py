@@ -37,17 +37,31 @@ class Observation:
         outcome = (errors[0].extensions or {}).get("code", "error") if errors else "ok"
         name = (execution.operation_name or ANONYMOUS)[:NAME_LENGTH]
         statements = self._counter[0]
-        context.app.metrics.observe_operation(name if _names_an_operation(execution) else OTHER, kind, outcome,
-                                              elapsed, statements)
-        log.info(orjson.dumps({
-            "event": "operation", "request_id": context.request_id, "principal": context.principal,
-            "operation": name, "type": kind, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2),
-            "sql_statements": statements}).decode())
+        context.app.metrics.observe_operation(
+            name if _names_an_operation(execution) else OTHER, kind, outcome, elapsed, statements
+        )
+        log.info(
+            orjson.dumps(
+                {
+                    "event": "operation",
+                    "request_id": context.request_id,
+                    "principal": context.principal,
+                    "operation": name,
+                    "type": kind,
+                    "outcome": outcome,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "sql_statements": statements,
+                }
+            ).decode()
+        )
 
 
 def _names_an_operation(execution: ExecutionContext) -> bool:
     """The document parsed and validated, and its operation is the one the name (if any) names: a
     document that failed can carry any name, so its name labels no metric."""
     document = execution.graphql_document
-    return (document is not None and not execution.pre_execution_errors
-            and get_operation_ast(document, execution.operation_name) is not None)
+    return (
+        document is not None
+        and not execution.pre_execution_errors
+        and get_operation_ast(document, execution.operation_name) is not None
+    )

@@ -10,11 +10,14 @@ from resolvers.context import Context
 from services.outreach import Quota
 
 
-@strawberry.type(description=(
-    "The shop's weekly outreach allowance. Each creator that the shop reaches for the first time in a week\n"
-    "(a first message in a new conversation, a bulk message or a targeted collaboration invite) uses one unit;\n"
-    "the same creator counts once a week. The limit comes from the shop's affiliate GMV over the last 30 days.\n"
-    "Weeks start Monday 00:00 UTC."))
+@strawberry.type(
+    description=(
+        "The shop's weekly outreach allowance. Each creator that the shop reaches for the first time in a week\n"
+        "(a first message in a new conversation, a bulk message or a targeted collaboration invite) uses one unit;\n"
+        "the same creator counts once a week. The limit comes from the shop's affiliate GMV over the last 30 days.\n"
+        "Weeks start Monday 00:00 UTC."
+    )
+)
 class OutreachQuota:
     weekly_limit: int
     used: int
@@ -24,8 +27,13 @@ class OutreachQuota:
 
     @classmethod
     def from_quota(cls, quota: Quota) -> "OutreachQuota":
-        return cls(weekly_limit=quota.weekly_limit, used=quota.used, remaining=quota.remaining,
-                   period_start=quota.period_start, resets_at=quota.resets_at)
+        return cls(
+            weekly_limit=quota.weekly_limit,
+            used=quota.used,
+            remaining=quota.remaining,
+            period_start=quota.period_start,
+            resets_at=quota.resets_at,
+        )
 
 
 @strawberry.type

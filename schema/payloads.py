@@ -13,7 +13,8 @@ class UserError:
     code: ErrorCode
     message: str
     field: list[str] | None = strawberry.field(
-        description='Path to the input field at fault, if any, e.g. ["input", "content", "text"].')
+        description='Path to the input field at fault, if any, e.g. ["input", "content", "text"].'
+    )
 
     @classmethod
     def from_violation(cls, error: RuleViolation) -> "UserError":

@@ -42,8 +42,7 @@ def names_persisted_query(extensions: object) -> TypeGuard[dict[str, Any]]:
     return type(extensions) is dict and EXTENSION in extensions
 
 
-async def resolve(persisted: PersistedQueries, query: Q,
-                  extensions: dict[str, Any]) -> tuple[Q | str, dict[str, Any]]:
+async def resolve(persisted: PersistedQueries, query: Q, extensions: dict[str, Any]) -> tuple[Q | str, dict[str, Any]]:
     """The query an HTTP request naming a persisted query runs, and the extensions to run it with:
     without `persistedQuery` when the text came from the server, so that the pipeline does not
     register it again."""
@@ -67,8 +66,9 @@ def _hash(persisted_query: object) -> str:
         raise PersistedQueryError("Unsupported persisted query version", ErrorCode.BAD_REQUEST)
     query_hash = persisted_query.get("sha256Hash")
     if type(query_hash) is not str or not HASH.fullmatch(query_hash):
-        raise PersistedQueryError("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex",
-                                  ErrorCode.BAD_REQUEST)
+        raise PersistedQueryError(
+            "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex", ErrorCode.BAD_REQUEST
+        )
     return query_hash.lower()
 
 

@@ -35,8 +35,9 @@ def graphql_schema(context: ExecutionContext) -> GraphQLSchema:
     return context.schema._schema
 
 
-def validation_errors(schema: GraphQLSchema, document: DocumentNode, rules: Rules,
-                      hide_suggestions: bool) -> list[GraphQLError]:
+def validation_errors(
+    schema: GraphQLSchema, document: DocumentNode, rules: Rules, hide_suggestions: bool
+) -> list[GraphQLError]:
     """The document's validation errors, as strawberry's validation finds them, with or without
     "Did you mean" suggestions."""
     return validate(schema, document, (*rules, *STRAWBERRY_RULES), hide_suggestions=hide_suggestions)
@@ -95,8 +96,9 @@ class OperationPipeline(Pipeline):
             assert context.graphql_document is not None, "validation follows parsing"
             # strawberry's own validation keeps every suggestion but the field names': validated here,
             # strawberry skips validating again.
-            context.pre_execution_errors = validation_errors(graphql_schema(context), context.graphql_document,
-                                                             self.rules, hide_suggestions=True)
+            context.pre_execution_errors = validation_errors(
+                graphql_schema(context), context.graphql_document, self.rules, hide_suggestions=True
+            )
         yield
         await self.admit()
 

@@ -8,8 +8,9 @@ from schema.marketplace import MarketplaceQuery
 from schema.nodes import NodeQuery
 from schema.outreach import OutreachQuery
 from schema.samples import SampleQuery
+from schema.search import SearchQuery
 
 
 @strawberry.type
-class Query(InboxQuery, NodeQuery, ConversationQuery, MarketplaceQuery, OutreachQuery, SampleQuery):
+class Query(InboxQuery, NodeQuery, ConversationQuery, MarketplaceQuery, OutreachQuery, SampleQuery, SearchQuery):
     """Fields come from the bases; the schema lists them base by base, left to right."""

@@ -39,8 +39,13 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
-def build_connection(rows: Iterable[R], to_node: Callable[[R], T], cursor_of: Callable[[R], str],
-                     has_next: bool, has_previous: bool = False) -> Connection[T]:
+def build_connection(
+    rows: Iterable[R],
+    to_node: Callable[[R], T],
+    cursor_of: Callable[[R], str],
+    has_next: bool,
+    has_previous: bool = False,
+) -> Connection[T]:
     """A connection over `rows`, each turned into a node and given its cursor."""
     return _connection([Edge(cursor=cursor_of(row), node=to_node(row)) for row in rows], has_next, has_previous)
 
@@ -51,10 +56,15 @@ def node_id_connection(nodes: Iterable[N], has_next: bool, has_previous: bool = 
 
 
 def _connection(edges: list[Edge[T]], has_next: bool, has_previous: bool) -> Connection[T]:
-    return Connection(edges=edges, page_info=PageInfo(
-        has_next_page=has_next, has_previous_page=has_previous,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None))
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 def empty_connection() -> Connection[Any]:

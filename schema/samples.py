@@ -41,10 +41,19 @@ class SampleRequest(Node):
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> "SampleRequest":
-        return cls(id=encode_id("SampleRequest", row.id), pk=row.id, shop_id=row.shop_id,
-                   creator_id=row.creator_id, product_id=row.product_id, conversation_id=row.conversation_id,
-                   status=SampleRequestStatus(row.status), note=row.note, reject_reason=row.reject_reason,
-                   created_at=row.created_at, decided_at=row.decided_at)
+        return cls(
+            id=encode_id("SampleRequest", row.id),
+            pk=row.id,
+            shop_id=row.shop_id,
+            creator_id=row.creator_id,
+            product_id=row.product_id,
+            conversation_id=row.conversation_id,
+            status=SampleRequestStatus(row.status),
+            note=row.note,
+            reject_reason=row.reject_reason,
+            created_at=row.created_at,
+            decided_at=row.decided_at,
+        )
 
     @strawberry.field
     async def shop(self, info: Info[Context, None]) -> Shop:
@@ -60,7 +69,8 @@ class SampleRequest(Node):
 
     @strawberry.field
     async def conversation(
-            self, info: Info[Context, None]) -> Annotated["Conversation", strawberry.lazy("schema.conversations")]:
+        self, info: Info[Context, None]
+    ) -> Annotated["Conversation", strawberry.lazy("schema.conversations")]:
         from schema.conversations import Conversation
 
         row = await info.context.loaders.conversation_by_id.load(self.conversation_id)
@@ -95,31 +105,40 @@ class SampleRequestPayload(Refusable):
 @strawberry.type
 class SampleQuery:
     @strawberry.field
-    async def sample_requests(self, info: Info[Context, None], status: SampleRequestStatus | None = None,
-                              first: int | None = 20, after: Cursor = None) -> Connection[SampleRequest]:
+    async def sample_requests(
+        self,
+        info: Info[Context, None],
+        status: SampleRequestStatus | None = None,
+        first: int | None = 20,
+        after: Cursor = None,
+    ) -> Connection[SampleRequest]:
         page = await samples_resolvers.sample_requests(info.context, status.value if status else None, first, after)
         return build_connection(page.rows, SampleRequest.from_row, id_cursor, page.has_next, page.has_previous)
 
 
 @strawberry.type
 class SampleMutation:
-    @strawberry.mutation(description="Creators: ask the shop for a product sample; a SampleRequestCard appears "
-                                     "in the conversation.")
+    @strawberry.mutation(
+        description="Creators: ask the shop for a product sample; a SampleRequestCard appears in the conversation."
+    )
     async def request_sample(self, info: Info[Context, None], input: RequestSampleInput) -> SampleRequestPayload:
         return _sample_payload(await samples_resolvers.request_sample(info.context, input))
 
     @strawberry.mutation
-    async def approve_sample_request(self, info: Info[Context, None],
-                                     input: ApproveSampleRequestInput) -> SampleRequestPayload:
+    async def approve_sample_request(
+        self, info: Info[Context, None], input: ApproveSampleRequestInput
+    ) -> SampleRequestPayload:
         return _sample_payload(await samples_resolvers.decide_sample(info.context, input, "APPROVED"))
 
     @strawberry.mutation
-    async def reject_sample_request(self, info: Info[Context, None],
-                                    input: RejectSampleRequestInput) -> SampleRequestPayload:
+    async def reject_sample_request(
+        self, info: Info[Context, None], input: RejectSampleRequestInput
+    ) -> SampleRequestPayload:
         return _sample_payload(await samples_resolvers.decide_sample(info.context, input, "REJECTED", input.reason))
 
 
 def _sample_payload(outcome: tuple[Row[Any] | None, list[RuleViolation]]) -> SampleRequestPayload:
     row, errors = outcome
-    return SampleRequestPayload(sample_request=SampleRequest.from_row(row) if row else None,
-                                user_errors=user_errors(errors))
+    return SampleRequestPayload(
+        sample_request=SampleRequest.from_row(row) if row else None, user_errors=user_errors(errors)
+    )

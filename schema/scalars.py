@@ -18,7 +18,7 @@ _SYNTAX = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", re.ASCII)
 def parse_decimal(value: str) -> Decimal:
     """A finite decimal of plain ASCII notation, below 10^18 with at most 18 decimal places."""
     if len(value) > 100 or not _SYNTAX.fullmatch(value):
-        raise ValueError("Expected a decimal number such as \"12.50\".")
+        raise ValueError('Expected a decimal number such as "12.50".')
     amount = Decimal(value)
     # Finite (the syntax has no NaN or Infinity), so its exponent is a number.
     if amount.adjusted() >= MAX_DIGITS or int(amount.as_tuple().exponent) < -MAX_DIGITS:
@@ -27,8 +27,11 @@ def parse_decimal(value: str) -> Decimal:
 
 
 DECIMAL = strawberry.scalar(
-    name="Decimal", serialize=str,
+    name="Decimal",
+    serialize=str,
     description=f"Decimal (fixed-point): a finite number below 10^{MAX_DIGITS} with at most {MAX_DIGITS} decimal "
-                'places, such as "12.50".',
-    parse_value=wrap_parser(parse_decimal, "Decimal", exceptions=(ValueError, DecimalException),
-                            accept_non_string=True))
+    'places, such as "12.50".',
+    parse_value=wrap_parser(
+        parse_decimal, "Decimal", exceptions=(ValueError, DecimalException), accept_non_string=True
+    ),
+)

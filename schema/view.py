@@ -58,8 +58,10 @@ POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # What a JSON request may run: it answers one result, so a subscription needs a stream.
 HTTP_OPERATIONS = {"GET": frozenset({OperationType.QUERY}), "POST": POST_OPERATIONS}
 INTROSPECTION_ROOT_FIELDS = frozenset({"__schema", "__type"})
-SUBSCRIPTION_OVER_HTTP = ("subscriptions need a WebSocket or an event stream "
-                          '(Accept: text/event-stream, or multipart/mixed;subscriptionSpec="1.0")')
+SUBSCRIPTION_OVER_HTTP = (
+    "subscriptions need a WebSocket or an event stream "
+    '(Accept: text/event-stream, or multipart/mixed;subscriptionSpec="1.0")'
+)
 PROTOCOLS = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, *HTTP_STREAM_PROTOCOLS)
 VIEWER_KEY = web.RequestKey("viewer", Viewer)
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
@@ -92,8 +94,12 @@ class InboxView(GraphQLView[Context, None]):
         return require_active_shop(await self.runtime.auth.authenticate(header))
 
     def _is_ide_page(self, request: web.Request) -> bool:
-        return (request.method == "GET" and "query" not in request.query and "extensions" not in request.query
-                and "text/html" in request.headers.get("Accept", ""))
+        return (
+            request.method == "GET"
+            and "query" not in request.query
+            and "extensions" not in request.query
+            and "text/html" in request.headers.get("Accept", "")
+        )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET naming a persisted query by hash has no `query`, and strawberry shows the IDE then.
@@ -155,28 +161,43 @@ class InboxView(GraphQLView[Context, None]):
         """The answer to an authenticated request (or to the anonymous introspection it may run)."""
         return await self.run(request=request)
 
-    async def execute_single(self, request: web.Request, request_adapter: AsyncHTTPRequestAdapter,
-                             sub_response: web.Response, context: Context, root_value: None,
-                             request_data: GraphQLRequestData) -> ExecutionResult:
+    async def execute_single(
+        self,
+        request: web.Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: web.Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
         """strawberry's, except that plain HTTP runs no subscription (strawberry would run it as a
         query, which fails): the one place that refuses them, with 400."""
         method = request_adapter.method
         try:
             return await self.schema.execute(
-                request_data.query, root_value=root_value, variable_values=request_data.variables,
-                context_value=context, operation_name=request_data.operation_name,
-                allowed_operation_types=HTTP_OPERATIONS[method], operation_extensions=request_data.extensions)
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS[method],
+                operation_extensions=request_data.extensions,
+            )
         except InvalidOperationTypeError as error:
-            reason = (SUBSCRIPTION_OVER_HTTP if error.operation_type is OperationType.SUBSCRIPTION
-                      else error.as_http_error_reason(method))
+            reason = (
+                SUBSCRIPTION_OVER_HTTP
+                if error.operation_type is OperationType.SUBSCRIPTION
+                else error.as_http_error_reason(method)
+            )
             raise HTTPException(400, reason) from None
         except CannotGetOperationTypeError as error:
             raise HTTPException(400, error.as_http_error_reason()) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
 
-    async def _create_streaming_response(self, request: web.Request, result: SubscriptionExecutionResult,
-                                         protocol: Any, sub_response: web.Response) -> web.StreamResponse:
+    async def _create_streaming_response(
+        self, request: web.Request, result: SubscriptionExecutionResult, protocol: Any, sub_response: web.Response
+    ) -> web.StreamResponse:
         """strawberry's SSE or multipart stream of an operation, ending when the request's token does."""
         if request.get(VIEWER_KEY) is not None:
             expires_at = self.runtime.auth.expiry(request.headers.get("Authorization"))
@@ -185,10 +206,16 @@ class InboxView(GraphQLView[Context, None]):
             result = until_expiry(result, expires_at)  # type: ignore[arg-type, assignment]
         return await super()._create_streaming_response(request, result, protocol, sub_response)
 
-    async def create_streaming_response(self, request: web.Request, stream: Callable[[], AsyncGenerator[str, None]],
-                                        sub_response: web.Response, headers: Mapping[str, str]) -> web.StreamResponse:
-        return await write_stream(request, stream, sub_response.status, {**sub_response.headers, **headers},
-                                  self.streams)
+    async def create_streaming_response(
+        self,
+        request: web.Request,
+        stream: Callable[[], AsyncGenerator[str, None]],
+        sub_response: web.Response,
+        headers: Mapping[str, str],
+    ) -> web.StreamResponse:
+        return await write_stream(
+            request, stream, sub_response.status, {**sub_response.headers, **headers}, self.streams
+        )
 
     async def end_streams(self, _app: web.Application) -> None:
         """On shutdown (an `on_shutdown` hook): end the SSE and multipart streams."""
@@ -202,8 +229,9 @@ class InboxView(GraphQLView[Context, None]):
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         sockets, gauge = self.runtime.sockets, self.runtime.metrics.websockets
         if not sockets.open():
-            response = self._refuse(request, ServiceUnavailable(
-                "This server holds as many WebSockets as it may; retry shortly."), 503)
+            response = self._refuse(
+                request, ServiceUnavailable("This server holds as many WebSockets as it may; retry shortly."), 503
+            )
             response.headers["Retry-After"] = str(SERVER_FULL_RETRY_AFTER_SECONDS)
             return response
         gauge.inc()
@@ -214,15 +242,17 @@ class InboxView(GraphQLView[Context, None]):
             sockets.closed()
 
     async def create_websocket_response(self, request: web.Request, subprotocol: str | None) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(protocols=[subprotocol] if subprotocol else [],
-                                   max_msg_size=self.runtime.settings.ws_max_message_bytes)
+        ws = web.WebSocketResponse(
+            protocols=[subprotocol] if subprotocol else [], max_msg_size=self.runtime.settings.ws_max_message_bytes
+        )
         ws.headers["X-Request-Id"] = request[REQUEST_ID_KEY]
         await ws.prepare(request)
         self.runtime.websockets.add(ws)  # closed with a reconnect hint on shutdown
         return ws
 
     async def parse_http_body(
-            self, request_adapter: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        self, request_adapter: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
             data = await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError):  # strawberry assumes a JSON object; `0` or `[1]` is not one
@@ -232,8 +262,13 @@ class InboxView(GraphQLView[Context, None]):
         return data
 
     async def get_context(self, request: web.Request, response: web.Response | web.WebSocketResponse) -> Context:
-        return Context(self.runtime, request.get(VIEWER_KEY), request=request, response=response,
-                       request_id=request[REQUEST_ID_KEY])
+        return Context(
+            self.runtime,
+            request.get(VIEWER_KEY),
+            request=request,
+            response=response,
+            request_id=request[REQUEST_ID_KEY],
+        )
 
     async def authenticate_ws(self, context: Context, params: object) -> None:
         """Authenticate a WebSocket from its connection_init payload and give it its place among its
@@ -256,8 +291,9 @@ class InboxView(GraphQLView[Context, None]):
         if socket is None:
             # Closed here with our code; the handler's own close (4403) then finds the socket closed.
             await context.response.close(code=TOO_MANY_SOCKETS_CLOSE_CODE, message=f"at most {cap} sockets".encode())
-            raise ConnectionRejectionError({"message": f"At most {cap} sockets at once.",
-                                            "code": ErrorCode.RATE_LIMITED})
+            raise ConnectionRejectionError(
+                {"message": f"At most {cap} sockets at once.", "code": ErrorCode.RATE_LIMITED}
+            )
         context.authenticated, context.socket = viewer, socket
         context.refresh_loaders()
 
@@ -280,8 +316,9 @@ class InboxView(GraphQLView[Context, None]):
         response[MEDIA_TYPE_KEY] = media_type(request.headers.get("Accept"))
         return response
 
-    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
-                        sub_response: web.Response) -> web.Response:
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: web.Response
+    ) -> web.Response:
         return fill(sub_response, response_data, sub_response[MEDIA_TYPE_KEY])
 
 
@@ -308,7 +345,10 @@ def _is_introspection_only(query: str, max_tokens: int) -> bool:
         return False
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     return bool(operations) and all(
-        operation.operation is DocumentOperation.QUERY and all(
+        operation.operation is DocumentOperation.QUERY
+        and all(
             isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_ROOT_FIELDS
-            for selection in operation.selection_set.selections)
-        for operation in operations)
+            for selection in operation.selection_set.selections
+        )
+        for operation in operations
+    )

@@ -41,8 +41,10 @@ TOKEN_EXPIRED_REASON = "token expired"
 
 
 def token_expired_error() -> GraphQLError:
-    return GraphQLError("The token has expired; reconnect with a fresh token and resume with `after`.",
-                        extensions={"code": ErrorCode.UNAUTHENTICATED})
+    return GraphQLError(
+        "The token has expired; reconnect with a fresh token and resume with `after`.",
+        extensions={"code": ErrorCode.UNAUTHENTICATED},
+    )
 
 
 class _TokenLifetime:
@@ -135,7 +137,8 @@ class LegacyWSHandler(_TokenLifetime, BaseGraphQLWSHandler[Context, None]):
     def _init_timed_out(self) -> None:
         if not self._init_received:
             self._init_timeout = asyncio.create_task(
-                self.websocket.close(INIT_TIMEOUT_CLOSE_CODE, "Connection initialisation timeout"))
+                self.websocket.close(INIT_TIMEOUT_CLOSE_CODE, "Connection initialisation timeout")
+            )
 
     async def handle_connection_init(self, message: LegacyInitMessage) -> None:
         self._init_received = True

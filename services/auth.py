@@ -37,16 +37,21 @@ def resolve_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def issue_token(secret: str, subject: str, ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
-                max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS) -> str:
+def issue_token(
+    secret: str,
+    subject: str,
+    ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+    max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+) -> str:
     """A signed token for `subject`, valid for `ttl_seconds` (at most `max_ttl_seconds`, which the
     API refuses to exceed)."""
     kind, _, platform_id = subject.partition(":")
     if kind not in SUBJECT_KINDS or not platform_id:
         raise ValueError("subject must be shop:<platformId> or creator:<platformId>")
     if ttl_seconds > max_ttl_seconds:
-        raise ValueError(f"a token may live at most {max_ttl_seconds} s (INBOX_MAX_TOKEN_TTL_SECONDS); "
-                         f"{ttl_seconds} s asked")
+        raise ValueError(
+            f"a token may live at most {max_ttl_seconds} s (INBOX_MAX_TOKEN_TTL_SECONDS); {ttl_seconds} s asked"
+        )
     now = int(time.time())
     return jwt.encode({"sub": subject, "iat": now, "exp": now + ttl_seconds}, secret, algorithm=ALGORITHM)
 
@@ -59,19 +64,25 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def decode_subject(secret: str, token: str, max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
-                   leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> tuple[str, str, float]:
+def decode_subject(
+    secret: str,
+    token: str,
+    max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+    leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+) -> tuple[str, str, float]:
     """(role, platform id, Unix time until which it is accepted) of a valid token: signed, with
     numeric `exp` and `iat` and a string `sub`, issued at most `leeway_seconds` ahead of our clock,
     expired at most `leeway_seconds` ago, and living (exp - iat) at most `max_ttl_seconds`."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=leeway_seconds,
-                            options={"require": ["exp", "iat", "sub"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], leeway=leeway_seconds, options={"require": ["exp", "iat", "sub"]}
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("The token has expired.") from None
     except jwt.ImmatureSignatureError:
-        raise Unauthenticated(f"The token is not valid yet: issued more than {leeway_seconds:g} s "
-                              "ahead of the server's clock.") from None
+        raise Unauthenticated(
+            f"The token is not valid yet: issued more than {leeway_seconds:g} s ahead of the server's clock."
+        ) from None
     except jwt.MissingRequiredClaimError as error:
         raise Unauthenticated(f"The token has no {error.claim} claim.") from None
     except jwt.PyJWTError as error:
@@ -99,12 +110,14 @@ def require_active_shop(viewer: Viewer) -> Viewer:
     """The viewer, unless a seller whose shop is not ACTIVE (ShopInactive)."""
     if viewer.is_seller and viewer.shop_status != "ACTIVE":
         raise ShopInactive(
-            f"The shop is {str(viewer.shop_status).lower()}; its sellers have lost access to creator messages.")
+            f"The shop is {str(viewer.shop_status).lower()}; its sellers have lost access to creator messages."
+        )
     return viewer
 
 
-_SHOP_BY_PLATFORM_ID = built_once(select(shop_t.c.id, shop_t.c.status)
-                                  .where(shop_t.c.platform_id == bindparam("platform_id")))
+_SHOP_BY_PLATFORM_ID = built_once(
+    select(shop_t.c.id, shop_t.c.status).where(shop_t.c.platform_id == bindparam("platform_id"))
+)
 _CREATOR_BY_PLATFORM_ID = built_once(select(creator_t.c.id).where(creator_t.c.platform_id == bindparam("platform_id")))
 
 
@@ -134,9 +147,14 @@ class Authenticator:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, engine: GatedEngine, secret: str, ttl_seconds: float = 0.0,
-                 max_token_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
-                 leeway_seconds: float = DEFAULT_LEEWAY_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: GatedEngine,
+        secret: str,
+        ttl_seconds: float = 0.0,
+        max_token_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+        leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+    ) -> None:
         self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
         self._token_rules = (max_token_ttl_seconds, leeway_seconds)
         self._subjects: dict[str, tuple[str, str, float]] = {}

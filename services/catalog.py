@@ -10,8 +10,9 @@ from models.database import GatedEngine, built_once, fetch
 from models.tables import collaboration_product_t, collaboration_t, product_t, shop_t
 
 
-async def _page(conn: AsyncConnection, table: Table, shop_id: int, first: int,
-                after: int | None) -> tuple[Sequence[Row[Any]], bool]:
+async def _page(
+    conn: AsyncConnection, table: Table, shop_id: int, first: int, after: int | None
+) -> tuple[Sequence[Row[Any]], bool]:
     query = select(table).where(table.c.shop_id == shop_id)
     if after is not None:
         query = query.where(table.c.id > after)
@@ -19,27 +20,32 @@ async def _page(conn: AsyncConnection, table: Table, shop_id: int, first: int,
     return rows[:first], len(rows) > first
 
 
-async def list_products(conn: AsyncConnection, shop_id: int, first: int,
-                        after: int | None) -> tuple[Sequence[Row[Any]], bool]:
+async def list_products(
+    conn: AsyncConnection, shop_id: int, first: int, after: int | None
+) -> tuple[Sequence[Row[Any]], bool]:
     """A page of the shop's products, oldest first; (rows, has_next_page)."""
     return await _page(conn, product_t, shop_id, first, after)
 
 
-async def list_collaborations(conn: AsyncConnection, shop_id: int, first: int,
-                              after: int | None) -> tuple[Sequence[Row[Any]], bool]:
+async def list_collaborations(
+    conn: AsyncConnection, shop_id: int, first: int, after: int | None
+) -> tuple[Sequence[Row[Any]], bool]:
     """A page of the shop's target collaborations, oldest first; (rows, has_next_page)."""
     return await _page(conn, collaboration_t, shop_id, first, after)
 
 
-async def products_by_collaboration(db: GatedEngine | AsyncConnection,
-                                    collaboration_ids: list[int]) -> dict[int, list[Any]]:
+async def products_by_collaboration(
+    db: GatedEngine | AsyncConnection, collaboration_ids: list[int]
+) -> dict[int, list[Any]]:
     """{collaboration id: [product rows in the collaboration's order]}, in one query."""
     link = collaboration_product_t
     rows = await fetch(
-        db, select(link.c.collaboration_id, product_t)
+        db,
+        select(link.c.collaboration_id, product_t)
         .join(product_t, product_t.c.id == link.c.product_id)
         .where(link.c.collaboration_id.in_(collaboration_ids))
-        .order_by(link.c.collaboration_id, link.c.position))
+        .order_by(link.c.collaboration_id, link.c.position),
+    )
     grouped: dict[int, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.collaboration_id, []).append(row)

@@ -28,26 +28,50 @@ def _check(name: str, product_ids: list[int], rate: Decimal | str) -> tuple[str,
     except (InvalidOperation, TypeError, ValueError):
         value = None
     # A value within the bounds is finite, so its exponent is a number.
-    if value is None or not Decimal(MIN_COMMISSION) <= value <= Decimal(MAX_COMMISSION) \
-            or int(value.as_tuple().exponent) < -4:
-        raise invalid(f"The commission rate must be from {MIN_COMMISSION} to {MAX_COMMISSION}.",
-                      ["input", "commissionRate"])
+    if (
+        value is None
+        or not Decimal(MIN_COMMISSION) <= value <= Decimal(MAX_COMMISSION)
+        or int(value.as_tuple().exponent) < -4
+    ):
+        raise invalid(
+            f"The commission rate must be from {MIN_COMMISSION} to {MAX_COMMISSION}.", ["input", "commissionRate"]
+        )
     return name, value
 
 
-async def create_collaboration(rt: Runtime, viewer: Viewer, name: str, product_ids: list[int],
-                               rate: Decimal | str) -> Row[Any]:
+async def create_collaboration(
+    rt: Runtime, viewer: Viewer, name: str, product_ids: list[int], rate: Decimal | str
+) -> Row[Any]:
     """An ACTIVE collaboration over the shop's own products."""
     name, commission_rate = _check(name, product_ids, rate)
     async with rt.engine.begin() as conn:
-        owned = set((await conn.execute(select(product_t.c.id).where(
-            product_t.c.id.in_(product_ids), product_t.c.shop_id == viewer.shop_id))).scalars())
+        owned = set(
+            (
+                await conn.execute(
+                    select(product_t.c.id).where(product_t.c.id.in_(product_ids), product_t.c.shop_id == viewer.shop_id)
+                )
+            ).scalars()
+        )
         if owned != set(product_ids):
             raise invalid("Every product must be one of your shop's products.", ["input", "productIds"])
-        collaboration = (await conn.execute(insert(collaboration_t).values(
-            shop_id=viewer.shop_id, name=name, commission_rate=commission_rate, status="ACTIVE", created_at=utcnow(),
-        ).returning(*collaboration_t.c))).one()
-        await conn.execute(insert(collaboration_product_t), [
-            {"collaboration_id": collaboration.id, "product_id": pid, "position": i}
-            for i, pid in enumerate(product_ids)])
+        collaboration = (
+            await conn.execute(
+                insert(collaboration_t)
+                .values(
+                    shop_id=viewer.shop_id,
+                    name=name,
+                    commission_rate=commission_rate,
+                    status="ACTIVE",
+                    created_at=utcnow(),
+                )
+                .returning(*collaboration_t.c)
+            )
+        ).one()
+        await conn.execute(
+            insert(collaboration_product_t),
+            [
+                {"collaboration_id": collaboration.id, "product_id": pid, "position": i}
+                for i, pid in enumerate(product_ids)
+            ],
+        )
     return collaboration

@@ -26,9 +26,14 @@ class Content:
     notice_code: str | None = None
 
     def columns(self) -> dict[str, Any]:
-        return {"kind": self.kind, "text": self.text, "product_id": self.product_id,
-                "collaboration_id": self.collaboration_id, "sample_request_id": self.sample_request_id,
-                "notice_code": self.notice_code}
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "product_id": self.product_id,
+            "collaboration_id": self.collaboration_id,
+            "sample_request_id": self.sample_request_id,
+            "notice_code": self.notice_code,
+        }
 
     def matches(self, row: object) -> bool:
         """Whether a stored message carries this same content."""
@@ -57,13 +62,19 @@ async def check_card(conn: AsyncConnection, viewer: Viewer, content: Content) ->
     if not viewer.is_seller:
         raise invalid("Creators can send text messages only.", CONTENT_FIELD)
     if content.kind == "PRODUCT":
-        shop_id = (await conn.execute(
-            select(product_t.c.shop_id).where(product_t.c.id == content.product_id))).scalar()
+        shop_id = (await conn.execute(select(product_t.c.shop_id).where(product_t.c.id == content.product_id))).scalar()
         if shop_id != viewer.shop_id:
             raise invalid("The product must be one of your shop's products.", CONTENT_FIELD + ["productId"])
     elif content.kind == "COLLABORATION":
-        row = (await conn.execute(select(collaboration_t.c.shop_id, collaboration_t.c.status).where(
-            collaboration_t.c.id == content.collaboration_id))).first()
+        row = (
+            await conn.execute(
+                select(collaboration_t.c.shop_id, collaboration_t.c.status).where(
+                    collaboration_t.c.id == content.collaboration_id
+                )
+            )
+        ).first()
         if row is None or row.shop_id != viewer.shop_id or row.status != "ACTIVE":
-            raise invalid("The collaboration must be an active target collaboration of your shop.",
-                          CONTENT_FIELD + ["collaborationId"])
+            raise invalid(
+                "The collaboration must be an active target collaboration of your shop.",
+                CONTENT_FIELD + ["collaborationId"],
+            )

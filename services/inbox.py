@@ -5,7 +5,7 @@ so one query serves a seller's inbox and a creator's.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -14,9 +14,20 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.viewer import Viewer
+from core.text import fold
+from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
-from models.tables import block_t, conversation_t, creator_t, message_t, shop_t, state_t
+from models.search import TRIGRAM, TrigramMatch, trigram_needle
+from models.tables import (
+    block_t,
+    conversation_t,
+    creator_search_t,
+    creator_t,
+    message_t,
+    shop_block_t,
+    shop_t,
+    state_t,
+)
 from models.types import Money, UtcDateTime
 
 FOLDERS = ("ALL", "UNREAD", "UNREPLIED", "STARRED", "ARCHIVED")
@@ -45,28 +56,46 @@ def folder_condition(folder: str) -> ColumnElement[bool]:
     }[folder]
 
 
+def _search_short(c: Any) -> ColumnElement[bool]:
+    """A needle of one or two characters, too short for the trigram index: a scan of the folded names."""
+    cs = creator_search_t.c
+    return c.id.in_(
+        select(cs.creator_id).where(
+            cs.handle.contains(bindparam("search_short"), escape="/")
+            | cs.display_name.contains(bindparam("search_short"), escape="/")
+        )
+    )
+
+
 # Each filter field's condition on `creator`, with a bound parameter of the field's name;
 # bounds are inclusive. Statements are built once per combination of fields (see below).
+# `search` looks in the creator's folded handle and display name (models/search.py), through
+# the trigram index from 3 characters on.
 _FILTER_CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "min_followers": lambda c: c.follower_count >= bindparam("min_followers"),
     "max_followers": lambda c: c.follower_count <= bindparam("max_followers"),
     "categories": lambda c: c.main_category.in_(bindparam("categories", expanding=True)),
     "min_gmv": lambda c: c.gmv_30d >= bindparam("min_gmv", type_=Money),
     "max_gmv": lambda c: c.gmv_30d <= bindparam("max_gmv", type_=Money),
-    "search": lambda c: (func.lower(c.handle).contains(bindparam("search"), escape="/")
-                         | func.lower(c.display_name).contains(bindparam("search"), escape="/")),
+    "search": lambda c: TrigramMatch(
+        c.id, (creator_search_t.c.handle, creator_search_t.c.display_name), trigram_needle("search")
+    ),
+    "search_short": _search_short,
 }
+_FIELDS = tuple(field.name for field in fields(CreatorFilter))
 
 
 def filter_params(flt: CreatorFilter | None) -> dict[str, Any]:
-    """The bound values of a filter's set fields (`search` lowercased and LIKE-escaped)."""
+    """The bound values of a filter's set fields: `search` folded (`core.text.fold`), as `search_short`
+    (LIKE-escaped) when it is shorter than a trigram."""
     if flt is None:
         return {}
-    params = {name: getattr(flt, name) for name in _FILTER_CONDITIONS if getattr(flt, name) is not None}
-    if "search" in params:
-        needle = params.pop("search").lower()
-        if needle:
-            params["search"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    params = {name: getattr(flt, name) for name in _FIELDS if getattr(flt, name) is not None}
+    needle = fold(params.pop("search", ""))
+    if len(needle) >= TRIGRAM:
+        params["search"] = needle
+    elif needle:
+        params["search_short"] = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return params
 
 
@@ -75,11 +104,26 @@ def creator_conditions(fields: Iterable[str]) -> list[ColumnElement[bool]]:
     return [_FILTER_CONDITIONS[name](creator_t.c) for name in sorted(fields)]
 
 
+# The other side's view of the conversation, for the viewer's read receipts.
+_other_state = state_t.alias("other_state")
 _CONVERSATION_COLUMNS = (
-    conversation_t.c.id, conversation_t.c.shop_id, conversation_t.c.creator_id, conversation_t.c.entrance,
-    conversation_t.c.created_at, conversation_t.c.last_message_id, conversation_t.c.last_activity_at,
-    conversation_t.c.creator_has_replied, conversation_t.c.seller_message_count, state_t.c.starred,
-    state_t.c.archived, state_t.c.unread_count, state_t.c.unreplied, state_t.c.last_read_message_id)
+    conversation_t.c.id,
+    conversation_t.c.shop_id,
+    conversation_t.c.creator_id,
+    conversation_t.c.entrance,
+    conversation_t.c.created_at,
+    conversation_t.c.last_message_id,
+    conversation_t.c.last_activity_at,
+    conversation_t.c.creator_has_replied,
+    conversation_t.c.seller_message_count,
+    state_t.c.starred,
+    state_t.c.archived,
+    state_t.c.unread_count,
+    state_t.c.unreplied,
+    state_t.c.last_read_message_id,
+    _other_state.c.last_read_message_id.label("other_last_read_message_id"),
+    _other_state.c.last_read_at.label("other_last_read_at"),
+)
 
 
 # Records are made positionally (`_make`) from rows that select these columns, in this order.
@@ -135,40 +179,59 @@ class ConversationRecord(NamedTuple):
     unread_count: int
     unreplied: bool
     last_read_message_id: int
+    other_last_read_message_id: int
+    other_last_read_at: datetime | None
     blocked: bool
+    blocked_by_creator: bool
     creator: CreatorRecord
     shop: ShopRecord
     last_message: MessageRecord | None
 
 
 # A migration that adds a column fails the import here, instead of shifting every field after it.
-for _record, _columns in ((CreatorRecord, creator_t.c.keys()), (ShopRecord, shop_t.c.keys()),
-                          (MessageRecord, message_t.c.keys()),
-                          (ConversationRecord, [col.name for col in _CONVERSATION_COLUMNS]
-                           + ["blocked", "creator", "shop", "last_message"])):
+for _record, _columns in (
+    (CreatorRecord, creator_t.c.keys()),
+    (ShopRecord, shop_t.c.keys()),
+    (MessageRecord, message_t.c.keys()),
+    (
+        ConversationRecord,
+        [col.name for col in _CONVERSATION_COLUMNS]
+        + ["blocked", "blocked_by_creator", "creator", "shop", "last_message"],
+    ),
+):
     if _record._fields != tuple(_columns):
         raise RuntimeError(f"{_record.__name__} must list {tuple(_columns)}, in this order")
-_SPLITS = (len(_CONVERSATION_COLUMNS) + 1, len(creator_t.c), len(shop_t.c))
+_SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
-def _joined_select() -> Select[Any]:
-    """Conversations seen from one side, with their creator, shop, newest message and block
-    flag, one row each: an inbox page needs all of them, and one statement fetches them."""
-    s, c = state_t.c, conversation_t.c
+@lru_cache(maxsize=2)
+def _joined(side: str) -> Select[Any]:
+    """Conversations seen from one side, with their creator, shop, newest message, block flags (the
+    shop blocks the creator, the creator blocks the shop) and the other side's read position, one row
+    each: an inbox page needs all of them, and one statement fetches them. Built once per side:
+    constructing the joins and aliases per request costs more than running them."""
+    s, c, other = state_t.c, conversation_t.c, _other_state.c
     last = message_t.alias("last_message")
     blocked = block_t.c.shop_id.is_not(None).label("blocked")
+    blocked_by_creator = shop_block_t.c.shop_id.is_not(None).label("blocked_by_creator")
     return (
-        select(*_CONVERSATION_COLUMNS, blocked, *creator_t.c, *shop_t.c, *last.c)
+        select(*_CONVERSATION_COLUMNS, blocked, blocked_by_creator, *creator_t.c, *shop_t.c, *last.c)
         .select_from(
             state_t.join(creator_t, creator_t.c.id == s.creator_id)
             .join(conversation_t, c.id == s.conversation_id)
             .join(shop_t, shop_t.c.id == c.shop_id)
+            .join(
+                _other_state,
+                and_(other.conversation_id == s.conversation_id, other.side == (CREATOR if side == SELLER else SELLER)),
+            )
             .outerjoin(last, last.c.id == c.last_message_id)
-            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))))
-
-
-# Built once: constructing the joins and the alias per request costs more than running them.
-_JOINED = _joined_select()
+            .outerjoin(block_t, and_(block_t.c.shop_id == c.shop_id, block_t.c.creator_id == c.creator_id))
+            .outerjoin(
+                shop_block_t, and_(shop_block_t.c.shop_id == c.shop_id, shop_block_t.c.creator_id == c.creator_id)
+            )
+        )
+        .where(s.side == side)
+    )
 
 
 def message_record(fields: dict[str, Any]) -> MessageRecord:
@@ -177,17 +240,19 @@ def message_record(fields: dict[str, Any]) -> MessageRecord:
 
 
 def conversation_record(row: Iterable[Any]) -> ConversationRecord:
-    """Split a row of the joined conversation select (`_JOINED`) into the conversation and its related records."""
+    """Split a row of the joined conversation select (`_joined`) into the conversation and its related records."""
     row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
     own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
     shop_end = creator_end + _SPLITS[2]
     message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
-    return ConversationRecord._make((*row[:own], CreatorRecord._make(row[own:creator_end]),
-                                     ShopRecord._make(row[creator_end:shop_end]), message))
+    return ConversationRecord._make(
+        (*row[:own], CreatorRecord._make(row[own:creator_end]), ShopRecord._make(row[creator_end:shop_end]), message)
+    )
 
 
-async def _records(db: GatedEngine | AsyncConnection, statement: Select[Any],
-                   params: dict[str, Any]) -> list[ConversationRecord]:
+async def _records(
+    db: GatedEngine | AsyncConnection, statement: Select[Any], params: dict[str, Any]
+) -> list[ConversationRecord]:
     return [conversation_record(row) for row in await fetch(db, statement, params)]
 
 
@@ -196,17 +261,25 @@ def _page_statement(side: str, folder: str, fields: frozenset[str], has_cursor: 
     """The statement of one shape of inbox page, built once: reusing the object spares
     SQLAlchemy from building it and computing its cache key on every request."""
     s = state_t.c
-    query = _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, folder_condition(folder),
-                          *creator_conditions(fields))
+    query = _joined(side).where(
+        s.owner_id == bindparam("owner"), s.visible, folder_condition(folder), *creator_conditions(fields)
+    )
     if has_cursor:
-        query = query.where(tuple_(s.last_activity_at, s.conversation_id)
-                            < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id")))
+        query = query.where(
+            tuple_(s.last_activity_at, s.conversation_id)
+            < tuple_(bindparam("after_at", type_=UtcDateTime()), bindparam("after_id"))
+        )
     return built_once(query.order_by(s.last_activity_at.desc(), s.conversation_id.desc()).limit(bindparam("limit")))
 
 
-async def list_conversations(db: GatedEngine | AsyncConnection, viewer: Viewer, folder: str,
-                             flt: CreatorFilter | None, first: int,
-                             after: tuple[datetime, int] | None) -> tuple[list[ConversationRecord], bool]:
+async def list_conversations(
+    db: GatedEngine | AsyncConnection,
+    viewer: Viewer,
+    folder: str,
+    flt: CreatorFilter | None,
+    first: int,
+    after: tuple[datetime, int] | None,
+) -> tuple[list[ConversationRecord], bool]:
     """One page of the viewer's folder, newest activity first; (rows, has_next_page)."""
     params = filter_params(flt)
     query = _page_statement(viewer.side, folder, frozenset(params), after is not None)
@@ -224,7 +297,7 @@ def conversations_query(side: str, key: str, many: bool) -> Select[Any]:
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return _JOINED.where(s.side == side, s.owner_id == bindparam("owner"), s.visible, match)
+    return _joined(side).where(s.owner_id == bindparam("owner"), s.visible, match)
 
 
 @lru_cache(maxsize=16)
@@ -232,21 +305,24 @@ def _conversations_statement(side: str, key: str, many: bool) -> Select[Any]:
     return built_once(conversations_query(side, key, many))
 
 
-async def _conversations_by(db: GatedEngine | AsyncConnection, viewer: Viewer, key: str,
-                            values: list[int]) -> list[ConversationRecord]:
+async def _conversations_by(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, key: str, values: list[int]
+) -> list[ConversationRecord]:
     many = len(values) != 1
     statement = _conversations_statement(viewer.side, key, many)
     return await _records(db, statement, {"owner": viewer.owner_id, "keys": values if many else values[0]})
 
 
-async def conversations_by_ids(db: GatedEngine | AsyncConnection, viewer: Viewer,
-                               ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_ids(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, ids: list[int]
+) -> dict[int, ConversationRecord]:
     """The conversations among `ids` that the viewer may see."""
     return {row.id: row for row in await _conversations_by(db, viewer, "id", ids)}
 
 
-async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: Viewer,
-                                    creator_ids: list[int]) -> dict[int, ConversationRecord]:
+async def conversations_by_creators(
+    db: GatedEngine | AsyncConnection, viewer: Viewer, creator_ids: list[int]
+) -> dict[int, ConversationRecord]:
     """The viewer shop's conversation with each of `creator_ids`, where one exists."""
     return {row.creator_id: row for row in await _conversations_by(db, viewer, "creator_id", creator_ids)}
 
@@ -254,12 +330,14 @@ async def conversations_by_creators(db: GatedEngine | AsyncConnection, viewer: V
 @lru_cache(maxsize=2)
 def _counts_statement(side: str) -> Select[*tuple[Any, ...]]:
     """Badge counts of the five folders of one side, built once."""
+
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     counts = select(*(count(folder_condition(f)).label(f.lower()) for f in FOLDERS))
-    return built_once(counts.where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"),
-                                   state_t.c.visible == true()))
+    return built_once(
+        counts.where(state_t.c.side == side, state_t.c.owner_id == bindparam("owner"), state_t.c.visible == true())
+    )
 
 
 async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dict[str, int]:
@@ -268,9 +346,11 @@ async def inbox_counts(db: GatedEngine | AsyncConnection, viewer: Viewer) -> dic
     return dict(zip((folder.lower() for folder in FOLDERS), row, strict=True))
 
 
-async def blocked_creators(db: GatedEngine | AsyncConnection, shop_id: int | None,
-                           creator_ids: list[int]) -> dict[int, bool]:
+async def blocked_creators(
+    db: GatedEngine | AsyncConnection, shop_id: int | None, creator_ids: list[int]
+) -> dict[int, bool]:
     """{creator id: True} for those of `creator_ids` the shop blocks."""
-    rows = await fetch(db, select(block_t.c.creator_id).where(
-        block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids)))
+    rows = await fetch(
+        db, select(block_t.c.creator_id).where(block_t.c.shop_id == shop_id, block_t.c.creator_id.in_(creator_ids))
+    )
     return {creator_id: True for (creator_id,) in rows}

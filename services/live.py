@@ -1,43 +1,59 @@
-"""The gap-free live delivery of a viewer's subscriptions: broker events in, rows the viewer may see out.
+"""The live delivery of a viewer's subscriptions: broker events in, what the viewer may see out.
 
 Broker events are only hints that a conversation changed; the database is the source of
 truth. For each conversation the stream remembers the newest message it delivered and,
 on a hint, reads every newer message in id order. So messages of one conversation always
-arrive in order and once, even when their events arrive late, twice or not at all."""
+arrive in order and once, even when their events arrive late, twice or not at all.
+
+Typing indicators are the exception: ephemeral, never stored, they are the events themselves."""
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Select, and_, bindparam, select
 
-from core.errors import ShopInactive, SlowConsumerError
+from core.errors import (
+    ErrorCode,
+    RuleViolation,
+    ShopInactive,
+    SlowConsumerError,
+    not_found,
+)
+from core.indicators import Change
 from core.viewer import Viewer
-from services import catalog, messages
-from services.events import creator_channel, shop_channel
+from models.tables import conversation_t, shop_t, state_t
+from services import blocks, catalog, events, messages
+from services.events import creator_channel, shop_channel, typing_channel
 from services.inbox import MessageRecord, message_record
 from services.runtime import Runtime
 from subscriptions import RESYNC, SYSTEM_CHANNEL, SlowConsumer
 
 
-def viewer_channels(viewer: Viewer) -> list[str]:
-    """The viewer's own channel; sellers also hear shop status changes on the system channel."""
-    if viewer.is_seller:
-        return [shop_channel(viewer.own_shop_id), SYSTEM_CHANNEL]
-    return [creator_channel(viewer.own_creator_id)]
+def viewer_channels(viewer: Viewer, typing: bool = False) -> list[str]:
+    """The viewer's own channel (or its typing channel); sellers also hear shop status changes on the
+    system channel."""
+    own = shop_channel(viewer.own_shop_id) if viewer.is_seller else creator_channel(viewer.own_creator_id)
+    if typing:
+        own = typing_channel(own)
+    return [own, SYSTEM_CHANNEL] if viewer.is_seller else [own]
 
 
-async def _events(rt: Runtime, viewer: Viewer) -> AsyncIterator[dict[str, Any]]:
-    """The viewer's broker events; ends the stream when the seller's shop becomes inactive.
-    Refused (TooManySubscriptions) when the principal holds as many subscriptions as allowed."""
+async def _events(rt: Runtime, viewer: Viewer, typing: bool = False) -> AsyncIterator[dict[str, Any]]:
+    """The viewer's broker events (or its typing events); ends the stream when the seller's shop
+    becomes inactive. Refused (TooManySubscriptions) when the principal holds as many subscriptions
+    as allowed."""
     try:
         settings = rt.settings
         # Without Redis, an import in another process cannot tell us a shop closed: sellers poll.
         # (asyncio.timeout, not wait_for: no extra task per idle subscription; no timer for creators.)
         poll_seconds = settings.shop_status_check_seconds if viewer.is_seller else None
         # One of the principal's subscriptions (capped across its sockets) for as long as the stream lives.
-        async with (rt.sockets.subscription(viewer.principal),
-                    rt.broker.subscribe(viewer_channels(viewer), maxsize=settings.subscription_queue_size) as sub):
+        channels = viewer_channels(viewer, typing)
+        async with (
+            rt.sockets.subscription(viewer.principal),
+            rt.broker.subscribe(channels, maxsize=settings.subscription_queue_size) as sub,
+        ):
             yield RESYNC  # subscribed: the caller may now read the database without a gap
             while True:
                 try:
@@ -63,8 +79,9 @@ async def _check_shop(rt: Runtime, viewer: Viewer) -> None:
             raise ShopInactive("The shop is no longer active; its sellers lost access to messages.")
 
 
-async def message_rows(rt: Runtime, viewer: Viewer, conversation_id: int | None,
-                       after: int | None) -> AsyncIterator[Row[Any] | MessageRecord]:
+async def message_rows(
+    rt: Runtime, viewer: Viewer, conversation_id: int | None, after: int | None
+) -> AsyncIterator[Row[Any] | MessageRecord]:
     """Message rows for `messageAdded`: the replay after the cursor, then live, gap-free."""
     delivered: dict[int, int] = {}  # conversation id -> newest message id delivered
     floor = after
@@ -119,8 +136,59 @@ async def _read_after(rt: Runtime, viewer: Viewer, after: int, conversation_id: 
     return rows
 
 
-async def conversation_ids(rt: Runtime, viewer: Viewer) -> AsyncIterator[int]:
-    """Ids of the viewer's conversations as they change, for `conversationUpdated`."""
+async def conversation_ids(rt: Runtime, viewer: Viewer) -> AsyncIterator[list[int]]:
+    """Ids of the viewer's conversations as they change, for `conversationUpdated`: those of one
+    event at a time (one conversation, or a batch of those marked read together)."""
     async for event in _events(rt, viewer):
-        if event.get("type") in ("message", "conversation"):
-            yield event["conversation_id"]
+        kind = event.get("type")
+        if kind in ("message", "conversation"):
+            yield [event["conversation_id"]]
+        elif kind == "conversations":
+            yield event["conversation_ids"]
+
+
+async def typing_events(rt: Runtime, viewer: Viewer, conversation_id: int | None) -> AsyncIterator[dict]:
+    """The other sides' typing events in the viewer's conversations (or in one), for `typing`."""
+    async for event in _events(rt, viewer, typing=True):
+        if event.get("type") == "typing" and conversation_id in (None, event["conversation_id"]):
+            yield event
+
+
+def _typing_target() -> Select:
+    """The conversation if the viewer's side sees it, with what a report checks: the shop's status,
+    a block either way, and whether the other side sees the conversation yet."""
+    c, own, other = conversation_t.c, state_t.alias("own"), state_t.alias("other")
+    shop_status = select(shop_t.c.status).where(shop_t.c.id == c.shop_id).scalar_subquery()
+    return (
+        select(
+            c.id,
+            c.shop_id,
+            c.creator_id,
+            shop_status.label("shop_status"),
+            blocks.blocked_either_way(c.shop_id, c.creator_id).label("blocked"),
+            other.c.visible.label("other_sees"),
+        )
+        .select_from(conversation_t)
+        .join(own, and_(own.c.conversation_id == c.id, own.c.side == bindparam("side")))
+        .join(other, and_(other.c.conversation_id == c.id, other.c.side != bindparam("side")))
+        .where(c.id == bindparam("conversation"), own.c.owner_id == bindparam("owner"), own.c.visible)
+    )
+
+
+_TYPING_TARGET = _typing_target()
+
+
+async def report_typing(rt: Runtime, viewer: Viewer, conversation_id: int, is_typing: bool) -> None:
+    """Tell the other side that the viewer's side is typing (or stopped); nothing is stored.
+    A repeat within 2 s is accepted and not told again (the typing gate, in `Runtime.publish`)."""
+    params = {"conversation": conversation_id, "side": viewer.side, "owner": viewer.owner_id}
+    async with rt.reader.connect() as conn:
+        target = (await conn.execute(_TYPING_TARGET, params)).first()
+    if target is None:
+        raise not_found("The conversation", ["input", "conversationId"])
+    if not viewer.is_seller and target.shop_status != "ACTIVE":
+        raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
+    if target.blocked:
+        raise RuleViolation(ErrorCode.BLOCKED, "Typing is not shared while this conversation is blocked.")
+    if target.other_sees:  # a creator sees a conversation a seller opened only from its first message
+        await rt.publish([events.typing(target, viewer.role, Change.START if is_typing else Change.STOP)])

@@ -18,16 +18,16 @@ def order_value(row: Row[Any], order: str) -> int | Decimal:
     return getattr(row, ORDER_COLUMNS[order])
 
 
-async def list_creators(conn: AsyncConnection, flt: CreatorFilter | None, order: str, first: int,
-                        after: tuple[int | Decimal, int] | None) -> tuple[Sequence[Row[Any]], bool]:
+async def list_creators(
+    conn: AsyncConnection, flt: CreatorFilter | None, order: str, first: int, after: tuple[int | Decimal, int] | None
+) -> tuple[Sequence[Row[Any]], bool]:
     """One page of creators, highest first by `order`, ties by id; (rows, has_next_page)."""
     column = creator_t.c[ORDER_COLUMNS[order]]
     params = filter_params(flt)
     query = select(creator_t).where(*creator_conditions(params))
     if after is not None:
         query = query.where(tuple_(column, creator_t.c.id) < tuple_(*after))
-    rows = (await conn.execute(query.order_by(column.desc(), creator_t.c.id.desc()).limit(first + 1),
-                               params)).all()
+    rows = (await conn.execute(query.order_by(column.desc(), creator_t.c.id.desc()).limit(first + 1), params)).all()
     return rows[:first], len(rows) > first
 
 

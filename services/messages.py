@@ -1,7 +1,7 @@
 """Messages: appending one to a conversation, sending (the rules, idempotent retries), and reading pages of them.
 
 Every message (a send, a sample card, a system notice) goes through `append_message`,
-which keeps the denormalised inbox columns right in the same transaction."""
+which keeps the denormalised inbox columns and the search rows right in the same transaction."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,53 +26,105 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.config import Settings
 from core.errors import ErrorCode, RuleViolation, invalid, not_found
+from core.indicators import Change
 from core.pages import Page
 from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t, state_t
-from models.types import utcnow
-from services import events, transactions
+from models.types import UtcDateTime, utcnow
+from services import events, search, transactions
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
+    block_flags,
     get_creator,
     get_shop,
     lock_conversation,
     lock_pair,
     open_conversation,
+    read_time,
+    refuse_if_blocked,
 )
 from services.inbox import MessageRecord
 from services.outreach import check_outreach
 from services.runtime import Runtime
 
 _INSERT_MESSAGE = insert(message_t).returning(*message_t.c)
-_BUMP_CONVERSATION = update(conversation_t).where(conversation_t.c.id == bindparam("conversation")).values(
-    last_message_id=bindparam("message"), last_activity_at=bindparam("now"),
-    creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
-    seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"))
+_BUMP_CONVERSATION = (
+    update(conversation_t)
+    .where(conversation_t.c.id == bindparam("conversation"))
+    .values(
+        last_message_id=bindparam("message"),
+        last_activity_at=bindparam("now"),
+        creator_has_replied=conversation_t.c.creator_has_replied | bindparam("from_creator"),
+        seller_message_count=conversation_t.c.seller_message_count + bindparam("from_seller"),
+    )
+    .returning(*block_flags(bindparam("shop"), bindparam("creator")))
+)
 
 
-async def append_message(conn: AsyncConnection, conversation: Row[Any], sender_role: str, content: Content, *,
-                         sender_key: str | None = None, client_message_id: str | None = None,
-                         client_batch_id: str | None = None) -> Row[Any]:
-    """Insert a message into a locked conversation and update both sides' inbox state."""
+async def append_message(
+    conn: AsyncConnection,
+    conversation: Row[Any],
+    sender_role: str,
+    content: Content,
+    *,
+    sender_key: str | None = None,
+    client_message_id: str | None = None,
+    client_batch_id: str | None = None,
+) -> Row[Any]:
+    """Insert a message into a locked conversation and update both sides' inbox state and its search row.
+
+    A seller's or a creator's message is refused (BLOCKED) while either block holds."""
     now = utcnow()
-    message = (await conn.execute(_INSERT_MESSAGE, dict(
-        conversation_id=conversation.id, sender_role=sender_role, sender_key=sender_key,
-        client_message_id=client_message_id, client_batch_id=client_batch_id, created_at=now,
-        **content.columns()))).one()
-    await conn.execute(_BUMP_CONVERSATION, {
-        "conversation": conversation.id, "message": message.id, "now": now,
-        "from_creator": sender_role == CREATOR, "from_seller": 1 if sender_role == SELLER else 0})
-    await conn.execute(_state_update(sender_role == SYSTEM), {
-        "conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now})
+    message = (
+        await conn.execute(
+            _INSERT_MESSAGE,
+            dict(
+                conversation_id=conversation.id,
+                sender_role=sender_role,
+                sender_key=sender_key,
+                client_message_id=client_message_id,
+                client_batch_id=client_batch_id,
+                created_at=now,
+                **content.columns(),
+            ),
+        )
+    ).one()
+    bumped = (
+        await conn.execute(
+            _BUMP_CONVERSATION,
+            {
+                "conversation": conversation.id,
+                "message": message.id,
+                "now": now,
+                "shop": conversation.shop_id,
+                "creator": conversation.creator_id,
+                "from_creator": sender_role == CREATOR,
+                "from_seller": 1 if sender_role == SELLER else 0,
+            },
+        )
+    ).one()
+    if sender_role != SYSTEM:
+        # Why: the senders checked the flags read with the conversation lock, as of that statement's
+        # start. One that waited for a block's transaction (which locks the conversation before it
+        # writes the block, services/blocks.py) did not see the block; this statement started after
+        # the lock was granted, so it does. Refusing rolls the message back: no message lands after a
+        # block committed, at no extra statement.
+        refuse_if_blocked(sender_role, bumped.blocked, bumped.blocked_by_creator)
+    await conn.execute(
+        _state_update(sender_role == SYSTEM),
+        {"conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now},
+    )
+    await search.index_message(conn, conversation, message)
     return message
 
 
 @lru_cache(maxsize=2)
 def _state_update(system: bool) -> Update:
     """Both sides see the new activity; the receiver gets an unread message and an unreplied
-    conversation out of ARCHIVED; the sender has read everything up to its own message.
-    System notices change neither unread counts nor replied state."""
+    conversation out of ARCHIVED; the sender has read everything up to its own message (a move
+    forward, now: the other side's receipts turn true). System notices change neither unread
+    counts, nor read positions, nor replied state."""
     s = state_t.c
     values: dict[str, Any] = {"last_activity_at": bindparam("now"), "visible": True}
     if not system:
@@ -81,7 +133,9 @@ def _state_update(system: bool) -> Update:
             unread_count=case((receives, s.unread_count + 1), else_=0),
             unreplied=receives,
             archived=case((receives, False), else_=s.archived),
-            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)))
+            last_read_message_id=case((receives, s.last_read_message_id), else_=bindparam("message", type_=BigInteger)),
+            last_read_at=case((receives, s.last_read_at), else_=read_time(bindparam("now", type_=UtcDateTime()))),
+        )
     return update(state_t).where(s.conversation_id == bindparam("conversation")).values(**values)
 
 
@@ -98,25 +152,42 @@ class Target:
 class Sent:
     message: Row[Any]
     conversation_id: int
+    # Never for a message sent now (it is newer than any read position); for the first message of
+    # a retried key, whether the other side has read it since.
+    read_by_other_side: bool = False
 
 
-async def send_message(rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str,
-                       entrance: str | None = None) -> Sent:
+async def send_message(
+    rt: Runtime, viewer: Viewer, target: Target, content: Content, client_message_id: str, entrance: str | None = None
+) -> Sent:
     """Send one message, or return the first message sent with the same `client_message_id`."""
     _check_target_shape(viewer, target)
     return await transactions.write(
-        rt, lambda conn: _send(conn, rt.settings, viewer, target, content, client_message_id, entrance))
+        rt, lambda conn: _send(conn, rt.settings, viewer, target, content, client_message_id, entrance)
+    )
 
 
-async def _send(conn: AsyncConnection, settings: Settings, viewer: Viewer, target: Target, content: Content,
-                key: str, entrance: str | None) -> tuple[Sent, list[events.Event]]:
+async def _send(
+    conn: AsyncConnection,
+    settings: Settings,
+    viewer: Viewer,
+    target: Target,
+    content: Content,
+    key: str,
+    entrance: str | None,
+) -> tuple[Sent, list[events.Event]]:
     conversation = await _target_conversation(conn, viewer, target, entrance, key)
     if conversation.previous_id is not None:
         return await _replay(conn, viewer, conversation.previous_id, target, content), []
     await check_may_send(conn, settings, viewer, conversation, content)
-    message = await append_message(conn, conversation, viewer.role, content, sender_key=viewer.principal,
-                                   client_message_id=key)
-    return Sent(message, conversation.id), [events.message_added(conversation, message)]
+    message = await append_message(
+        conn, conversation, viewer.role, content, sender_key=viewer.principal, client_message_id=key
+    )
+    # Sending ends the sender's typing indicator, if one may be showing (the gate knows).
+    return Sent(message, conversation.id), [
+        events.message_added(conversation, message),
+        events.typing(conversation, viewer.role, Change.SENT),
+    ]
 
 
 def _check_target_shape(viewer: Viewer, target: Target) -> None:
@@ -128,8 +199,9 @@ def _check_target_shape(viewer: Viewer, target: Target) -> None:
         raise invalid(f"Give either conversationId or {party}.", ["input"])
 
 
-async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None,
-                               key: str) -> Row[Any]:
+async def _target_conversation(
+    conn: AsyncConnection, viewer: Viewer, target: Target, entrance: str | None, key: str
+) -> Row[Any]:
     """The locked conversation a send goes to (with the message already sent under `key`, if any),
     opened if the other party was given and they have none yet."""
     if target.conversation_id is not None:
@@ -149,13 +221,15 @@ async def _target_conversation(conn: AsyncConnection, viewer: Viewer, target: Ta
         raise not_found("The creator", ["input", "creatorId"])
     if not viewer.is_seller and await get_shop(conn, shop_id) is None:
         raise not_found("The shop", ["input", "shopId"])
-    conversation, _opened = await open_conversation(conn, shop_id, creator_id, entrance or default, viewer.role,
-                                                    viewer.principal, key)
+    conversation, _opened = await open_conversation(
+        conn, shop_id, creator_id, entrance or default, viewer.role, viewer.principal, key
+    )
     return conversation
 
 
-async def check_may_send(conn: AsyncConnection, settings: Settings, viewer: Viewer, conversation: Row[Any],
-                         content: Content) -> None:
+async def check_may_send(
+    conn: AsyncConnection, settings: Settings, viewer: Viewer, conversation: Row[Any], content: Content
+) -> None:
     """Every rule a send must pass, cheapest first; raises the first that fails."""
     await check_card(conn, viewer, content)
     if viewer.is_seller:
@@ -163,15 +237,14 @@ async def check_may_send(conn: AsyncConnection, settings: Settings, viewer: View
         return
     if conversation.shop_status != "ACTIVE":
         raise RuleViolation(ErrorCode.FORBIDDEN, "This shop can no longer receive creator messages.")
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "This shop has blocked you, so you cannot message it.")
+    refuse_if_blocked(CREATOR, conversation.blocked, conversation.blocked_by_creator)
 
 
-async def _check_seller_send(conn: AsyncConnection, settings: Settings, conversation: Row[Any],
-                             content: Content) -> None:
-    """`conversation` is a row of `conversations.lock_conversation`, with its block flag."""
-    if conversation.blocked:
-        raise RuleViolation(ErrorCode.BLOCKED, "You have blocked this creator; unblock the creator first.")
+async def _check_seller_send(
+    conn: AsyncConnection, settings: Settings, conversation: Row[Any], content: Content
+) -> None:
+    """`conversation` is a row of `conversations.lock_conversation`, with its block flags."""
+    refuse_if_blocked(SELLER, conversation.blocked, conversation.blocked_by_creator)
     await check_outreach(conn, settings.outreach_tiers, conversation, content.kind)
 
 
@@ -179,17 +252,39 @@ async def _replay(conn: AsyncConnection, viewer: Viewer, message_id: int, target
     """The first message of a retried key, if the retry asks for the same thing."""
     message = (await conn.execute(select(message_t).where(message_t.c.id == message_id))).one()
     row = (await conn.execute(select(conversation_t).where(conversation_t.c.id == message.conversation_id))).one()
-    same_target = (target.conversation_id == row.id if target.conversation_id is not None
-                   else (target.creator_id == row.creator_id if viewer.is_seller else target.shop_id == row.shop_id))
+    same_target = (
+        target.conversation_id == row.id
+        if target.conversation_id is not None
+        else (target.creator_id == row.creator_id if viewer.is_seller else target.shop_id == row.shop_id)
+    )
     if not same_target or not content.matches(message):
-        raise invalid("This clientMessageId was already used for another message; use a new key.",
-                      ["input", "clientMessageId"])
-    return Sent(message, row.id)
+        raise invalid(
+            "This clientMessageId was already used for another message; use a new key.", ["input", "clientMessageId"]
+        )
+    return Sent(message, row.id, await read_by_other_side(conn, viewer, message))
 
 
-async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int, *, first: int | None = None,
-                        after: int | None = None, last: int | None = None,
-                        before: int | None = None) -> Page:
+async def read_by_other_side(conn: AsyncConnection, viewer: Viewer, message: Row[Any]) -> bool:
+    """Whether the other side's read position in the message's conversation is at or past it."""
+    position = (
+        await conn.execute(
+            select(state_t.c.last_read_message_id).where(
+                state_t.c.conversation_id == message.conversation_id, state_t.c.side == viewer.other_side
+            )
+        )
+    ).scalar_one()
+    return message.id <= position
+
+
+async def list_messages(
+    db: GatedEngine | AsyncConnection,
+    conversation_id: int,
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    last: int | None = None,
+    before: int | None = None,
+) -> Page:
     """Messages in chronological order: `first` after a cursor, or the `last` before one."""
     size = last or first
     assert size is not None, "resolvers.messages.messages_window gives first or last"
@@ -199,8 +294,9 @@ async def list_messages(db: GatedEngine | AsyncConnection, conversation_id: int,
     return page_of(rows, first, after, last, before)
 
 
-def page_of(rows: list[MessageRecord], first: int | None, after: int | None, last: int | None,
-            before: int | None) -> Page:
+def page_of(
+    rows: list[MessageRecord], first: int | None, after: int | None, last: int | None, before: int | None
+) -> Page:
     """Rows read one past the page size, newest first for `last`, as a chronological page."""
     if last is not None:
         return Page(rows[:last][::-1], has_next=before is not None, has_previous=len(rows) > last)
@@ -208,8 +304,9 @@ def page_of(rows: list[MessageRecord], first: int | None, after: int | None, las
     return Page(rows[:first], has_next=len(rows) > first, has_previous=after is not None)
 
 
-def messages_query(source: FromClause, conversation: ColumnElement[int], has_after: bool, has_before: bool,
-                   newest_first: bool) -> Select[Any]:
+def messages_query(
+    source: FromClause, conversation: ColumnElement[int], has_after: bool, has_before: bool, newest_first: bool
+) -> Select[Any]:
     """One shape of messages page of `conversation` (a bound parameter or a column) from `source`,
     the message table or an alias of it."""
     m = source.c
@@ -227,12 +324,16 @@ def _messages_statement(has_after: bool, has_before: bool, newest_first: bool) -
     return built_once(messages_query(message_t, bindparam("conversation"), has_after, has_before, newest_first))
 
 
-async def visible_messages_after(conn: AsyncConnection, viewer: Viewer, after: int,
-                                 conversation_id: int | None = None, limit: int = 500) -> Sequence[Row[Any]]:
+async def visible_messages_after(
+    conn: AsyncConnection, viewer: Viewer, after: int, conversation_id: int | None = None, limit: int = 500
+) -> Sequence[Row[Any]]:
     """Messages with id > `after` in the conversations the viewer sees (or in one), by id."""
     s = state_t.c
-    query = (select(message_t).join(state_t, s.conversation_id == message_t.c.conversation_id)
-             .where(message_t.c.id > after, s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible))
+    query = (
+        select(message_t)
+        .join(state_t, s.conversation_id == message_t.c.conversation_id)
+        .where(message_t.c.id > after, s.side == viewer.side, s.owner_id == viewer.owner_id, s.visible)
+    )
     if conversation_id is not None:
         query = query.where(message_t.c.conversation_id == conversation_id)
     return (await conn.execute(query.order_by(message_t.c.id).limit(limit))).all()

@@ -52,9 +52,13 @@ async def read_quota(conn: AsyncConnection, tiers: Tiers, shop_id: int, now: dat
     """The shop's allowance for the current week."""
     start = week_start(now or utcnow())
     gmv = (await conn.execute(select(shop_t.c.affiliate_gmv_30d).where(shop_t.c.id == shop_id))).scalar_one()
-    used = (await conn.execute(
-        select(func.count()).select_from(outreach_t)
-        .where(outreach_t.c.shop_id == shop_id, outreach_t.c.week_start == start))).scalar_one()
+    used = (
+        await conn.execute(
+            select(func.count())
+            .select_from(outreach_t)
+            .where(outreach_t.c.shop_id == shop_id, outreach_t.c.week_start == start)
+        )
+    ).scalar_one()
     return Quota(weekly_limit(tiers, gmv), used, start)
 
 
@@ -66,18 +70,27 @@ async def use_unit(conn: AsyncConnection, tiers: Tiers, shop_id: int, creator_id
     """
     now = utcnow()
     start = week_start(now)
-    already = (await conn.execute(select(outreach_t.c.creator_id).where(
-        outreach_t.c.shop_id == shop_id, outreach_t.c.week_start == start,
-        outreach_t.c.creator_id == creator_id))).first()
+    already = (
+        await conn.execute(
+            select(outreach_t.c.creator_id).where(
+                outreach_t.c.shop_id == shop_id, outreach_t.c.week_start == start, outreach_t.c.creator_id == creator_id
+            )
+        )
+    ).first()
     if already:
         return
     quota = await read_quota(conn, tiers, shop_id, now)
     if quota.remaining <= 0:
-        raise RuleViolation(ErrorCode.WEEKLY_OUTREACH_LIMIT_REACHED,
+        raise RuleViolation(
+            ErrorCode.WEEKLY_OUTREACH_LIMIT_REACHED,
             f"Your shop has reached its weekly outreach limit of {quota.weekly_limit} creators; "
-            f"it resets at {quota.resets_at.isoformat()}. Creators who already wrote to you can still be answered.")
-    await conn.execute(insert_ignoring_conflicts(
-        conn, outreach_t, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now))
+            f"it resets at {quota.resets_at.isoformat()}. Creators who already wrote to you can still be answered.",
+        )
+    await conn.execute(
+        insert_ignoring_conflicts(
+            conn, outreach_t, shop_id=shop_id, week_start=start, creator_id=creator_id, created_at=now
+        )
+    )
 
 
 async def lock_shop(conn: AsyncConnection, shop_id: int) -> Row[Any]:
@@ -96,9 +109,10 @@ async def check_outreach(conn: AsyncConnection, tiers: Tiers, conversation: Row[
     `conversations.lock_conversation`): at most PRE_REPLY_LIMIT messages before the creator's first
     reply, and a unit of the weekly allowance for a first outreach or a collaboration card."""
     if not conversation.creator_has_replied and conversation.seller_message_count >= PRE_REPLY_LIMIT:
-        raise RuleViolation(ErrorCode.PRE_REPLY_LIMIT_REACHED,
-                            f"You can send up to {PRE_REPLY_LIMIT} messages before the creator replies; "
-                            "wait for their reply.")
+        raise RuleViolation(
+            ErrorCode.PRE_REPLY_LIMIT_REACHED,
+            f"You can send up to {PRE_REPLY_LIMIT} messages before the creator replies; wait for their reply.",
+        )
     first_outreach = conversation.seller_message_count == 0 and not conversation.creator_has_replied
     if kind == "COLLABORATION" or first_outreach:
         await lock_shop(conn, conversation.shop_id)

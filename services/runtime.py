@@ -1,12 +1,12 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
-import asyncio
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
 from aiohttp import web
 
 from core.config import Settings
+from core.indicators import MemoryIndicators, RedisIndicators, create_indicators
 from core.metrics import Metrics, count_statements
 from core.persisted import PersistedQueries, create_persisted_queries
 from core.ratelimit import RateLimits
@@ -33,26 +33,36 @@ class Runtime:
     websockets: WeakSet[web.WebSocketResponse] = field(init=False, default_factory=WeakSet)
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
+    indicators: MemoryIndicators | RedisIndicators = field(init=False)
 
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine)
-        self.auth = Authenticator(self.reader, self.secret, self.settings.auth_cache_seconds,
-                                  self.settings.max_token_ttl_seconds, self.settings.token_leeway_seconds)
+        self.auth = Authenticator(
+            self.reader,
+            self.secret,
+            self.settings.auth_cache_seconds,
+            self.settings.max_token_ttl_seconds,
+            self.settings.token_leeway_seconds,
+        )
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         self.sockets = SocketRegistry(self.settings)
         self.persisted = create_persisted_queries(self.settings.redis_url, self.settings.trusted_documents)
+        self.indicators = create_indicators(self.settings.redis_url)
         count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:
         """Publish the events of a committed transaction.
 
         The broker never raises: a Redis outage costs live delivery only, and clients
-        resuming with `after` catch up from the database.
+        resuming with `after` catch up from the database. A typing event goes out only if
+        the typing gate admits it (a repeat within 2 s does not).
         """
-        for event in events:  # in order; an event's channels at once
-            await asyncio.gather(*(self.broker.publish(channel, event.payload) for channel in event.channels))
+        # Typing events pass their gate first (a repeat within 2 s is not told again); then all of them, in
+        # order, together: a write that changed many conversations publishes in one round trip.
+        admitted = [event for event in events if event.gate is None or await self.indicators.admit(*event.gate)]
+        await self.broker.publish_many([(channel, event.payload) for event in admitted for channel in event.channels])
 
     def _on_system_event(self, event: BrokerEvent) -> None:
         """Forget cached viewers of a shop as soon as an import announces its status changed

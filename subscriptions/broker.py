@@ -123,6 +123,15 @@ class Broker(abc.ABC):
         failures are logged and counted in ``publish_failures``.
         """
 
+    async def publish_many(self, messages: list[tuple[str, Event]]) -> bool:
+        """Publish (channel, event) pairs in order; return False (never raise) if any failed.
+
+        Implementations may send them together (Redis: one pipeline), so a write that changed
+        thousands of conversations does not wait for thousands of round trips.
+        """
+        results = [await self.publish(channel, event) for channel, event in messages]
+        return all(results)
+
     async def reachable(self) -> bool:
         """Whether the transport answers (for readiness checks)."""
         return True

@@ -10,8 +10,13 @@ from aiohttp import web
 HERE = Path(__file__).resolve().parent
 PREFIX = "/graphiql"
 # Every file the page loads; nothing else in this directory is served.
-ASSETS = ("graphiql.min.css", "react.production.min.js", "react-dom.production.min.js", "graphiql.min.js",
-          "inbox-graphiql.js")
+ASSETS = (
+    "graphiql.min.css",
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "graphiql.min.js",
+    "inbox-graphiql.js",
+)
 # An asset URL carries a hash of its content, so browsers may keep it for a year and still get
 # the new file the moment it changes.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
@@ -33,8 +38,9 @@ async def _asset(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in ASSETS:
         raise web.HTTPNotFound()
-    return web.FileResponse(HERE / name, headers={"Cache-Control": CACHE_FOREVER,
-                                                  "Content-Type": CONTENT_TYPES[Path(name).suffix]})
+    return web.FileResponse(
+        HERE / name, headers={"Cache-Control": CACHE_FOREVER, "Content-Type": CONTENT_TYPES[Path(name).suffix]}
+    )
 
 
 def add_asset_routes(app: web.Application) -> None:

@@ -25,23 +25,46 @@ MESSAGES = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: 
     messages(first: $first, after: $after, last: $last, before: $before) { edges { cursor } } } }"""
 
 GARBAGE_CURSORS = [
-    "not a cursor", "!!!!", "%%%", "\u00e9\u00e8", "Zm9v", b64("garbage"), b64(b"\xff\xfe\xfd"), b64("x|y"),
-    b64("1|2|3"), b64(""), b64("|"), b64("2024-13-45T00:00:00+00:00|1"), b64("2024-01-01T00:00:00|1"),
-    b64("2024-01-01T00:00:00+00:00|abc"), b64("2024-01-01T00:00:00+00:00|99999999999999999999"),
-    b64("0001-01-01T00:00:00+05:00|1"), b64("NaN|1"), b64("Infinity|1"), b64("1e999999|1"), b64("99999999999|1"),
-    b64("99999999999999999999"), b64("-99999999999999999999"), b64("1.5"), b64("\u00b2"),
+    "not a cursor",
+    "!!!!",
+    "%%%",
+    "\u00e9\u00e8",
+    "Zm9v",
+    b64("garbage"),
+    b64(b"\xff\xfe\xfd"),
+    b64("x|y"),
+    b64("1|2|3"),
+    b64(""),
+    b64("|"),
+    b64("2024-13-45T00:00:00+00:00|1"),
+    b64("2024-01-01T00:00:00|1"),
+    b64("2024-01-01T00:00:00+00:00|abc"),
+    b64("2024-01-01T00:00:00+00:00|99999999999999999999"),
+    b64("0001-01-01T00:00:00+05:00|1"),
+    b64("NaN|1"),
+    b64("Infinity|1"),
+    b64("1e999999|1"),
+    b64("99999999999|1"),
+    b64("99999999999999999999"),
+    b64("-99999999999999999999"),
+    b64("1.5"),
+    b64("\u00b2"),
 ]
 
 
-async def assert_bad_input(api, document: str, variables: dict | None = None, *, as_: str = "shop:s1",
-                           code: str = "BAD_USER_INPUT") -> None:
+async def assert_bad_input(
+    api, document: str, variables: dict | None = None, *, as_: str = "shop:s1", code: str = "BAD_USER_INPUT"
+) -> None:
     status, body = await api.post(document, variables, as_=as_)
     text = json.dumps(body)
     assert status == 200, (status, body)
     assert "Traceback" not in text and "INTERNAL_SERVER_ERROR" not in text, body
     assert body.get("errors"), body
-    assert [error["extensions"]["code"] for error in body["errors"]] == [code] * len(body["errors"]), \
-        (document, variables, body)
+    assert [error["extensions"]["code"] for error in body["errors"]] == [code] * len(body["errors"]), (
+        document,
+        variables,
+        body,
+    )
 
 
 async def world_with_conversation(api) -> str:
@@ -82,8 +105,16 @@ async def test_bad_page_sizes_cursors_and_ids(api):
         if cursor not in (b64("99999999999|1"), b64("1.5")):  # amounts are decimals: these two are fine
             await assert_bad_input(api, CREATORS, {"after": cursor, "order": "GMV_DESC"})
     # Integer keys and counts: too big for the column, not digits, or the wrong shape.
-    for cursor in ("not a cursor", b64("garbage"), b64(b"\xff\xfe\xfd"), b64("1|2|3"), b64("99999999999|1"),
-                   b64("99999999999999999999"), b64("1.5"), b64("\u00b2")):
+    for cursor in (
+        "not a cursor",
+        b64("garbage"),
+        b64(b"\xff\xfe\xfd"),
+        b64("1|2|3"),
+        b64("99999999999|1"),
+        b64("99999999999999999999"),
+        b64("1.5"),
+        b64("\u00b2"),
+    ):
         await assert_bad_input(api, CONVERSATIONS, {"after": cursor}, as_="creator:c1")
         await assert_bad_input(api, CREATORS, {"after": cursor, "order": "FOLLOWERS_DESC"})
         await assert_bad_input(api, SAMPLES, {"after": cursor})
@@ -98,10 +129,24 @@ async def test_bad_page_sizes_cursors_and_ids(api):
 
     # Malformed ids.
     conversation_query = "query($id: ID!) { conversation(id: $id) { id } }"
-    for bad in ("", "garbage", "!!!", "%%%", b64("Conversation"), b64("Conversation:"), b64("Conversation:abc"),
-                b64("Conversation:-1"), b64("Conversation:1.0"), b64("Conversation:\u00b2"),
-                b64("Conversation:99999999999999999999"), b64(":1"), b64(b"\xff\xfe:1"), b64("Nope:1"),
-                gid("Creator", 1), gid("Message", 1)):
+    for bad in (
+        "",
+        "garbage",
+        "!!!",
+        "%%%",
+        b64("Conversation"),
+        b64("Conversation:"),
+        b64("Conversation:abc"),
+        b64("Conversation:-1"),
+        b64("Conversation:1.0"),
+        b64("Conversation:\u00b2"),
+        b64("Conversation:99999999999999999999"),
+        b64(":1"),
+        b64(b"\xff\xfe:1"),
+        b64("Nope:1"),
+        gid("Creator", 1),
+        gid("Message", 1),
+    ):
         await assert_bad_input(api, conversation_query, {"id": bad})
     for bad in ("", "garbage", b64("Nope:1"), b64("Shop:x"), b64("Message:99999999999999999999")):
         await assert_bad_input(api, "query($id: ID!) { node(id: $id) { id } }", {"id": bad})
@@ -109,17 +154,33 @@ async def test_bad_page_sizes_cursors_and_ids(api):
         await assert_bad_input(api, "query($id: ID!) { creator(id: $id) { id } }", {"id": bad})
     # Mutations decode their ids the same way.
     send = """mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }"""
-    await assert_bad_input(api, send, {"input": {"creatorId": "garbage", "clientMessageId": "k1",
-                                                 "content": {"text": "hi"}}})
-    await assert_bad_input(api, send, {"input": {"conversationId": gid("Creator", 1), "clientMessageId": "k2",
-                                                 "content": {"text": "hi"}}})
-    await assert_bad_input(api, send, {"input": {"conversationId": conversation, "clientMessageId": "k3",
-                                                 "content": {"productId": gid("Creator", 1)}}})
-    await assert_bad_input(api, """mutation($id: ID!) { starConversation(input: {conversationId: $id}) {
-        userErrors { code } } }""", {"id": b64("Conversation:99999999999")})
+    await assert_bad_input(
+        api, send, {"input": {"creatorId": "garbage", "clientMessageId": "k1", "content": {"text": "hi"}}}
+    )
+    await assert_bad_input(
+        api, send, {"input": {"conversationId": gid("Creator", 1), "clientMessageId": "k2", "content": {"text": "hi"}}}
+    )
+    await assert_bad_input(
+        api,
+        send,
+        {
+            "input": {
+                "conversationId": conversation,
+                "clientMessageId": "k3",
+                "content": {"productId": gid("Creator", 1)},
+            }
+        },
+    )
+    await assert_bad_input(
+        api,
+        """mutation($id: ID!) { starConversation(input: {conversationId: $id}) {
+        userErrors { code } } }""",
+        {"id": b64("Conversation:99999999999")},
+    )
     # A bad id writes nothing: the conversation still has its two messages only.
-    data = await api.query("query($id: ID!) { conversation(id: $id) { messages { nodes { id } } } }",
-                           {"id": conversation}, as_="shop:s1")
+    data = await api.query(
+        "query($id: ID!) { conversation(id: $id) { messages { nodes { id } } } }", {"id": conversation}, as_="shop:s1"
+    )
     assert len(data["conversation"]["messages"]["nodes"]) == 2
 
 
@@ -127,19 +188,34 @@ async def test_bad_values_and_bad_requests(api):
     await build_world(api.engine, creators=3)
     await assert_bad_input(api, "query { conversations(folder: NOPE) { edges { cursor } } }")
     await assert_bad_input(api, 'query { conversations(folder: "ALL") { edges { cursor } } }')
-    await assert_bad_input(api, "query($f: InboxFolder) { conversations(folder: $f) { edges { cursor } } }",
-                           {"f": "NOPE"})
-    await assert_bad_input(api, "query($f: InboxFolder) { conversations(folder: $f) { edges { cursor } } }",
-                           {"f": "unread"}, as_="creator:c1")
+    await assert_bad_input(
+        api, "query($f: InboxFolder) { conversations(folder: $f) { edges { cursor } } }", {"f": "NOPE"}
+    )
+    await assert_bad_input(
+        api,
+        "query($f: InboxFolder) { conversations(folder: $f) { edges { cursor } } }",
+        {"f": "unread"},
+        as_="creator:c1",
+    )
     await assert_bad_input(api, "query { creators(orderBy: NAME_ASC) { edges { cursor } } }")
-    await assert_bad_input(api, "query($o: CreatorOrder) { creators(orderBy: $o) { edges { cursor } } }",
-                           {"o": "NAME_ASC"})
-    await assert_bad_input(api, "query($s: SampleRequestStatus) { sampleRequests(status: $s) { edges { cursor } } }",
-                           {"s": "LOST"})
+    await assert_bad_input(
+        api, "query($o: CreatorOrder) { creators(orderBy: $o) { edges { cursor } } }", {"o": "NAME_ASC"}
+    )
+    await assert_bad_input(
+        api, "query($s: SampleRequestStatus) { sampleRequests(status: $s) { edges { cursor } } }", {"s": "LOST"}
+    )
     filtered = "query($f: CreatorFilter) { conversations(filter: $f) { edges { cursor } } }"
-    for flt in ({"minGmv": "lots"}, {"maxGmv": "NaN"}, {"minGmv": "Infinity"}, {"maxGmv": "1e999999"},
-                {"minFollowers": "many"}, {"minFollowers": 2**31}, {"categories": [1]},
-                {"search": 5}, {"nope": 1}):
+    for flt in (
+        {"minGmv": "lots"},
+        {"maxGmv": "NaN"},
+        {"minGmv": "Infinity"},
+        {"maxGmv": "1e999999"},
+        {"minFollowers": "many"},
+        {"minFollowers": 2**31},
+        {"categories": [1]},
+        {"search": 5},
+        {"nope": 1},
+    ):
         await assert_bad_input(api, filtered, {"f": flt})
         await assert_bad_input(api, filtered.replace("conversations", "creators"), {"f": flt})
     # The same values as literals.

@@ -8,8 +8,15 @@ from tests.support.world import build_world
 
 ALLOWED, OTHER = "https://app.example", "https://evil.example"
 # What browsers ask to send: Apollo Client with clientAwareness, graphql-sse, a tracing id.
-CLIENT_HEADERS = ("authorization", "content-type", "accept", "x-request-id", "apollographql-client-name",
-                  "apollographql-client-version", "x-graphql-event-stream-token")
+CLIENT_HEADERS = (
+    "authorization",
+    "content-type",
+    "accept",
+    "x-request-id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-graphql-event-stream-token",
+)
 
 
 @pytest.fixture
@@ -18,8 +25,10 @@ async def api(aiohttp_client, database_url, tmp_path):
 
 
 async def _preflight(api, origin: str, headers: str, method: str = "POST"):
-    return await api.http.options("/graphql", headers={"Origin": origin, "Access-Control-Request-Method": method,
-                                                       "Access-Control-Request-Headers": headers})
+    return await api.http.options(
+        "/graphql",
+        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},
+    )
 
 
 async def test_preflight_allows_the_headers_real_clients_send(api):
@@ -36,9 +45,15 @@ async def test_preflight_allows_the_headers_real_clients_send(api):
 
 async def test_pages_on_an_allowed_origin_may_read_request_id_and_retry_after(api):
     await build_world(api.engine)
-    response = await api.http.post("/graphql", json={"query": "{ inboxCounts { all } }"},
-                                   headers={"Origin": ALLOWED, "Authorization": f"Bearer {api.token('shop:s1')}",
-                                            "apollographql-client-name": "seller-web"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ inboxCounts { all } }"},
+        headers={
+            "Origin": ALLOWED,
+            "Authorization": f"Bearer {api.token('shop:s1')}",
+            "apollographql-client-name": "seller-web",
+        },
+    )
     assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == ALLOWED
     exposed = {header.strip().lower() for header in response.headers["Access-Control-Expose-Headers"].split(",")}
     assert exposed >= {"x-request-id", "retry-after"}, exposed
@@ -49,6 +64,9 @@ async def test_another_origin_gets_no_cors_headers(api):
     await build_world(api.engine)
     response = await _preflight(api, OTHER, "content-type,apollographql-client-name")
     assert not [name for name in response.headers if name.lower().startswith("access-control-")], response.headers
-    response = await api.http.post("/graphql", json={"query": "{ inboxCounts { all } }"},
-                                   headers={"Origin": OTHER, "Authorization": f"Bearer {api.token('shop:s1')}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ inboxCounts { all } }"},
+        headers={"Origin": OTHER, "Authorization": f"Bearer {api.token('shop:s1')}"},
+    )
     assert not [name for name in response.headers if name.lower().startswith("access-control-")], response.headers

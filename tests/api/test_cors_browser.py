@@ -31,9 +31,15 @@ def origins():
 def api_server(chromium, origins, tmp_path_factory):
     """The API on SQLite with the demo, allowing the first origin, with a burst of two queries."""
     data = tmp_path_factory.mktemp("cors-browser")
-    env = {"INBOX_DATA_DIR": str(data), "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
-           "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": "", "INBOX_CORS_ORIGINS": origins[0],
-           "INBOX_QUERY_BURST": "2", "INBOX_QUERY_RATE": "0.01"}
+    env = {
+        "INBOX_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": "",
+        "INBOX_CORS_ORIGINS": origins[0],
+        "INBOX_QUERY_BURST": "2",
+        "INBOX_QUERY_RATE": "0.01",
+    }
     server = ServerProcess(env, data / "server.log", command=("serve",)).start()
     yield server
     server.stop()
@@ -42,6 +48,7 @@ def api_server(chromium, origins, tmp_path_factory):
 @pytest_asyncio.fixture
 async def page_sites(origins):
     """A static page served on both origins."""
+
     async def page(_request):
         return web.Response(text=PAGE, content_type="text/html")
 

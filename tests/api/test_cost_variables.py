@@ -5,8 +5,10 @@ import pytest
 from tests.support.world import build_world
 
 NESTED = """query Pages($n: Int = 1) { %s }"""
-PAGE = ("a%d: conversations(first: $n) { nodes { id messages(first: $n) {"
-        " nodes { id content { ... on TextContent { text } } } } } }")
+PAGE = (
+    "a%d: conversations(first: $n) { nodes { id messages(first: $n) {"
+    " nodes { id content { ... on TextContent { text } } } } } }"
+)
 FIFTEEN = NESTED % " ".join(PAGE % i for i in range(15))
 
 
@@ -51,8 +53,9 @@ async def test_a_variable_in_a_fragment_is_charged_at_its_value(api):
 
 async def test_a_variable_that_does_not_coerce_is_refused_by_execution_not_charged(api):
     await build_world(api.engine)
-    status, body = await api.post("query($n: Int) { conversations(first: $n) { nodes { id } } }",
-                                  {"n": "many"}, as_="shop:s1")
+    status, body = await api.post(
+        "query($n: Int) { conversations(first: $n) { nodes { id } } }", {"n": "many"}, as_="shop:s1"
+    )
     assert status == 200 and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
@@ -61,11 +64,15 @@ async def test_the_cost_of_the_named_operation_is_charged(api):
     query = """query Small($n: Int) { conversations(first: $n) { nodes { id } } }
                query Big($n: Int) { a: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } }
                                     b: conversations(first: $n) { nodes { messages(last: $n) { nodes { id } } } } }"""
-    response = await api.http.post("/graphql", json={"query": query, "variables": {"n": 100},
-                                                     "operationName": "Small"},
-                                   headers={"Authorization": f"Bearer {api.token('shop:s1')}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": query, "variables": {"n": 100}, "operationName": "Small"},
+        headers={"Authorization": f"Bearer {api.token('shop:s1')}"},
+    )
     assert (await response.json())["extensions"]["cost"] == 2 + 100
-    response = await api.http.post("/graphql", json={"query": query, "variables": {"n": 100},
-                                                     "operationName": "Big"},
-                                   headers={"Authorization": f"Bearer {api.token('shop:s1')}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": query, "variables": {"n": 100}, "operationName": "Big"},
+        headers={"Authorization": f"Bearer {api.token('shop:s1')}"},
+    )
     assert (await response.json())["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"

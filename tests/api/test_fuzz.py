@@ -36,9 +36,16 @@ def server(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("fuzz")
     url = sqlite_world(data_dir)
-    process = ServerProcess({"DATABASE_URL": url, "INBOX_JWT_SECRET": JWT_SECRET, "INBOX_DATA_DIR": str(data_dir),
-                             "INBOX_QUERY_BURST": "100000", "INBOX_MUTATION_BURST": "100000"},
-                            data_dir / "server.log").start()
+    process = ServerProcess(
+        {
+            "DATABASE_URL": url,
+            "INBOX_JWT_SECRET": JWT_SECRET,
+            "INBOX_DATA_DIR": str(data_dir),
+            "INBOX_QUERY_BURST": "100000",
+            "INBOX_MUTATION_BURST": "100000",
+        },
+        data_dir / "server.log",
+    ).start()
     process.database = data_dir / "inbox.db"
     yield process
     process.stop()
@@ -51,8 +58,12 @@ def _fingerprint(path) -> str:
 
 
 def _post(server, body: bytes, subject: str) -> tuple[int, str]:
-    request = urllib.request.Request(f"{server.url}/graphql", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"})
+    request = urllib.request.Request(
+        f"{server.url}/graphql",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode()
@@ -90,21 +101,29 @@ def test_valid_operations(server, query, subject):
 
 
 @FUZZ
-@given(query=gql.from_schema(SCHEMA, custom_scalars=SCALARS, mode=gql.Mode.NEGATIVE),
-       subject=st.sampled_from(SUBJECTS))
+@given(query=gql.from_schema(SCHEMA, custom_scalars=SCALARS, mode=gql.Mode.NEGATIVE), subject=st.sampled_from(SUBJECTS))
 def test_invalid_operations(server, query, subject):
     _check(server, query, {}, subject)
 
 
 @FUZZ
-@given(query=st.sampled_from(["query($f: InboxFolder, $n: Int, $a: String) { conversations(folder: $f, first: $n, "
-                              "after: $a) { nodes { id } } }",
-                              "mutation($i: SendMessageInput!) { sendMessage(input: $i) { userErrors { code } } }"]),
-       variables=st.dictionaries(st.sampled_from(["f", "n", "a", "i"]),
-                                 st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                                              lambda inner: st.lists(inner, max_size=3)
-                                              | st.dictionaries(st.text(max_size=10), inner, max_size=3))),
-       subject=st.sampled_from(SUBJECTS))
+@given(
+    query=st.sampled_from(
+        [
+            "query($f: InboxFolder, $n: Int, $a: String) { conversations(folder: $f, first: $n, "
+            "after: $a) { nodes { id } } }",
+            "mutation($i: SendMessageInput!) { sendMessage(input: $i) { userErrors { code } } }",
+        ]
+    ),
+    variables=st.dictionaries(
+        st.sampled_from(["f", "n", "a", "i"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+        ),
+    ),
+    subject=st.sampled_from(SUBJECTS),
+)
 def test_random_variables(server, query, variables, subject):
     _check(server, query, variables, subject)
 

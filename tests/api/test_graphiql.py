@@ -22,8 +22,9 @@ SEND = """mutation Send($input: SendMessageInput!) {
 # The result pane's text (GraphiQL's response editor is a CodeMirror 5 instance), or null.
 RESPONSE = "document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue()"
 # The headers editor's text (the variables editor beside it is hidden).
-HEADERS = ("document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror')"
-           "?.CodeMirror.getValue()")
+HEADERS = (
+    "document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror')?.CodeMirror.getValue()"
+)
 RUN = "document.querySelector('.graphiql-execute-button').click(), true"
 SHOW_DOCS = "document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click(), true"
 # The docs' root types, listed once the schema has loaded.
@@ -36,8 +37,14 @@ def demo_server(chromium, tmp_path_factory):
     the server and the URLs its banner prints, by who. (After `chromium`: without one the tests
     skip before a server starts.)"""
     data = tmp_path_factory.mktemp("graphiql-demo")
-    env = {"INBOX_DATA_DIR": str(data), "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
-           "INBOX_JWT_SECRET": "", "REDIS_URL": "", "INBOX_ENV": "development", "PYTHONUNBUFFERED": "1"}
+    env = {
+        "INBOX_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
+        "INBOX_JWT_SECRET": "",
+        "REDIS_URL": "",
+        "INBOX_ENV": "development",
+        "PYTHONUNBUFFERED": "1",
+    }
     server = ServerProcess(env, data / "server.log", command=("serve",)).start()
     try:
         banner = server.log_path.read_text()
@@ -53,9 +60,14 @@ def token_of(url: str) -> str:
 
 
 async def graphql(server, token: str, query: str, variables: dict) -> dict:
-    async with aiohttp.ClientSession() as session, session.post(
-            f"{server.url}/graphql", json={"query": query, "variables": variables},
-            headers={"Authorization": f"Bearer {token}"}) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{server.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response,
+    ):
         body = await response.json()
     assert response.status == 200 and "errors" not in body, body
     return body["data"]

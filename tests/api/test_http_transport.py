@@ -16,11 +16,12 @@ from schema.http_transport import GRAPHQL_RESPONSE, JSON, media_type
 from tests.support.app import client_of, make_settings
 from tests.support.world import build_world
 
-GRAPHQL_ACCEPTS = ("application/graphql-response+json",
-                   "application/graphql-response+json, application/json",  # graphql-http's client
-                   "application/graphql-response+json,application/json;q=0.9",  # Apollo Client 4
-                   "application/graphql-response+json, application/graphql+json, application/json, "
-                   "text/event-stream, multipart/mixed")  # urql
+GRAPHQL_ACCEPTS = (
+    "application/graphql-response+json",
+    "application/graphql-response+json, application/json",  # graphql-http's client
+    "application/graphql-response+json,application/json;q=0.9",  # Apollo Client 4
+    "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed",
+)  # urql
 JSON_ACCEPTS = (None, "*/*", "application/json", "application/json, application/graphql-response+json;q=0.5")
 PARSE_FAILURE = "{"
 VALIDATION_FAILURE = "{ viewer { nope } }"
@@ -34,14 +35,29 @@ def test_accept_preferring_graphql_response_json_gets_it(accept):
     assert media_type(accept) == GRAPHQL_RESPONSE
 
 
-@pytest.mark.parametrize("accept", (*JSON_ACCEPTS, "text/html", "application/graphql-response+json;q=0, */*",
-                                    "*/*, application/graphql-response+json;q=0.8"))
+@pytest.mark.parametrize(
+    "accept",
+    (
+        *JSON_ACCEPTS,
+        "text/html",
+        "application/graphql-response+json;q=0, */*",
+        "*/*, application/graphql-response+json;q=0.8",
+    ),
+)
 def test_other_accepts_get_json(accept):
     assert media_type(accept) == JSON
 
 
-async def _ask(api, query: str, variables: dict | None = None, *, accept: str | None, lane: str,
-               as_: str | None = "shop:s1", operation: str | None = None):
+async def _ask(
+    api,
+    query: str,
+    variables: dict | None = None,
+    *,
+    accept: str | None,
+    lane: str,
+    as_: str | None = "shop:s1",
+    operation: str | None = None,
+):
     """(status, content type, body, headers) of one request, POSTed as JSON or sent as a GET."""
     headers = {"Authorization": f"Bearer {api.token(as_)}"} if as_ else {}
     if accept is not None:
@@ -50,9 +66,13 @@ async def _ask(api, query: str, variables: dict | None = None, *, accept: str | 
     if lane == "post":
         response = await api.http.post("/graphql", json=params, headers=headers)
     else:
-        response = await api.http.get("/graphql?" + urlencode(
-            {key: json.dumps(value) if key == "variables" else value for key, value in params.items() if value}),
-            headers=headers)
+        response = await api.http.get(
+            "/graphql?"
+            + urlencode(
+                {key: json.dumps(value) if key == "variables" else value for key, value in params.items() if value}
+            ),
+            headers=headers,
+        )
     return response.status, response.content_type, json.loads(await response.read()), response.headers
 
 
@@ -63,9 +83,11 @@ LANES = pytest.mark.parametrize("lane", ("post", "get"))
 async def test_request_errors_in_graphql_response_json_are_400_without_data(api, lane):
     await build_world(api.engine)
     for accept in GRAPHQL_ACCEPTS:
-        for query, variables, code in ((PARSE_FAILURE, None, "GRAPHQL_PARSE_FAILED"),
-                                       (VALIDATION_FAILURE, None, "GRAPHQL_VALIDATION_FAILED"),
-                                       (*COERCION_FAILURE, "BAD_USER_INPUT")):
+        for query, variables, code in (
+            (PARSE_FAILURE, None, "GRAPHQL_PARSE_FAILED"),
+            (VALIDATION_FAILURE, None, "GRAPHQL_VALIDATION_FAILED"),
+            (*COERCION_FAILURE, "BAD_USER_INPUT"),
+        ):
             status, media, body, _ = await _ask(api, query, variables, accept=accept, lane=lane)
             assert (status, media) == (400, GRAPHQL_RESPONSE), (accept, query, body)
             assert "data" not in body and body["errors"][0]["extensions"]["code"] == code, (accept, query, body)
@@ -135,22 +157,30 @@ async def test_every_answer_names_its_request_id(api, caplog):
     assert len(generated) == 32 and f'"request_id": "{generated}"' in caplog.text.replace('":"', '": "')
     response = await api.http.post("/graphql", json={"query": OK}, headers={"X-Request-Id": "trace-7"})
     assert response.status == 401 and response.headers["X-Request-Id"] == "trace-7"  # refusals too
-    response = await api.http.get("/graphql?query=%7B__typename%7D", headers={
-        "X-Request-Id": "trace-8", "Authorization": f"Bearer {api.token('shop:s1')}"})
+    response = await api.http.get(
+        "/graphql?query=%7B__typename%7D",
+        headers={"X-Request-Id": "trace-8", "Authorization": f"Bearer {api.token('shop:s1')}"},
+    )
     assert response.status == 200 and response.headers["X-Request-Id"] == "trace-8"  # strawberry's lane
 
 
-@pytest.mark.parametrize(("accept", "streams"), [
-    ("text/event-stream", True),  # graphql-sse's client
-    ('multipart/mixed;boundary="graphql";subscriptionSpec="1.0",application/json;q=0.9', True),  # Apollo
-    ("text/event-stream, multipart/mixed", True),  # urql's subscriptions
-    ("application/graphql-response+json, application/graphql+json, application/json, text/event-stream, "
-     "multipart/mixed", False),  # urql's queries
-    ("application/json, multipart/mixed", False),  # GraphiQL
-    ("application/json;q=0.5, text/event-stream", True),
-    ("text/event-stream;q=0, application/json", False),
-    ("*/*", False),
-])
+@pytest.mark.parametrize(
+    ("accept", "streams"),
+    [
+        ("text/event-stream", True),  # graphql-sse's client
+        ('multipart/mixed;boundary="graphql";subscriptionSpec="1.0",application/json;q=0.9', True),  # Apollo
+        ("text/event-stream, multipart/mixed", True),  # urql's subscriptions
+        (
+            "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, "
+            "multipart/mixed",
+            False,
+        ),  # urql's queries
+        ("application/json, multipart/mixed", False),  # GraphiQL
+        ("application/json;q=0.5, text/event-stream", True),
+        ("text/event-stream;q=0, application/json", False),
+        ("*/*", False),
+    ],
+)
 def test_a_stream_answers_only_when_the_client_ranks_it_above_json(accept, streams):
     from schema.http_transport import prefers_stream
 

@@ -95,69 +95,126 @@ async def state(api, conversation_id: str, *, as_: str) -> dict | None:
 async def test_viewer_and_node_of_every_type_and_typed_ids(api):
     await build_world(api.engine)
     seller = (await api.query(VIEWER, as_="shop:s2"))["viewer"]
-    assert seller == {"role": "SELLER", "creator": None, "shop": {
-        "id": gid("Shop", 2), "platformId": "s2", "name": "Trail Gear", "status": "ACTIVE",
-        "affiliateGmv30d": "50000.00"}}
+    assert seller == {
+        "role": "SELLER",
+        "creator": None,
+        "shop": {
+            "id": gid("Shop", 2),
+            "platformId": "s2",
+            "name": "Trail Gear",
+            "status": "ACTIVE",
+            "affiliateGmv30d": "50000.00",
+        },
+    }
     creator = (await api.query(VIEWER, as_="creator:c7"))["viewer"]
-    assert creator == {"role": "CREATOR", "shop": None, "creator": {
-        "id": gid("Creator", 7), "platformId": "c7", "handle": "creator7", "displayName": "Creator Number 7",
-        "followerCount": 7000, "mainCategory": "Food", "gmv30d": "700.00"}}
+    assert creator == {
+        "role": "CREATOR",
+        "shop": None,
+        "creator": {
+            "id": gid("Creator", 7),
+            "platformId": "c7",
+            "handle": "creator7",
+            "displayName": "Creator Number 7",
+            "followerCount": 7000,
+            "mainCategory": "Food",
+            "gmv30d": "700.00",
+        },
+    }
 
     sent = await say(api, gid("Creator", 1), "Hello creator", as_="shop:s1")
     conversation_id, message_id = sent["conversation"]["id"], sent["message"]["id"]
     sample = await request_sample(api, 2, "sample-1", "For a review", as_="creator:c1")
-    collaboration = (await api.query(
-        """mutation($products: [ID!]!) { createTargetCollaboration(input: {name: "Spring", productIds: $products,
+    collaboration = (
+        await api.query(
+            """mutation($products: [ID!]!) { createTargetCollaboration(input: {name: "Spring", productIds: $products,
            commissionRate: "0.15"}) { collaboration { id } userErrors { code } } }""",
-        {"products": [gid("Product", 3), gid("Product", 1)]}, as_="shop:s1"))["createTargetCollaboration"]
+            {"products": [gid("Product", 3), gid("Product", 1)]},
+            as_="shop:s1",
+        )
+    )["createTargetCollaboration"]
     assert collaboration["userErrors"] == []
     collaboration_id = collaboration["collaboration"]["id"]
 
     async def node(global_id):
         return (await api.query(NODE, {"id": global_id}, as_="shop:s1"))["node"]
 
-    assert await node(gid("Shop", 1)) == {"__typename": "Shop", "id": gid("Shop", 1), "platformId": "s1",
-                                          "name": "Glow Lab", "status": "ACTIVE"}
-    assert await node(gid("Creator", 3)) == {"__typename": "Creator", "id": gid("Creator", 3),
-                                             "platformId": "c3", "handle": "creator3"}
+    assert await node(gid("Shop", 1)) == {
+        "__typename": "Shop",
+        "id": gid("Shop", 1),
+        "platformId": "s1",
+        "name": "Glow Lab",
+        "status": "ACTIVE",
+    }
+    assert await node(gid("Creator", 3)) == {
+        "__typename": "Creator",
+        "id": gid("Creator", 3),
+        "platformId": "c3",
+        "handle": "creator3",
+    }
     assert await node(gid("Product", 4)) == {
-        "__typename": "Product", "id": gid("Product", 4), "platformId": "p4", "title": "Tent",
-        "price": "199.00", "currency": "USD", "shop": {"platformId": "s2"}}
+        "__typename": "Product",
+        "id": gid("Product", 4),
+        "platformId": "p4",
+        "title": "Tent",
+        "price": "199.00",
+        "currency": "USD",
+        "shop": {"platformId": "s2"},
+    }
     conversation = await node(conversation_id)
     assert conversation["__typename"] == "Conversation" and conversation["id"] == conversation_id
     assert conversation["creator"] == {"handle": "creator1"} and conversation["shop"] == {"platformId": "s1"}
     assert conversation["entrance"] == "CREATOR_MESSAGES"
-    assert await node(message_id) == {"__typename": "Message", "id": message_id, "senderRole": "SELLER",
-                                      "isMine": True, "conversation": {"id": conversation_id},
-                                      "content": {"text": "Hello creator"}}
+    assert await node(message_id) == {
+        "__typename": "Message",
+        "id": message_id,
+        "senderRole": "SELLER",
+        "isMine": True,
+        "conversation": {"id": conversation_id},
+        "content": {"text": "Hello creator"},
+    }
     assert await node(sample["id"]) == {
-        "__typename": "SampleRequest", "id": sample["id"], "sampleStatus": "PENDING", "note": "For a review",
-        "product": {"platformId": "p2"}, "creator": {"handle": "creator1"}, "shop": {"platformId": "s1"},
-        "conversation": {"id": conversation_id}}
+        "__typename": "SampleRequest",
+        "id": sample["id"],
+        "sampleStatus": "PENDING",
+        "note": "For a review",
+        "product": {"platformId": "p2"},
+        "creator": {"handle": "creator1"},
+        "shop": {"platformId": "s1"},
+        "conversation": {"id": conversation_id},
+    }
     found = await node(collaboration_id)
     assert Decimal(found.pop("commissionRate")) == Decimal("0.15")
     assert found == {
-        "__typename": "TargetCollaboration", "id": collaboration_id, "name": "Spring",
-        "collaborationStatus": "ACTIVE", "products": [{"platformId": "p3"}, {"platformId": "p1"}],
-        "shop": {"platformId": "s1"}}
+        "__typename": "TargetCollaboration",
+        "id": collaboration_id,
+        "name": "Spring",
+        "collaborationStatus": "ACTIVE",
+        "products": [{"platformId": "p3"}, {"platformId": "p1"}],
+        "shop": {"platformId": "s1"},
+    }
     # The sample request card is the conversation's newest message.
     assert conversation["lastMessage"]["id"] != message_id
 
     # Well-formed ids of rows that do not exist are null, for every type.
-    for type_name in ("Shop", "Creator", "Product", "Conversation", "Message", "SampleRequest",
-                      "TargetCollaboration"):
+    for type_name in ("Shop", "Creator", "Product", "Conversation", "Message", "SampleRequest", "TargetCollaboration"):
         assert await node(gid(type_name, 999)) is None, type_name
-    assert (await api.query("query($id: ID!) { conversation(id: $id) { id } }",
-                            {"id": gid("Conversation", 999)}, as_="shop:s1"))["conversation"] is None
-    assert (await api.query("query($id: ID!) { creator(id: $id) { id } }",
-                            {"id": gid("Creator", 999)}, as_="shop:s1"))["creator"] is None
+    assert (
+        await api.query(
+            "query($id: ID!) { conversation(id: $id) { id } }", {"id": gid("Conversation", 999)}, as_="shop:s1"
+        )
+    )["conversation"] is None
+    assert (await api.query("query($id: ID!) { creator(id: $id) { id } }", {"id": gid("Creator", 999)}, as_="shop:s1"))[
+        "creator"
+    ] is None
 
     # IDs are typed: the id of another type is a user error, never a row.
-    for document, wrong_id in (("query($id: ID!) { conversation(id: $id) { id } }", gid("Creator", 1)),
-                               ("query($id: ID!) { conversation(id: $id) { id } }", message_id),
-                               ("query($id: ID!) { creator(id: $id) { id } }", conversation_id),
-                               ("query($id: ID!) { creator(id: $id) { id } }", gid("Shop", 1)),
-                               ("query($id: ID!) { node(id: $id) { id } }", gid("Viewer", 1))):
+    for document, wrong_id in (
+        ("query($id: ID!) { conversation(id: $id) { id } }", gid("Creator", 1)),
+        ("query($id: ID!) { conversation(id: $id) { id } }", message_id),
+        ("query($id: ID!) { creator(id: $id) { id } }", conversation_id),
+        ("query($id: ID!) { creator(id: $id) { id } }", gid("Shop", 1)),
+        ("query($id: ID!) { node(id: $id) { id } }", gid("Viewer", 1)),
+    ):
         errors = await api.errors(document, {"id": wrong_id}, as_="shop:s1")
         assert [error["extensions"]["code"] for error in errors] == ["BAD_USER_INPUT"], errors
 
@@ -203,12 +260,19 @@ async def test_seller_folders(api):
         "ARCHIVED": ["E", "D"],
     }
     rows = {names[node["id"]]: node for folder in FOLDERS for node in await inbox(api, as_=seller, folder=folder)}
-    flags = {label: (row["unreadCount"], row["isStarred"], row["isArchived"], row["isUnreplied"], row["isBlocked"])
-             for label, row in rows.items()}
-    assert flags == {"A": (1, False, False, True, True), "B": (0, True, False, False, False),
-                     "C": (0, False, False, True, False), "D": (1, False, True, True, False),
-                     "E": (0, True, True, False, False), "F": (1, False, False, True, False),
-                     "G": (0, False, False, False, False)}
+    flags = {
+        label: (row["unreadCount"], row["isStarred"], row["isArchived"], row["isUnreplied"], row["isBlocked"])
+        for label, row in rows.items()
+    }
+    assert flags == {
+        "A": (1, False, False, True, True),
+        "B": (0, True, False, False, False),
+        "C": (0, False, False, True, False),
+        "D": (1, False, True, True, False),
+        "E": (0, True, True, False, False),
+        "F": (1, False, False, True, False),
+        "G": (0, False, False, False, False),
+    }
     assert rows["A"]["lastMessage"]["senderRole"] == "SYSTEM"
     assert rows["A"]["lastMessage"]["content"]["__typename"] == "SystemNotice"
     assert rows["G"]["lastMessage"] is None and rows["G"]["entrance"] == "FIND_CREATORS"
@@ -239,25 +303,50 @@ async def test_creator_folders_and_unsent_conversations(api):
     y = (await say(api, gid("Creator", 1), "hello from s2", as_="shop:s2"))["conversation"]["id"]
     names.update({x: "X", y: "Y"})
     assert await folders(api, as_=creator, names=names) == {
-        "ALL": ["Y", "X"], "UNREAD": ["Y", "X"], "UNREPLIED": ["Y", "X"], "STARRED": [], "ARCHIVED": []}
+        "ALL": ["Y", "X"],
+        "UNREAD": ["Y", "X"],
+        "UNREPLIED": ["Y", "X"],
+        "STARRED": [],
+        "ARCHIVED": [],
+    }
 
     await say(api, gid("Shop", 1), "reply to s1", as_=creator)
     await act(api, "starConversation", y, as_=creator)
     await act(api, "archiveConversation", x, as_=creator)
     assert await folders(api, as_=creator, names=names) == {
-        "ALL": ["Y"], "UNREAD": ["Y"], "UNREPLIED": ["Y"], "STARRED": ["Y"], "ARCHIVED": ["X"]}
+        "ALL": ["Y"],
+        "UNREAD": ["Y"],
+        "UNREPLIED": ["Y"],
+        "STARRED": ["Y"],
+        "ARCHIVED": ["X"],
+    }
 
     await act(api, "archiveConversation", y, as_=creator)
     assert await folders(api, as_=creator, names=names) == {
-        "ALL": [], "UNREAD": [], "UNREPLIED": [], "STARRED": ["Y"], "ARCHIVED": ["X", "Y"]}
+        "ALL": [],
+        "UNREAD": [],
+        "UNREPLIED": [],
+        "STARRED": ["Y"],
+        "ARCHIVED": ["X", "Y"],
+    }
 
     # The shop writes again: X leaves ARCHIVED on the creator's side; Y stays there.
     await say(api, x, "news", as_="shop:s1")
     assert await folders(api, as_=creator, names=names) == {
-        "ALL": ["X"], "UNREAD": ["X"], "UNREPLIED": ["X"], "STARRED": ["Y"], "ARCHIVED": ["Y"]}
+        "ALL": ["X"],
+        "UNREAD": ["X"],
+        "UNREPLIED": ["X"],
+        "STARRED": ["Y"],
+        "ARCHIVED": ["Y"],
+    }
     await mark_read(api, x, as_=creator)
     assert await folders(api, as_=creator, names=names) == {
-        "ALL": ["X"], "UNREAD": [], "UNREPLIED": ["X"], "STARRED": ["Y"], "ARCHIVED": ["Y"]}
+        "ALL": ["X"],
+        "UNREAD": [],
+        "UNREPLIED": ["X"],
+        "STARRED": ["Y"],
+        "ARCHIVED": ["Y"],
+    }
 
     # The creator's archive and star never show on the shops' side.
     for shop, conversation_id in (("shop:s1", x), ("shop:s2", y)):
@@ -278,10 +367,12 @@ async def test_creator_folders_and_unsent_conversations(api):
 
     assert await inbox(api, as_="creator:c3") == []
     assert await state(api, opened["id"], as_="creator:c3") is None
-    assert (await api.query("query($id: ID!) { node(id: $id) { id } }", {"id": opened["id"]},
-                            as_="creator:c3"))["node"] is None
-    assert await counts(api, as_="creator:c3") == dict.fromkeys(("all", "unread", "unreplied", "starred",
-                                                                   "archived"), 0)
+    assert (await api.query("query($id: ID!) { node(id: $id) { id } }", {"id": opened["id"]}, as_="creator:c3"))[
+        "node"
+    ] is None
+    assert await counts(api, as_="creator:c3") == dict.fromkeys(
+        ("all", "unread", "unreplied", "starred", "archived"), 0
+    )
 
     sent = await say(api, gid("Creator", 3), "First words", as_="shop:s1")
     assert sent["conversation"]["id"] == opened["id"]
@@ -297,19 +388,33 @@ async def test_conversation_filters_and_keyset_pages(api):
     for n in range(1, 13):
         await say(api, gid("Creator", n), f"hello {n}", as_="shop:s2")
     cases = [
-        None, {}, {"minFollowers": 5000}, {"maxFollowers": 3000}, {"minFollowers": 5000, "maxFollowers": 8000},
-        {"categories": ["Tech"]}, {"categories": ["Beauty", "Food"]}, {"categories": ["Nope"]},
-        {"minGmv": "300.00", "maxGmv": "700"}, {"minGmv": "1150.50"}, {"maxGmv": "100"},
-        {"search": "CREATOR1"}, {"search": "number 7"}, {"search": "UMBER 1"}, {"search": "%"}, {"search": "_"},
-        {"search": ""}, {"categories": ["Fashion"], "minFollowers": 2000, "search": "creator"},
+        None,
+        {},
+        {"minFollowers": 5000},
+        {"maxFollowers": 3000},
+        {"minFollowers": 5000, "maxFollowers": 8000},
+        {"categories": ["Tech"]},
+        {"categories": ["Beauty", "Food"]},
+        {"categories": ["Nope"]},
+        {"minGmv": "300.00", "maxGmv": "700"},
+        {"minGmv": "1150.50"},
+        {"maxGmv": "100"},
+        {"search": "CREATOR1"},
+        {"search": "number 7"},
+        {"search": "UMBER 1"},
+        {"search": "%"},
+        {"search": "_"},
+        {"search": ""},
+        {"categories": ["Fashion"], "minFollowers": 2000, "search": "creator"},
     ]
     for flt in cases:
         rows = await inbox(api, as_="shop:s2", filter=flt)
         expected = creators_matching(flt, among=range(1, 13))[::-1]  # sent to c1..c12: c12 is the newest
         assert [platform_id(row) for row in rows] == expected, flt
     # Inclusive bounds on both ends.
-    rows = await inbox(api, as_="shop:s2", filter={"minFollowers": 4000, "maxFollowers": 4000,
-                                                  "minGmv": "400.00", "maxGmv": "400.00"})
+    rows = await inbox(
+        api, as_="shop:s2", filter={"minFollowers": 4000, "maxFollowers": 4000, "minGmv": "400.00", "maxGmv": "400.00"}
+    )
     assert [row["creator"]["handle"] for row in rows] == ["creator4"]
 
     # Keyset pages, newest activity first.
@@ -380,7 +485,8 @@ async def test_messages_pages_forward_and_backward(api):
     stamps = [datetime.fromisoformat(edge["node"]["createdAt"]) for edge in messages["edges"]]
     assert stamps == sorted(stamps)
     assert [pk_of(edge["node"]["id"]) for edge in messages["edges"]] == sorted(
-        pk_of(edge["node"]["id"]) for edge in messages["edges"])
+        pk_of(edge["node"]["id"]) for edge in messages["edges"]
+    )
 
     first = (await page(first=10))["messages"]
     assert text_of(first) == texts[:10]
@@ -400,12 +506,14 @@ async def test_messages_pages_forward_and_backward(api):
     assert (await page(first=0))["messages"]["edges"] == []
 
     for size in (7, 25):
-        edges, infos = await all_pages(api, MESSAGES, {"id": conversation_id}, "conversation.messages",
-                                       as_="shop:s1", first=size)
+        edges, infos = await all_pages(
+            api, MESSAGES, {"id": conversation_id}, "conversation.messages", as_="shop:s1", first=size
+        )
         assert [edge["node"]["content"]["text"] for edge in edges] == texts, size
         assert [info["hasNextPage"] for info in infos] == [True] * (len(infos) - 1) + [False]
-        edges, infos = await all_pages(api, MESSAGES, {"id": conversation_id}, "conversation.messages",
-                                       as_="creator:c1", first=size, backward=True)
+        edges, infos = await all_pages(
+            api, MESSAGES, {"id": conversation_id}, "conversation.messages", as_="creator:c1", first=size, backward=True
+        )
         assert [edge["node"]["content"]["text"] for edge in edges] == texts, size
         assert [info["hasPreviousPage"] for info in infos] == [True] * (len(infos) - 1) + [False]
 
@@ -422,7 +530,8 @@ async def test_conversation_counters_and_flags(api):
     conversation = sent["conversation"]
     assert (conversation["messagesRemainingBeforeReply"], conversation["creatorHasReplied"]) == (4, False)
     assert (await say(api, conversation["id"], "two", as_="shop:s1"))["conversation"][
-        "messagesRemainingBeforeReply"] == 3
+        "messagesRemainingBeforeReply"
+    ] == 3
     for text in ("three", "four", "five"):
         await say(api, conversation["id"], text, as_="shop:s1")
     assert (await state(api, conversation["id"], as_="shop:s1"))["messagesRemainingBeforeReply"] == 0
@@ -458,14 +567,12 @@ async def test_conversation_counters_and_flags(api):
     assert seller["lastMessage"] == {"id": third["message"]["id"], "senderRole": "SELLER", "isMine": True}
     assert creator["lastMessage"] == {"id": third["message"]["id"], "senderRole": "SELLER", "isMine": False}
 
-    assert (await mark_read(api, conversation_id, as_="creator:c3", up_to=first["message"]["id"]))[
-        "unreadCount"] == 2
+    assert (await mark_read(api, conversation_id, as_="creator:c3", up_to=first["message"]["id"]))["unreadCount"] == 2
     assert (await counts(api, as_="creator:c3"))["unread"] == 1
     assert (await mark_read(api, conversation_id, as_="creator:c3"))["unreadCount"] == 0
     creator = await state(api, conversation_id, as_="creator:c3")
     assert (creator["unreadCount"], creator["isUnreplied"]) == (0, True)  # reading is not replying
-    assert await counts(api, as_="creator:c3") == {"all": 1, "unread": 0, "unreplied": 1, "starred": 0,
-                                                   "archived": 0}
+    assert await counts(api, as_="creator:c3") == {"all": 1, "unread": 0, "unreplied": 1, "starred": 0, "archived": 0}
 
     reply = await say(api, gid("Shop", 2), "four", as_="creator:c3")
     seller = await state(api, conversation_id, as_="shop:s2")
@@ -475,4 +582,9 @@ async def test_conversation_counters_and_flags(api):
     assert seller["lastMessage"]["id"] == creator["lastMessage"]["id"] == reply["message"]["id"]
     assert datetime.fromisoformat(seller["lastActivityAt"]) > datetime.fromisoformat(seller["createdAt"])
     assert (await api.query(COUNTS, as_="shop:s2"))["inboxCounts"] == {
-        "all": 1, "unread": 1, "unreplied": 1, "starred": 0, "archived": 0}
+        "all": 1,
+        "unread": 1,
+        "unreplied": 1,
+        "starred": 0,
+        "archived": 0,
+    }

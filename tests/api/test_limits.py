@@ -21,8 +21,10 @@ async def test_costly_query_is_refused(api):
 
 async def test_deep_aliased_and_long_queries_are_refused(api):
     await build_world(api.engine)
-    deep = "{ viewer { shop { products { nodes { shop { products { nodes { shop { products { nodes { shop { " \
-           "products { nodes { id } } } } } } } } } } } } } }"
+    deep = (
+        "{ viewer { shop { products { nodes { shop { products { nodes { shop { products { nodes { shop { "
+        "products { nodes { id } } } } } } } } } } } } } }"
+    )
     aliases = "{ " + " ".join(f"a{i}: categories" for i in range(16)) + " }"
     long = "{ " + " ".join("categories" for _ in range(2100)) + " }"
     for query in (deep, aliases, long):

@@ -46,8 +46,11 @@ async def post(api, body: dict, subject: str = "shop:s1"):
 
 async def get(api, params: dict, accept: str = "application/json"):
     headers = {"Authorization": f"Bearer {api.token('shop:s1')}", "Accept": accept}
-    response = await api.http.get("/graphql", params={key: value if isinstance(value, str) else json.dumps(value)
-                                                      for key, value in params.items()}, headers=headers)
+    response = await api.http.get(
+        "/graphql",
+        params={key: value if isinstance(value, str) else json.dumps(value) for key, value in params.items()},
+        headers=headers,
+    )
     return response, await response.json()
 
 
@@ -71,8 +74,9 @@ async def apq(aiohttp_client, sqlite_url, tmp_path):
 async def test_a_hash_alone_is_not_found_until_sent_with_its_text(apq):
     response, body = await post(apq, {"extensions": persisted(COUNTS)})
     assert response.status == 200
-    assert body["errors"] == [{"message": "PersistedQueryNotFound",
-                               "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]
+    assert body["errors"] == [
+        {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    ]
     assert response.headers["Cache-Control"] == "private, no-cache, must-revalidate"  # no CDN keeps a miss
 
     response, body = await post(apq, {"query": COUNTS, "extensions": persisted(COUNTS)})
@@ -102,37 +106,47 @@ async def test_a_mutation_by_hash_is_refused_over_get(apq):
     assert codes(body) == ["BAD_USER_INPUT"], body
     response, body = await get(apq, by_hash)
     assert response.status == 400, body
-    assert body["errors"] == [{"message": "mutations are not allowed when using GET",
-                               "extensions": {"code": "BAD_REQUEST"}}]
+    assert body["errors"] == [
+        {"message": "mutations are not allowed when using GET", "extensions": {"code": "BAD_REQUEST"}}
+    ]
 
 
 async def test_a_hash_that_is_not_the_texts_is_refused_and_not_stored(apq):
     response, body = await post(apq, {"query": QUOTA, "extensions": persisted(COUNTS)})
     assert response.status == 400
-    assert body["errors"] == [{"message": "provided sha does not match query",
-                               "extensions": {"code": "PERSISTED_QUERY_HASH_MISMATCH"}}]
+    assert body["errors"] == [
+        {"message": "provided sha does not match query", "extensions": {"code": "PERSISTED_QUERY_HASH_MISMATCH"}}
+    ]
     _, body = await post(apq, {"extensions": persisted(COUNTS)})
     assert codes(body) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
-@pytest.mark.parametrize("extension, message", [
-    ({"version": 2, "sha256Hash": "0" * 64}, "Unsupported persisted query version"),
-    ("abc", "Unsupported persisted query version"),
-    ({"version": 1, "sha256Hash": "x"}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
-    ({"version": 1}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
-])
+@pytest.mark.parametrize(
+    "extension, message",
+    [
+        ({"version": 2, "sha256Hash": "0" * 64}, "Unsupported persisted query version"),
+        ("abc", "Unsupported persisted query version"),
+        ({"version": 1, "sha256Hash": "x"}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
+        ({"version": 1}, "extensions.persistedQuery.sha256Hash must be a SHA-256 in hex"),
+    ],
+)
 async def test_a_malformed_persisted_query_is_a_bad_request(apq, extension, message):
     response, body = await post(apq, {"query": COUNTS, "extensions": {"persistedQuery": extension}})
     assert response.status == 400, body
     assert body["errors"] == [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
 
 
-@pytest.mark.parametrize("document, code", [
-    ("query Bad { inboxCounts { nope } }", "GRAPHQL_VALIDATION_FAILED"),
-    ("query Broken { inboxCounts { all }", "GRAPHQL_PARSE_FAILED"),
-    ("query Deep { conversations(first: 100) { nodes { messages(first: 100) { nodes { id } } } } }",
-     "QUERY_TOO_COMPLEX"),
-])
+@pytest.mark.parametrize(
+    "document, code",
+    [
+        ("query Bad { inboxCounts { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("query Broken { inboxCounts { all }", "GRAPHQL_PARSE_FAILED"),
+        (
+            "query Deep { conversations(first: 100) { nodes { messages(first: 100) { nodes { id } } } } }",
+            "QUERY_TOO_COMPLEX",
+        ),
+    ],
+)
 async def test_only_a_document_that_can_run_is_stored(apq, document, code):
     _, body = await post(apq, {"query": document, "extensions": persisted(document)})
     assert codes(body) == [code], body
@@ -178,15 +192,21 @@ async def test_processes_share_documents_through_redis(aiohttp_client, sqlite_ur
 
 # --- trusted documents ------------------------------------------------------------------------------
 
+
 @pytest.fixture(params=["object", "apollo"])
 def manifest(request, tmp_path):
     """A manifest of COUNTS and STAR, as a plain object or in Apollo's manifest format."""
     if request.param == "object":
         data = {sha256(COUNTS): COUNTS, sha256(STAR): STAR}
     else:
-        data = {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-            {"id": sha256(COUNTS), "name": "Counts", "type": "query", "body": COUNTS},
-            {"id": sha256(STAR), "name": "Star", "type": "mutation", "body": STAR}]}
+        data = {
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [
+                {"id": sha256(COUNTS), "name": "Counts", "type": "query", "body": COUNTS},
+                {"id": sha256(STAR), "name": "Star", "type": "mutation", "body": STAR},
+            ],
+        }
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
     return path
@@ -198,15 +218,22 @@ async def trusted(aiohttp_client, sqlite_url, tmp_path, manifest):
 
 
 async def test_trusted_documents_run_by_hash_or_by_text(trusted):
-    for body in ({"extensions": persisted(COUNTS)}, {"query": COUNTS},
-                 {"query": COUNTS, "extensions": persisted(COUNTS)}):
+    for body in (
+        {"extensions": persisted(COUNTS)},
+        {"query": COUNTS},
+        {"query": COUNTS, "extensions": persisted(COUNTS)},
+    ):
         response, result = await post(trusted, body)
         assert response.status == 200 and "inboxCounts" in result["data"], result
 
 
 async def test_any_other_document_is_refused_in_trusted_mode(trusted):
-    not_allowed = [{"message": "Only the server's trusted documents may run, and this is not one of them.",
-                    "extensions": {"code": "PERSISTED_QUERY_NOT_ALLOWED"}}]
+    not_allowed = [
+        {
+            "message": "Only the server's trusted documents may run, and this is not one of them.",
+            "extensions": {"code": "PERSISTED_QUERY_NOT_ALLOWED"},
+        }
+    ]
     for body in ({"query": QUOTA}, {"extensions": persisted(QUOTA)}, {"query": QUOTA, "extensions": persisted(QUOTA)}):
         response, result = await post(trusted, body)
         assert response.status == 200 and result["errors"] == not_allowed and result.get("data") is None, result
@@ -229,15 +256,22 @@ async def test_a_websocket_runs_only_trusted_documents(trusted):
     assert message["type"] == "next" and "inboxCounts" in message["payload"]["data"], message
 
 
-@pytest.mark.parametrize("content, reason", [
-    ("{not json", "is not JSON"),
-    (json.dumps({"0" * 64: COUNTS}), "the hash is not the SHA-256 of the document"),
-    (json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": sha256(COUNTS)}]}),
-     "the document must be a non-empty string"),
-    (json.dumps({"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}), "\"version\": 1"),
-    (json.dumps([COUNTS]), "must be a JSON object"),
-    (json.dumps({}), "holds no documents"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{not json", "is not JSON"),
+        (json.dumps({"0" * 64: COUNTS}), "the hash is not the SHA-256 of the document"),
+        (
+            json.dumps(
+                {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": sha256(COUNTS)}]}
+            ),
+            "the document must be a non-empty string",
+        ),
+        (json.dumps({"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}), '"version": 1'),
+        (json.dumps([COUNTS]), "must be a JSON object"),
+        (json.dumps({}), "holds no documents"),
+    ],
+)
 def test_a_bad_manifest_is_refused_with_its_reason(tmp_path, content, reason):
     path = tmp_path / "manifest.json"
     path.write_text(content)
@@ -248,16 +282,30 @@ def test_a_bad_manifest_is_refused_with_its_reason(tmp_path, content, reason):
 def test_a_bad_manifest_stops_the_server_with_one_line(tmp_path):
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"0" * 64: COUNTS}))
-    env = {"INBOX_DATA_DIR": str(tmp_path), "INBOX_TRUSTED_DOCUMENTS": str(path), "INBOX_METRICS_PORT": "0",
-           "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "server.py", "serve", "--no-demo", "--port", "0"], check=False, cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "INBOX_DATA_DIR": str(tmp_path),
+        "INBOX_TRUSTED_DOCUMENTS": str(path),
+        "INBOX_METRICS_PORT": "0",
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "server.py", "serve", "--no-demo", "--port", "0"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stdout == "", done.stderr
-    assert done.stderr == (f"INBOX_TRUSTED_DOCUMENTS: {path}: {'0' * 64!r}: the hash is not the SHA-256 of the "
-                           f"document ({sha256(COUNTS)})\n")
+    assert done.stderr == (
+        f"INBOX_TRUSTED_DOCUMENTS: {path}: {'0' * 64!r}: the hash is not the SHA-256 of the "
+        f"document ({sha256(COUNTS)})\n"
+    )
 
 
 # --- Apollo Client's PersistedQueryLink against `python server.py` -------------------------------------
+
 
 def apollo_printed(name: str, field: str, selection: str) -> str:
     """What Apollo Client sends for `query NAME { FIELD { SELECTION } }`: its cache adds __typename,
@@ -286,8 +334,14 @@ def answered(requests: list[dict]) -> list[dict]:
 
 
 def _server(data, name: str, **env) -> ServerProcess:
-    env = {"INBOX_DATA_DIR": str(data), "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
-           "INBOX_JWT_SECRET": JWT_SECRET, "REDIS_URL": "", "INBOX_TRUSTED_DOCUMENTS": "", **env}
+    env = {
+        "INBOX_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{data / 'inbox.db'}",
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": "",
+        "INBOX_TRUSTED_DOCUMENTS": "",
+        **env,
+    }
     return ServerProcess(env, data / f"{name}.log").start()
 
 
@@ -317,12 +371,25 @@ def test_apollos_link_runs_a_trusted_document_and_is_refused_another(apollo, tmp
     token, data = apollo
     counts, quota = apollo_printed("Counts", "inboxCounts", "all"), apollo_printed("Quota", "outreachQuota", "used")
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-        {"id": sha256(counts), "name": "Counts", "type": "query", "body": counts}]}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [{"id": sha256(counts), "name": "Counts", "type": "query", "body": counts}],
+            }
+        )
+    )
     server = _server(data, "trusted", INBOX_TRUSTED_DOCUMENTS=str(manifest))
     try:
-        report = run_script("persisted_queries.mjs", f"{server.url}/graphql", token, "post",
-                            "query Counts { inboxCounts { all } }", "query Quota { outreachQuota { used } }")
+        report = run_script(
+            "persisted_queries.mjs",
+            f"{server.url}/graphql",
+            token,
+            "post",
+            "query Counts { inboxCounts { all } }",
+            "query Quota { outreachQuota { used } }",
+        )
     finally:
         server.stop()
     assert answered(report["requests"]) == [
@@ -331,6 +398,10 @@ def test_apollos_link_runs_a_trusted_document_and_is_refused_another(apollo, tmp
     ]
     assert report["results"] == [
         {"data": {"inboxCounts": {"__typename": "InboxCounts", "all": 0}}},
-        {"error": {"message": "Only the server's trusted documents may run, and this is not one of them.",
-                   "codes": ["PERSISTED_QUERY_NOT_ALLOWED"]}},
+        {
+            "error": {
+                "message": "Only the server's trusted documents may run, and this is not one of them.",
+                "codes": ["PERSISTED_QUERY_NOT_ALLOWED"],
+            }
+        },
     ]

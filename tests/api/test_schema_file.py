@@ -25,8 +25,7 @@ def ours() -> GraphQLSchema:
 
 def part(full: GraphQLSchema, *roots: str) -> GraphQLSchema:
     """The schema made of the given root types and the types reached from them."""
-    return GraphQLSchema(directives=full.directives, **{
-        root: getattr(full, f"{root}_type") for root in roots})
+    return GraphQLSchema(directives=full.directives, **{root: getattr(full, f"{root}_type") for root in roots})
 
 
 def breaking(old: GraphQLSchema, new: GraphQLSchema) -> list[str]:
@@ -36,8 +35,13 @@ def breaking(old: GraphQLSchema, new: GraphQLSchema) -> list[str]:
 def test_schema_file_is_the_code_schema():
     expected = schema.as_str() + "\n"
     actual = SCHEMA_FILE.read_text()
-    diff = "".join(list(difflib.unified_diff(actual.splitlines(True), expected.splitlines(True),
-                                             "schema.graphql", "the code's schema"))[:80])
+    diff = "".join(
+        list(
+            difflib.unified_diff(
+                actual.splitlines(True), expected.splitlines(True), "schema.graphql", "the code's schema"
+            )
+        )[:80]
+    )
     assert actual == expected, f"schema.graphql is out of date: run `python server.py export-schema`.\n{diff}"
 
 
@@ -64,7 +68,7 @@ def test_the_check_catches_a_broken_promise():
     # Arguments with descriptions are printed one per line: find conversations' `first`.
     start = next(n for n, line in enumerate(lines) if line.startswith("  conversations("))
     n = next(n for n in range(start, len(lines)) if "first: Int = 20" in lines[n])
-    assert n == start or all(line.startswith("    ") or not line.strip() for line in lines[start + 1:n])
+    assert n == start or all(line.startswith("    ") or not line.strip() for line in lines[start + 1 : n])
     lines[n] = lines[n].replace("first: Int = 20", "first: Int!")
     broken = build_schema("".join(lines))
     found = breaking(part(contract(), "query"), part(broken, "query"))

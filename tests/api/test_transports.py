@@ -18,8 +18,7 @@ def _errors_logged(caplog) -> list[str]:
 
 
 async def _connect(api, protocol: str, subject: str) -> WSClient:
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), protocol,
-                                    api.token(subject))
+    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), protocol, api.token(subject))
     assert await client.acked()
     return client
 
@@ -40,8 +39,11 @@ async def test_a_subscription_over_http_is_refused_with_400(api, method, caplog)
 
 async def test_http_still_refuses_a_mutation_over_get(api, caplog):
     await build_world(api.engine)
-    response = await api.http.get("/graphql", params={"query": "mutation { __typename }"},
-                                  headers={"Authorization": f"Bearer {api.token('creator:c1')}"})
+    response = await api.http.get(
+        "/graphql",
+        params={"query": "mutation { __typename }"},
+        headers={"Authorization": f"Bearer {api.token('creator:c1')}"},
+    )
     body = await response.json()
     assert response.status == 400 and body["errors"][0]["extensions"]["code"] == "BAD_REQUEST", body
     assert _errors_logged(caplog) == []

@@ -93,8 +93,11 @@ async def apps(aiohttp_client, database_url, tmp_path):
 
 async def answer(api, query: str, variables: dict | None = None, as_: str = "shop:s1") -> tuple:
     """(status, media type, body bytes) of a JSON POST."""
-    response = await api.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                   headers={"Authorization": f"Bearer {api.token(as_)}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {api.token(as_)}"},
+    )
     return response.status, response.headers.get("Content-Type"), await response.read()
 
 
@@ -132,25 +135,44 @@ async def test_reads_answer_alike(apps):
     chat = await assert_alike(apps, READ_AHEAD, {"id": conversation, "last": 3})
     start_cursor = json.loads(chat)["data"]["conversation"]["messages"]["pageInfo"]["startCursor"]
     cases = [
-        (INBOX, {"first": 10}, "shop:s1"), (INBOX, {"first": 10, "after": end_cursor}, "shop:s1"),
-        (INBOX, {"folder": "ARCHIVED"}, "shop:s1"), (INBOX, {"filter": {"search": "creator"}}, "shop:s1"),
-        (INBOX, {"first": 10}, "creator:c1"), (INBOX, {"first": 10}, "creator:c2"),
+        (INBOX, {"first": 10}, "shop:s1"),
+        (INBOX, {"first": 10, "after": end_cursor}, "shop:s1"),
+        (INBOX, {"folder": "ARCHIVED"}, "shop:s1"),
+        (INBOX, {"filter": {"search": "creator"}}, "shop:s1"),
+        (INBOX, {"first": 10}, "creator:c1"),
+        (INBOX, {"first": 10}, "creator:c2"),
         (INBOX_SCREEN, {"first": 10}, "shop:s1"),
         (READ_AHEAD, {"id": conversation, "last": 50}, "shop:s1"),
         (READ_AHEAD, {"id": conversation, "last": 3, "before": start_cursor}, "shop:s1"),
         (NO_READ_AHEAD, {"id": conversation, "last": 3}, "shop:s1"),
         (READ_AHEAD, {"id": conversation, "last": 5}, "creator:c1"),
         (READ_AHEAD, {"id": conversation, "last": 5}, "shop:s2"),  # another shop's: null
-        ("query($id: ID!) { conversation(id: $id) { id messages(first: 2, after: null) { nodes { id } } } }",
-         {"id": conversation}, "shop:s1"),
-        (CONVERSATION, {"id": conversation}, "shop:s1"), (CONVERSATION, {"id": conversation}, "creator:c1"),
+        (
+            "query($id: ID!) { conversation(id: $id) { id messages(first: 2, after: null) { nodes { id } } } }",
+            {"id": conversation},
+            "shop:s1",
+        ),
+        (CONVERSATION, {"id": conversation}, "shop:s1"),
+        (CONVERSATION, {"id": conversation}, "creator:c1"),
         (CREATOR_CONVERSATION, {"id": gid("Creator", 1)}, "shop:s1"),
-        (COUNTS, None, "shop:s1"), (COUNTS, None, "creator:c1"),
-        (ALIASES_AND_FRAGMENTS, None, "shop:s1"), (ALIASES_AND_FRAGMENTS, None, "creator:c1"),
+        (COUNTS, None, "shop:s1"),
+        (COUNTS, None, "creator:c1"),
+        (ALIASES_AND_FRAGMENTS, None, "shop:s1"),
+        (ALIASES_AND_FRAGMENTS, None, "creator:c1"),
         (MARKETPLACE, None, "shop:s1"),
-        (SKIPPED, {"skip": True}, "shop:s1"), (SKIPPED, {"skip": False}, "shop:s1"),
-        *((NODE, {"id": node}, "shop:s1") for node in (conversation, gid("Message", 1), gid("Message", 999),
-                                                       gid("Creator", 3), gid("Shop", 1), gid("Product", 1))),
+        (SKIPPED, {"skip": True}, "shop:s1"),
+        (SKIPPED, {"skip": False}, "shop:s1"),
+        *(
+            (NODE, {"id": node}, "shop:s1")
+            for node in (
+                conversation,
+                gid("Message", 1),
+                gid("Message", 999),
+                gid("Creator", 3),
+                gid("Shop", 1),
+                gid("Product", 1),
+            )
+        ),
     ]
     for query, variables, subject in cases:
         await assert_alike(apps, query, variables, subject)
@@ -163,8 +185,10 @@ async def test_errors_and_refusals_answer_alike(apps):
     conversation = await chat_world(fast)
     cases = [
         ("query($after: String) { conversations(after: $after) { nodes { id } } }", {"after": "not-a-cursor"}),
-        ("query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }",
-         {"id": conversation}),
+        (
+            "query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }",
+            {"id": conversation},
+        ),
         (READ_AHEAD, {"id": conversation, "last": 3, "before": "not-a-cursor"}),
         (NODE, {"id": "not-an-id"}),
         ("{ conversationz { nodes { id } } }", None),  # with its "Did you mean" suggestion
@@ -207,8 +231,9 @@ async def test_a_websocket_query_answers_alike(apps):
     conversation = await chat_world(fast)
     payloads = []
     for api in apps:
-        client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                        api.token("shop:s1"))
+        client = await WSClient.connect(
+            api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token("shop:s1")
+        )
         try:
             assert await client.acked()
             await client.subscribe(READ_AHEAD, {"id": conversation, "last": 5})
@@ -226,24 +251,29 @@ async def test_production_errors_answer_alike(aiohttp_client, database_url, tmp_
         settings = make_settings(database_url, tmp_path / name, fast_path=fast, environment="production")
         clients.append(await client_of(aiohttp_client, settings))
     await build_world(clients[0].engine)
-    for query, variables in (("{ conversationz { nodes { id } } }", None),
-                             ("{ conversations(folder: UNRED) { nodes { id } } }", None),
-                             ("query($f: InboxFolder) { conversations(folder: $f) { nodes { id } } }", {"f": "UNRED"}),
-                             ("{ __schema { types { name } } }", None)):
+    for query, variables in (
+        ("{ conversationz { nodes { id } } }", None),
+        ("{ conversations(folder: UNRED) { nodes { id } } }", None),
+        ("query($f: InboxFolder) { conversations(folder: $f) { nodes { id } } }", {"f": "UNRED"}),
+        ("{ __schema { types { name } } }", None),
+    ):
         body = await assert_alike(clients, query, variables)
         assert b"Did you mean" not in body
 
 
-async def test_other_library_versions_turn_the_fast_path_off_with_one_warning(aiohttp_client, database_url,
-                                                                              tmp_path, monkeypatch, caplog):
+async def test_other_library_versions_turn_the_fast_path_off_with_one_warning(
+    aiohttp_client, database_url, tmp_path, monkeypatch, caplog
+):
     installed = fastpath.installed_version
-    monkeypatch.setattr(fastpath, "installed_version",
-                        lambda package: "3.4.0" if package == "graphql-core" else installed(package))
+    monkeypatch.setattr(
+        fastpath, "installed_version", lambda package: "3.4.0" if package == "graphql-core" else installed(package)
+    )
     with caplog.at_level(logging.WARNING, logger="inbox.fastpath"):
         api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, fast_path=True))
     assert [record.getMessage() for record in caplog.records if record.name == "inbox.fastpath"] == [
         "fast path off: installed graphql-core 3.4.0 (checked against 3.3.2); "
-        "the app runs plain strawberry and SQLAlchemy"]
+        "the app runs plain strawberry and SQLAlchemy"
+    ]
     assert api.http.app[APP_SEAMS] is fastpath.PLAIN
     assert type(api.runtime.engine) is GatedEngine and not isinstance(api.runtime.engine, DirectReads)
     assert type(_view(api)) is InboxView

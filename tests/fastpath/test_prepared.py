@@ -45,8 +45,10 @@ async def test_direct_reads_answer_as_sqlalchemy_does(aiohttp_client, postgres_u
     far_future = datetime(2999, 1, 1, tzinfo=UTC)
     cases = [
         # constants (the side), a repeated parameter (search), a Decimal bound, an aware cursor
-        (inbox._page_statement("SELLER", "ALL", frozenset({"search", "min_gmv"}), True),
-         {"owner": 1, "search": "creator", "min_gmv": 350, "after_at": far_future, "after_id": 10**6, "limit": 10}),
+        (
+            inbox._page_statement("SELLER", "ALL", frozenset({"search", "min_gmv"}), True),
+            {"owner": 1, "search": "creator", "min_gmv": 350, "after_at": far_future, "after_id": 10**6, "limit": 10},
+        ),
         (inbox._conversations_statement("SELLER", "creator_id", False), {"owner": 1, "keys": 3}),
         (inbox._counts_statement("SELLER"), {"owner": 1}),
         (messages._messages_statement(False, False, True), {"conversation": 1, "limit": 5}),

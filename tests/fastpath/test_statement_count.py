@@ -3,6 +3,7 @@ chat screen (a conversation and its messages, one statement with the speed layer
 counts are exact, with INBOX_FAST_PATH on and off."""
 
 from server import APP_SEAMS
+from tests.support.app import world_api
 from tests.support.gql import (
     BLOCK,
     SEND_BULK,
@@ -28,10 +29,10 @@ INBOX_SCREEN = """
 query InboxScreen($first: Int, $after: String) {
   conversations(first: $first, after: $after) {
     edges { cursor node {
-      id lastActivityAt unreadCount isStarred isArchived isUnreplied isBlocked
+      id lastActivityAt unreadCount isStarred isArchived isUnreplied isBlocked otherSideLastReadAt
       creator { id handle displayName avatarUrl followerCount mainCategory }
       lastMessage {
-        id senderRole isMine createdAt
+        id senderRole isMine createdAt isReadByOtherSide
         content {
           __typename
           ... on TextContent { text }
@@ -50,8 +51,9 @@ query InboxScreen($first: Int, $after: String) {
 async def busy_inbox(api) -> None:
     """Shop s2 talks with 105 creators; the newest messages are of every kind, older ones too."""
     await build_world(api.engine, creators=120)
-    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 101), "Hello from Trail Gear", "launch"),
-                            as_="shop:s2"))["sendBulkMessage"]
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 101), "Hello from Trail Gear", "launch"), as_="shop:s2"))[
+        "sendBulkMessage"
+    ]
     assert (bulk["sentCount"], bulk["failedCount"]) == (100, 0), bulk
     for creator in range(101, 106):
         await say(api, gid("Creator", creator), "Hello", as_="shop:s2")
@@ -95,13 +97,21 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
     large_statements, large = await statements_for(api, 100)
 
     assert [edge["node"]["creator"]["handle"] for edge in small["edges"]] == [
-        "creator101", "creator29", "creator26", "creator21", "creator11"]
+        "creator101",
+        "creator29",
+        "creator26",
+        "creator21",
+        "creator11",
+    ]
     kinds = [edge["node"]["lastMessage"]["content"]["__typename"] for edge in small["edges"]]
     assert kinds == ["TextContent", "TextContent", "SystemNotice", "SampleRequestCard", "ProductCard"]
     assert len(large["edges"]) == 100 and large["pageInfo"]["hasNextPage"] is True
     large_kinds = [edge["node"]["lastMessage"]["content"]["__typename"] for edge in large["edges"]]
-    assert (large_kinds.count("ProductCard"), large_kinds.count("SampleRequestCard"),
-            large_kinds.count("SystemNotice")) == (10, 5, 3)
+    assert (
+        large_kinds.count("ProductCard"),
+        large_kinds.count("SampleRequestCard"),
+        large_kinds.count("SystemNotice"),
+    ) == (10, 5, 3)
     card = next(edge["node"] for edge in large["edges"] if edge["node"]["creator"]["handle"] == "creator22")
     assert card["lastMessage"]["content"]["sampleRequest"]["product"]["title"] == "Tent"
     assert card["unreadCount"] == 1 and card["isUnreplied"] is True
@@ -111,19 +121,20 @@ async def test_inbox_page_costs_the_same_statements_for_5_and_100_rows(api):
     print(f"statements: {len(small_statements)} for 5 rows, {len(large_statements)} for 100 rows")
     assert (len(small_statements), len(large_statements)) == (INBOX_PAGE_STATEMENTS, INBOX_PAGE_STATEMENTS), (
         f"{INBOX_PAGE_STATEMENTS} statements expected for one inbox page\n"
-        f"--- 5 rows ---\n{listing(small_statements)}\n--- 100 rows ---\n{listing(large_statements)}")
+        f"--- 5 rows ---\n{listing(small_statements)}\n--- 100 rows ---\n{listing(large_statements)}"
+    )
 
 
 # The chat screen: a conversation and its latest messages.
 CHAT_SCREEN = """
 query ChatScreen($id: ID!, $last: Int, $before: String) {
   conversation(id: $id) {
-    id unreadCount isBlocked creator { handle }
+    id unreadCount isBlocked otherSideLastReadAt creator { handle }
     %s
   }
 }"""
 MESSAGES = """messages(last: $last, before: $before) {
-  edges { cursor node { id senderRole isMine clientMessageId createdAt content {
+  edges { cursor node { id senderRole isMine clientMessageId createdAt isReadByOtherSide content {
     __typename ... on TextContent { text } ... on ProductCard { product { title } } } } }
   pageInfo { hasPreviousPage hasNextPage startCursor endCursor }
 }"""
@@ -168,9 +179,12 @@ async def test_chat_screen_reads_conversation_and_messages_in_one_statement_on_p
         counted = {"read ahead": len(ahead_statements), "plain": len(plain_statements)}
         assert counted == chat_statements_expected(api), (
             f"last {variables['last']}: {counted}\n"
-            f"--- read ahead ---\n{listing(ahead_statements)}\n--- plain ---\n{listing(plain_statements)}")
+            f"--- read ahead ---\n{listing(ahead_statements)}\n--- plain ---\n{listing(plain_statements)}"
+        )
     assert [edge["node"]["content"]["__typename"] for edge in ahead["messages"]["edges"]][-2:] == [
-        "ProductCard", "TextContent"]
+        "ProductCard",
+        "TextContent",
+    ]
     assert len(ahead["messages"]["edges"]) == 8 and ahead["messages"]["pageInfo"]["hasPreviousPage"] is False
 
     # Paging back from a cursor, and a conversation the viewer may not see (another shop's).
@@ -186,7 +200,7 @@ async def test_chat_screen_reads_conversation_and_messages_in_one_statement_on_p
 async def test_chat_screen_refuses_bad_page_arguments_at_the_messages_field(api):
     await build_world(api.engine, creators=2)
     conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
-    query = 'query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }'
+    query = "query($id: ID!) { conversation(id: $id) { id messages(first: 2, last: 2) { edges { cursor } } } }"
     status, body = await api.post(query, {"id": conversation}, as_="shop:s2")
     # messages is non-null, so the error nulls the conversation, as without the read ahead.
     assert status == 200 and body["data"]["conversation"] is None, body
@@ -199,8 +213,9 @@ async def test_a_page_read_ahead_answers_its_own_operation_only(api):
     answer a later query of the same page."""
     await build_world(api.engine, creators=2)
     conversation = (await say(api, gid("Creator", 1), "Hello", as_="shop:s2"))["conversation"]["id"]
-    client = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                    api.token("shop:s2"))
+    client = await WSClient.connect(
+        api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token("shop:s2")
+    )
     try:
         assert await client.acked()
         pages = []
@@ -208,9 +223,81 @@ async def test_a_page_read_ahead_answers_its_own_operation_only(api):
             await client.subscribe(query, {"id": conversation, "last": 5})
             answer = await client.next_payload()
             assert (await client.next_payload())["type"] == "complete"
-            pages.append([edge["node"]["content"]["text"]
-                          for edge in answer["payload"]["data"]["conversation"]["messages"]["edges"]])
+            pages.append(
+                [
+                    edge["node"]["content"]["text"]
+                    for edge in answer["payload"]["data"]["conversation"]["messages"]["edges"]
+                ]
+            )
             await say(api, conversation, "Again", as_="shop:s2")
         assert pages == [["Hello"], ["Hello", "Again"]]
     finally:
         await client.close()
+
+
+async def test_read_receipts_cost_no_statement_on_a_page_of_50(aiohttp_client, database_url, tmp_path):
+    """A chat page of 50 messages and an inbox page of 50 conversations cost the same statements with
+    and without the receipts: they come with the conversation's row (the other side's read position)."""
+    api = await world_api(aiohttp_client, database_url, tmp_path, mutation_burst=1000)
+    await build_world(api.engine, creators=60)
+    conversation = (await say(api, gid("Shop", 2), "Hello", as_="creator:c1"))["conversation"]["id"]
+    for n in range(30):
+        await say(api, conversation, f"Seller {n}", as_="shop:s2")
+        await say(api, conversation, f"Creator {n}", as_="creator:c1")
+    await say(api, conversation, "Unread", as_="shop:s2")
+    for creator in range(2, 52):
+        theirs = (await say(api, gid("Shop", 2), "Hi", as_=f"creator:c{creator}"))["conversation"]["id"]
+        await say(api, theirs, "Hello back", as_="shop:s2")
+
+    receipts, plain = "isReadByOtherSide", ""
+    chat = """query($id: ID!) { conversation(id: $id) { id otherSideLastReadAt %s } }"""
+    messages = "messages(last: 50) { edges { node { id isMine %s } } }"
+    inbox = "query { conversations(first: 50) { nodes { id %s lastMessage { id isMine %s } } } }"
+    for document in (chat % messages, chat % ("... on Conversation { %s }" % messages)):
+        with_receipts, page = await chat_statements(api, document % receipts, {"id": conversation})
+        without, _ = await chat_statements(api, document % plain, {"id": conversation})
+        assert len(with_receipts) == len(without), f"{listing(with_receipts)}\n---\n{listing(without)}"
+        flags = [(edge["node"]["isMine"], edge["node"]["isReadByOtherSide"]) for edge in page["messages"]["edges"]]
+        assert len(flags) == 50 and flags[-1] == (True, False)  # the seller's last message: unread
+        assert all(read is (None if not mine else True) for mine, read in flags[:-1]), flags
+    with api.count_statements() as with_receipts:
+        page = await api.query(inbox % ("otherSideLastReadAt", receipts), as_="shop:s2")
+    with api.count_statements() as without:
+        await api.query(inbox % ("", plain), as_="shop:s2")
+    assert len(with_receipts) == len(without), f"{listing(with_receipts)}\n---\n{listing(without)}"
+    rows = page["conversations"]["nodes"]
+    assert len(rows) == 50 and {row["lastMessage"]["isReadByOtherSide"] for row in rows} == {False}
+
+
+# A page of search results, with what a results list shows of each message and its conversation.
+SEARCH_SCREEN = """
+query SearchScreen($first: Int) {
+  searchMessages(query: "HELLO", first: $first) {
+    edges { cursor snippet node {
+      id senderRole isMine createdAt content { __typename ... on TextContent { text } }
+      conversation { id unreadCount creator { handle avatarUrl } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def test_a_search_page_costs_the_same_statements_for_5_and_50_results(api):
+    await build_world(api.engine, creators=60)
+    bulk = (await api.query(SEND_BULK, bulk_input(range(1, 56), "Hello from Trail Gear", "launch"), as_="shop:s2"))[
+        "sendBulkMessage"
+    ]
+    assert (bulk["sentCount"], bulk["failedCount"]) == (55, 0), bulk
+    costs = {}
+    for first in (5, 50):
+        with api.count_statements() as statements:
+            status, body = await api.post(SEARCH_SCREEN, {"first": first}, as_="shop:s2")
+        assert status == 200 and "errors" not in body, body
+        edges = body["data"]["searchMessages"]["edges"]
+        assert len(edges) == first and body["data"]["searchMessages"]["pageInfo"]["hasNextPage"] is True
+        assert {edge["node"]["conversation"]["creator"]["handle"] for edge in edges} == {
+            f"creator{n}" for n in range(55, 55 - first, -1)
+        }
+        costs[first] = list(statements)
+    # The viewer's shop status (every request of a seller), the page, its conversations with their creators.
+    assert [len(costs[5]), len(costs[50])] == [3, 3], f"{listing(costs[5])}\n---\n{listing(costs[50])}"

@@ -79,9 +79,7 @@ async def admin(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]
 
 
 @pytest_asyncio.fixture(params=["memory", "redis", "redis-sharded"])
-async def broker(
-    request: pytest.FixtureRequest, redis_server: RedisServer
-) -> AsyncIterator[Broker]:
+async def broker(request: pytest.FixtureRequest, redis_server: RedisServer) -> AsyncIterator[Broker]:
     async with running(make_broker(request.param, redis_server.url)) as started:
         yield started
 
@@ -253,3 +251,32 @@ async def test_close_ends_subscriptions(broker: Broker) -> None:
 
 async def _collect(sub: Subscription) -> list[dict]:
     return [event async for event in sub]
+
+
+@pytest.mark.asyncio
+async def test_publish_many_delivers_in_order(broker: Broker) -> None:
+    """A write that changed many conversations publishes its events at once (one pipeline on Redis),
+    in order on every channel."""
+    shop, creator = unique_channel("shop"), unique_channel("creator")
+    messages = [(creator if n % 3 else shop, {"n": n}) for n in range(300)]
+    async with broker.subscribe([shop], maxsize=1000) as one, broker.subscribe([shop, creator], maxsize=1000) as both:
+        assert await broker.publish_many(messages) is True
+        assert [await next_event(both) for _ in messages] == [event for _, event in messages]
+        assert [await next_event(one) for _ in range(100)] == [event for channel, event in messages if channel == shop]
+        assert await broker.publish_many([]) is True
+
+
+@pytest.mark.asyncio
+async def test_publish_many_fails_fast_and_counts_when_redis_is_down(tmp_path: Path) -> None:
+    server = RedisServer(str(tmp_path))
+    server.start()
+    try:
+        async with running(RedisBroker(server.url)) as broker:
+            channel = unique_channel()
+            server.kill()
+            started = time.monotonic()
+            messages = [(channel, {"n": n}) for n in range(3)]
+            assert await asyncio.wait_for(broker.publish_many(messages), TIMEOUT) is False
+            assert time.monotonic() - started < 2 and broker.publish_failures == 3
+    finally:
+        server.kill()

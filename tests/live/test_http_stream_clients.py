@@ -37,16 +37,24 @@ def server(database_url, tmp_path):
 
 def _server(database_url, tmp_path, **env):
     asyncio.run(build_world_at(database_url))
-    env = {"DATABASE_URL": database_url, "INBOX_JWT_SECRET": JWT_SECRET, "INBOX_DATA_DIR": str(tmp_path),
-           "INBOX_TOKEN_LEEWAY_SECONDS": "0", **env}
+    env = {
+        "DATABASE_URL": database_url,
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "INBOX_DATA_DIR": str(tmp_path),
+        "INBOX_TOKEN_LEEWAY_SECONDS": "0",
+        **env,
+    }
     process = ServerProcess(env, tmp_path / "server.log").start()
     yield process
     process.stop()
 
 
 async def _send(session, server, text: str, key: str) -> str:
-    async with session.post(f"{server.url}/graphql", json={"query": SEND, "variables": text_to_creator(1, text, key)},
-                            headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"}) as response:
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": SEND, "variables": text_to_creator(1, text, key)},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"},
+    ) as response:
         body = await response.json()
     assert body["data"]["sendMessage"]["userErrors"] == [], body
     return body["data"]["sendMessage"]["message"]["id"]
@@ -65,8 +73,16 @@ def _text(line: dict) -> str:
 
 async def _start(js_clients, kind: str, server, token: str, after: str):
     return await asyncio.create_subprocess_exec(
-        "node", str(js_clients / "http_subscriptions.mjs"), kind, f"{server.url}/graphql", token, after,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "node",
+        str(js_clients / "http_subscriptions.mjs"),
+        kind,
+        f"{server.url}/graphql",
+        token,
+        after,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def test_real_clients_resume_get_every_message_once_and_end_with_their_token(server, js_clients):
@@ -104,9 +120,14 @@ def capped_server(database_url, tmp_path):
 
 
 async def _stream(session, server, after: str) -> aiohttp.ClientResponse:
-    response = await session.post(f"{server.url}/graphql", headers={**MULTIPART, "Authorization": f"Bearer {TOKEN}"},
-                                  json={"query": "subscription($after: String) { messageAdded(after: $after) { id } }",
-                                        "variables": {"after": after}})
+    response = await session.post(
+        f"{server.url}/graphql",
+        headers={**MULTIPART, "Authorization": f"Bearer {TOKEN}"},
+        json={
+            "query": "subscription($after: String) { messageAdded(after: $after) { id } }",
+            "variables": {"after": after},
+        },
+    )
     assert response.status == 200
     return response
 

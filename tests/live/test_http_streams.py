@@ -25,14 +25,20 @@ async def _send(api, text: str, key: str) -> str:
     return data["sendMessage"]["message"]["id"]
 
 
-async def _open(api, accept: dict, subject: str = "creator:c1", variables: dict | None = None, *,
-                token: str | None = None, method: str = "POST") -> aiohttp.ClientResponse:
+async def _open(
+    api,
+    accept: dict,
+    subject: str = "creator:c1",
+    variables: dict | None = None,
+    *,
+    token: str | None = None,
+    method: str = "POST",
+) -> aiohttp.ClientResponse:
     headers = {**accept, "Authorization": f"Bearer {token or api.token(subject)}"}
     if method == "GET":
         params = {"query": MESSAGE_ADDED, "variables": json.dumps(variables or {})}
         return await api.http.get("/graphql", params=params, headers=headers)
-    return await api.http.post("/graphql", json={"query": MESSAGE_ADDED, "variables": variables or {}},
-                               headers=headers)
+    return await api.http.post("/graphql", json={"query": MESSAGE_ADDED, "variables": variables or {}}, headers=headers)
 
 
 async def _sse_events(response: aiohttp.ClientResponse, count: int, timeout: float = 10) -> list[tuple]:
@@ -99,11 +105,13 @@ async def test_sse_of_a_seller_ends_when_the_shop_closes(aiohttp_client, databas
     assert end == "complete"
 
 
-async def test_http_streams_share_the_principals_subscription_cap_with_websockets(aiohttp_client, database_url,
-                                                                                   tmp_path):
+async def test_http_streams_share_the_principals_subscription_cap_with_websockets(
+    aiohttp_client, database_url, tmp_path
+):
     api = await world_api(aiohttp_client, database_url, tmp_path, max_subscriptions_per_principal=2)
-    ws = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                api.token("creator:c1"))
+    ws = await WSClient.connect(
+        api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, api.token("creator:c1")
+    )
     assert await ws.acked()
     await ws.subscribe(MESSAGE_ADDED)
     held = await _open(api, SSE)
@@ -144,8 +152,12 @@ async def test_multipart_subscription_framing(aiohttp_client, database_url, tmp_
     api = await world_api(aiohttp_client, database_url, tmp_path, token_leeway_seconds=0)
     anchor = await _send(api, "anchor", "k0")
     await _send(api, "missed", "k1")
-    response = await _open(api, MULTIPART, variables={"after": message_cursor(anchor)},
-                           token=issue_token(JWT_SECRET, "creator:c1", ttl_seconds=3))
+    response = await _open(
+        api,
+        MULTIPART,
+        variables={"after": message_cursor(anchor)},
+        token=issue_token(JWT_SECRET, "creator:c1", ttl_seconds=3),
+    )
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("multipart/mixed;boundary=graphql;subscriptionSpec=1.0")
     await api.wait_subscribed(1)
@@ -160,7 +172,10 @@ async def test_multipart_subscription_framing(aiohttp_client, database_url, tmp_
 async def test_a_query_without_the_subscription_spec_still_gets_json(aiohttp_client, database_url, tmp_path, accept):
     """GraphiQL sends `Accept: application/json, multipart/mixed` with every query."""
     api = await world_api(aiohttp_client, database_url, tmp_path)
-    response = await api.http.post("/graphql", json={"query": "{ viewer { __typename } }"},
-                                   headers={"Accept": accept, "Authorization": f"Bearer {api.token('creator:c1')}"})
+    response = await api.http.post(
+        "/graphql",
+        json={"query": "{ viewer { __typename } }"},
+        headers={"Accept": accept, "Authorization": f"Bearer {api.token('creator:c1')}"},
+    )
     assert response.status == 200 and response.content_type == "application/json"
     assert (await response.json())["data"] == {"viewer": {"__typename": "Viewer"}}

@@ -21,7 +21,8 @@ async def _send(api, text: str, key: str) -> str:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_an_expired_token_ends_the_socket_and_a_fresh_token_resumes_with_nothing_lost(
-        aiohttp_client, database_url, tmp_path, protocol):
+    aiohttp_client, database_url, tmp_path, protocol
+):
     # No clock-skew leeway: the 2 s token ends at its exp (with the leeway, at exp + the leeway).
     api = await world_api(aiohttp_client, database_url, tmp_path, token_leeway_seconds=0)
     url = str(api.http.make_url("/graphql"))

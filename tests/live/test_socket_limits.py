@@ -27,12 +27,15 @@ async def _race_sockets(apis, subject: str, count: int, protocol: str = TRANSPOR
     """Open `count` sockets of one subject at once, spread over the apps: (acked, refused)."""
     clients = await asyncio.gather(*(_open(apis[i % len(apis)], subject, protocol) for i in range(count)))
     acked = await asyncio.gather(*(client.acked() for client in clients))
-    return ([c for c, ok in zip(clients, acked, strict=True) if ok],
-            [c for c, ok in zip(clients, acked, strict=True) if not ok])
+    return (
+        [c for c, ok in zip(clients, acked, strict=True) if ok],
+        [c for c, ok in zip(clients, acked, strict=True) if not ok],
+    )
 
 
 async def _refusals(clients: list[WSClient], seconds: float = 1.0) -> list[str]:
     """The error codes the clients received within `seconds`."""
+
     async def codes(client):
         found = []
         try:
@@ -44,6 +47,7 @@ async def _refusals(clients: list[WSClient], seconds: float = 1.0) -> list[str]:
                 found += [error["extensions"]["code"] for error in errors or ()]
         except TimeoutError:
             return found
+
     return [code for found in await asyncio.gather(*(codes(c) for c in clients)) for code in found]
 
 
@@ -66,14 +70,15 @@ async def test_racing_sockets_of_one_principal_are_capped(aiohttp_client, databa
     assert len((await _race_sockets([api], "creator:c1", 2, protocol))[0]) == 1  # the closed one's place
 
 
-async def test_racing_subscriptions_of_one_principal_are_capped_across_its_sockets(aiohttp_client, database_url,
-                                                                                    tmp_path):
+async def test_racing_subscriptions_of_one_principal_are_capped_across_its_sockets(
+    aiohttp_client, database_url, tmp_path
+):
     api = await world_api(aiohttp_client, database_url, tmp_path, max_subscriptions_per_principal=4)
     sockets, _ = await _race_sockets([api], "creator:c1", 3)
     await asyncio.gather(*(client.subscribe(MESSAGE_ADDED) for client in sockets for _ in range(3)))
     assert sorted(await _refusals(sockets)) == ["RATE_LIMITED"] * 5
     assert api.runtime.broker.subscribers_count() == 4
-    other, = (await _race_sockets([api], "creator:c2", 1))[0]
+    (other,) = (await _race_sockets([api], "creator:c2", 1))[0]
     await other.subscribe(MESSAGE_ADDED)
     await api.wait_subscribed(5)
     await sockets[0].close()  # its subscriptions end, and give their places back
@@ -83,8 +88,9 @@ async def test_racing_subscriptions_of_one_principal_are_capped_across_its_socke
 
 async def test_open_sockets_per_process_are_capped_with_503(aiohttp_client, database_url, tmp_path):
     api = await world_api(aiohttp_client, database_url, tmp_path, max_websockets=2)
-    held = [await api.http.session.ws_connect(api.http.make_url("/graphql"), protocols=[TRANSPORT_WS])
-            for _ in range(2)]
+    held = [
+        await api.http.session.ws_connect(api.http.make_url("/graphql"), protocols=[TRANSPORT_WS]) for _ in range(2)
+    ]
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await api.http.session.ws_connect(api.http.make_url("/graphql"), protocols=[TRANSPORT_WS])
     assert refused.value.status == 503 and refused.value.headers["Retry-After"] == "5"
@@ -95,8 +101,13 @@ async def test_open_sockets_per_process_are_capped_with_503(aiohttp_client, data
 
 
 async def test_caps_hold_across_processes_sharing_redis(aiohttp_client, database_url, tmp_path, redis_server):
-    settings = make_settings(database_url, tmp_path, redis_url=redis_server.url, ws_max_sockets_per_principal=3,
-                             max_subscriptions_per_principal=4)
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        redis_url=redis_server.url,
+        ws_max_sockets_per_principal=3,
+        max_subscriptions_per_principal=4,
+    )
     apis = [await client_of(aiohttp_client, settings) for _ in range(2)]  # two processes' worth of state
     await build_world(apis[0].engine)
     acked, refused = await _race_sockets(apis, "creator:c1", 10)

@@ -51,8 +51,12 @@ async def test_resume_after_cursor_replays_then_streams(api):
     for i in range(3):
         data = await api.query(SEND, text_to_creator(1, f"m{i}", f"k{i}"), as_="shop:s1")
         sent.append(data["sendMessage"]["message"]["id"])
-    page = await api.query("""query($id: ID!) { conversation(id: $id) { messages(first: 10) {
-        edges { cursor node { id } } } } }""", {"id": gid("Conversation", 1)}, as_="creator:c1")
+    page = await api.query(
+        """query($id: ID!) { conversation(id: $id) { messages(first: 10) {
+        edges { cursor node { id } } } } }""",
+        {"id": gid("Conversation", 1)},
+        as_="creator:c1",
+    )
     cursor = page["conversation"]["messages"]["edges"][0]["cursor"]
     client = await _connect(api, "graphql-transport-ws", "creator:c1")
     assert await client.acked()
@@ -79,8 +83,14 @@ async def test_other_tenants_receive_nothing(api):
     assert _text(await other_creator.next_payload()) == "for c2"
 
 
-async def _subscribe(api, subject: str, query: str = MESSAGE_ADDED, variables: dict | None = None,
-                     protocol: str = "graphql-transport-ws", expected: int = 1) -> WSClient:
+async def _subscribe(
+    api,
+    subject: str,
+    query: str = MESSAGE_ADDED,
+    variables: dict | None = None,
+    protocol: str = "graphql-transport-ws",
+    expected: int = 1,
+) -> WSClient:
     client = await _connect(api, protocol, subject)
     assert await client.acked()
     await client.subscribe(query, variables)
@@ -106,8 +116,9 @@ async def test_slow_consumer_is_ended_with_its_code(aiohttp_client, database_url
     # A burst the consumer cannot keep up with: the in-process broker delivers synchronously,
     # so the subscription's queue of 4 overflows before its generator runs again.
     for _ in range(10):
-        await api.runtime.broker.publish("inbox:creator:1", {"type": "message", "conversation_id": 1,
-                                                              "message_id": 10**9, "previous_id": 10**9 - 1})
+        await api.runtime.broker.publish(
+            "inbox:creator:1", {"type": "message", "conversation_id": 1, "message_id": 10**9, "previous_id": 10**9 - 1}
+        )
     message = await client.next_payload()
     assert message["type"] == "error" or message["payload"].get("errors"), message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]

@@ -34,7 +34,7 @@ async def suspend(engine) -> int:
 
 
 async def outcome(api, token: str) -> str:
-    """"OK" when the viewer query succeeds as the shop, else the error code (401 iff UNAUTHENTICATED)."""
+    """ "OK" when the viewer query succeeds as the shop, else the error code (401 iff UNAUTHENTICATED)."""
     status, body = await api.post(VIEWER, headers={"Authorization": f"Bearer {token}"})
     if "errors" not in body:
         assert status == 200 and body["data"]["viewer"] == {"role": "SELLER", "shop": {"platformId": "s1"}}, body

@@ -131,6 +131,15 @@ VIOLATIONS = {
             SELECT max(id) FROM message n WHERE n.conversation_id = c.id AND n.notice_code LIKE 'CREATOR_%')
         WHERE (m.notice_code = 'CREATOR_BLOCKED') <> EXISTS (
             SELECT 1 FROM block b WHERE b.shop_id = c.shop_id AND b.creator_id = c.creator_id)""",
+    # The demo's texts are English (and emoji): lower() folds them as core.text.fold does.
+    "text messages, and they only, have their folded search row, of their conversation's parties": """
+        SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id
+        LEFT JOIN message_search s ON s.message_id = m.id
+        WHERE (m.kind = 'TEXT') <> (s.message_id IS NOT NULL) OR s.conversation_id <> m.conversation_id
+           OR s.shop_id <> c.shop_id OR s.creator_id <> c.creator_id OR s.body <> lower(m.text)""",
+    "every creator has its folded search row": """
+        SELECT count(*) FROM creator c LEFT JOIN creator_search s ON s.creator_id = c.id
+        WHERE s.creator_id IS NULL OR s.handle <> lower(c.handle) OR s.display_name <> lower(c.display_name)""",
 }
 
 
@@ -144,12 +153,25 @@ async def _count_rows(conn, table: str) -> int:
 
 async def _folders(conn, side: str, owner_id: int) -> dict[str, int]:
     """How many conversations each inbox folder holds for one owner."""
-    conditions = {"ALL": "NOT archived", "UNREAD": "NOT archived AND unread_count > 0",
-                  "UNREPLIED": "NOT archived AND unreplied", "STARRED": "starred", "ARCHIVED": "archived"}
-    return {folder: (await _scalars(conn, f"SELECT count(*) FROM conversation_state WHERE side = :side"
-                                          f" AND owner_id = :owner AND visible AND {condition}",
-                                    side=side, owner=owner_id))[0]
-            for folder, condition in conditions.items()}
+    conditions = {
+        "ALL": "NOT archived",
+        "UNREAD": "NOT archived AND unread_count > 0",
+        "UNREPLIED": "NOT archived AND unreplied",
+        "STARRED": "starred",
+        "ARCHIVED": "archived",
+    }
+    return {
+        folder: (
+            await _scalars(
+                conn,
+                f"SELECT count(*) FROM conversation_state WHERE side = :side"
+                f" AND owner_id = :owner AND visible AND {condition}",
+                side=side,
+                owner=owner_id,
+            )
+        )[0]
+        for folder, condition in conditions.items()
+    }
 
 
 async def test_seed_demo_builds_a_consistent_marketplace(engine):
@@ -183,8 +205,12 @@ async def _check_folders(conn) -> None:
 
 async def _check_platform(conn) -> None:
     """GMV tiers, Glow Lab, reach and categories, empty chats, and the time span."""
-    shops = {pid: (name, status, Decimal(gmv)) for pid, name, status, gmv in await conn.execute(
-        text("SELECT platform_id, name, status, affiliate_gmv_30d FROM shop"))}
+    shops = {
+        pid: (name, status, Decimal(gmv))
+        for pid, name, status, gmv in await conn.execute(
+            text("SELECT platform_id, name, status, affiliate_gmv_30d FROM shop")
+        )
+    }
     assert shops["s1"][0] == "Glow Lab" and 10_000 <= shops["s1"][2] < 100_000
     active = sorted(gmv for _, status, gmv in shops.values() if status == "ACTIVE")
     assert [weekly_limit(DEFAULT_TIERS, gmv) for gmv in active] == [10, 50, 200, 200, 500, 500]
@@ -203,12 +229,21 @@ async def _check_outreach(conn) -> None:
     """One unit per seller-opened chat whose first message is this week; every shop under its limit."""
     start = week_start(utcnow())
     week = bindparam("w", type_=UtcDateTime)  # stored as naive UTC on SQLite
-    units = set(await conn.execute(text(
-        "SELECT shop_id, creator_id FROM outreach_unit WHERE week_start = :w").bindparams(week), {"w": start}))
-    opened = set(await conn.execute(text(
-        "SELECT c.shop_id, c.creator_id FROM conversation c WHERE c.entrance NOT IN "
-        "('CREATOR_INITIATED', 'SAMPLE_REQUEST') AND (SELECT min(created_at) FROM message m "
-        "WHERE m.conversation_id = c.id) >= :w").bindparams(week), {"w": start}))
+    units = set(
+        await conn.execute(
+            text("SELECT shop_id, creator_id FROM outreach_unit WHERE week_start = :w").bindparams(week), {"w": start}
+        )
+    )
+    opened = set(
+        await conn.execute(
+            text(
+                "SELECT c.shop_id, c.creator_id FROM conversation c WHERE c.entrance NOT IN "
+                "('CREATOR_INITIATED', 'SAMPLE_REQUEST') AND (SELECT min(created_at) FROM message m "
+                "WHERE m.conversation_id = c.id) >= :w"
+            ).bindparams(week),
+            {"w": start},
+        )
+    )
     assert units == opened and await _count_rows(conn, "outreach_unit") == len(units)
     for shop_id, gmv in await conn.execute(text("SELECT id, affiliate_gmv_30d FROM shop")):
         assert sum(shop == shop_id for shop, _ in units) < weekly_limit(DEFAULT_TIERS, Decimal(gmv))
@@ -219,10 +254,14 @@ async def test_seeded_database_takes_new_rows_but_no_second_seed(engine):  # noq
 
     async with engine.begin() as conn:
         shop_id = await conn.scalar(text("SELECT id FROM shop WHERE platform_id = 's1'"))
-        collaboration = await conn.execute(insert(TargetCollaboration).values(
-            shop_id=shop_id, name="New", commission_rate=Decimal("0.1"), status="ACTIVE", created_at=utcnow()))
-        message = await conn.execute(insert(Message).values(
-            conversation_id=1, sender_role="SELLER", kind="TEXT", text="hi", created_at=utcnow()))
+        collaboration = await conn.execute(
+            insert(TargetCollaboration).values(
+                shop_id=shop_id, name="New", commission_rate=Decimal("0.1"), status="ACTIVE", created_at=utcnow()
+            )
+        )
+        message = await conn.execute(
+            insert(Message).values(conversation_id=1, sender_role="SELLER", kind="TEXT", text="hi", created_at=utcnow())
+        )
         # The demo's explicit ids run 1..n, so the sequences must hand out the new counts.
         assert collaboration.inserted_primary_key[0] == await _count_rows(conn, "target_collaboration")
         assert message.inserted_primary_key[0] == await _count_rows(conn, "message")

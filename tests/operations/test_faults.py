@@ -20,7 +20,12 @@ from services.auth import issue_token
 from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.gql import INBOX, SEND, message_cursor, text_to_shop
 from tests.support.postgres import REQUIRE_PG
-from tests.support.processes import PostgresServer, ServerProcess, TcpProxy, postgres_bin
+from tests.support.processes import (
+    PostgresServer,
+    ServerProcess,
+    TcpProxy,
+    postgres_bin,
+)
 from tests.support.world import build_world, build_world_at
 from tests.support.ws import TRANSPORT_WS, WSClient
 
@@ -66,9 +71,12 @@ class Load:
         self.delivered: list[str] = []  # message ids the subscription delivered, in order
 
     async def post(self, query: str, variables: dict, subject: str) -> dict:
-        async with self.session.post(f"{self.url}/graphql", json={"query": query, "variables": variables},
-                                     headers={"Authorization": f"Bearer {_token(subject)}"},
-                                     timeout=aiohttp.ClientTimeout(total=10)) as response:
+        async with self.session.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {_token(subject)}"},
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as response:
             text = await response.text()
             assert response.status != 500, text
             assert "Traceback" not in text and "INTERNAL_SERVER_ERROR" not in text, text
@@ -179,9 +187,16 @@ async def test_postgres_restarts_under_load_answer_unavailable_and_lose_nothing(
     started = time.monotonic()
     await _prepared_world(postgres)
     # A seller's stream checks its shop every 0.2 s: so it reads the database during each outage.
-    server = ServerProcess({"DATABASE_URL": postgres.url, "INBOX_JWT_SECRET": JWT_SECRET,
-                            "INBOX_MUTATION_BURST": "100000", "INBOX_QUERY_BURST": "100000",
-                            "INBOX_SHOP_STATUS_CHECK_SECONDS": "0.2"}, tmp_path / "server.log").start()
+    server = ServerProcess(
+        {
+            "DATABASE_URL": postgres.url,
+            "INBOX_JWT_SECRET": JWT_SECRET,
+            "INBOX_MUTATION_BURST": "100000",
+            "INBOX_QUERY_BURST": "100000",
+            "INBOX_SHOP_STATUS_CHECK_SECONDS": "0.2",
+        },
+        tmp_path / "server.log",
+    ).start()
     try:
         async with aiohttp.ClientSession() as session, asyncio.timeout(50):
             anchor = Load(session, server.url, "", "")
@@ -189,8 +204,10 @@ async def test_postgres_restarts_under_load_answer_unavailable_and_lose_nothing(
             sent = body["data"]["sendMessage"]
             load = Load(session, server.url, sent["conversation"]["id"], message_cursor(sent["message"]["id"]))
             subscriber = asyncio.create_task(load.subscriber())
-            steady = [asyncio.create_task(task) for task in
-                      (*(load.sender(n) for n in SENDERS), load.reader(), load.reader(), load.readiness_poller())]
+            steady = [
+                asyncio.create_task(task)
+                for task in (*(load.sender(n) for n in SENDERS), load.reader(), load.reader(), load.readiness_poller())
+            ]
             await asyncio.sleep(1.5)
             await load.outage(postgres, "fast")
             await load.outage(postgres, "immediate")
@@ -224,8 +241,7 @@ async def test_postgres_restarts_under_load_answer_unavailable_and_lose_nothing(
     # Every acknowledged send is stored exactly once, the unacknowledged ones once after their retry.
     assert not load.unacknowledged
     assert set(by_key) == set(load.acknowledged) | {"anchor"}
-    assert all(ids == [decode_id(load.acknowledged[key], "Message")] for key, ids in by_key.items()
-               if key != "anchor")
+    assert all(ids == [decode_id(load.acknowledged[key], "Message")] for key, ids in by_key.items() if key != "anchor")
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and "INTERNAL_SERVER_ERROR" not in log
     assert time.monotonic() - started < 60
@@ -242,12 +258,14 @@ async def test_too_many_connections_answer_503_until_one_is_free(postgres, aioht
         assert (status, [error["extensions"]["code"] for error in body["errors"]]) == (503, [UNAVAILABLE])
         response = await api.http.post("/graphql", json={"query": INBOX}, headers={"Authorization": "Bearer x"})
         assert (response.status, response.headers.get("Retry-After")) == (401, None)  # no database needed
-        response = await api.http.post("/graphql", json={"query": INBOX},
-                                       headers={"Authorization": f"Bearer {_token('shop:s1')}"})
+        response = await api.http.post(
+            "/graphql", json={"query": INBOX}, headers={"Authorization": f"Bearer {_token('shop:s1')}"}
+        )
         assert (response.status, response.headers.get("Retry-After")) == (503, "2")
         assert (await api.http.get("/readyz")).status == 503
-        socket = await WSClient.connect(api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS,
-                                        _token("shop:s1"))
+        socket = await WSClient.connect(
+            api.http.session, str(api.http.make_url("/graphql")), TRANSPORT_WS, _token("shop:s1")
+        )
         assert not await socket.acked() and socket.ws.close_code == TRY_AGAIN_LATER
     finally:
         await hogs.pop().close()
@@ -264,8 +282,9 @@ LIVE_WITH_CONVERSATION = """subscription Live($after: String) {
 }"""
 
 
-async def test_a_message_whose_fields_cannot_be_read_ends_the_subscription(aiohttp_client, postgres_url,
-                                                                            redis_server, tmp_path):
+async def test_a_message_whose_fields_cannot_be_read_ends_the_subscription(
+    aiohttp_client, postgres_url, redis_server, tmp_path
+):
     """A process cut off its database delivers a message from its event but cannot read the message's
     conversation: the stream ends with SERVICE_UNAVAILABLE (rather than going on without it), and
     resuming with `after` delivers it whole."""
@@ -276,8 +295,9 @@ async def test_a_message_whose_fields_cannot_be_read_ends_the_subscription(aioht
     sender = await client_of(aiohttp_client, make_settings(postgres_url, tmp_path, redis_url=redis_server.url))
     await build_world(sender.engine)
     anchor = (await sender.query(SEND, text_to_shop(1, "anchor", "k0"), as_="creator:c1"))["sendMessage"]
-    client = await WSClient.connect(cut_off.http.session, str(cut_off.http.make_url("/graphql")), TRANSPORT_WS,
-                                    _token("creator:c1"))
+    client = await WSClient.connect(
+        cut_off.http.session, str(cut_off.http.make_url("/graphql")), TRANSPORT_WS, _token("creator:c1")
+    )
     assert await client.acked()
     await client.subscribe(LIVE_WITH_CONVERSATION, {"after": message_cursor(anchor["message"]["id"])})
     one = (await sender.query(SEND, text_to_shop(1, "one", "k1"), as_="creator:c1"))["sendMessage"]

@@ -88,8 +88,9 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-async def test_metrics_label_at_most_a_bounded_number_of_operation_names(aiohttp_client, database_url, tmp_path,
-                                                                        caplog):
+async def test_metrics_label_at_most_a_bounded_number_of_operation_names(
+    aiohttp_client, database_url, tmp_path, caplog
+):
     """Clients choose operation names: 1,000 distinct ones (valid and failing documents) give at most
     MAX_OPERATION_NAMES values of the `operation` label, the rest counted as "other"."""
     api, metrics_url = await _metrics_client(aiohttp_client, database_url, tmp_path, query_burst=10_000)
@@ -122,9 +123,16 @@ async def test_each_worker_serves_its_own_metrics_on_the_next_port(postgres_url,
     await build_world(engine)
     await engine.dispose()
     port = _free_port_pair()
-    server = ServerProcess({"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET,
-                            "REDIS_URL": redis_server.url, "INBOX_METRICS_PORT": str(port)},
-                           tmp_path / "server.log", ("--workers", "2")).start()
+    server = ServerProcess(
+        {
+            "DATABASE_URL": postgres_url,
+            "INBOX_JWT_SECRET": JWT_SECRET,
+            "REDIS_URL": redis_server.url,
+            "INBOX_METRICS_PORT": str(port),
+        },
+        tmp_path / "server.log",
+        ("--workers", "2"),
+    ).start()
     try:
         urls = [f"http://127.0.0.1:{port + i}/metrics" for i in range(2)]
         async with asyncio.timeout(20):
@@ -133,15 +141,16 @@ async def test_each_worker_serves_its_own_metrics_on_the_next_port(postgres_url,
         headers = {"Authorization": f"Bearer {issue_token(JWT_SECRET, 'shop:s1')}"}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
             for _ in range(20):  # a connection each: SO_REUSEPORT spreads them over the workers
-                async with session.post(f"{server.url}/graphql", json={"query": "query Me { viewer { role } }"},
-                                        headers=headers) as response:
+                async with session.post(
+                    f"{server.url}/graphql", json={"query": "query Me { viewer { role } }"}, headers=headers
+                ) as response:
                     assert response.status == 200
             async with session.get(f"{server.url}/metrics") as response:
                 assert response.status == 404
         counted = 0.0
         for url in urls:
             line = 'inbox_operations_total{operation="Me",outcome="ok",type="query"} '
-            counted += sum(float(row[len(line):]) for row in (await _scrape(url)).splitlines() if row.startswith(line))
+            counted += sum(float(row[len(line) :]) for row in (await _scrape(url)).splitlines() if row.startswith(line))
         assert counted == 20
     finally:
         server.stop()
@@ -181,20 +190,24 @@ async def test_one_json_log_line_per_operation_without_secrets(api, caplog):
 
 async def test_oversized_body_is_refused_cleanly(api):
     await build_world(api.engine)
-    response = await api.http.post("/graphql", data=b"{" + b" " * 300_000 + b"}",
-                                   headers={"Authorization": f"Bearer {api.token('shop:s1')}",
-                                            "Content-Type": "application/json"})
+    response = await api.http.post(
+        "/graphql",
+        data=b"{" + b" " * 300_000 + b"}",
+        headers={"Authorization": f"Bearer {api.token('shop:s1')}", "Content-Type": "application/json"},
+    )
     assert response.status == 413
     assert (await response.json())["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_cors_allows_configured_origins_only(aiohttp_client, database_url, tmp_path):
     api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, cors_origins=("https://app.example",)))
-    allowed = await api.http.options("/graphql", headers={"Origin": "https://app.example",
-                                                          "Access-Control-Request-Method": "POST"})
+    allowed = await api.http.options(
+        "/graphql", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
     assert allowed.headers.get("Access-Control-Allow-Origin") == "https://app.example"
-    other = await api.http.options("/graphql", headers={"Origin": "https://evil.example",
-                                                        "Access-Control-Request-Method": "POST"})
+    other = await api.http.options(
+        "/graphql", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
@@ -210,8 +223,10 @@ async def test_production_hides_graphiql_introspection_and_suggestions(aiohttp_c
 
 
 async def test_graceful_shutdown_closes_websockets_with_a_reconnect_hint(postgres_url, tmp_path):
-    server = ServerProcess({"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET,
-                            "INBOX_SHUTDOWN_GRACE_SECONDS": "5"}, tmp_path / "server.log").start()
+    server = ServerProcess(
+        {"DATABASE_URL": postgres_url, "INBOX_JWT_SECRET": JWT_SECRET, "INBOX_SHUTDOWN_GRACE_SECONDS": "5"},
+        tmp_path / "server.log",
+    ).start()
     try:
         from models.database import create_engine
 
@@ -219,8 +234,9 @@ async def test_graceful_shutdown_closes_websockets_with_a_reconnect_hint(postgre
         await build_world(engine)
         await engine.dispose()
         async with aiohttp.ClientSession() as session:
-            client = await WSClient.connect(session, f"{server.url}/graphql", "graphql-transport-ws",
-                                            issue_token(JWT_SECRET, "creator:c1"))
+            client = await WSClient.connect(
+                session, f"{server.url}/graphql", "graphql-transport-ws", issue_token(JWT_SECRET, "creator:c1")
+            )
             assert await client.acked()
             server.process.send_signal(signal.SIGTERM)
             with pytest.raises(ConnectionError):
@@ -231,8 +247,9 @@ async def test_graceful_shutdown_closes_websockets_with_a_reconnect_hint(postgre
         server.stop()
 
 
-async def test_unexpected_errors_are_masked_with_an_id_that_is_logged(aiohttp_client, database_url, tmp_path,
-                                                                     monkeypatch, caplog):
+async def test_unexpected_errors_are_masked_with_an_id_that_is_logged(
+    aiohttp_client, database_url, tmp_path, monkeypatch, caplog
+):
     from services import marketplace
 
     api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, environment="production"))
@@ -257,7 +274,11 @@ async def test_malformed_posts_get_a_400_with_a_code_and_well_formed_ones_any_js
     await build_world(api.engine)
     auth = {"Authorization": f"Bearer {api.token('shop:s1')}"}
     malformed = [
-        b"{not json", b"[1]", b"0", json.dumps({"query": 5}).encode(), json.dumps({"variables": {}}).encode(),
+        b"{not json",
+        b"[1]",
+        b"0",
+        json.dumps({"query": 5}).encode(),
+        json.dumps({"variables": {}}).encode(),
         json.dumps({"query": "{ viewer { role } }", "variables": [1]}).encode(),
         json.dumps({"query": "query A { viewer { role } }", "operationName": "B"}).encode(),
     ]
@@ -270,4 +291,6 @@ async def test_malformed_posts_get_a_400_with_a_code_and_well_formed_ones_any_js
     for content_type in ("application/json", "application/json; charset=utf-8"):
         response = await api.http.post("/graphql", data=query, headers={**auth, "Content-Type": content_type})
         assert response.status == 200 and await response.json() == {
-            "data": {"viewer": {"role": "SELLER"}}, "extensions": {"cost": 1}}, content_type
+            "data": {"viewer": {"role": "SELLER"}},
+            "extensions": {"cost": 1},
+        }, content_type

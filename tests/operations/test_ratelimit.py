@@ -22,8 +22,7 @@ async def test_queries_over_the_rate_are_refused(aiohttp_client, database_url, t
     await api.query("{ categories }", as_="shop:s2")
 
 
-async def test_mutations_over_the_rate_answer_in_user_errors_and_change_nothing(aiohttp_client, database_url,
-                                                                                tmp_path):
+async def test_mutations_over_the_rate_answer_in_user_errors_and_change_nothing(aiohttp_client, database_url, tmp_path):
     api = await client_of(aiohttp_client, make_settings(database_url, tmp_path, **LIMITED))
     await build_world(api.engine)
     for i in range(2):
@@ -32,10 +31,12 @@ async def test_mutations_over_the_rate_answer_in_user_errors_and_change_nothing(
     data = await api.query(SEND, text_to_creator(1, "too many", "k3"), as_="shop:s1")
     assert data["sendMessage"]["userErrors"][0]["code"] == "RATE_LIMITED"
     assert "retry in" in data["sendMessage"]["userErrors"][0]["message"]
-    history = await api.query("""query($id: ID!) { conversation(id: $id) { messages { nodes { id } } } }""",
-                              {"id": gid("Conversation", 1)}, as_="creator:c1")
+    history = await api.query(
+        """query($id: ID!) { conversation(id: $id) { messages { nodes { id } } } }""",
+        {"id": gid("Conversation", 1)},
+        as_="creator:c1",
+    )
     assert len(history["conversation"]["messages"]["nodes"]) == 2
-
 
 
 async def test_processes_share_buckets_through_redis(aiohttp_client, database_url, tmp_path, redis_server):

@@ -24,7 +24,9 @@ LISTS = """query {
   conversations(first: 100) { nodes { id } }
   inboxCounts { all unread unreplied starred archived }
   sampleRequests(first: 100) { nodes { id } }
+  searchMessages(query: "PRIVATE") { nodes { id } }
 }"""
+SEARCH_IN = """query($id: ID!) { searchMessages(query: "private", conversationId: $id) { nodes { id } } }"""
 SHOP_COLLABORATIONS = """query($id: ID!) { node(id: $id) { ... on Shop {
   targetCollaborations { nodes { id } } products { nodes { id } } } } }"""
 CREATOR_CONVERSATION = """query($id: ID!) { creator(id: $id) { conversation { id } } }"""
@@ -46,8 +48,12 @@ async def scenario(api) -> dict:
     reply = await say(api, gid("Shop", 1), "Private answer", as_="creator:c1")
     sample = await request_sample(api, 1, "req-1", "private note", as_="creator:c1")
     collaboration = await create_collaboration(api, (1, 2), as_="shop:s1")
-    return {"conversation": sent["conversation"]["id"], "messages": [sent["message"]["id"], reply["message"]["id"]],
-            "sample": sample["id"], "collaboration": collaboration}
+    return {
+        "conversation": sent["conversation"]["id"],
+        "messages": [sent["message"]["id"], reply["message"]["id"]],
+        "sample": sample["id"],
+        "collaboration": collaboration,
+    }
 
 
 def absent_twin(global_id: str) -> str:
@@ -70,19 +76,22 @@ async def assert_writes_refused_as_if_missing(api, ids: dict, viewer: str) -> No
     conversation = ids["conversation"]
     async with unchanged(api.engine):
         for action in ("starConversation", "unstarConversation", "archiveConversation", "unarchiveConversation"):
-            real = await api.query(conversation_action(action), {"input": {"conversationId": conversation}},
-                                   as_=viewer)
-            missing = await api.query(conversation_action(action),
-                                      {"input": {"conversationId": absent_twin(conversation)}}, as_=viewer)
+            real = await api.query(conversation_action(action), {"input": {"conversationId": conversation}}, as_=viewer)
+            missing = await api.query(
+                conversation_action(action), {"input": {"conversationId": absent_twin(conversation)}}, as_=viewer
+            )
             assert real == missing and real[action]["conversation"] is None, (action, real)
             assert [error["code"] for error in real[action]["userErrors"]] == ["NOT_FOUND"], real
         for up_to in (None, ids["messages"][0]):
-            real = await api.query(MARK_READ, {"input": {"conversationId": conversation, "upToMessageId": up_to}},
-                                   as_=viewer)
-            missing = await api.query(MARK_READ, {"input": {"conversationId": absent_twin(conversation),
-                                                            "upToMessageId": up_to}}, as_=viewer)
+            real = await api.query(
+                MARK_READ, {"input": {"conversationId": conversation, "upToMessageId": up_to}}, as_=viewer
+            )
+            missing = await api.query(
+                MARK_READ, {"input": {"conversationId": absent_twin(conversation), "upToMessageId": up_to}}, as_=viewer
+            )
             assert real == missing and [e["code"] for e in real["markConversationRead"]["userErrors"]] == [
-                "NOT_FOUND"], real
+                "NOT_FOUND"
+            ], real
         send = {"input": {"conversationId": conversation, "clientMessageId": "intrude", "content": {"text": "hi"}}}
         real = await api.query(SEND, send, as_=viewer)
         send["input"]["conversationId"] = absent_twin(conversation)
@@ -124,7 +133,9 @@ async def test_records_of_others_look_missing_for_reads_and_writes(api, viewer, 
     conversation = await visible(CONVERSATION, ids["conversation"], participant)
     if participant:
         assert [m["content"]["text"] for m in conversation["messages"]["nodes"][:2]] == [
-            "Private offer for you", "Private answer"]
+            "Private offer for you",
+            "Private answer",
+        ]
         assert conversation["sampleRequests"] == [{"id": ids["sample"]}]
     assert bool(await visible(NODE, ids["conversation"], participant)) is participant
     for message in ids["messages"]:
@@ -137,6 +148,14 @@ async def test_records_of_others_look_missing_for_reads_and_writes(api, viewer, 
     assert [node["id"] for node in lists["conversations"]["nodes"]] == ([ids["conversation"]] if participant else [])
     assert lists["inboxCounts"]["all"] == (1 if participant else 0)
     assert [node["id"] for node in lists["sampleRequests"]["nodes"]] == ([ids["sample"]] if participant else [])
+    # Search finds the two texts (not the sample request's "private note": cards are not searched).
+    found = [node["id"] for node in lists["searchMessages"]["nodes"]]
+    assert found == (ids["messages"][::-1] if participant else [])
+    if participant:
+        scoped = (await api.query(SEARCH_IN, {"id": ids["conversation"]}, as_=viewer))["searchMessages"]
+        assert [node["id"] for node in scoped["nodes"]] == found
+    else:
+        await same_as_missing(api, SEARCH_IN, {"id": ids["conversation"]}, "id", as_=viewer)
     shop = (await api.query(SHOP_COLLABORATIONS, {"id": gid("Shop", 1)}, as_=viewer))["node"]
     assert shop["targetCollaborations"]["nodes"] == ([{"id": ids["collaboration"]}] if owner else [])
     assert bool(shop["products"]["nodes"]) is owner
@@ -152,25 +171,54 @@ async def test_records_of_others_look_missing_for_reads_and_writes(api, viewer, 
 SELLER_ONLY = [
     ("creators", "query { creators { edges { cursor } } }", {}),
     ("outreachQuota", "query { outreachQuota { used } }", {}),
-    ("startConversation", """mutation($id: ID!) { startConversation(input: {creatorId: $id, entrance: FIND_CREATORS})
-        { conversation { id } userErrors { code } } }""", {"id": gid("Creator", 2)}),
-    ("sendBulkMessage", """mutation($id: ID!) { sendBulkMessage(input: {creatorIds: [$id], content: {text: "hi"},
-        clientBatchId: "b1"}) { sentCount userErrors { code } } }""", {"id": gid("Creator", 2)}),
-    ("blockCreator", """mutation($id: ID!) { blockCreator(input: {creatorId: $id}) { userErrors { code } } }""",
-     {"id": gid("Creator", 2)}),
-    ("unblockCreator", """mutation($id: ID!) { unblockCreator(input: {creatorId: $id}) { userErrors { code } } }""",
-     {"id": gid("Creator", 2)}),
-    ("approveSampleRequest", """mutation($id: ID!) { approveSampleRequest(input: {sampleRequestId: $id})
-        { sampleRequest { id } userErrors { code } } }""", {"id": gid("SampleRequest", 1)}),
-    ("rejectSampleRequest", """mutation($id: ID!) { rejectSampleRequest(input: {sampleRequestId: $id})
-        { sampleRequest { id } userErrors { code } } }""", {"id": gid("SampleRequest", 1)}),
-    ("createTargetCollaboration", """mutation($id: ID!) { createTargetCollaboration(input: {name: "Mine",
+    (
+        "startConversation",
+        """mutation($id: ID!) { startConversation(input: {creatorId: $id, entrance: FIND_CREATORS})
+        { conversation { id } userErrors { code } } }""",
+        {"id": gid("Creator", 2)},
+    ),
+    (
+        "sendBulkMessage",
+        """mutation($id: ID!) { sendBulkMessage(input: {creatorIds: [$id], content: {text: "hi"},
+        clientBatchId: "b1"}) { sentCount userErrors { code } } }""",
+        {"id": gid("Creator", 2)},
+    ),
+    (
+        "blockCreator",
+        """mutation($id: ID!) { blockCreator(input: {creatorId: $id}) { userErrors { code } } }""",
+        {"id": gid("Creator", 2)},
+    ),
+    (
+        "unblockCreator",
+        """mutation($id: ID!) { unblockCreator(input: {creatorId: $id}) { userErrors { code } } }""",
+        {"id": gid("Creator", 2)},
+    ),
+    (
+        "approveSampleRequest",
+        """mutation($id: ID!) { approveSampleRequest(input: {sampleRequestId: $id})
+        { sampleRequest { id } userErrors { code } } }""",
+        {"id": gid("SampleRequest", 1)},
+    ),
+    (
+        "rejectSampleRequest",
+        """mutation($id: ID!) { rejectSampleRequest(input: {sampleRequestId: $id})
+        { sampleRequest { id } userErrors { code } } }""",
+        {"id": gid("SampleRequest", 1)},
+    ),
+    (
+        "createTargetCollaboration",
+        """mutation($id: ID!) { createTargetCollaboration(input: {name: "Mine",
         productIds: [$id], commissionRate: "0.1"}) { collaboration { id } userErrors { code } } }""",
-     {"id": gid("Product", 1)}),
+        {"id": gid("Product", 1)},
+    ),
 ]
 CREATOR_ONLY = [
-    ("requestSample", """mutation($id: ID!) { requestSample(input: {productId: $id, clientRequestId: "r9"})
-        { sampleRequest { id } userErrors { code } } }""", {"id": gid("Product", 1)}),
+    (
+        "requestSample",
+        """mutation($id: ID!) { requestSample(input: {productId: $id, clientRequestId: "r9"})
+        { sampleRequest { id } userErrors { code } } }""",
+        {"id": gid("Product", 1)},
+    ),
 ]
 
 

@@ -90,8 +90,13 @@ async def test_bulk_content_rules(api):
         assert payload["userErrors"][0]["code"] == "INVALID_INPUT"
         assert payload["userErrors"][0]["field"] == ["input", "content", "text"]
         assert codes(payload) == ["INVALID_INPUT", "INVALID_INPUT"]
-        product = {"input": {"creatorIds": [gid("Creator", 1)], "content": {"productId": gid("Product", 4)},
-                             "clientBatchId": "b2"}}
+        product = {
+            "input": {
+                "creatorIds": [gid("Creator", 1)],
+                "content": {"productId": gid("Product", 4)},
+                "clientBatchId": "b2",
+            }
+        }
         payload = await bulk(api, product)
         assert codes(payload) == ["INVALID_INPUT"] and payload["failedCount"] == 1
     product["input"]["content"] = {"productId": gid("Product", 1)}

@@ -24,8 +24,9 @@ query { viewer { shop { targetCollaborations { nodes { id name status commission
 
 async def test_create_a_collaboration_over_own_products(api):
     await build_world(api.engine)
-    payload = (await api.query(CREATE_COLLABORATION, collaboration_input([2, 1], "0.15", "  Spring launch "),
-                               as_="shop:s1"))["createTargetCollaboration"]
+    payload = (
+        await api.query(CREATE_COLLABORATION, collaboration_input([2, 1], "0.15", "  Spring launch "), as_="shop:s1")
+    )["createTargetCollaboration"]
     assert payload["userErrors"] == []
     collaboration = payload["collaboration"]
     assert collaboration["name"] == "Spring launch" and collaboration["status"] == "ACTIVE"
@@ -84,8 +85,9 @@ async def test_invites_to_another_shops_or_an_ended_collaboration_are_refused(ap
     await end_collaboration(api.engine, pk_of(ended))
     async with unchanged(api.engine):
         for collaboration in (theirs, ended, gid("TargetCollaboration", 999)):
-            payload = await refused(api, SEND_FULL, invite_to_creator(1, collaboration, f"i-{collaboration}"),
-                                    as_="shop:s1")
+            payload = await refused(
+                api, SEND_FULL, invite_to_creator(1, collaboration, f"i-{collaboration}"), as_="shop:s1"
+            )
             error = payload["userErrors"][0]
             assert error["code"] == "INVALID_INPUT", payload
             assert error["field"] == ["input", "content", "collaborationId"]

@@ -58,8 +58,7 @@ async def test_archive_and_unarchive_act_on_the_viewers_side_only(api):
     assert await folder_ids(api, "STARRED", as_="shop:s1") == {conversation_id}  # archived or not
     assert await folder_ids(api, "ALL", as_="creator:c1") == {conversation_id}
     assert await folder_ids(api, "ARCHIVED", as_="creator:c1") == set()
-    assert (await counts(api, as_="shop:s1")) == {"all": 0, "unread": 0, "unreplied": 0, "starred": 1,
-                                                  "archived": 1}
+    assert (await counts(api, as_="shop:s1")) == {"all": 0, "unread": 0, "unreplied": 0, "starred": 1, "archived": 1}
 
     assert (await act(api, "unarchiveConversation", conversation_id, as_="shop:s1"))["isArchived"] is False
     async with unchanged(api.engine):
@@ -127,10 +126,12 @@ async def test_folder_actions_on_a_conversation_the_viewer_cannot_see(api):
     async with unchanged(api.engine):
         for name in ("starConversation", "archiveConversation"):
             for conversation_id, viewer in ((theirs, "shop:s1"), (theirs, "creator:c2"), (opened, "creator:c2")):
-                payload = await refused(api, conversation_action(name), {"input": {"conversationId": conversation_id}},
-                                        as_=viewer)
+                payload = await refused(
+                    api, conversation_action(name), {"input": {"conversationId": conversation_id}}, as_=viewer
+                )
                 assert payload["userErrors"][0]["code"] == "NOT_FOUND", payload
-        payload = await refused(api, MARK_READ, {"input": {"conversationId": opened,
-                                                           "upToMessageId": message_elsewhere}}, as_="shop:s1")
+        payload = await refused(
+            api, MARK_READ, {"input": {"conversationId": opened, "upToMessageId": message_elsewhere}}, as_="shop:s1"
+        )
         assert payload["userErrors"][0]["code"] == "NOT_FOUND"
         assert payload["userErrors"][0]["field"] == ["input", "upToMessageId"]

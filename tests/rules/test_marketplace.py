@@ -62,12 +62,33 @@ query Shop($id: ID!, $first: Int, $after: String) {
 
 # Creators 41, 42 and 43 in import order: ties with creator40 on followers and on GMV, and a non-ASCII name.
 EXTRA_CREATORS: list[dict[str, Any]] = [
-    {"platformId": "x1", "handle": "zed", "displayName": "Zed Low Reach", "avatarUrl": None,
-     "followerCount": 100, "mainCategory": "Beauty", "gmv30d": "99999.00"},
-    {"platformId": "x2", "handle": "tie.followers", "displayName": "Tie Followers", "avatarUrl": None,
-     "followerCount": 40000, "mainCategory": "Tech", "gmv30d": "0.00"},
-    {"platformId": "x3", "handle": "tie_both", "displayName": "ÉMILIE Café", "avatarUrl": None,
-     "followerCount": 40000, "mainCategory": "Automotive", "gmv30d": "4000.00"},
+    {
+        "platformId": "x1",
+        "handle": "zed",
+        "displayName": "Zed Low Reach",
+        "avatarUrl": None,
+        "followerCount": 100,
+        "mainCategory": "Beauty",
+        "gmv30d": "99999.00",
+    },
+    {
+        "platformId": "x2",
+        "handle": "tie.followers",
+        "displayName": "Tie Followers",
+        "avatarUrl": None,
+        "followerCount": 40000,
+        "mainCategory": "Tech",
+        "gmv30d": "0.00",
+    },
+    {
+        "platformId": "x3",
+        "handle": "tie_both",
+        "displayName": "ÉMILIE Café",
+        "avatarUrl": None,
+        "followerCount": 40000,
+        "mainCategory": "Automotive",
+        "gmv30d": "4000.00",
+    },
 ]
 
 
@@ -89,11 +110,23 @@ async def test_creator_filters_and_viewer_relative_fields(api):
     by_followers = [f"c{i}" for i in range(40, 0, -1)]
     assert await creators(api) == by_followers
     cases = [
-        {}, {"minFollowers": 5000}, {"maxFollowers": 3000}, {"minFollowers": 5000, "maxFollowers": 8000},
-        {"minFollowers": 40001}, {"categories": ["Tech"]}, {"categories": ["Beauty", "Food"]},
-        {"categories": ["Nope"]}, {"minGmv": "300.00", "maxGmv": "700"}, {"minGmv": "3950.5"},
-        {"maxGmv": "100"}, {"search": "CREATOR1"}, {"search": "number 7"}, {"search": "UMBER 3"},
-        {"search": "%"}, {"search": "_"}, {"search": ""},
+        {},
+        {"minFollowers": 5000},
+        {"maxFollowers": 3000},
+        {"minFollowers": 5000, "maxFollowers": 8000},
+        {"minFollowers": 40001},
+        {"categories": ["Tech"]},
+        {"categories": ["Beauty", "Food"]},
+        {"categories": ["Nope"]},
+        {"minGmv": "300.00", "maxGmv": "700"},
+        {"minGmv": "3950.5"},
+        {"maxGmv": "100"},
+        {"search": "CREATOR1"},
+        {"search": "number 7"},
+        {"search": "UMBER 3"},
+        {"search": "%"},
+        {"search": "_"},
+        {"search": ""},
         {"categories": ["Fashion"], "minFollowers": 2000, "maxGmv": "2000", "search": "creator"},
     ]
     for flt in cases:
@@ -142,15 +175,23 @@ async def test_creator_orders_ties_pages_and_categories(api):
     await import_platform_data(api.engine, {"creators": EXTRA_CREATORS})
     for viewer in ("shop:s1", "creator:c1"):
         assert (await api.query("{ categories }", as_=viewer))["categories"] == [
-            "Automotive", "Beauty", "Fashion", "Food", "Tech"]
+            "Automotive",
+            "Beauty",
+            "Fashion",
+            "Food",
+            "Tech",
+        ]
 
     for order in ("FOLLOWERS_DESC", "GMV_DESC"):
         expected = ordered(order)
         assert await creators(api, orderBy=order) == expected, order
         # Pages of two put a page boundary between the tied creators (x2|c40 and x3|c40).
         page = (await api.query(CREATORS, {"orderBy": order, "first": 2}, as_="shop:s1"))["creators"]
-        following = (await api.query(CREATORS, {"orderBy": order, "first": 2,
-                                                "after": page["pageInfo"]["endCursor"]}, as_="shop:s1"))["creators"]
+        following = (
+            await api.query(
+                CREATORS, {"orderBy": order, "first": 2, "after": page["pageInfo"]["endCursor"]}, as_="shop:s1"
+            )
+        )["creators"]
         assert [node["platformId"] for node in page["nodes"] + following["nodes"]] == expected[:4], order
         for size in (7, 43):
             edges, infos = await all_pages(api, CREATORS, {"orderBy": order}, "creators", as_="shop:s1", first=size)
@@ -165,18 +206,34 @@ async def test_creator_orders_ties_pages_and_categories(api):
     assert (await api.query(CREATORS, {"first": 0}, as_="shop:s1"))["creators"]["edges"] == []
 
     # Search is a case-insensitive substring, also beyond ASCII, with no wildcards.
-    for needle, expected in (("émilie", ["x3"]), ("CAFÉ", ["x3"]), ("tie.", ["x2"]), ("tie_", ["x3"]),
-                             ("TIE", ["x3", "x2"]), ("ie_b", ["x3"]), ("e.f", ["x2"]), ("e%", [])):
+    for needle, expected in (
+        ("émilie", ["x3"]),
+        ("CAFÉ", ["x3"]),
+        ("tie.", ["x2"]),
+        ("tie_", ["x3"]),
+        ("TIE", ["x3", "x2"]),
+        ("ie_b", ["x3"]),
+        ("e.f", ["x2"]),
+        ("e%", []),
+    ):
         assert await creators(api, filter={"search": needle}) == expected, needle
     assert await creators(api, filter={"categories": ["Automotive", "Tech"], "minFollowers": 40000}) == ["x3", "x2"]
     assert await creators(api, filter={"minGmv": "4000", "maxGmv": "4000.00"}, orderBy="GMV_DESC") == ["x3", "c40"]
 
     # One creator by id, with every field (a creator reads its own profile).
     creator = (await api.query(CREATOR, {"id": gid("Creator", 3)}, as_="creator:c3"))["creator"]
-    assert creator == {"id": gid("Creator", 3), "platformId": "c3", "handle": "creator3",
-                       "displayName": "Creator Number 3", "avatarUrl": "https://img.example/c3.png",
-                       "followerCount": 3000, "mainCategory": "Food", "gmv30d": "300.00", "isBlocked": False,
-                       "conversation": None}
+    assert creator == {
+        "id": gid("Creator", 3),
+        "platformId": "c3",
+        "handle": "creator3",
+        "displayName": "Creator Number 3",
+        "avatarUrl": "https://img.example/c3.png",
+        "followerCount": 3000,
+        "mainCategory": "Food",
+        "gmv30d": "300.00",
+        "isBlocked": False,
+        "conversation": None,
+    }
 
 
 async def test_outreach_quota(api):
@@ -209,8 +266,12 @@ async def test_outreach_quota(api):
     for creator in range(4, 12):
         await say(api, gid("Creator", creator), "hello", as_="shop:s1")
     assert (await quota(api, as_="shop:s1"))["remaining"] == 0
-    refused = await api.query("""mutation($input: SendMessageInput!) { sendMessage(input: $input) {
-        userErrors { code } } }""", text_to_creator(12, "one too many", "over"), as_="shop:s1")
+    refused = await api.query(
+        """mutation($input: SendMessageInput!) { sendMessage(input: $input) {
+        userErrors { code } } }""",
+        text_to_creator(12, "one too many", "over"),
+        as_="shop:s1",
+    )
     assert refused["sendMessage"]["userErrors"] == [{"code": "WEEKLY_OUTREACH_LIMIT_REACHED"}]
     full = await quota(api, as_="shop:s1")
     assert (full["used"], full["remaining"]) == (10, 0)
@@ -227,8 +288,9 @@ async def test_sample_requests_products_and_collaborations(api):
     r4 = await request_sample(api, 3, "r4", as_="creator:c3")
     approved = await api.query(APPROVE_SAMPLE, {"input": {"sampleRequestId": r1["id"]}}, as_="shop:s1")
     assert approved["approveSampleRequest"]["userErrors"] == []
-    rejected = await api.query(REJECT_SAMPLE, {"input": {"sampleRequestId": r3["id"], "reason": "Out of stock"}},
-                               as_="shop:s1")
+    rejected = await api.query(
+        REJECT_SAMPLE, {"input": {"sampleRequestId": r3["id"], "reason": "Out of stock"}}, as_="shop:s1"
+    )
     assert rejected["rejectSampleRequest"]["userErrors"] == []
 
     async def listed(viewer, status=None):
@@ -265,9 +327,13 @@ async def test_sample_requests_products_and_collaborations(api):
 
     # A conversation lists its own requests, by status.
     conversation = r1["conversation"]["id"]
-    data = await api.query("""query($id: ID!) { conversation(id: $id) {
+    data = await api.query(
+        """query($id: ID!) { conversation(id: $id) {
         all: sampleRequests { id } approved: sampleRequests(status: APPROVED) { id }
-        pending: sampleRequests(status: PENDING) { id } } }""", {"id": conversation}, as_="shop:s1")
+        pending: sampleRequests(status: PENDING) { id } } }""",
+        {"id": conversation},
+        as_="shop:s1",
+    )
     assert data["conversation"] == {"all": [{"id": r1["id"]}], "approved": [{"id": r1["id"]}], "pending": []}
 
     # The shop's products and target collaborations: for the shop's own seller only.

@@ -72,8 +72,11 @@ async def test_at_the_limit_new_outreach_is_refused_and_nothing_is_written(api):
     opened = await start(api, 12, "FIND_CREATORS")  # opening is still possible: it uses no unit
 
     async with unchanged(api.engine):
-        for variables in (text_to_creator(11, "Hello", "k11"), product_to_creator(11, 1, "p11"),
-                          text_in(opened["id"], "Hello", "k12")):
+        for variables in (
+            text_to_creator(11, "Hello", "k11"),
+            product_to_creator(11, 1, "p11"),
+            text_in(opened["id"], "Hello", "k12"),
+        ):
             payload = await refused(api, SEND_FULL, variables, as_="shop:s1")
             error = payload["userErrors"][0]
             assert error["code"] == "WEEKLY_OUTREACH_LIMIT_REACHED", payload
@@ -98,8 +101,7 @@ async def test_collaboration_invite_uses_a_unit_unless_the_creator_already_used_
     collaboration = await create_collaboration(api, products=(1, 2))
     # Invite as the first message: one unit for the creator, not two.
     sent = await send_ok(api, invite_to_creator(1, collaboration, "i1"), as_="shop:s1")
-    assert sent["message"]["content"] == {"__typename": "CollaborationInvite",
-                                          "collaboration": {"id": collaboration}}
+    assert sent["message"]["content"] == {"__typename": "CollaborationInvite", "collaboration": {"id": collaboration}}
     assert (await quota(api))["used"] == 1
     await send_ok(api, invite_to_creator(1, collaboration, "i1b"), as_="shop:s1")
     assert (await quota(api))["used"] == 1
@@ -120,8 +122,9 @@ async def test_collaboration_invite_at_the_limit(api):
     await use_up_quota(api, range(1, 11))
     async with unchanged(api.engine):
         for creator in (30, 11):  # wrote first but never reached; never contacted
-            payload = await refused(api, SEND_FULL, invite_to_creator(creator, collaboration, f"i{creator}"),
-                                    as_="shop:s1")
+            payload = await refused(
+                api, SEND_FULL, invite_to_creator(creator, collaboration, f"i{creator}"), as_="shop:s1"
+            )
             assert payload["userErrors"][0]["code"] == "WEEKLY_OUTREACH_LIMIT_REACHED", payload
     # A creator who already used a unit this week can still be invited.
     await send_ok(api, invite_to_creator(3, collaboration, "i3"), as_="shop:s1")

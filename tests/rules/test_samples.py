@@ -42,8 +42,10 @@ async def test_a_request_is_pending_with_a_card_from_the_creator(api):
     seen = await conversation(api, conversation_id, as_="shop:s1")
     (card,) = seen["messages"]["nodes"]
     assert card["senderRole"] == "CREATOR" and card["isMine"] is False
-    assert card["content"] == {"__typename": "SampleRequestCard",
-                               "sampleRequest": {"id": sample["id"], "status": "PENDING"}}
+    assert card["content"] == {
+        "__typename": "SampleRequestCard",
+        "sampleRequest": {"id": sample["id"], "status": "PENDING"},
+    }
     assert seen["unreadCount"] == 1 and seen["isUnreplied"] is True
     assert seen["creatorHasReplied"] is True and seen["messagesRemainingBeforeReply"] is None
     assert seen["sampleRequests"] == [{"id": sample["id"], "status": "PENDING"}]

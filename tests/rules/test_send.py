@@ -5,6 +5,8 @@ from tests.support.gql import (
     APPROVE_SAMPLE,
     BLOCK,
     CONVERSATION,
+    MARK_ALL_READ,
+    MARK_MANY_READ,
     REJECT_SAMPLE,
     SEND_BULK,
     SEND_FULL,
@@ -33,6 +35,7 @@ TEXT_FIELD = ["input", "content", "text"]
 
 
 # --- One conversation per shop and creator --------------------------------------------------------
+
 
 async def test_every_entrance_leads_to_the_single_conversation(api):
     await build_world(api.engine)
@@ -149,21 +152,31 @@ async def test_cannot_write_into_another_shops_conversation(api):
 
 # --- Five messages before a reply -----------------------------------------------------------------
 
+
 async def test_five_messages_before_the_creator_replies(api):
     await build_world(api.engine)
     remaining = []
     for i in range(3):
-        remaining.append((await send_ok(api, text_to_creator(1, f"Message {i}", f"t{i}"), as_="shop:s1"))
-                         ["conversation"]["messagesRemainingBeforeReply"])
+        remaining.append(
+            (await send_ok(api, text_to_creator(1, f"Message {i}", f"t{i}"), as_="shop:s1"))["conversation"][
+                "messagesRemainingBeforeReply"
+            ]
+        )
     for i in range(2):
-        remaining.append((await send_ok(api, product_to_creator(1, 1 + i, f"p{i}"), as_="shop:s1"))
-                         ["conversation"]["messagesRemainingBeforeReply"])
+        remaining.append(
+            (await send_ok(api, product_to_creator(1, 1 + i, f"p{i}"), as_="shop:s1"))["conversation"][
+                "messagesRemainingBeforeReply"
+            ]
+        )
     assert remaining == [4, 3, 2, 1, 0]
     conversation_id = (await conversation_with(api, 1))["id"]
 
     async with unchanged(api.engine):
-        for variables in (text_to_creator(1, "Sixth", "t6"), product_to_creator(1, 3, "p6"),
-                          text_in(conversation_id, "Sixth again", "t7")):
+        for variables in (
+            text_to_creator(1, "Sixth", "t6"),
+            product_to_creator(1, 3, "p6"),
+            text_in(conversation_id, "Sixth again", "t7"),
+        ):
             payload = await refused(api, SEND_FULL, variables, as_="shop:s1")
             error = payload["userErrors"][0]
             assert error["code"] == "PRE_REPLY_LIMIT_REACHED" and "5" in error["message"], payload
@@ -195,6 +208,7 @@ async def test_limit_is_per_conversation(api):
 
 # --- Content ----------------------------------------------------------------------------------------
 
+
 async def test_text_is_trimmed_and_limited_to_2000_characters(api):
     await build_world(api.engine)
     sent = await send_ok(api, text_to_creator(1, "  \n Hello there \t\n ", "k1"), as_="shop:s1")
@@ -207,8 +221,9 @@ async def test_text_is_trimmed_and_limited_to_2000_characters(api):
 
     async with unchanged(api.engine):
         for text in ("x" * 2001, "", "   \n\t  ", "bell\x07", "null\x00byte", "escape\x1b[31m", "del\x7f"):
-            payload = await refused(api, SEND_FULL, text_to_creator(1, text, f"bad-{len(text)}-{text[-1:]!r}"),
-                                    as_="shop:s1")
+            payload = await refused(
+                api, SEND_FULL, text_to_creator(1, text, f"bad-{len(text)}-{text[-1:]!r}"), as_="shop:s1"
+            )
             error = payload["userErrors"][0]
             assert error["code"] == "INVALID_INPUT" and error["field"] == TEXT_FIELD, (text, payload)
         payload = await refused(api, SEND_FULL, text_to_shop(1, "y" * 2001, "r1"), as_="creator:c1")
@@ -218,10 +233,16 @@ async def test_text_is_trimmed_and_limited_to_2000_characters(api):
 async def test_creators_send_text_only(api):
     await build_world(api.engine)
     await send_ok(api, text_to_shop(1, "Hi", "r1"), as_="creator:c1")
-    product = {"input": {"shopId": gid("Shop", 1), "clientMessageId": "r2",
-                         "content": {"productId": gid("Product", 1)}}}
-    collaboration = {"input": {"shopId": gid("Shop", 1), "clientMessageId": "r3",
-                               "content": {"collaborationId": gid("TargetCollaboration", 1)}}}
+    product = {
+        "input": {"shopId": gid("Shop", 1), "clientMessageId": "r2", "content": {"productId": gid("Product", 1)}}
+    }
+    collaboration = {
+        "input": {
+            "shopId": gid("Shop", 1),
+            "clientMessageId": "r3",
+            "content": {"collaborationId": gid("TargetCollaboration", 1)},
+        }
+    }
     async with unchanged(api.engine):
         for variables in (product, collaboration):
             payload = await refused(api, SEND_FULL, variables, as_="creator:c1")
@@ -261,20 +282,35 @@ SELLER_OPERATIONS = [
     (SEND_FULL, text_to_creator(2, "Hello", "x2")),
     (START_CONVERSATION, start_input(3)),
     (SEND_BULK, bulk_input([4, 5], "Hello", "xb")),
-    ("mutation($i: MarkConversationReadInput!) { markConversationRead(input: $i) { userErrors { code } } }",
-     {"i": {"conversationId": gid("Conversation", 1)}}),
-    *[("mutation($i: ConversationInput!) { %s(input: $i) { userErrors { code } } }" % name,
-       {"i": {"conversationId": gid("Conversation", 1)}})
-      for name in ("starConversation", "unstarConversation", "archiveConversation", "unarchiveConversation")],
+    (
+        "mutation($i: MarkConversationReadInput!) { markConversationRead(input: $i) { userErrors { code } } }",
+        {"i": {"conversationId": gid("Conversation", 1)}},
+    ),
+    (MARK_MANY_READ, {"ids": [gid("Conversation", 1)]}),
+    (MARK_ALL_READ, {}),
+    (MARK_ALL_READ, {"folder": "ARCHIVED"}),
+    *[
+        (
+            "mutation($i: ConversationInput!) { %s(input: $i) { userErrors { code } } }" % name,
+            {"i": {"conversationId": gid("Conversation", 1)}},
+        )
+        for name in ("starConversation", "unstarConversation", "archiveConversation", "unarchiveConversation")
+    ],
     (BLOCK, creator_input(1)),
-    ("mutation($i: CreatorInput!) { unblockCreator(input: $i) { userErrors { code } } }",
-     {"i": {"creatorId": gid("Creator", 1)}}),
-    ("mutation($i: ApproveSampleRequestInput!) { approveSampleRequest(input: $i) { userErrors { code } } }",
-     {"i": {"sampleRequestId": gid("SampleRequest", 1)}}),
+    (
+        "mutation($i: CreatorInput!) { unblockCreator(input: $i) { userErrors { code } } }",
+        {"i": {"creatorId": gid("Creator", 1)}},
+    ),
+    (
+        "mutation($i: ApproveSampleRequestInput!) { approveSampleRequest(input: $i) { userErrors { code } } }",
+        {"i": {"sampleRequestId": gid("SampleRequest", 1)}},
+    ),
     (REJECT_SAMPLE, {"input": {"sampleRequestId": gid("SampleRequest", 1)}}),
-    ("mutation($i: CreateTargetCollaborationInput!) {"
-     " createTargetCollaboration(input: $i) { userErrors { code } } }",
-     {"i": {"name": "X", "productIds": [gid("Product", 1)], "commissionRate": "0.1"}}),
+    (
+        "mutation($i: CreateTargetCollaborationInput!) {"
+        " createTargetCollaboration(input: $i) { userErrors { code } } }",
+        {"i": {"name": "X", "productIds": [gid("Product", 1)], "commissionRate": "0.1"}},
+    ),
 ]
 
 
@@ -317,6 +353,7 @@ async def test_a_shop_suspended_from_the_start_has_no_access(api):
 
 # --- A failed mutation changes nothing -------------------------------------------------------------
 
+
 async def test_failed_mutations_change_no_row(api):
     await build_world(api.engine)
     for i in range(5):
@@ -335,8 +372,9 @@ async def test_failed_mutations_change_no_row(api):
     bulk = (await api.query(SEND_BULK, too_many, as_="shop:s1"))["sendBulkMessage"]
     assert bulk["sentCount"] == 0 and bulk["userErrors"][0]["code"] == "INVALID_INPUT", bulk
     # A refused decision.
-    payload = await refused(api, REJECT_SAMPLE, {"input": {"sampleRequestId": sample["id"], "reason": "No"}},
-                            as_="shop:s1")
+    payload = await refused(
+        api, REJECT_SAMPLE, {"input": {"sampleRequestId": sample["id"], "reason": "No"}}, as_="shop:s1"
+    )
     assert payload["userErrors"][0]["code"] == "SAMPLE_ALREADY_DECIDED"
 
     after = await db_snapshot(api.engine)
@@ -344,4 +382,6 @@ async def test_failed_mutations_change_no_row(api):
     assert after == before
     seen = await api.query(CONVERSATION, {"id": sample["conversation"]["id"]}, as_="shop:s1")
     assert [m["content"]["__typename"] for m in seen["conversation"]["messages"]["nodes"]] == [
-        "SampleRequestCard", "SystemNotice"]
+        "SampleRequestCard",
+        "SystemNotice",
+    ]

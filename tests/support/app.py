@@ -12,8 +12,9 @@ FAST_PATH = parse_switch(os.environ.get("INBOX_FAST_PATH", "on"), "INBOX_FAST_PA
 
 def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
     # No metrics listener unless a test asks for one on a port of its own (tests run side by side).
-    values = dict(data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0,
-                  fast_path=FAST_PATH)
+    values = dict(
+        data_dir=tmp_path, database_url=database_url, jwt_secret=JWT_SECRET, metrics_port=0, fast_path=FAST_PATH
+    )
     values.update(overrides)
     return Settings(**values)
 

@@ -21,10 +21,20 @@ import pytest
 from tests.support.processes import stop_process
 
 REQUIRE_BROWSER = os.environ.get("INBOX_REQUIRE_BROWSER") == "1"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-         "--remote-debugging-port=0")  # on 127.0.0.1
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--remote-debugging-port=0",
+)  # on 127.0.0.1
 TIMEOUT = 10.0
 
 
@@ -48,8 +58,11 @@ class Chromium:
         self.devtools_url = ""
 
     def start(self) -> "Chromium":
-        self.process = subprocess.Popen([self.binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [self.binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file = self.profile / "DevToolsActivePort"  # "<port>\n<browser path>" once it listens
         deadline = time.monotonic() + 20
         while len(lines := port_file.read_text().split() if port_file.exists() else []) < 2:
@@ -98,8 +111,14 @@ class DevTools:
     async def send(self, method: str, params: dict | None = None, session_id: str | None = None) -> dict:
         message_id = next(self._ids)
         future = self._pending[message_id] = asyncio.get_running_loop().create_future()
-        await self.ws.send_json({"id": message_id, "method": method, "params": params or {},
-                                 **({"sessionId": session_id} if session_id else {})})
+        await self.ws.send_json(
+            {
+                "id": message_id,
+                "method": method,
+                "params": params or {},
+                **({"sessionId": session_id} if session_id else {}),
+            }
+        )
         return await asyncio.wait_for(future, TIMEOUT)
 
     async def new_page(self) -> "Page":
@@ -149,8 +168,9 @@ class Page:
 
     async def evaluate(self, expression: str):
         """The JSON value of a JavaScript expression in the page (awaited if a promise)."""
-        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                      "awaitPromise": True})
+        result = await self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -175,7 +195,10 @@ class Page:
 
     def assert_offline(self, port: int) -> None:
         """Everything the page loaded came from the server on loopback, and nothing failed."""
-        outside = [url for url in self.urls if not url.startswith("data:")
-                   and (urlsplit(url).hostname, urlsplit(url).port) != ("127.0.0.1", port)]
+        outside = [
+            url
+            for url in self.urls
+            if not url.startswith("data:") and (urlsplit(url).hostname, urlsplit(url).port) != ("127.0.0.1", port)
+        ]
         assert outside == [], f"requests outside 127.0.0.1:{port}: {outside}"
         assert self.http_errors == [] and self.errors == [], (self.http_errors, self.errors)

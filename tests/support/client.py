@@ -22,14 +22,16 @@ class GraphQLClient:
     def token(self, subject: str) -> str:
         return issue_token(self.secret, subject)
 
-    async def post(self, query: str, variables: dict | None = None, *, as_: str | None = None,
-                   headers: dict | None = None):
+    async def post(
+        self, query: str, variables: dict | None = None, *, as_: str | None = None, headers: dict | None = None
+    ):
         """(status, json body) of a POST to /graphql as the given subject."""
         headers = dict(headers or {})
         if as_ is not None:
             headers["Authorization"] = f"Bearer {self.token(as_)}"
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}},
-                                        headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         return response.status, await response.json()
 
     async def query(self, query: str, variables: dict | None = None, *, as_: str) -> dict:

@@ -44,8 +44,7 @@ def message_cursor(message_id: str) -> str:
 
 
 def text_to_creator(creator: int, text: str, key: str, **extra) -> dict:
-    return {"input": {"creatorId": gid("Creator", creator), "clientMessageId": key,
-                      "content": {"text": text}, **extra}}
+    return {"input": {"creatorId": gid("Creator", creator), "clientMessageId": key, "content": {"text": text}, **extra}}
 
 
 def text_to_shop(shop: int, text: str, key: str) -> dict:
@@ -55,7 +54,7 @@ def text_to_shop(shop: int, text: str, key: str) -> dict:
 # --- Write side: mutation documents and helpers (tests/rules/test_send.py and friends) -----------
 
 MESSAGE_FIELDS = """
-  id senderRole isMine clientMessageId createdAt
+  id senderRole isMine clientMessageId createdAt isReadByOtherSide
   content {
     __typename
     ... on TextContent { text }
@@ -66,7 +65,7 @@ MESSAGE_FIELDS = """
   }"""
 
 CONVERSATION_FIELDS = """
-  id entrance unreadCount isStarred isArchived isUnreplied isBlocked creatorHasReplied
+  id entrance unreadCount isStarred isArchived isUnreplied isBlocked isBlockedByCreator creatorHasReplied
   messagesRemainingBeforeReply
   creator { id } shop { id }
   lastMessage { id senderRole }"""
@@ -80,13 +79,16 @@ mutation SendFull($input: SendMessageInput!) {
   }
 }""" % (MESSAGE_FIELDS, CONVERSATION_FIELDS)
 
-START_CONVERSATION = """
+START_CONVERSATION = (
+    """
 mutation Start($input: StartConversationInput!) {
   startConversation(input: $input) {
     conversation { %s }
     userErrors { code message field }
   }
-}""" % CONVERSATION_FIELDS
+}"""
+    % CONVERSATION_FIELDS
+)
 
 SEND_BULK = """
 mutation Bulk($input: SendBulkMessageInput!) {
@@ -108,38 +110,76 @@ mutation Act($input: ConversationInput!) {
 }""" % (name, CONVERSATION_FIELDS)
 
 
-MARK_READ = """
+MARK_READ = (
+    """
 mutation MarkRead($input: MarkConversationReadInput!) {
   markConversationRead(input: $input) { conversation { %s } userErrors { code message field } }
-}""" % CONVERSATION_FIELDS
+}"""
+    % CONVERSATION_FIELDS
+)
 
-BLOCK = """
+MARK_MANY_READ = """
+mutation MarkManyRead($ids: [ID!]!) {
+  markConversationsRead(input: {conversationIds: $ids}) {
+    conversations { id unreadCount } userErrors { code message field }
+  }
+}"""
+
+MARK_ALL_READ = """
+mutation MarkAllRead($folder: InboxFolder) {
+  markAllConversationsRead(input: {folder: $folder}) {
+    markedCount inboxCounts { all unread unreplied starred archived } userErrors { code message field }
+  }
+}"""
+
+BLOCK = (
+    """
 mutation Block($input: CreatorInput!) {
   blockCreator(input: $input) {
     creator { id isBlocked } conversation { %s } userErrors { code message field }
   }
-}""" % CONVERSATION_FIELDS
+}"""
+    % CONVERSATION_FIELDS
+)
 
 UNBLOCK = BLOCK.replace("blockCreator", "unblockCreator").replace("mutation Block", "mutation Unblock")
+
+BLOCK_SHOP = f"""
+mutation BlockShop($input: ShopInput!) {{
+  blockShop(input: $input) {{
+    shop {{ id isBlocked }} conversation {{ {CONVERSATION_FIELDS} }} userErrors {{ code message field }}
+  }}
+}}"""
+
+UNBLOCK_SHOP = BLOCK_SHOP.replace("blockShop", "unblockShop").replace("mutation BlockShop", "mutation UnblockShop")
 
 SAMPLE_FIELDS = """
   id status note rejectReason decidedAt createdAt
   shop { id } creator { id } product { id } conversation { id entrance }"""
 
-REQUEST_SAMPLE = """
+REQUEST_SAMPLE = (
+    """
 mutation RequestSample($input: RequestSampleInput!) {
   requestSample(input: $input) { sampleRequest { %s } userErrors { code message field } }
-}""" % SAMPLE_FIELDS
+}"""
+    % SAMPLE_FIELDS
+)
 
-APPROVE_SAMPLE = """
+APPROVE_SAMPLE = (
+    """
 mutation Approve($input: ApproveSampleRequestInput!) {
   approveSampleRequest(input: $input) { sampleRequest { %s } userErrors { code message field } }
-}""" % SAMPLE_FIELDS
+}"""
+    % SAMPLE_FIELDS
+)
 
-REJECT_SAMPLE = """
+REJECT_SAMPLE = (
+    """
 mutation Reject($input: RejectSampleRequestInput!) {
   rejectSampleRequest(input: $input) { sampleRequest { %s } userErrors { code message field } }
-}""" % SAMPLE_FIELDS
+}"""
+    % SAMPLE_FIELDS
+)
 
 CREATE_COLLABORATION = """
 mutation Collab($input: CreateTargetCollaborationInput!) {
@@ -174,13 +214,25 @@ query FolderIds($folder: InboxFolder) {
 
 
 def product_to_creator(creator: int, product: int, key: str, **extra) -> dict:
-    return {"input": {"creatorId": gid("Creator", creator), "clientMessageId": key,
-                      "content": {"productId": gid("Product", product)}, **extra}}
+    return {
+        "input": {
+            "creatorId": gid("Creator", creator),
+            "clientMessageId": key,
+            "content": {"productId": gid("Product", product)},
+            **extra,
+        }
+    }
 
 
 def invite_to_creator(creator: int, collaboration_gid: str, key: str, **extra) -> dict:
-    return {"input": {"creatorId": gid("Creator", creator), "clientMessageId": key,
-                      "content": {"collaborationId": collaboration_gid}, **extra}}
+    return {
+        "input": {
+            "creatorId": gid("Creator", creator),
+            "clientMessageId": key,
+            "content": {"collaborationId": collaboration_gid},
+            **extra,
+        }
+    }
 
 
 def text_in(conversation_gid: str, text: str, key: str) -> dict:
@@ -192,8 +244,13 @@ def start_input(creator: int, entrance: str = "CREATOR_MESSAGES") -> dict:
 
 
 def bulk_input(creators, text: str, batch: str) -> dict:
-    return {"input": {"creatorIds": [gid("Creator", c) for c in creators], "content": {"text": text},
-                      "clientBatchId": batch}}
+    return {
+        "input": {
+            "creatorIds": [gid("Creator", c) for c in creators],
+            "content": {"text": text},
+            "clientBatchId": batch,
+        }
+    }
 
 
 def sample_input(product: int, key: str, note: str | None = None) -> dict:
@@ -202,6 +259,10 @@ def sample_input(product: int, key: str, note: str | None = None) -> dict:
 
 def creator_input(creator: int) -> dict:
     return {"input": {"creatorId": gid("Creator", creator)}}
+
+
+def shop_input(shop: int) -> dict:
+    return {"input": {"shopId": gid("Shop", shop)}}
 
 
 def collaboration_input(products, rate: str = "0.15", name: str = "Spring launch") -> dict:
@@ -304,6 +365,7 @@ def pk_of(global_id: str) -> int:
 
 # --- Read side helpers (tests/api/test_inbox.py, tests/rules/test_marketplace.py and friends) ---
 
+
 def type_of(global_id: str) -> str:
     """The type name inside a global id."""
     from resolvers.ids import decode_any_id
@@ -327,16 +389,18 @@ def dig(data: dict, path: str):
     return data
 
 
-async def all_pages(api, document: str, variables: dict, path: str, *, as_: str, first: int,
-                    backward: bool = False, limit: int = 200) -> tuple[list[dict], list[dict]]:
+async def all_pages(
+    api, document: str, variables: dict, path: str, *, as_: str, first: int, backward: bool = False, limit: int = 200
+) -> tuple[list[dict], list[dict]]:
     """(every edge, every pageInfo) of a connection at `path`, walked page by page with
     first/after (or last/before when backward); edges come back in the connection's order."""
     edges: list[dict] = []
     infos: list[dict] = []
     cursor = None
     for _ in range(limit):
-        page_vars = dict(variables, **({"last": first, "before": cursor} if backward else
-                                       {"first": first, "after": cursor}))
+        page_vars = dict(
+            variables, **({"last": first, "before": cursor} if backward else {"first": first, "after": cursor})
+        )
         connection = dig(await api.query(document, page_vars, as_=as_), path)
         info = connection["pageInfo"]
         edges = connection["edges"] + edges if backward else edges + connection["edges"]

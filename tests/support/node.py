@@ -28,8 +28,13 @@ def install_js_packages() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         _unavailable("node or npm is not installed (apt-get install -y nodejs npm)")
     try:
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_DIR, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=JS_DIR,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
         _unavailable(f"npm ci in {JS_DIR} failed: {(error.stderr or b'').decode()[-1000:]}")
     return JS_DIR

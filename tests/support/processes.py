@@ -11,7 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import redis
+
+from services.auth import issue_token
+from tests.support.app import JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 3.0
@@ -50,9 +54,17 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", *f"--port {self.port} --bind 127.0.0.1 --appendonly no --daemonize no".split(),
-             "--save", "", "--dir", self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                *f"--port {self.port} --bind 127.0.0.1 --appendonly no --daemonize no".split(),
+                "--save",
+                "",
+                "--dir",
+                self.workdir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
             _wait(client.ping, "redis-server", 5)
@@ -68,13 +80,23 @@ class RedisServer:
 class ServerProcess:
     """`python server.py serve --no-demo` (or another command) and ARGS in a subprocess, with the given environment."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = (),
-                 command: tuple[str, ...] = ("serve", "--no-demo")) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        args: tuple[str, ...] = (),
+        command: tuple[str, ...] = ("serve", "--no-demo"),
+    ) -> None:
         self.port = free_port()
         self.args = args
         # No metrics listener unless `env` asks for one (servers of several tests run side by side).
-        self.env = {**os.environ, "INBOX_METRICS_PORT": "0", **env, "INBOX_PORT": str(self.port),
-                    "INBOX_HOST": "127.0.0.1"}
+        self.env = {
+            **os.environ,
+            "INBOX_METRICS_PORT": "0",
+            **env,
+            "INBOX_PORT": str(self.port),
+            "INBOX_HOST": "127.0.0.1",
+        }
         self.log_path = log_path
         self.command = command
         self.process: subprocess.Popen[bytes] | None = None
@@ -85,8 +107,13 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "server.py", *self.command, *self.args], cwd=ROOT,
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "server.py", *self.command, *self.args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
         def healthy() -> bool:
             assert self.process is not None
@@ -141,8 +168,14 @@ class PostgresServer:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / args[0]), *args[1:]], check=True,
-                       cwd=self.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bin / args[0]), *args[1:]],
+            check=True,
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
 
     def init(self, *settings: str) -> "PostgresServer":
         self.datadir.mkdir()
@@ -152,8 +185,12 @@ class PostgresServer:
 
     def start(self, *settings: str) -> "PostgresServer":
         """Start and wait until it accepts connections; `settings` as "name=value" server settings."""
-        options = " ".join([f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
-                            *(f"-c {setting}" for setting in settings)])
+        options = " ".join(
+            [
+                f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                *(f"-c {setting}" for setting in settings),
+            ]
+        )
         self._run("pg_ctl", "-D", str(self.datadir), "-o", options, "-w", "start")
         return self
 
@@ -202,3 +239,19 @@ class TcpProxy:
         for writer in self._writers:
             writer.close()
         await self._server.wait_closed()
+
+
+async def post_mutation(
+    session: aiohttp.ClientSession, server: "ServerProcess", document: str, variables: dict, subject: str
+) -> dict:
+    """The payload of a mutation sent to a server process as `subject`, asserted free of errors."""
+    async with session.post(
+        f"{server.url}/graphql",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {issue_token(JWT_SECRET, subject)}"},
+    ) as response:
+        body = await response.json()
+    assert response.status == 200 and "errors" not in body, body
+    (payload,) = body["data"].values()
+    assert payload["userErrors"] == [], payload
+    return payload

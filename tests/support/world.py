@@ -8,20 +8,51 @@ CATEGORIES = ["Beauty", "Fashion", "Tech", "Food"]
 def world_data(creators: int = 40) -> dict:
     return {
         "shops": [
-            {"platformId": "s1", "name": "Glow Lab", "status": "ACTIVE", "affiliateGmv30d": "500.00",
-             "products": [{"platformId": f"p{i}", "title": f"Serum {i}", "price": "19.99", "currency": "USD",
-                           "imageUrl": None} for i in (1, 2, 3)]},
-            {"platformId": "s2", "name": "Trail Gear", "status": "ACTIVE", "affiliateGmv30d": "50000.00",
-             "products": [{"platformId": "p4", "title": "Tent", "price": "199.00", "currency": "USD",
-                           "imageUrl": None}]},
-            {"platformId": "s3", "name": "Closed Shop", "status": "SUSPENDED", "affiliateGmv30d": "10.00",
-             "products": [{"platformId": "p5", "title": "Mug", "price": "9.00", "currency": "USD",
-                           "imageUrl": None}]},
+            {
+                "platformId": "s1",
+                "name": "Glow Lab",
+                "status": "ACTIVE",
+                "affiliateGmv30d": "500.00",
+                "products": [
+                    {
+                        "platformId": f"p{i}",
+                        "title": f"Serum {i}",
+                        "price": "19.99",
+                        "currency": "USD",
+                        "imageUrl": None,
+                    }
+                    for i in (1, 2, 3)
+                ],
+            },
+            {
+                "platformId": "s2",
+                "name": "Trail Gear",
+                "status": "ACTIVE",
+                "affiliateGmv30d": "50000.00",
+                "products": [
+                    {"platformId": "p4", "title": "Tent", "price": "199.00", "currency": "USD", "imageUrl": None}
+                ],
+            },
+            {
+                "platformId": "s3",
+                "name": "Closed Shop",
+                "status": "SUSPENDED",
+                "affiliateGmv30d": "10.00",
+                "products": [
+                    {"platformId": "p5", "title": "Mug", "price": "9.00", "currency": "USD", "imageUrl": None}
+                ],
+            },
         ],
         "creators": [
-            {"platformId": f"c{i}", "handle": f"creator{i}", "displayName": f"Creator Number {i}",
-             "avatarUrl": f"https://img.example/c{i}.png", "followerCount": 1000 * i,
-             "mainCategory": CATEGORIES[i % len(CATEGORIES)], "gmv30d": f"{100 * i}.00"}
+            {
+                "platformId": f"c{i}",
+                "handle": f"creator{i}",
+                "displayName": f"Creator Number {i}",
+                "avatarUrl": f"https://img.example/c{i}.png",
+                "followerCount": 1000 * i,
+                "mainCategory": CATEGORIES[i % len(CATEGORIES)],
+                "gmv30d": f"{100 * i}.00",
+            }
             for i in range(1, creators + 1)
         ],
     }
@@ -57,6 +88,7 @@ def sqlite_world(directory) -> str:
 
 # --- Write side helpers ---------------------------------------------------------------------------
 
+
 async def set_shop_status(engine, platform_id: str, status: str, creators: int = 40) -> None:
     """Re-import the world with one shop's status changed, as the platform sync would."""
     data = world_data(creators)
@@ -73,8 +105,9 @@ async def end_collaboration(engine, collaboration_pk: int) -> None:
     from models.tables import collaboration_t
 
     async with engine.begin() as conn:
-        await conn.execute(update(collaboration_t)
-                           .where(collaboration_t.c.id == collaboration_pk).values(status="ENDED"))
+        await conn.execute(
+            update(collaboration_t).where(collaboration_t.c.id == collaboration_pk).values(status="ENDED")
+        )
 
 
 async def db_snapshot(engine) -> dict[str, list]:
@@ -115,6 +148,7 @@ class unchanged:
 
 # --- Read side helpers ----------------------------------------------------------------------------
 
+
 def creators_matching(flt: dict | None, creators: int = 40, among=None) -> list[str]:
     """Platform ids of the world's creators (or of `among`, a list of creator numbers) that a
     CreatorFilter input matches, computed independently of the API: bounds inclusive, any of
@@ -129,11 +163,13 @@ def creators_matching(flt: dict | None, creators: int = 40, among=None) -> list[
             continue
         followers, gmv = creator["followerCount"], Decimal(creator["gmv30d"])
         needle = (flt.get("search") or "").lower()
-        if ((flt.get("minFollowers") is None or followers >= flt["minFollowers"])
-                and (flt.get("maxFollowers") is None or followers <= flt["maxFollowers"])
-                and (flt.get("categories") is None or creator["mainCategory"] in flt["categories"])
-                and (flt.get("minGmv") is None or gmv >= Decimal(flt["minGmv"]))
-                and (flt.get("maxGmv") is None or gmv <= Decimal(flt["maxGmv"]))
-                and (needle in creator["handle"].lower() or needle in creator["displayName"].lower())):
+        if (
+            (flt.get("minFollowers") is None or followers >= flt["minFollowers"])
+            and (flt.get("maxFollowers") is None or followers <= flt["maxFollowers"])
+            and (flt.get("categories") is None or creator["mainCategory"] in flt["categories"])
+            and (flt.get("minGmv") is None or gmv >= Decimal(flt["minGmv"]))
+            and (flt.get("maxGmv") is None or gmv <= Decimal(flt["maxGmv"]))
+            and (needle in creator["handle"].lower() or needle in creator["displayName"].lower())
+        ):
             found.append(creator["platformId"])
     return found

@@ -21,8 +21,9 @@ class WSClient:
         self.close_reason: str | None = None
 
     @classmethod
-    async def connect(cls, session: aiohttp.ClientSession, url: str, protocol: str, token: str | None,
-                      timeout: float = 5.0) -> "WSClient":
+    async def connect(
+        cls, session: aiohttp.ClientSession, url: str, protocol: str, token: str | None, timeout: float = 5.0
+    ) -> "WSClient":
         ws = await session.ws_connect(url, protocols=[protocol], timeout=aiohttp.ClientWSTimeout(ws_close=timeout))
         client = cls(ws, protocol)
         payload = {"Authorization": f"Bearer {token}"} if token else {}
