@@ -15,9 +15,10 @@ import pytest_asyncio
 
 from core.config import Settings
 from models.migrate import upgrade
-from tests.support.app import client_of, make_settings
+from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.postgres import PG_URL, REQUIRE_PG, admin, clone_database, dsn
-from tests.support.processes import RedisServer
+from tests.support.processes import RedisServer, ServerProcess, free_port
+from tests.support.world import build_world_at
 
 TEMPLATE_DB = f"inbox_test_template_{os.getpid()}"
 
@@ -68,6 +69,26 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def server_pair(postgres_url, redis_server, tmp_path):
+    """Two `server.py` processes on one fresh database and one private Redis, each with its own metrics
+    port; the world imported into the database first."""
+    asyncio.run(build_world_at(postgres_url))
+    env = {
+        "DATABASE_URL": postgres_url,
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": redis_server.url,
+        "INBOX_DATA_DIR": str(tmp_path),
+    }
+    servers = [
+        ServerProcess({**env, "INBOX_METRICS_PORT": str(free_port())}, tmp_path / f"server{i}.log").start()
+        for i in range(2)
+    ]
+    yield servers
+    for server in servers:
+        server.stop()
 
 
 @pytest_asyncio.fixture

@@ -1,13 +1,11 @@
 """Live delivery across two server processes sharing PostgreSQL and a (restartable) Redis."""
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 
 import aiohttp
-import pytest
 
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET
@@ -21,25 +19,9 @@ from tests.support.gql import (
     text_to_creator,
     text_to_shop,
 )
-from tests.support.processes import ROOT, ServerProcess, post_mutation
-from tests.support.world import build_world_at, world_data
+from tests.support.processes import ROOT, post_mutation
+from tests.support.world import world_data
 from tests.support.ws import WSClient
-
-
-@pytest.fixture
-def cluster(postgres_url, redis_server, tmp_path):
-    """Two server processes on one database and one Redis; a world imported into it."""
-    asyncio.run(build_world_at(postgres_url))
-    env = {
-        "DATABASE_URL": postgres_url,
-        "INBOX_JWT_SECRET": JWT_SECRET,
-        "REDIS_URL": redis_server.url,
-        "INBOX_DATA_DIR": str(tmp_path),
-    }
-    servers = [ServerProcess(env, tmp_path / f"server{i}.log").start() for i in range(2)]
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 async def _send(session, server, text: str, key: str, subject: str = "shop:s1") -> dict:
@@ -67,8 +49,8 @@ async def _texts(client: WSClient, count: int) -> list[str]:
     return [(await client.next_payload(10))["payload"]["data"]["messageAdded"]["content"]["text"] for _ in range(count)]
 
 
-async def test_send_on_one_process_reaches_a_subscriber_on_the_other(cluster):
-    first, second = cluster
+async def test_send_on_one_process_reaches_a_subscriber_on_the_other(server_pair):
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         # The creator wrote first, so the five-messages-before-a-reply limit does not apply.
         anchor = await _send(session, second, "anchor", "c0", subject="creator:c1")
@@ -79,8 +61,8 @@ async def test_send_on_one_process_reaches_a_subscriber_on_the_other(cluster):
         assert await _texts(creator, 5) == [f"m{i}" for i in range(5)]
 
 
-async def test_redis_restart_loses_nothing(cluster, redis_server):
-    first, second = cluster
+async def test_redis_restart_loses_nothing(server_pair, redis_server):
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         anchor = await _send(session, second, "before", "c0", subject="creator:c1")
         creator = await _subscriber(session, first, "creator:c1", after=message_cursor(anchor["id"]))
@@ -99,8 +81,8 @@ async def test_redis_restart_loses_nothing(cluster, redis_server):
         assert await _texts(resumed, 4) == ["warm", "outage 0", "outage 1", "after"]
 
 
-async def test_import_ends_seller_subscriptions_at_once(cluster, postgres_url, tmp_path, redis_server):
-    first, _second = cluster
+async def test_import_ends_seller_subscriptions_at_once(server_pair, postgres_url, tmp_path, redis_server):
+    first, _second = server_pair
     async with aiohttp.ClientSession() as session:
         anchor = await _send(session, first, "one", "c0", subject="creator:c1")
         await _send(session, first, "two", "c1", subject="creator:c1")
@@ -130,9 +112,9 @@ async def _update(client: WSClient, timeout: float = 10) -> dict:
     return (await client.next_payload(timeout))["payload"]["data"]["conversationUpdated"]
 
 
-async def test_read_receipts_reach_the_other_side_across_processes(cluster):
+async def test_read_receipts_reach_the_other_side_across_processes(server_pair):
     """The seller's tab is on one process; the creator reads, marks all read and replies on the other."""
-    first, second = cluster
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         await _send(session, second, "Hi shop", "c0", subject="creator:c1")
         await _send(session, second, "Hello", "k1")

@@ -4,36 +4,15 @@ rule and a send ending the indicator hold whichever process each request reaches
 import asyncio
 
 import aiohttp
-import pytest
 
 from services.auth import issue_token
 from tests.live.test_typing import REPORT, TYPING
 from tests.support.app import JWT_SECRET
 from tests.support.gql import SEND, gid, text_to_creator, text_to_shop
-from tests.support.processes import ServerProcess, free_port, post_mutation
-from tests.support.world import build_world_at
+from tests.support.processes import post_mutation
 from tests.support.ws import TRANSPORT_WS, WSClient
 
 CONVERSATION_1 = gid("Conversation", 1)
-
-
-@pytest.fixture
-def cluster(postgres_url, redis_server, tmp_path):
-    """Two server processes on one database and one Redis, with their metrics; the world."""
-    asyncio.run(build_world_at(postgres_url))
-    env = {
-        "DATABASE_URL": postgres_url,
-        "INBOX_JWT_SECRET": JWT_SECRET,
-        "REDIS_URL": redis_server.url,
-        "INBOX_DATA_DIR": str(tmp_path),
-    }
-    servers = [
-        ServerProcess({**env, "INBOX_METRICS_PORT": str(free_port())}, tmp_path / f"server{i}.log").start()
-        for i in range(2)
-    ]
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 async def _report(session, server, *, is_typing: bool = True) -> None:
@@ -63,8 +42,8 @@ async def _opened(session, server) -> None:
     await post_mutation(session, server, SEND, text_to_creator(1, "Hello", "k0"), "shop:s1")
 
 
-async def test_a_report_on_one_process_reaches_the_other_side_on_the_other(cluster):
-    first, second = cluster
+async def test_a_report_on_one_process_reaches_the_other_side_on_the_other(server_pair):
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         await _opened(session, first)
         seller = await _seller_listening(session, first)
@@ -73,8 +52,8 @@ async def test_a_report_on_one_process_reaches_the_other_side_on_the_other(clust
         assert await _indicators(seller, 2) == [True, False]
 
 
-async def test_repeats_spread_over_processes_are_told_once(cluster):
-    first, second = cluster
+async def test_repeats_spread_over_processes_are_told_once(server_pair):
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         await _opened(session, first)
         seller = await _seller_listening(session, first)
@@ -88,8 +67,8 @@ async def test_repeats_spread_over_processes_are_told_once(cluster):
         assert await _indicators(seller, 1) == [True]
 
 
-async def test_a_send_on_one_process_ends_an_indicator_reported_on_the_other(cluster):
-    first, second = cluster
+async def test_a_send_on_one_process_ends_an_indicator_reported_on_the_other(server_pair):
+    first, second = server_pair
     async with aiohttp.ClientSession() as session:
         await _opened(session, first)
         seller = await _seller_listening(session, second)
