@@ -14,6 +14,7 @@ import hmac
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,8 +96,11 @@ def process(source: Path, workdir: Path) -> Processed:
     if source.stat().st_size > MAX_BYTES:
         raise too_large()
     try:
-        with PIL.Image.open(source) as opened:
-            return _process(opened, workdir)
+        with warnings.catch_warnings():
+            # Pillow warns past MAX_IMAGE_PIXELS; `_process` refuses such a picture itself, before decoding.
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            with PIL.Image.open(source) as opened:
+                return _process(opened, workdir)
     except RuleViolation:
         raise
     except (UnidentifiedImageError, PIL.Image.DecompressionBombError, OSError, ValueError, EOFError, SyntaxError):

@@ -45,7 +45,7 @@ def jpeg_with_gps(width: int = 600, height: int = 400, orientation: int = 1) -> 
 
 
 def animated_gif(frames: int = 3, size: tuple[int, int] = (400, 200)) -> bytes:
-    images = [Image.new("P", size, color) for color in (1, 2, 3)[:frames]]
+    images = [Image.new("RGB", size, color) for color in ("red", "green", "blue")[:frames]]
     return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=120, loop=0, comment=b"hi")
 
 
