@@ -115,7 +115,10 @@ async def test_an_image_of_8192_pixels_a_side_within_the_pixel_limit_is_accepted
 async def test_multipart_requests_run_uploadImage_only(api):
     await build_world(api.engine)
     token = api.token("shop:s1")
-    for query in ("{ viewer { role } }", 'mutation { reportTyping(input: {conversationId: "x"}) { userErrors { code } } }'):
+    for query in (
+        "{ viewer { role } }",
+        'mutation { reportTyping(input: {conversationId: "x"}) { userErrors { code } } }',
+    ):
         status, body = await post_upload(api.http, token, encode(picture(10, 10), "PNG"), query=query)
         assert status == 400 and body["errors"][0]["extensions"]["code"] == "BAD_REQUEST", body
     # Without a token, nothing is read.
