@@ -11,7 +11,6 @@ from models.tables import image_t
 from models.types import utcnow
 from services import images
 from tests.support.app import world_api
-from tests.support.gql import gid
 from tests.support.images import SEND_IMAGE, encode, image_to_creator, image_to_shop, jpeg_with_gps, picture, upload_ok
 from tests.support.world import build_world
 
