@@ -122,14 +122,13 @@ def _process(opened: PIL.Image.Image, workdir: Path) -> Processed:
     if frames > 1:
         _save_animation(opened, image_path)
         opened.seek(0)
-        first = opened.convert("RGBA")
         upright = opened
     else:
         opened.load()  # a truncated file fails here
-        upright = ImageOps.exif_transpose(opened)
-        first = upright
+        # In place: the picture is not copied (a copy of a 40-megapixel picture is 120 MB more).
+        upright = ImageOps.exif_transpose(opened, in_place=True) or opened
         _save_still(upright, opened.format, image_path)
-    _save_thumbnail(first, thumbnail_format, thumbnail_path)
+    _save_thumbnail(upright, thumbnail_format, thumbnail_path)
     digest = hashlib.sha256()
     with image_path.open("rb") as stored:
         while chunk := stored.read(1 << 20):
@@ -169,8 +168,14 @@ def _save_animation(image: PIL.Image.Image, path: Path) -> None:
 
 
 def _save_thumbnail(image: PIL.Image.Image, image_format: str, path: Path) -> None:
-    thumbnail = image.convert("RGB" if image_format == "JPEG" else "RGBA")
-    thumbnail.thumbnail(THUMBNAIL_BOX)  # keeps the aspect, never enlarges
+    """Scaled to fit THUMBNAIL_BOX, aspect kept, never enlarged; resized before anything else so that
+    no full-size copy is made (except of a palette or CMYK picture, which is converted first)."""
+    mode = "RGB" if image_format == "JPEG" else "RGBA"
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert(mode)
+    scale = min(THUMBNAIL_BOX[0] / image.width, THUMBNAIL_BOX[1] / image.height, 1.0)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    thumbnail = image.resize(size, PIL.Image.Resampling.LANCZOS, reducing_gap=3.0).convert(mode)
     thumbnail.info = {}
     thumbnail.save(path, image_format, **({"quality": JPEG_QUALITY} if image_format != "PNG" else {}))
 
@@ -203,9 +208,8 @@ async def upload_image(rt: Runtime, viewer: Viewer, upload: UploadedFile) -> Row
     if upload.too_large:
         raise too_large()
     with tempfile.TemporaryDirectory(prefix="inbox-image-") as workdir:
-        # One decode at a time per process: a decoded picture takes up to 160 MB, and RSS must stay bounded.
-        async with rt.decoding:
-            processed = await asyncio.to_thread(process, upload.path, Path(workdir))
+        # On the decoder thread, one at a time (services/runtime.py): RSS stays bounded.
+        processed = await asyncio.get_running_loop().run_in_executor(rt.decoder, process, upload.path, Path(workdir))
         return await transactions.write(rt, lambda conn: _store(conn, rt.storage, viewer, processed))
 
 

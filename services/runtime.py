@@ -1,6 +1,6 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
-import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
@@ -38,7 +38,11 @@ class Runtime:
     persisted: PersistedQueries = field(init=False)
     indicators: MemoryIndicators | RedisIndicators = field(init=False)
     storage: LocalStorage | S3Storage = field(init=False)
-    decoding: asyncio.Semaphore = field(init=False, default_factory=lambda: asyncio.Semaphore(1))
+    # Images are decoded on one thread of their own, one at a time: a decoded picture can take 160 MB,
+    # and one thread reuses one malloc arena (others would each keep what they once held).
+    decoder: ThreadPoolExecutor = field(
+        init=False, default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="decoder")
+    )
 
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.

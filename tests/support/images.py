@@ -50,11 +50,14 @@ def animated_gif(frames: int = 3, size: tuple[int, int] = (400, 200)) -> bytes:
 
 
 def noise_jpeg(target_bytes: int) -> bytes:
-    """A JPEG of noise of about `target_bytes` (noise hardly compresses)."""
-    side = int((target_bytes / 2.2) ** 0.5)
+    """A JPEG of noise of about `target_bytes`, at most (noise hardly compresses: one try tells the rate)."""
     rng = random.Random(7)
-    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    return encode(image, "JPEG", quality=95)
+
+    def of_side(side: int) -> bytes:
+        return encode(Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3)), "JPEG", quality=95)
+
+    trial = of_side(500)
+    return of_side(int(500 * (0.97 * target_bytes / len(trial)) ** 0.5))
 
 
 def multipart(data: bytes, query: str = UPLOAD, filename: str = "photo.jpg", content_type: str = "image/jpeg"):

@@ -255,3 +255,37 @@ async def post_mutation(
     (payload,) = body["data"].values()
     assert payload["userErrors"] == [], payload
     return payload
+
+
+class MotoServer:
+    """moto's S3 in server mode (`moto_server`, from the test extra) on a free port: the S3 storage
+    backend's tests talk to it over HTTP as to any S3-compatible store. Failing to start fails the test."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MotoServer":
+        executable = Path(sys.executable).with_name("moto_server")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(executable), "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=subprocess.STDOUT
+            )
+
+        def listening() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto_server exited: {self.log_path.read_text()[-2000:]}")
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+
+        _wait(listening, f"moto_server on port {self.port}", seconds=30)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
