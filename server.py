@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
         cleanup = asyncio.create_task(clean_up_periodically(state, settings.image_cleanup_seconds))
         yield
         cleanup.cancel()
+        state.decoder.shutdown(wait=False, cancel_futures=True)
         await state.storage.close()
         await state.sockets.close()
         await state.persisted.close()
