@@ -24,7 +24,9 @@ from PIL import Image
 
 from bench import servers
 
-UPLOAD = "mutation($input: UploadImageInput!) { uploadImage(input: $input) { image { url thumbnailUrl } userErrors { code } } }"
+UPLOAD = """mutation($input: UploadImageInput!) {
+  uploadImage(input: $input) { image { url thumbnailUrl } userErrors { code } }
+}"""
 UPLOADS_PER_POINT = 120
 CONCURRENCY = (1, 8)
 GET_SECONDS = 10
