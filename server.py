@@ -36,8 +36,10 @@ from core.ratelimit import Bucket, create_rate_limits
 from models.database import create_engine
 from schema import schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
+from schema.images import media_handler
 from schema.limits import Limits
-from services.auth import issue_token, resolve_secret
+from services.auth import issue_token, resolve_media_secret, resolve_secret
+from services.images import clean_up_periodically
 from services.runtime import Runtime
 from subscriptions import SYSTEM_CHANNEL, create_broker
 
@@ -76,6 +78,8 @@ def create_app(settings: Settings) -> web.Application:
         Bucket(settings.mutation_burst, settings.mutation_rate),
         Bucket(settings.bulk_burst, settings.bulk_rate),
         Bucket(settings.typing_burst, settings.typing_rate),
+        # A full hour's allowance at once, refilled evenly over the hour.
+        Bucket(settings.uploads_per_hour, settings.uploads_per_hour / 3600),
     )
     # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
     seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
@@ -86,13 +90,19 @@ def create_app(settings: Settings) -> web.Application:
         secret=resolve_secret(settings),
         broker=create_broker(settings.redis_url),
         rate_limits=rate_limits,
+        media_secret=resolve_media_secret(settings),
     )
     app[APP_STATE] = state
 
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         await state.broker.start()
         await state.sockets.start()
+        await state.storage.start()
+        cleanup = asyncio.create_task(clean_up_periodically(state, settings.image_cleanup_seconds))
         yield
+        cleanup.cancel()
+        state.decoder.shutdown(wait=False, cancel_futures=True)
+        await state.storage.close()
         await state.sockets.close()
         await state.persisted.close()
         await state.indicators.close()
@@ -116,6 +126,8 @@ def create_app(settings: Settings) -> web.Application:
     graphql_routes = [app.router.add_get("/graphql", view), app.router.add_post("/graphql", view)]
     if not settings.production:
         add_graphiql_routes(app)
+    # Signed links: no Authorization header, the signature is the permission (schema/images.py).
+    app.router.add_get("/media/{sha256}/{name}", media_handler(state))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     if settings.cors_origins:

@@ -593,6 +593,10 @@ def _environment() -> dict:
 
 
 def cmd_run(args) -> int:
+    if args.only == "uploads":  # bench/uploads.py: a server of its own on SQLite, no dataset
+        from bench import uploads
+
+        return uploads.run()
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result: dict = {

@@ -71,6 +71,14 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     trusted_documents: Path | None = None  # a manifest: only its documents run (core/persisted.py)
     fast_path: bool = True  # the speed layer (fastpath/); off: plain strawberry and SQLAlchemy
+    media_secret: str | None = None  # signs media links; generated into the data dir when unset
+    media_url_ttl_seconds: int = 3600
+    uploads_per_hour: int = 60
+    public_url: str | None = None  # the origin media links start with; unset: the request's own
+    s3_bucket: str | None = None  # set: images go to this S3 bucket instead of $INBOX_DATA_DIR/media
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    image_cleanup_seconds: float = 600.0  # how often unsent images older than a day are looked for
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,4 +133,12 @@ class Settings:
             shutdown_grace_seconds=float(env.get("INBOX_SHUTDOWN_GRACE_SECONDS", "10")),
             trusted_documents=Path(env["INBOX_TRUSTED_DOCUMENTS"]) if env.get("INBOX_TRUSTED_DOCUMENTS") else None,
             fast_path=parse_switch(env.get("INBOX_FAST_PATH", "on"), "INBOX_FAST_PATH"),
+            media_secret=env.get("INBOX_MEDIA_SECRET") or None,
+            media_url_ttl_seconds=int(env.get("INBOX_MEDIA_URL_TTL_SECONDS", "3600")),
+            uploads_per_hour=int(env.get("INBOX_UPLOADS_PER_HOUR", "60")),
+            public_url=(env.get("INBOX_PUBLIC_URL") or "").rstrip("/") or None,
+            s3_bucket=env.get("INBOX_S3_BUCKET") or None,
+            s3_endpoint_url=env.get("INBOX_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("INBOX_S3_REGION", "us-east-1"),
+            image_cleanup_seconds=float(env.get("INBOX_IMAGE_CLEANUP_SECONDS", "600")),
         )

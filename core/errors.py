@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     PRE_REPLY_LIMIT_REACHED = "PRE_REPLY_LIMIT_REACHED"
     SAMPLE_ALREADY_DECIDED = "SAMPLE_ALREADY_DECIDED"
     RATE_LIMITED = "RATE_LIMITED"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
     # extensions.code only.
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_USER_INPUT = "BAD_USER_INPUT"
@@ -36,7 +38,7 @@ class ErrorCode(StrEnum):
 
 
 # The codes a business refusal may carry, in the contract's order.
-USER_ERROR_CODES = tuple(ErrorCode)[:8]
+USER_ERROR_CODES = tuple(ErrorCode)[: tuple(ErrorCode).index(ErrorCode.UNSUPPORTED_FILE) + 1]
 
 
 class InboxError(Exception):

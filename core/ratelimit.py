@@ -1,4 +1,4 @@
-"""Token buckets per principal: one for queries, one for mutations, one for bulk recipients, one for typing reports.
+"""Token buckets per principal: queries, mutations, bulk recipients, typing reports and image uploads.
 
 In-process by default; with Redis every process draws from the same bucket, through one
 atomic script. If Redis cannot be reached the request is let through (fail open): a
@@ -114,7 +114,8 @@ class RedisLimiter:
 class RateLimits:
     """The buckets of every principal: a token per query, a token per mutation, a token per
     recipient of a bulk send (which also pays its mutation token), and a token per typing report
-    (instead of a mutation token: a client reporting as its user types must not use up its sends)."""
+    (instead of a mutation token: a client reporting as its user types must not use up its sends), and a
+    token per image upload (on top of its mutation token; INBOX_UPLOADS_PER_HOUR)."""
 
     def __init__(
         self,
@@ -123,9 +124,16 @@ class RateLimits:
         mutations: Bucket,
         bulk_recipients: Bucket,
         typing: Bucket,
+        uploads: Bucket,
     ) -> None:
         self.backend = backend
-        self.buckets = {"query": queries, "mutation": mutations, "bulk": bulk_recipients, "typing": typing}
+        self.buckets = {
+            "query": queries,
+            "mutation": mutations,
+            "bulk": bulk_recipients,
+            "typing": typing,
+            "upload": uploads,
+        }
 
     async def take(self, principal: str, kind: str, cost: int = 1) -> Verdict:
         """Take `cost` tokens at once, or none (a bulk send is refused whole, never cut short)."""
@@ -137,8 +145,8 @@ class RateLimits:
 
 
 def create_rate_limits(
-    redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket
+    redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket, uploads: Bucket
 ) -> RateLimits:
     return RateLimits(
-        RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients, typing
+        RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients, typing, uploads
     )

@@ -6,6 +6,7 @@ from models.blocks import Block, ShopBlock
 from models.catalog import Product, Shop
 from models.collaborations import CollaborationProduct, TargetCollaboration
 from models.conversations import Conversation, ConversationState
+from models.images import Image
 from models.marketplace import Creator
 from models.messages import Message
 from models.outreach import OutreachUnit
@@ -21,6 +22,7 @@ __all__ = [
     "ConversationState",
     "Creator",
     "CreatorSearch",
+    "Image",
     "Message",
     "MessageSearch",
     "OutreachUnit",

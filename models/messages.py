@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import BigId, UtcDateTime, utcnow
@@ -32,3 +32,5 @@ class Message(SQLModel, table=True):
     client_message_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     client_batch_id: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime, nullable=False))
+    # Last: added by migration 0006 (the column order is the table's, services.inbox.MessageRecord).
+    image_id: int | None = Field(default=None, sa_column=Column(BigId, ForeignKey("image.id"), nullable=True))

@@ -10,6 +10,7 @@ from models import (
     ConversationState,
     Creator,
     CreatorSearch,
+    Image,
     Message,
     MessageSearch,
     OutreachUnit,
@@ -33,6 +34,7 @@ collaboration_t = table_of(TargetCollaboration)
 conversation_t = table_of(Conversation)
 creator_t = table_of(Creator)
 creator_search_t = table_of(CreatorSearch)
+image_t = table_of(Image)
 message_t = table_of(Message)
 message_search_t = table_of(MessageSearch)
 outreach_t = table_of(OutreachUnit)

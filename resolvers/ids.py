@@ -14,7 +14,7 @@ from core.errors import BadUserInput
 # database refuses to compare with it, so such an ID or cursor is malformed, not merely unknown.
 MAX_KEY = 2**31 - 1
 MAX_BIG_KEY = 2**63 - 1
-BIG_KEY_TYPES = ("Message",)
+BIG_KEY_TYPES = ("Message", "Image")
 
 
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")

@@ -10,7 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from core.viewer import Viewer
 from models.database import GatedEngine
-from models.tables import collaboration_t, creator_t, message_t, product_t, sample_t, shop_t
+from models.tables import collaboration_t, creator_t, image_t, message_t, product_t, sample_t, shop_t
 from services import blocks, catalog, inbox, loaders
 from services.inbox import ConversationRecord
 
@@ -50,6 +50,11 @@ class Loaders:
     @cached_property
     def message_by_id(self) -> DataLoader[int, Any]:
         return self._loader(_by_id(message_t))
+
+    @cached_property
+    def image_by_id(self) -> DataLoader[int, Any]:
+        """Images of the messages read (their access is the message's)."""
+        return self._loader(_by_id(image_t))
 
     @cached_property
     def collaboration_by_id(self) -> DataLoader[int, Any]:

@@ -16,7 +16,7 @@ from resolvers.ids import (
 )
 from resolvers.outcomes import attempt, client_key
 from services import messages
-from services.content import Content, text_content
+from services.content import Content, image_content, text_content
 
 DEFAULT_MESSAGES = 20
 
@@ -30,6 +30,15 @@ class MessageContentInput(Protocol):
     def product_id(self) -> str | None: ...
     @property
     def collaboration_id(self) -> str | None: ...
+    @property
+    def image(self) -> "ImageMessageInput | None": ...
+
+
+class ImageMessageInput(Protocol):
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def caption(self) -> str | None: ...
 
 
 class SendMessageInput(Protocol):
@@ -78,6 +87,8 @@ def message_content(ctx: Context, value: MessageContentInput) -> Content:
         return text_content(value.text)
     if value.product_id is not None and value.product_id is not UNSET:
         return Content("PRODUCT", product_id=decode_id(value.product_id, "Product", "productId"))
+    if value.image is not None and value.image is not UNSET:
+        return image_content(decode_id(value.image.image_id, "Image", "imageId"), value.image.caption)
     assert value.collaboration_id is not None, "a oneOf input has exactly one field set"
     return Content(
         "COLLABORATION", collaboration_id=decode_id(value.collaboration_id, "TargetCollaboration", "collaborationId")

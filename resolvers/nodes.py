@@ -6,8 +6,9 @@ from resolvers.ids import (
     decode_any_id,
 )
 from resolvers.marketplace import creator_by_pk
+from services import images
 
-NODE_TYPES = ("Shop", "Creator", "Product", "Conversation", "Message", "SampleRequest", "TargetCollaboration")
+NODE_TYPES = ("Shop", "Creator", "Product", "Conversation", "Message", "SampleRequest", "TargetCollaboration", "Image")
 
 
 async def node(ctx: Context, global_id: str) -> tuple[str, object] | None:
@@ -29,6 +30,8 @@ async def node(ctx: Context, global_id: str) -> tuple[str, object] | None:
         row = await loaders.message_by_id.load(pk)
         if row and not await loaders.conversation_by_id.load(row.conversation_id):
             row = None
+    elif type_name == "Image":
+        row = await images.visible_image(ctx.reader, viewer, pk)
     elif type_name == "SampleRequest":
         row = await loaders.sample_request_by_id.load(pk)
         if row and not viewer.owns(row.shop_id, row.creator_id):

@@ -21,6 +21,7 @@ from schema.enums import (
     SystemNoticeCode,
     by_value,
 )
+from schema.images import ImageContent, ImageMessageInput
 from schema.inputs import text_field
 from schema.payloads import Refusable, UserError, user_errors
 from schema.relay import Connection, Node, node_id_connection
@@ -79,14 +80,15 @@ class SystemNotice:
 
 
 MessageContent = Annotated[
-    TextContent | ProductCard | CollaborationInvite | SampleRequestCard | SystemNotice,
+    TextContent | ProductCard | CollaborationInvite | SampleRequestCard | SystemNotice | ImageContent,
     strawberry.union("MessageContent"),
 ]
 
 
 def content_of(row: Any) -> MessageContent:
     """The card a message row carries, by its kind (a row or record of `message`, typed loosely: its
-    kind tells which of its nullable columns are set, as `services.content.Content` writes them)."""
+    kind tells which of its nullable columns are set, as `services.content.Content` writes them). The one
+    place a stored message becomes its API shape."""
     if row.kind == "TEXT":
         return TextContent(text=row.text)
     if row.kind == "PRODUCT":
@@ -95,6 +97,8 @@ def content_of(row: Any) -> MessageContent:
         return CollaborationInvite(collaboration_id=row.collaboration_id)
     if row.kind == "SAMPLE_REQUEST":
         return SampleRequestCard(sample_request_id=row.sample_request_id)
+    if row.kind == "IMAGE":
+        return ImageContent(image_id=row.image_id, caption=row.text)
     return SystemNotice(code=SystemNoticeCode(row.notice_code), text=row.text)
 
 
@@ -174,6 +178,7 @@ class MessageContentInput:
     text: str | None = text_field(MESSAGE_TEXT, default=strawberry.UNSET)
     product_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
     collaboration_id: strawberry.ID | None = text_field(GLOBAL_ID, default=strawberry.UNSET)
+    image: ImageMessageInput | None = strawberry.UNSET
 
 
 _SEND_MESSAGE_INPUT = """Give conversationId, or the other party: creatorId when a seller writes, shopId when a creator writes

@@ -6,6 +6,7 @@ from schema.blocks import BlockMutation
 from schema.bulk import BulkMutation
 from schema.collaborations import CollaborationMutation
 from schema.conversations import ConversationMutation
+from schema.images import ImageMutation
 from schema.live import LiveMutation
 from schema.messages import MessageMutation
 from schema.samples import SampleMutation
@@ -20,5 +21,6 @@ class Mutation(
     SampleMutation,
     CollaborationMutation,
     LiveMutation,
+    ImageMutation,
 ):
     """Fields come from the bases; the schema lists them base by base, left to right."""

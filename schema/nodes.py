@@ -11,6 +11,7 @@ from resolvers.context import Context
 from schema.catalog import Product, Shop
 from schema.collaborations import TargetCollaboration
 from schema.conversations import Conversation
+from schema.images import Image
 from schema.inputs import NodeId
 from schema.marketplace import Creator
 from schema.messages import Message
@@ -31,6 +32,8 @@ async def node_of(ctx: Context, type_name: str, row: Any) -> Node:
     """The GraphQL object of a row of the given node type."""
     if type_name == "Conversation":
         return Conversation.from_row(row, ctx.viewer)
+    if type_name == "Image":
+        return Image.from_row(ctx, row)
     if type_name == "Message":
         # The access check loaded the conversation: its other side's read position costs no statement.
         conversation = await ctx.loaders.conversation_by_id.load(row.conversation_id)

@@ -48,6 +48,7 @@ from schema.http_streams import (
     write_stream,
 )
 from schema.http_transport import fill, media_type, refusal
+from schema.images import discard_uploads, read_upload_request
 from schema.persisted import NO_CACHE, PersistedQueryError, names_persisted_query
 from schema.persisted import resolve as resolve_persisted
 from schema.websocket import LegacyWSHandler, TransportWSHandler
@@ -85,7 +86,8 @@ class InboxView(GraphQLView[Context, None]):
     stream_transport_classes_by_protocol = TRANSPORTS
 
     def __init__(self, schema: BaseSchema, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(schema, subscription_protocols=PROTOCOLS, **kwargs)
+        # Multipart requests run uploadImage only (schema/images.py checks that before reading the file).
+        super().__init__(schema, subscription_protocols=PROTOCOLS, multipart_uploads_enabled=True, **kwargs)
         self.runtime = runtime
         self.streams: set[asyncio.Task[Any]] = set()  # the handlers writing SSE or multipart streams
 
@@ -134,6 +136,8 @@ class InboxView(GraphQLView[Context, None]):
             error_id = uuid.uuid4().hex[:12]  # a bug of ours: logged with an id, never a traceback to the client
             log.exception("unhandled error %s", error_id)
             return error_response(request, InboxError(f"Internal server error (error id {error_id})."), 500)
+        finally:
+            discard_uploads(request)
 
     async def _authenticate_request(self, request: web.Request) -> None:
         """Give the request its viewer; without one, only anonymous introspection may go on."""
@@ -249,6 +253,11 @@ class InboxView(GraphQLView[Context, None]):
         await ws.prepare(request)
         self.runtime.websockets.add(ws)  # closed with a reconnect hint on shutdown
         return ws
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """strawberry's reads every file into memory: this streams the one file of an uploadImage to disk."""
+        aiohttp_request: web.Request = request.request  # type: ignore[attr-defined]  # the aiohttp adapter's
+        return await read_upload_request(aiohttp_request, self.runtime.settings.max_body_bytes)
 
     async def parse_http_body(
         self, request_adapter: AsyncHTTPRequestAdapter

@@ -37,6 +37,26 @@ def resolve_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def resolve_media_secret(settings: Settings) -> str:
+    """The secret media links are signed with (never the JWT secret): INBOX_MEDIA_SECRET, or one kept in
+    the data directory (every process of a deployment must share it: set it on several machines)."""
+    if settings.media_secret:
+        return settings.media_secret
+    path = Path(settings.data_dir) / "media-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"media-secret.{secrets.token_hex(8)}")
+        temporary.write_text(secrets.token_urlsafe(48))
+        temporary.chmod(0o600)
+        # Processes starting together on one data directory: the first rename wins, all read the same.
+        try:
+            path.hardlink_to(temporary)
+        except FileExistsError:
+            pass
+        temporary.unlink()
+    return path.read_text().strip()
+
+
 def issue_token(
     secret: str,
     subject: str,

@@ -1,4 +1,5 @@
-"""What a message carries, and the checks on it: text rules, and cards the sender's shop may send."""
+"""What a message carries, and the checks on it: text rules, cards the sender's shop may send, and images
+the sender's side uploaded."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -10,13 +11,15 @@ from core.errors import invalid
 from core.text import MESSAGE_TEXT
 from core.viewer import Viewer
 from models.tables import collaboration_t, product_t
+from services import images
 
 SYSTEM = "SYSTEM"
 
 
 @dataclass(frozen=True)
 class Content:
-    """What a message carries; `kind` is TEXT, PRODUCT, COLLABORATION, SAMPLE_REQUEST or NOTICE."""
+    """What a message carries; `kind` is TEXT, PRODUCT, COLLABORATION, SAMPLE_REQUEST, NOTICE or IMAGE
+    (whose caption, if any, is its `text`)."""
 
     kind: str
     text: str | None = None
@@ -24,6 +27,7 @@ class Content:
     collaboration_id: int | None = None
     sample_request_id: int | None = None
     notice_code: str | None = None
+    image_id: int | None = None
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -33,6 +37,7 @@ class Content:
             "collaboration_id": self.collaboration_id,
             "sample_request_id": self.sample_request_id,
             "notice_code": self.notice_code,
+            "image_id": self.image_id,
         }
 
     def matches(self, row: object) -> bool:
@@ -55,12 +60,28 @@ def text_content(text: str) -> Content:
     return Content("TEXT", text=clean_text(text, CONTENT_FIELD + ["text"]))
 
 
+def image_content(image_id: int, caption: str | None) -> Content:
+    """An image with its caption: trimmed, at most 2,000 characters, and none when blank."""
+    caption = (caption or "").strip() or None
+    if caption is not None and len(caption) > MESSAGE_TEXT.max_length:
+        raise invalid(f"A caption may have at most {MESSAGE_TEXT.max_length:,} characters.", IMAGE_FIELD + ["caption"])
+    return Content("IMAGE", text=caption, image_id=image_id)
+
+
+IMAGE_FIELD = CONTENT_FIELD + ["image"]
+
+
 async def check_card(conn: AsyncConnection, viewer: Viewer, content: Content) -> None:
-    """A product or collaboration card must be the sender shop's own; creators send text only."""
+    """A product or collaboration card must be the sender shop's own, an image the sender side's
+    upload; creators send text and images only."""
     if content.kind == "TEXT":
         return
+    if content.kind == "IMAGE":
+        assert content.image_id is not None, "image_content sets it"
+        await images.claim_for_send(conn, viewer, content.image_id)
+        return
     if not viewer.is_seller:
-        raise invalid("Creators can send text messages only.", CONTENT_FIELD)
+        raise invalid("Creators can send text messages and images only.", CONTENT_FIELD)
     if content.kind == "PRODUCT":
         shop_id = (await conn.execute(select(product_t.c.shop_id).where(product_t.c.id == content.product_id))).scalar()
         if shop_id != viewer.shop_id:

@@ -162,6 +162,7 @@ class MessageRecord(NamedTuple):
     client_message_id: str | None
     client_batch_id: str | None
     created_at: datetime
+    image_id: int | None
 
 
 class ConversationRecord(NamedTuple):

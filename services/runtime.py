@@ -1,5 +1,6 @@
 """What the services need from the running process: the engine, settings and the broker."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from weakref import WeakSet
 
@@ -11,6 +12,7 @@ from core.metrics import Metrics, count_statements
 from core.persisted import PersistedQueries, create_persisted_queries
 from core.ratelimit import RateLimits
 from core.sockets import SocketRegistry
+from core.storage import LocalStorage, S3Storage, create_storage
 from models.database import GatedEngine, autocommit
 from services.auth import Authenticator
 from services.events import Event
@@ -27,6 +29,7 @@ class Runtime:
     secret: str
     broker: Broker
     rate_limits: RateLimits
+    media_secret: str = ""  # signs media links (services/images.py); not the JWT secret
     reader: GatedEngine = field(init=False)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
@@ -34,6 +37,12 @@ class Runtime:
     sockets: SocketRegistry = field(init=False)
     persisted: PersistedQueries = field(init=False)
     indicators: MemoryIndicators | RedisIndicators = field(init=False)
+    storage: LocalStorage | S3Storage = field(init=False)
+    # Images are decoded on one thread of their own, one at a time: a decoded picture can take 160 MB,
+    # and one thread reuses one malloc arena (others would each keep what they once held).
+    decoder: ThreadPoolExecutor = field(
+        init=False, default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="decoder")
+    )
 
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
@@ -50,6 +59,7 @@ class Runtime:
         self.sockets = SocketRegistry(self.settings)
         self.persisted = create_persisted_queries(self.settings.redis_url, self.settings.trusted_documents)
         self.indicators = create_indicators(self.settings.redis_url)
+        self.storage = create_storage(self.settings)
         count_statements(self.engine)
 
     async def publish(self, events: list[Event]) -> None:

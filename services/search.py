@@ -1,8 +1,8 @@
 """Message search: the viewer's messages whose text holds a query, newest first, with a snippet each; and
 the folded search rows that messages and creators get when they are written (models/search.py).
 
-A message is found by its searchable text (`searchable_text`): a text message's text. Notices and cards
-have none, so they get no search row and are never found; an image's caption is the next such text.
+A message is found by its searchable text (`searchable_text`): a text message's text, an image's caption.
+Notices, cards and images without a caption have none, so they get no search row and are never found.
 """
 
 from dataclasses import dataclass
@@ -52,7 +52,7 @@ class ConversationParties(Protocol):
 
 def searchable_text(message: StoredMessage) -> str | None:
     """The text a message is found by; None: it is not searched."""
-    return message.text if message.kind == "TEXT" else None
+    return message.text if message.kind in ("TEXT", "IMAGE") else None
 
 
 async def index_message(conn: AsyncConnection, conversation: ConversationParties, message: StoredMessage) -> None:

@@ -32,6 +32,7 @@ CAPABILITIES = (
     "blocks",
     "search",
     "live",
+    "images",
 )
 LAYERS = ("schema", "resolvers", "services", "models")
 

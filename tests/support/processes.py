@@ -40,6 +40,23 @@ def _wait(check, what: str, seconds: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def start_listening(
+    argv: list[str], log_path: Path, port: int, what: str, seconds: float = 15.0, **options
+) -> subprocess.Popen[bytes]:
+    """A subprocess logging to `log_path`, once it accepts connections on `port`."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **options)
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log_path.read_text()[-2000:]}")
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+
+    _wait(listening, f"{what} on port {port}", seconds)
+    return process
+
+
 class RedisServer:
     """A redis-server subprocess on a free port, without persistence (the shared 6379 is left alone)."""
 
@@ -106,23 +123,14 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "ServerProcess":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "server.py", *self.command, *self.args],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def healthy() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-
-        _wait(healthy, f"server on port {self.port}")
+        self.process = start_listening(
+            [sys.executable, "server.py", *self.command, *self.args],
+            self.log_path,
+            self.port,
+            "server",
+            cwd=ROOT,
+            env=self.env,
+        )
         return self
 
     def stop(self) -> None:
@@ -255,3 +263,26 @@ async def post_mutation(
     (payload,) = body["data"].values()
     assert payload["userErrors"] == [], payload
     return payload
+
+
+class MotoServer:
+    """moto's S3 in server mode (`moto_server`, from the test extra) on a free port: the S3 storage
+    backend's tests talk to it over HTTP as to any S3-compatible store. Failing to start fails the test."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MotoServer":
+        executable = Path(sys.executable).with_name("moto_server")
+        argv = [str(executable), "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = start_listening(argv, self.log_path, self.port, "moto_server", seconds=30)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
