@@ -702,6 +702,7 @@ class _Thread:
             "client_message_id": key and f"demo-{number}",
             "client_batch_id": None,
             "created_at": self.at,
+            "image_id": None,
         } | content
         self.rows.append(row)
         return row

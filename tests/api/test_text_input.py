@@ -239,6 +239,30 @@ CASES = {
         "collaboration",
         ["input", "content", "collaborationId"],
     ),
+    "ImageMessageInput.imageId": (
+        "shop:s1",
+        [
+            mutation(
+                "sendMessage",
+                '{conversationId: "Q29udmVyc2F0aW9uOjE", clientMessageId: "k1", content: {image: {imageId: $v}}}',
+                "ID!",
+            )
+        ],
+        "SW1hZ2U6MQ",  # Image 1 (the check refuses before anything looks for it)
+        ["input", "content", "image", "imageId"],
+    ),
+    "ImageMessageInput.caption": (
+        "shop:s1",
+        [
+            mutation(
+                "sendMessage",
+                '{conversationId: "Q29udmVyc2F0aW9uOjE", clientMessageId: "k1", '
+                'content: {image: {imageId: "SW1hZ2U6MQ", caption: $v}}}',
+            )
+        ],
+        "hello",
+        ["input", "content", "image", "caption"],
+    ),
     "SendBulkMessageInput.creatorIds": (
         "shop:s1",
         [
