@@ -22,6 +22,7 @@ from strawberry.types import Info
 from core.errors import BadUserInput
 from core.pages import Page
 from core.viewer import Viewer
+from fastpath.compiled import chat_screen, inbox_screen
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t
 from resolvers import conversations as conversations_resolvers
@@ -29,7 +30,10 @@ from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.messages import messages_window
 from schema.conversations import Conversation
-from schema.inputs import NodeId
+from schema.enums import InboxFolder
+from schema.inbox import inbox_page
+from schema.inputs import Cursor, NodeId
+from schema.marketplace import CreatorFilter
 from schema.messages import Message, message_connection
 from schema.query import Query
 from schema.relay import Connection
@@ -102,6 +106,9 @@ class ReadAheadQuery(Query):
     async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         ctx = info.context
         arguments = messages_arguments(info) if ctx.reader.dialect.name == "postgresql" else None
+        compiled = await chat_screen(info, id, arguments)
+        if compiled is not None:  # completed already (fastpath/execution.py); None if not visible
+            return compiled if compiled.data is not None else None  # type: ignore[return-value]
         window = _window(arguments)
         if arguments is None or window is None:  # as the plain app reads it
             row = await conversations_resolvers.conversation(ctx, id)
@@ -114,6 +121,20 @@ class ReadAheadQuery(Query):
         conversation = ReadAheadConversation.from_row(row, ctx.viewer)
         conversation.read_ahead = (tuple(arguments.get(name) for name in PAGE_ARGUMENTS), page)
         return conversation
+
+    @strawberry.field(description="The viewer's inbox. first is at most 100.")
+    async def conversations(
+        self,
+        info: Info[Context, None],
+        folder: InboxFolder | None = InboxFolder.ALL,
+        filter: CreatorFilter | None = None,
+        first: int | None = 20,
+        after: Cursor = None,
+    ) -> Connection[Conversation]:
+        compiled = await inbox_screen(info, (folder or InboxFolder.ALL).value, filter, first, after)
+        if compiled is not None:
+            return compiled  # type: ignore[return-value]  # completed already (fastpath/execution.py)
+        return await inbox_page(info.context, folder, filter, first, after)
 
 
 async def conversation_with_messages(

@@ -56,18 +56,23 @@ class InboxQuery:
         first: int | None = 20,
         after: Cursor = None,
     ) -> Connection[Conversation]:
-        page = await inbox_resolvers.conversations(
-            info.context, (folder or InboxFolder.ALL).value, filter, first, after
-        )
-        viewer = info.context.viewer
-        return build_connection(
-            page.rows,
-            lambda row: Conversation.from_row(row, viewer),
-            inbox_resolvers.conversation_cursor,
-            page.has_next,
-            page.has_previous,
-        )
+        return await inbox_page(info.context, folder, filter, first, after)
 
     @strawberry.field
     async def inbox_counts(self, info: Info[Context, None]) -> InboxCounts:
         return InboxCounts(**await inbox_resolvers.counts(info.context))
+
+
+async def inbox_page(
+    ctx: Context, folder: InboxFolder | None, filter: CreatorFilter | None, first: int | None, after: str | None
+) -> Connection[Conversation]:
+    """`conversations`: a page of the viewer's inbox folder."""
+    page = await inbox_resolvers.conversations(ctx, (folder or InboxFolder.ALL).value, filter, first, after)
+    viewer = ctx.viewer
+    return build_connection(
+        page.rows,
+        lambda row: Conversation.from_row(row, viewer),
+        inbox_resolvers.conversation_cursor,
+        page.has_next,
+        page.has_previous,
+    )
