@@ -55,7 +55,7 @@ from sqlalchemy.sql import Select
 
 from core.viewer import SELLER
 from models.database import built_once
-from models.tables import message_t, state_t
+from models.tables import conversation_t, message_t, state_t
 from schema.enums import ConversationEntrance, SenderRole, ShopStatus, SystemNoticeCode
 from services import inbox, messages
 from services.inbox import ConversationRecord, CreatorRecord, MessageRecord, ShopRecord
@@ -68,6 +68,9 @@ class Unsupported(Exception):
 
 Sql = ColumnElement[Any]
 Row = dict[str, Any]  # a record's field names to the columns holding them (nested records: dicts)
+# Values a page's rows compute once in its subquery, for both the cursor and a field: the global id,
+# the activity time (keys of a Row beside the record's fields).
+ID, ACTIVITY = "@id", "@last_activity_at"
 
 
 @dataclass
@@ -83,7 +86,7 @@ def _constant(value: int) -> Sql:
     return literal_column(str(value), Integer)
 
 
-_ZERO, _ONE, _MILLION = _constant(0), _constant(1), _constant(1_000_000)
+_ONE = _constant(1)
 _INT_MIN, _INT_MAX = _constant(-(2**31)), _constant(2**31 - 1)
 
 
@@ -104,12 +107,10 @@ def text_id(text: Sql) -> Sql:
 
 
 def isoformat(ts: Sql) -> Sql:
-    """`datetime.isoformat()` of an aware UTC timestamp: `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`."""
-    utc = func.timezone(_quoted("UTC"), ts)
-    seconds = func.to_char(utc, _quoted('YYYY-MM-DD"T"HH24:MI:SS'))
-    whole = cast(func.date_part(_quoted("microseconds"), ts), Integer).op("%")(_MILLION) == _ZERO
-    fraction = case((whole, _quoted("")), else_=func.to_char(utc, _quoted(".US")))
-    return seconds.op("||")(fraction).op("||")(_quoted("+00:00"))
+    """`datetime.isoformat()` of an aware UTC timestamp: `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, the
+    fraction left out when it is zero."""
+    text = func.to_char(func.timezone(_quoted("UTC"), ts), _quoted('YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))
+    return func.replace(text, _quoted(".000000+"), _quoted("+"))
 
 
 def _enum(column: Sql, enum: type[Enum], nullable: bool) -> Json:
@@ -138,9 +139,12 @@ class Field:
     definition: GraphQLField
 
 
-def _fields(object_type: GraphQLObjectType, selections: Sequence[SelectionNode], parent: str) -> list[Field]:
-    """The fields selected on an object (of the type, or of a union `parent` it is a member of), in
-    the order graphql-core writes them: fields and inline fragments that apply, without directives."""
+def _fields(
+    object_type: GraphQLObjectType, selections: Sequence[SelectionNode], parent: str, siblings: frozenset[str]
+) -> list[Field]:
+    """The fields selected on an object (of the type, or of a union `parent` whose other members are
+    `siblings`), in the order graphql-core writes them: fields and inline fragments that apply,
+    without directives."""
     found: list[Field] = []
     for selection in selections:
         if selection.directives:
@@ -156,7 +160,9 @@ def _fields(object_type: GraphQLObjectType, selections: Sequence[SelectionNode],
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition.name.value if selection.type_condition else None
             if condition in (None, object_type.name, parent):
-                found.extend(_fields(object_type, selection.selection_set.selections, parent))
+                found.extend(_fields(object_type, selection.selection_set.selections, parent, siblings))
+            elif condition not in siblings:  # an interface (Node): the object's too, left to graphql-core
+                raise Unsupported(f"fragment on {condition}")
         else:
             raise Unsupported("fragment spread")
     if len({f.key for f in found}) != len(found):
@@ -174,13 +180,20 @@ class Compiler:
     schema: GraphQLSchema
     side: str
 
-    def object(self, named: GraphQLNamedType, node: FieldNode, fill: Callable[[Field], Json], parent: str = "") -> Json:
+    def object(
+        self,
+        named: GraphQLNamedType,
+        node: FieldNode,
+        fill: Callable[[Field], Json],
+        parent: str = "",
+        siblings: frozenset[str] = frozenset(),
+    ) -> Json:
         """`json_build_object` of the selected fields, each compiled by `fill`."""
         if not isinstance(named, GraphQLObjectType) or node.selection_set is None:
             raise Unsupported(named.name)
         parts: list[Sql] = []
         guards: list[Sql] = []
-        for selected in _fields(named, node.selection_set.selections, parent):
+        for selected in _fields(named, node.selection_set.selections, parent, siblings):
             if selected.node.arguments and selected.node.name.value not in ("messages",):
                 raise Unsupported("arguments")
             value = Json(_quoted(named.name)) if selected.definition is _TYPENAME else fill(selected)
@@ -205,10 +218,10 @@ class Compiler:
             else literal_column("NULL::int")
         )
         plain: dict[str, Callable[[], Json]] = {
-            "id": lambda: Json(global_id("Conversation", c["id"])),
+            "id": lambda: Json(c[ID] if ID in c else global_id("Conversation", c["id"])),
             "entrance": lambda: _enum(c["entrance"], ConversationEntrance, False),
             "createdAt": lambda: Json(isoformat(c["created_at"])),
-            "lastActivityAt": lambda: Json(isoformat(c["last_activity_at"])),
+            "lastActivityAt": lambda: Json(c[ACTIVITY] if ACTIVITY in c else isoformat(c["last_activity_at"])),
             "unreadCount": lambda: _int(c["unread_count"]),
             "isStarred": lambda: Json(c["starred"]),
             "isArchived": lambda: Json(c["archived"]),
@@ -263,7 +276,7 @@ class Compiler:
         """A message seen by the viewer's side, the other side having read up to `other_read`."""
         mine = m["sender_role"] == _quoted(self.side)
         plain = {
-            "id": lambda: Json(global_id("Message", m["id"])),
+            "id": lambda: Json(m[ID] if ID in m else global_id("Message", m["id"])),
             "senderRole": lambda: _enum(m["sender_role"], SenderRole, False),
             "isMine": lambda: Json(mine),
             "clientMessageId": lambda: Json(case((mine, m["client_message_id"]), else_=None)),
@@ -297,7 +310,7 @@ class Compiler:
         whens = []
         guards: list[Sql] = []
         for kind, (type_name, plain) in by_kind.items():
-            value = self.object(types[type_name], node, _plain_of(plain), union.name)
+            value = self.object(types[type_name], node, _plain_of(plain), union.name, frozenset(types) - {type_name})
             is_kind = m["kind"] == _quoted(kind)
             whens.append((is_kind, value.expr))
             guards += [or_(~is_kind, guard) for guard in value.guards]
@@ -428,13 +441,14 @@ def chat_statement(
         order = m.c.id.desc() if shape.newest_first else m.c.id
         rows = (
             messages.messages_query(m, c["id"], shape.has_after, shape.has_before, shape.newest_first)
-            .add_columns(func.row_number().over(order_by=order).label("rn"))
+            .add_columns(func.row_number().over(order_by=order).label("rn"), global_id("Message", m.c.id).label("gid"))
+            .correlate(c_sub)  # the conversation of the outer FROM, not another join of it
             .lateral("pm")
         )
-        row = _record([rows.c[name] for name in MessageRecord._fields], MessageRecord)
+        row = _record([rows.c[name] for name in MessageRecord._fields], MessageRecord) | {ID: rows.c.gid}
         more = func.count() > SIZE
         page = Page(
-            cursor=global_id("Message", row["id"]),
+            cursor=rows.c.gid,  # a message's cursor is its ID
             rn=rows.c.rn,
             order=rows.c.id,  # chronological: `last` reads newest first, and its page is reversed
             has_next=more if not shape.newest_first else literal_column("true" if shape.has_before else "false"),
@@ -471,12 +485,14 @@ def inbox_statement(compiler: Compiler, named: GraphQLNamedType, node: FieldNode
     s = state_t.c
     reference = inbox._page_statement(compiler.side, shape.folder, shape.filter_fields, shape.has_cursor)
     rows = reference.add_columns(
-        func.row_number().over(order_by=(s.last_activity_at.desc(), s.conversation_id.desc())).label("rn")
+        func.row_number().over(order_by=(s.last_activity_at.desc(), s.conversation_id.desc())).label("rn"),
+        isoformat(conversation_t.c.last_activity_at).label("activity"),
     ).subquery("r")
     columns = list(rows.c)
-    c = conversation_row(columns[:-1])
-    rn = columns[-1]
-    cursor = text_id(isoformat(c["last_activity_at"]).op("||")(_quoted("|")).op("||")(cast(c["id"], Text)))
+    c = conversation_row(columns[:-2]) | {ACTIVITY: rows.c.activity}
+    rn = rows.c.rn
+    # `resolvers.inbox.conversation_cursor`
+    cursor = text_id(rows.c.activity.op("||")(_quoted("|")).op("||")(cast(c["id"], Text)))
     page = Page(
         cursor=cursor,
         rn=rn,

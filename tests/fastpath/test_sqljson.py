@@ -150,6 +150,12 @@ async def test_another_viewers_conversation_is_null_and_bad_arguments_fail_alike
             {"id": conversation},
             "shop:s1",
         ),
+        (
+            "query($id: ID!) { conversation(id: $id) { ... on Node { id } messages(last: 3) { nodes {"
+            " ... on Node { id } ... on Message { isMine } content { ... on TextContent { text } } } } } }",
+            {"id": conversation},
+            "shop:s1",
+        ),  # the fields of a fragment on an interface: the reference path
         ("{ conversations(first: 101) { edges { cursor } } }", None, "shop:s1"),
         ('{ conversations(after: "bm8") { edges { cursor } } }', None, "shop:s1"),
         (
