@@ -31,8 +31,8 @@ from resolvers.ids import decode_id
 from resolvers.messages import messages_window
 from schema.conversations import Conversation
 from schema.enums import InboxFolder
-from schema.inbox import inbox_page
-from schema.inputs import Cursor, NodeId
+from schema.inbox import inbox_field, inbox_page
+from schema.inputs import NodeId
 from schema.marketplace import CreatorFilter
 from schema.messages import Message, message_connection
 from schema.query import Query
@@ -100,6 +100,21 @@ class ReadAheadConversation(Conversation):
         return super().message_page(ctx, first, after, last, before)
 
 
+async def compiled_inbox_page(
+    info: Info[Context, None],
+    folder: InboxFolder | None,
+    flt: CreatorFilter | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[Conversation]:
+    """The inbox page by its compiled statement (completed already: fastpath/execution.py), or as the
+    plain app reads it."""
+    compiled = await inbox_screen(info, (folder or InboxFolder.ALL).value, flt, first, after)
+    if compiled is not None:
+        return compiled  # type: ignore[return-value]
+    return await inbox_page(info.context, folder, flt, first, after)
+
+
 @strawberry.type(name="Query")
 class ReadAheadQuery(Query):
     @strawberry.field
@@ -122,19 +137,7 @@ class ReadAheadQuery(Query):
         conversation.read_ahead = (tuple(arguments.get(name) for name in PAGE_ARGUMENTS), page)
         return conversation
 
-    @strawberry.field(description="The viewer's inbox. first is at most 100.")
-    async def conversations(
-        self,
-        info: Info[Context, None],
-        folder: InboxFolder | None = InboxFolder.ALL,
-        filter: CreatorFilter | None = None,
-        first: int | None = 20,
-        after: Cursor = None,
-    ) -> Connection[Conversation]:
-        compiled = await inbox_screen(info, (folder or InboxFolder.ALL).value, filter, first, after)
-        if compiled is not None:
-            return compiled  # type: ignore[return-value]  # completed already (fastpath/execution.py)
-        return await inbox_page(info.context, folder, filter, first, after)
+    conversations = inbox_field(compiled_inbox_page)
 
 
 async def conversation_with_messages(
