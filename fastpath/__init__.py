@@ -10,7 +10,11 @@ that both answer byte for byte alike, and CI runs the API tests both ways.
   result of objects whose fields are all plain attributes without graphql-core's per-field work.
 - documents.py, pipeline.py: parsed and validated documents cached by text and identity; the
   operation pipeline's steps in one hook.
-- readahead.py: the chat screen's conversation and messages page in one statement (PostgreSQL).
+- sqljson.py, compiled.py: the chat screen's and the inbox list's plain selections compiled into one
+  statement that writes the answer's JSON in PostgreSQL (json_build_object / json_agg over the
+  reference statements); anything they do not cover resolves as below.
+- readahead.py: the chat screen's conversation and messages page in one statement (PostgreSQL), where
+  the selection is not compiled.
 - view.py: the JSON POST lane, one operation without the rest of strawberry's `run`.
 - reads.py: statements built once run by asyncpg itself, on an idle pooled connection taken
   without a greenlet.
@@ -28,8 +32,12 @@ Private internals it relies on, each pinned with its library (`PINNED`):
   members, an object type's class (execution.py).
 - strawberry's `schema.types.base_scalars.isoformat`, the DateTime serializer, recognised so that a
   plan writes `value.isoformat()` inline (execution.py).
-- strawberry's `Schema._schema`, the graphql-core schema that validation and the cost read (the plain
-  pipeline reads it too: strawberry has no public accessor; its own printer reads `_schema`).
+- strawberry's `Schema._schema`, the graphql-core schema that validation, the cost and the SQL
+  compiler read (the plain pipeline reads it too: strawberry has no public accessor; its own printer
+  reads `_schema`).
+- graphql-core's `complete_object_value` receiving a resolver's value as is: a root field answered by
+  its statement returns a `Completed`, which the plans' execution context returns unchanged
+  (execution.py, compiled.py).
 - strawberry's `MaybeNullValidationRule` and `OneOfInputValidationRule`, the rules its validation adds
   to the ones it is given, so that a cached validation finds what strawberry's would (documents.py,
   through schema/pipeline.py, which production's plain validation shares).

@@ -36,6 +36,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.types.base_scalars import isoformat as _ISOFORMAT
 
+from fastpath.compiled import Completed
 from fastpath.identity_cache import IdentityCache
 
 Plan = Callable[[Any], Any]
@@ -206,6 +207,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
+        if type(result) is Completed:  # a root field answered by its statement's JSON (fastpath/compiled.py)
+            return result.data
         plan = self._object_plan(return_type, field_details_list)
         if plan is not None:
             try:

@@ -22,6 +22,7 @@ from strawberry.types import Info
 from core.errors import BadUserInput
 from core.pages import Page
 from core.viewer import Viewer
+from fastpath.compiled import chat_screen, inbox_screen
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t
 from resolvers import conversations as conversations_resolvers
@@ -29,7 +30,10 @@ from resolvers.context import Context
 from resolvers.ids import decode_id
 from resolvers.messages import messages_window
 from schema.conversations import Conversation
+from schema.enums import InboxFolder
+from schema.inbox import inbox_field, inbox_page
 from schema.inputs import NodeId
+from schema.marketplace import CreatorFilter
 from schema.messages import Message, message_connection
 from schema.query import Query
 from schema.relay import Connection
@@ -96,12 +100,30 @@ class ReadAheadConversation(Conversation):
         return super().message_page(ctx, first, after, last, before)
 
 
+async def compiled_inbox_page(
+    info: Info[Context, None],
+    folder: InboxFolder | None,
+    flt: CreatorFilter | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[Conversation]:
+    """The inbox page by its compiled statement (completed already: fastpath/execution.py), or as the
+    plain app reads it."""
+    compiled = await inbox_screen(info, (folder or InboxFolder.ALL).value, flt, first, after)
+    if compiled is not None:
+        return compiled  # type: ignore[return-value]
+    return await inbox_page(info.context, folder, flt, first, after)
+
+
 @strawberry.type(name="Query")
 class ReadAheadQuery(Query):
     @strawberry.field
     async def conversation(self, info: Info[Context, None], id: NodeId) -> Conversation | None:
         ctx = info.context
         arguments = messages_arguments(info) if ctx.reader.dialect.name == "postgresql" else None
+        compiled = await chat_screen(info, id, arguments)
+        if compiled is not None:  # completed already (fastpath/execution.py); None if not visible
+            return compiled if compiled.data is not None else None  # type: ignore[return-value]
         window = _window(arguments)
         if arguments is None or window is None:  # as the plain app reads it
             row = await conversations_resolvers.conversation(ctx, id)
@@ -114,6 +136,8 @@ class ReadAheadQuery(Query):
         conversation = ReadAheadConversation.from_row(row, ctx.viewer)
         conversation.read_ahead = (tuple(arguments.get(name) for name in PAGE_ARGUMENTS), page)
         return conversation
+
+    conversations = inbox_field(compiled_inbox_page)
 
 
 async def conversation_with_messages(

@@ -1,5 +1,8 @@
 """The viewer, the inbox (folders, creator filter) and its counts."""
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import strawberry
 from strawberry.types import Info
 
@@ -41,33 +44,52 @@ class InboxCounts:
     archived: int
 
 
-@strawberry.type
-class InboxQuery:
-    @strawberry.field
-    def viewer(self, info: Info[Context, None]) -> Viewer:
-        return Viewer(role=ViewerRole(info.context.viewer.role))
+# How the field answers: (info, folder, filter, first, after) -> the page.
+InboxPage = Callable[
+    [Info[Context, None], InboxFolder | None, CreatorFilter | None, int | None, str | None],
+    Awaitable[Connection[Conversation]],
+]
 
-    @strawberry.field(description="The viewer's inbox. first is at most 100.")
+
+def inbox_field(page: InboxPage) -> Any:
+    """The `conversations` field, answered by `page` (`inbox_page`, or the speed layer's)."""
+
     async def conversations(
-        self,
+        self: Any,
         info: Info[Context, None],
         folder: InboxFolder | None = InboxFolder.ALL,
         filter: CreatorFilter | None = None,
         first: int | None = 20,
         after: Cursor = None,
     ) -> Connection[Conversation]:
-        page = await inbox_resolvers.conversations(
-            info.context, (folder or InboxFolder.ALL).value, filter, first, after
-        )
-        viewer = info.context.viewer
-        return build_connection(
-            page.rows,
-            lambda row: Conversation.from_row(row, viewer),
-            inbox_resolvers.conversation_cursor,
-            page.has_next,
-            page.has_previous,
-        )
+        return await page(info, folder, filter, first, after)
+
+    return strawberry.field(resolver=conversations, description="The viewer's inbox. first is at most 100.")
+
+
+@strawberry.type
+class InboxQuery:
+    @strawberry.field
+    def viewer(self, info: Info[Context, None]) -> Viewer:
+        return Viewer(role=ViewerRole(info.context.viewer.role))
+
+    conversations = inbox_field(lambda info, *arguments: inbox_page(info.context, *arguments))
 
     @strawberry.field
     async def inbox_counts(self, info: Info[Context, None]) -> InboxCounts:
         return InboxCounts(**await inbox_resolvers.counts(info.context))
+
+
+async def inbox_page(
+    ctx: Context, folder: InboxFolder | None, filter: CreatorFilter | None, first: int | None, after: str | None
+) -> Connection[Conversation]:
+    """`conversations`: a page of the viewer's inbox folder."""
+    page = await inbox_resolvers.conversations(ctx, (folder or InboxFolder.ALL).value, filter, first, after)
+    viewer = ctx.viewer
+    return build_connection(
+        page.rows,
+        lambda row: Conversation.from_row(row, viewer),
+        inbox_resolvers.conversation_cursor,
+        page.has_next,
+        page.has_previous,
+    )

@@ -202,7 +202,7 @@ for _record, _columns in (
 ):
     if _record._fields != tuple(_columns):
         raise RuntimeError(f"{_record.__name__} must list {tuple(_columns)}, in this order")
-_SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
+SPLITS = (len(_CONVERSATION_COLUMNS) + 2, len(creator_t.c), len(shop_t.c))
 
 
 @lru_cache(maxsize=2)
@@ -243,8 +243,8 @@ def message_record(fields: dict[str, Any]) -> MessageRecord:
 def conversation_record(row: Iterable[Any]) -> ConversationRecord:
     """Split a row of the joined conversation select (`_joined`) into the conversation and its related records."""
     row = tuple(row)  # slicing a plain tuple is much cheaper than slicing SQLAlchemy's Row
-    own, creator_end = _SPLITS[0], _SPLITS[0] + _SPLITS[1]
-    shop_end = creator_end + _SPLITS[2]
+    own, creator_end = SPLITS[0], SPLITS[0] + SPLITS[1]
+    shop_end = creator_end + SPLITS[2]
     message = MessageRecord._make(row[shop_end:]) if row[shop_end] is not None else None
     return ConversationRecord._make(
         (*row[:own], CreatorRecord._make(row[own:creator_end]), ShopRecord._make(row[creator_end:shop_end]), message)
