@@ -164,7 +164,8 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Sele
     (`trigram_needle(inline=True)`): PostgreSQL then walks that index for a needle in many messages
     and takes the trigram index for a rare one."""
     s = message_search_t.c
-    owner, owner_id = (s.shop_id if side == SELLER else s.creator_id), bindparam("owner", literal_execute=True)
+    owner = s.shop_id if side == SELLER else s.creator_id
+    owner_id = bindparam("owner", type_=Integer(), literal_execute=True)
     found = select(s.message_id).where(TrigramMatch(s.message_id, (s.body,), trigram_needle("needle", inline=True)))
     if in_conversation:  # the conversation's index (conversation_id, message_id) leads
         found = found.where(owner == owner_id, s.conversation_id == bindparam("conversation"))
