@@ -39,10 +39,11 @@ def tree_seconds(pid: int) -> float:
     return _process_seconds(pid) + sum(_process_seconds(child.pid) for child in children)
 
 
-def database_seconds(database: str) -> float:
-    """CPU seconds of the PostgreSQL backends connected to `database` (title `postgres: user db host ...`)."""
+def database_seconds(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to `database` (title `postgres: user db host ...`),
+    by pid: a backend that ends between two samples must not count against the others."""
     needle = f" {database} ".encode()
-    total = 0.0
+    seconds = {}
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
@@ -51,14 +52,14 @@ def database_seconds(database: str) -> float:
         except OSError:
             continue
         if title.startswith(b"postgres: ") and needle in title:
-            total += _process_seconds(int(entry.name))
-    return total
+            seconds[int(entry.name)] = _process_seconds(int(entry.name))
+    return seconds
 
 
 @dataclass(frozen=True)
 class Sample:
     server: float
-    database: float
+    database: dict[int, float]  # backend pid -> CPU seconds
 
 
 @dataclass(frozen=True)
@@ -78,5 +79,6 @@ def per_request_us(before: Sample, after: Sample, requests: int) -> tuple[float 
         return None, None
     return (
         (after.server - before.server) * 1e6 / requests,
-        (after.database - before.database) * 1e6 / requests,
+        # the backends alive at the end: from zero if they started in between; those that ended are lost
+        sum(used - before.database.get(pid, 0.0) for pid, used in after.database.items()) * 1e6 / requests,
     )
