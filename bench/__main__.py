@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import capture, ceiling, dataset, report, servers, wrk, ws_load
+from bench import capture, ceiling, cpu, dataset, report, servers, wrk, ws_load
 from bench.report import Row
 from bench.scenarios import (
     API_INBOX,
@@ -37,7 +37,8 @@ from bench.scenarios import (
 )
 from core.text import fold
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# The write scenarios' Redis; on a machine shared with other work, a database number of your own.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CONNECTIONS = (1, 32)
 WS_SUBSCRIBERS, WS_RATE, WS_SECONDS = 1_000, 200.0, 10.0
 IDLE_SUBSCRIPTIONS = 10_000
@@ -172,6 +173,8 @@ def _row(
         s["rps"],
         s["p50_ms"],
         s["p99_ms"],
+        s.get("cpu_us"),
+        s.get("db_cpu_us"),
         valid=valid,
         errors=s["errors"],
         note="; ".join(notes),
@@ -179,11 +182,17 @@ def _row(
     )
 
 
+def _us(series: wrk.Series) -> str:
+    cpu_us = series.median_of_known("cpu_us")
+    return f"{cpu_us:.0f} us CPU/req" if cpu_us is not None else ""
+
+
 def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
     """Read scenarios against the API and PostGraphile (one process each), interleaved run by run."""
     url, dsn = ds.sqlalchemy_url(), ds.dsn()
     api = procs.start(servers.api_server("api", url, free_port()))
     peer = procs.start(servers.postgraphile_server("postgraphile", dsn, free_port()), timeout=120)
+    api_probe, peer_probe = cpu.Probe((api.pid,), ds.database), cpu.Probe((peer.pid,), ds.database)
     scenarios = read_scenarios(facts["shop_pk"], facts["busy_conversation"])
     checks = _check_same_rows(scenarios, api, peer, token)
     result["row_checks"] = checks
@@ -198,8 +207,8 @@ def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
             since = time.monotonic()
             api_series, peer_series = wrk.Series(), wrk.Series()
             for _ in range(args.runs):
-                api_series.runs.append(wrk.run(api.url, api_script, conns, args.duration))
-                peer_series.runs.append(wrk.run(peer.url, peer_script, conns, args.duration))
+                api_series.runs.append(wrk.run(api.url, api_script, conns, args.duration, api_probe))
+                peer_series.runs.append(wrk.run(peer.url, peer_script, conns, args.duration, peer_probe))
             valid = checks[sc.name]["valid"]
             rows.append(_row(sc.name, "api", conns, api_series.summary(), valid, since=since))
             rows.append(
@@ -214,8 +223,9 @@ def run_reads(procs, ds, facts, token, args, result) -> tuple[list[Row], list]:
                 )
             )
             log(
-                f"  api {api_series.median('rps'):.0f} req/s p50 {api_series.median('p50_ms'):.2f} ms | "
-                f"postgraphile {peer_series.median('rps'):.0f} req/s p50 {peer_series.median('p50_ms'):.2f} ms"
+                f"  api {api_series.median('rps'):.0f} req/s p50 {api_series.median('p50_ms'):.2f} ms "
+                f"{_us(api_series)} | postgraphile {peer_series.median('rps'):.0f} req/s "
+                f"p50 {peer_series.median('p50_ms'):.2f} ms {_us(peer_series)}"
             )
     result["api_log_errors"] = Counter(api.log_errors()).most_common(10)
     result["postgraphile_log_errors"] = Counter(peer.log_errors()).most_common(10)
@@ -262,6 +272,7 @@ async def _search_plans(ds, token: str, scenarios) -> dict[str, str]:
 def run_search(procs, ds, facts, token, args, result) -> list[Row]:
     """Message search (API only): each page checked against the search table, then timed with wrk."""
     api = procs.start(servers.api_server("api-search", ds.sqlalchemy_url(), free_port()))
+    probe = cpu.Probe((api.pid,), ds.database)
     scenarios = search_scenarios(facts["search_conversations"])
     plans = asyncio.run(_search_plans(ds, token, scenarios))
     result["search_plans"] = plans
@@ -281,12 +292,12 @@ def run_search(procs, ds, facts, token, args, result) -> list[Row]:
             wrk.run(api.url, script, conns, args.warmup)
             since = time.monotonic()
             series = _series(
-                lambda script=script, conns=conns: wrk.run(api.url, script, conns, args.duration), args.runs
+                lambda script=script, conns=conns: wrk.run(api.url, script, conns, args.duration, probe), args.runs
             )
             rows.append(_row(sc.name, "api", conns, series.summary(), valid, note, since=since))
             log(
                 f"  api {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms "
-                f"p99 {series.median('p99_ms'):.2f} ms ({index})"
+                f"p99 {series.median('p99_ms'):.2f} ms {_us(series)} ({index})"
             )
     result["search_log_errors"] = Counter(api.log_errors()).most_common(10)
     procs.stop(api)
@@ -361,6 +372,7 @@ def run_two_processes(procs, ds, facts, token, args) -> list[Row]:
     else:
         started = [procs.start(servers.api_server(name, url, free_port())) for name in ("api-a", "api-b")]
         urls, how = [s.url for s in started], "2 processes on 2 ports x 16 connections"
+    probe = cpu.Probe(tuple(s.pid for s in started), ds.database)
     rows = []
     try:
         for sc in read_scenarios(facts["shop_pk"], facts["busy_conversation"]):
@@ -369,9 +381,9 @@ def run_two_processes(procs, ds, facts, token, args) -> list[Row]:
             script = wrk.static_script(f"{sc.name}-api2", sc.api_query, sc.api_variables, token)
             wrk.run_split(urls, script, 32, args.warmup)
             since = time.monotonic()
-            series = _series(lambda: wrk.run_split(urls, script, 32, args.duration), args.runs)
+            series = _series(lambda: wrk.run_split(urls, script, 32, args.duration, probe), args.runs)
             rows.append(_row(sc.name, "api-2proc", 32, series.summary(), note=how, since=since))
-            log(f"  two processes ({how}) {sc.name}: {series.median('rps'):.0f} req/s")
+            log(f"  two processes ({how}) {sc.name}: {series.median('rps'):.0f} req/s {_us(series)}")
     finally:
         for server in started:
             procs.stop(server)
@@ -389,12 +401,13 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
     rows = []
     try:
         first = procs.start(servers.api_server("api-w1", url, free_port(), REDIS_URL))
+        probe = cpu.Probe((first.pid,), scratch)
         ids = [servers_id(conversation) for conversation, _ in facts["replied"]]
         for conns in CONNECTIONS:
             script = wrk.send_script(f"send-{conns}", SEND, ids, token, f"{nonce}-{conns}")
             wrk.run(first.url, script, conns, args.warmup)
             since = time.monotonic()
-            series = _series(lambda: wrk.run(first.url, script, conns, args.duration), args.runs)
+            series = _series(lambda: wrk.run(first.url, script, conns, args.duration, probe), args.runs)
             rows.append(
                 _row(
                     "send_message",
@@ -405,7 +418,10 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
                     since=since,
                 )
             )
-            log(f"  sendMessage @{conns}: {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms")
+            log(
+                f"  sendMessage @{conns}: {series.median('rps'):.0f} req/s p50 {series.median('p50_ms'):.2f} ms "
+                f"{_us(series)}"
+            )
 
         second = procs.start(servers.api_server("api-w2", url, free_port(), REDIS_URL))
         pairs = [
@@ -629,7 +645,7 @@ def cmd_run(args) -> int:
     rows: list[Row] = []
     round_trips: dict = {}
     global HOST
-    with servers.HostLoad() as HOST, servers.Processes() as procs:
+    with servers.HostLoad(ds.database) as HOST, servers.Processes() as procs:
         scenarios = read_scenarios(facts["shop_pk"], facts["busy_conversation"])
         if only is None or "reads" in only:
             read_rows, scenarios = run_reads(procs, ds, facts, token, args, result)
@@ -658,6 +674,7 @@ def cmd_run(args) -> int:
                 "inbox_unread",
                 "inbox_filtered",
                 "messages",
+                "messages_receipts",
                 "counts",
                 *(f"search_{name}_{where}" for where in ("shop", "conversation") for name in SEARCH_QUERIES),
                 "send_message",
@@ -687,7 +704,12 @@ def cmd_run(args) -> int:
         }
     result["scale_ratio"] = scale_ratio
     goals = report.targets(
-        rows, round_trips, result.get("subscriptions_latency"), result.get("idle_subscriptions"), scale_ratio
+        rows,
+        round_trips,
+        result.get("subscriptions_latency"),
+        result.get("idle_subscriptions"),
+        scale_ratio,
+        report.large_counts(args.scale, ds.counts),
     )
     result["rows"] = [r.__dict__ for r in rows]
     result["targets"] = [g.__dict__ for g in goals]
@@ -727,6 +749,7 @@ PROFILE_SCENARIOS = {
     "unread": "inbox_unread",
     "filtered": "inbox_filtered",
     "messages": "messages",
+    "receipts": "messages_receipts",
     "counts": "counts",
 }
 

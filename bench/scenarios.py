@@ -67,6 +67,32 @@ query BenchMessages($id: Int!) {
     % PAGE
 )
 
+# The chat page with read receipts ("Seen"): the same 50 messages, each with `isReadByOtherSide`, and the
+# conversation's `otherSideLastReadAt`. PostGraphile gets what a client needs to derive them: both sides'
+# read positions (the conversation's two state rows) beside the page.
+API_MESSAGES_RECEIPTS = (
+    """
+query BenchMessagesReceipts($id: ID!) {
+  conversation(id: $id) { otherSideLastReadAt messages(last: %d) { edges { cursor node {
+    id senderRole createdAt isReadByOtherSide content { __typename ... on TextContent { text } }
+  } } } }
+}"""
+    % PAGE
+)
+
+PEER_MESSAGES_RECEIPTS = (
+    """
+query BenchMessagesReceipts($id: Int!) {
+  conversationByRowId(rowId: $id) {
+    conversationStatesByConversationId { nodes { side lastReadMessageId lastReadAt } }
+    messagesByConversationId(last: %d, orderBy: [PRIMARY_KEY_ASC]) {
+      edges { cursor node { rowId senderRole createdAt kind text } }
+    }
+  }
+}"""
+    % PAGE
+)
+
 API_COUNTS = "query BenchCounts { inboxCounts { all unread unreplied starred archived } }"
 
 _SIDE = 'side: "SELLER", ownerId: $owner, visible: true'
@@ -156,7 +182,7 @@ def _ids(name: str, data: dict, api: bool) -> list:
         if api:
             return [decode_id(e["node"]["id"]) for e in data["conversations"]["edges"]]
         return [e["node"]["conversationId"] for e in data["allConversationStates"]["edges"]]
-    if name == "messages":
+    if name.startswith("messages"):
         if api:
             return [decode_id(e["node"]["id"]) for e in data["conversation"]["messages"]["edges"]]
         return [int(e["node"]["rowId"]) for e in data["conversationByRowId"]["messagesByConversationId"]["edges"]]
@@ -201,6 +227,15 @@ def read_scenarios(shop_pk: int, busy_conversation: int) -> list[Scenario]:
             PEER_MESSAGES,
             {"id": busy_conversation},
         ),
+        Scenario(
+            "messages_receipts",
+            API_MESSAGES_RECEIPTS,
+            {"id": encode_id("Conversation", busy_conversation)},
+            PEER_MESSAGES_RECEIPTS,
+            {"id": busy_conversation},
+        ),
+        # Image messages (issue 16) go here: a `messages_images` scenario, the chat page of a conversation
+        # with image messages (ImageContent's fields beside TextContent's), for both servers.
         Scenario("counts", API_COUNTS, {}, PEER_COUNTS, {"owner": shop_pk}),
     ]
 

@@ -357,12 +357,14 @@ def postgraphile_server(name: str, dsn: str, port: int) -> Server:
 
 class HostLoad:
     """Samples, once a second, the CPU used by processes that are not the benchmark's own (its
-    children, and PostgreSQL backends of the bench databases), so a result taken while other work
-    ran on the two cores can say so. `cores(t0, t1)` is the mean over a window, in cores."""
+    children, and PostgreSQL backends of the bench databases: those whose name contains `database`,
+    its copies included), so a result taken while other work ran on the two cores can say so.
+    `cores(t0, t1)` is the mean over a window, in cores."""
 
-    def __init__(self, interval: float = 1.0):
+    def __init__(self, database: str, interval: float = 1.0):
         import threading
 
+        self.database = database
         self.interval = interval
         self.samples: list[tuple[float, float]] = []  # (monotonic time, foreign cores)
         self._stop = threading.Event()
@@ -402,7 +404,7 @@ class HostLoad:
                     used = times.user + times.system
                     current[key] = used
                     cmdline = " ".join(info["cmdline"] or [])
-                    if proc.pid in ours or "inbox_bench_" in cmdline:
+                    if proc.pid in ours or self.database in cmdline:
                         continue
                     # a process born since the last sample counts from zero
                     foreign += used - previous.get(key, used if key[1] < last_wall - self.interval else 0.0)

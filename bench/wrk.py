@@ -12,9 +12,11 @@ import json
 import shutil
 import statistics
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench import cpu
 from bench.servers import WORK_DIR
 
 _COMMON = r"""
@@ -108,6 +110,8 @@ class WrkResult:
     status_errors: int
     gql_errors: int
     first_error: str | None = None
+    cpu_us: float | None = None  # server CPU per request (bench/cpu.py), when a probe was given
+    db_cpu_us: float | None = None  # its PostgreSQL backends' CPU per request
 
     @classmethod
     def parse(cls, output: str) -> WrkResult:
@@ -140,11 +144,17 @@ class Series:
     def median(self, attribute: str) -> float:
         return statistics.median(getattr(run, attribute) for run in self.runs)
 
+    def median_of_known(self, attribute: str) -> float | None:
+        values = [value for run in self.runs if (value := getattr(run, attribute)) is not None]
+        return statistics.median(values) if values else None
+
     def summary(self) -> dict:
         return {
             "rps": self.median("rps"),
             "p50_ms": self.median("p50_ms"),
             "p99_ms": self.median("p99_ms"),
+            "cpu_us": self.median_of_known("cpu_us"),
+            "db_cpu_us": self.median_of_known("db_cpu_us"),
             "errors": sum(run.socket_errors + run.status_errors + run.gql_errors for run in self.runs),
             "first_error": next((run.first_error for run in self.runs if run.first_error), None),
             "runs": [asdict(run) for run in self.runs],
@@ -207,14 +217,33 @@ def command(url: str, script: Path, connections: int, seconds: float) -> list[st
     ]
 
 
-def run(url: str, script: Path, connections: int, seconds: float) -> WrkResult:
-    out = subprocess.run(
-        command(url, script, connections, seconds), capture_output=True, text=True, timeout=seconds + 60
-    )
-    return WrkResult.parse(out.stdout + out.stderr)
+def _measured(probe: cpu.Probe | None, load: Callable[[], WrkResult]) -> WrkResult:
+    """`load()`'s result with the server's CPU per request, when a probe names the server."""
+    if probe is None:
+        return load()
+    before = probe.sample()
+    result = load()
+    result.cpu_us, result.db_cpu_us = cpu.per_request_us(before, probe.sample(), result.requests)
+    return result
 
 
-def run_split(urls: list[str], script: Path, connections: int, seconds: float) -> WrkResult:
+def run(url: str, script: Path, connections: int, seconds: float, probe: cpu.Probe | None = None) -> WrkResult:
+    def load() -> WrkResult:
+        out = subprocess.run(
+            command(url, script, connections, seconds), capture_output=True, text=True, timeout=seconds + 60
+        )
+        return WrkResult.parse(out.stdout + out.stderr)
+
+    return _measured(probe, load)
+
+
+def run_split(
+    urls: list[str], script: Path, connections: int, seconds: float, probe: cpu.Probe | None = None
+) -> WrkResult:
+    return _measured(probe, lambda: _run_split(urls, script, connections, seconds))
+
+
+def _run_split(urls: list[str], script: Path, connections: int, seconds: float) -> WrkResult:
     """The load split evenly over several servers (one wrk per server, run together): summed
     throughput, the mean of the medians and the worst p99 (an upper bound of the joint p99)."""
     share = max(1, connections // len(urls))

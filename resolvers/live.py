@@ -24,12 +24,13 @@ async def _require_seen(ctx: Context, conversation_pk: int | None) -> None:
 
 
 async def message_rows(ctx: Context, conversation_id: str | None, after: str | None) -> AsyncIterator:
-    """Message rows for `messageAdded`: the replay after the cursor, then live."""
+    """Message rows for `messageAdded`: the replay after the cursor, then live. The arguments are checked
+    when awaited; the stream is the service's own (no generator of ours in between: one less frame held
+    for as long as the subscription lives, by every idle subscription)."""
     conversation_pk = _conversation_pk(conversation_id)
     after_id = decode_message_cursor(after)
     await _require_seen(ctx, conversation_pk)
-    async for row in live.message_rows(ctx.app, ctx.viewer, conversation_pk, after_id):
-        yield row
+    return live.message_rows(ctx.app, ctx.viewer, conversation_pk, after_id)
 
 
 async def read_by_other_side(ctx: Context, row: MessageRecord) -> bool:
@@ -46,11 +47,10 @@ def conversation_ids(ctx: Context) -> AsyncIterator[list[int]]:
 
 
 async def typing_events(ctx: Context, conversation_id: str | None) -> AsyncIterator[dict]:
-    """The other sides' typing events, for `typing`."""
+    """The other sides' typing events, for `typing` (checked when awaited, as `message_rows`)."""
     conversation_pk = _conversation_pk(conversation_id)
     await _require_seen(ctx, conversation_pk)
-    async for event in live.typing_events(ctx.app, ctx.viewer, conversation_pk):
-        yield event
+    return live.typing_events(ctx.app, ctx.viewer, conversation_pk)
 
 
 async def report_typing(ctx: Context, input: Any) -> list[RuleViolation]:

@@ -165,16 +165,23 @@ def _search_statement(side: str, in_conversation: bool, has_after: bool) -> Sele
     and takes the trigram index for a rare one."""
     s = message_search_t.c
     owner = s.shop_id if side == SELLER else s.creator_id
-    found = select(s.message_id).where(
-        owner == bindparam("owner", literal_execute=True),
-        TrigramMatch(s.message_id, (s.body,), trigram_needle("needle", inline=True)),
-    )
-    if in_conversation:
-        found = found.where(s.conversation_id == bindparam("conversation"))
+    owner_id = bindparam("owner", type_=Integer(), literal_execute=True)
+    found = select(s.message_id).where(TrigramMatch(s.message_id, (s.body,), trigram_needle("needle", inline=True)))
+    if in_conversation:  # the conversation's index (conversation_id, message_id) leads
+        found = found.where(owner == owner_id, s.conversation_id == bindparam("conversation"))
+        order = [s.message_id.desc()]
+    else:
+        # The side's index (owner, message_id) in reverse, a needle in many messages stopping after a page:
+        # a range of one owner, and the owner in the order, which that index alone gives. With `owner =`
+        # the owner is a constant to the planner, the primary key gives the same order, and PostgreSQL
+        # walks it through every shop's rows, as the side's are spread over the heap (measured at 2.1M
+        # messages: 9-40 ms against 0.3 ms). A rare needle still takes the trigram index, then sorts.
+        found = found.where(owner.between(owner_id, owner_id))
+        order = [owner.desc(), s.message_id.desc()]
     if has_after:
         found = found.where(s.message_id < bindparam("after"))
     limit = bindparam("limit", type_=Integer(), literal_execute=True)
-    newest = found.order_by(s.message_id.desc()).limit(limit).subquery("found")
+    newest = found.order_by(*order).limit(limit).subquery("found")
     other = state_t.alias("other_state")
     return (
         select(message_t, other.c.last_read_message_id)
