@@ -33,6 +33,7 @@ import fastpath
 from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
+from core.webhook_dispatch import Dispatcher
 from models.database import create_engine
 from schema import schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
@@ -99,8 +100,11 @@ def create_app(settings: Settings) -> web.Application:
         await state.sockets.start()
         await state.storage.start()
         cleanup = asyncio.create_task(clean_up_periodically(state, settings.image_cleanup_seconds))
+        webhooks = Dispatcher(settings, state.webhooks_due)
+        webhooks.start()
         yield
         cleanup.cancel()
+        await webhooks.close()
         state.decoder.shutdown(wait=False, cancel_futures=True)
         await state.storage.close()
         await state.sockets.close()

@@ -79,6 +79,13 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     image_cleanup_seconds: float = 600.0  # how often unsent images older than a day are looked for
+    webhook_allow_private: bool = False  # development and tests only: http:// and local receivers
+    webhook_timeout_seconds: float = 5.0
+    webhook_lease_seconds: float = 30.0  # an attempt not recorded by then is made again (the process died)
+    webhook_poll_seconds: float = 1.0  # the dispatcher looks for due deliveries at least this often
+    webhook_retry_scale: float = 1.0  # multiplies the retry schedule and its 3 days (tests shrink it)
+    webhook_concurrency: int = 32  # attempts in flight per process
+    webhook_endpoint_concurrency: int = 4  # attempts in flight per endpoint and process
 
     @property
     def is_sqlite(self) -> bool:
@@ -141,4 +148,11 @@ class Settings:
             s3_endpoint_url=env.get("INBOX_S3_ENDPOINT_URL") or None,
             s3_region=env.get("INBOX_S3_REGION", "us-east-1"),
             image_cleanup_seconds=float(env.get("INBOX_IMAGE_CLEANUP_SECONDS", "600")),
+            webhook_allow_private=env.get("INBOX_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+            webhook_timeout_seconds=float(env.get("INBOX_WEBHOOK_TIMEOUT_SECONDS", "5")),
+            webhook_lease_seconds=float(env.get("INBOX_WEBHOOK_LEASE_SECONDS", "30")),
+            webhook_poll_seconds=float(env.get("INBOX_WEBHOOK_POLL_SECONDS", "1")),
+            webhook_retry_scale=float(env.get("INBOX_WEBHOOK_RETRY_SCALE", "1")),
+            webhook_concurrency=int(env.get("INBOX_WEBHOOK_CONCURRENCY", "32")),
+            webhook_endpoint_concurrency=int(env.get("INBOX_WEBHOOK_ENDPOINT_CONCURRENCY", "4")),
         )

@@ -44,6 +44,7 @@ CLIENT_KEY = TextKind(100)  # idempotency keys: clientMessageId, clientBatchId, 
 SEARCH = TextKind(100)
 CATEGORY = TextKind(100)
 GLOBAL_ID = TextKind(100)  # the longest real one, a Message's at the BIGINT maximum, has 36
+WEBHOOK_URL = TextKind(2048, trimmed=True)
 CURSOR = TextKind(200)  # the longest real one, a creator's by GMV, has about 60
 
 

@@ -12,6 +12,7 @@ from models.messages import Message
 from models.outreach import OutreachUnit
 from models.samples import SampleRequest
 from models.search import CreatorSearch, MessageSearch
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
@@ -31,5 +32,7 @@ __all__ = [
     "Shop",
     "ShopBlock",
     "TargetCollaboration",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -19,6 +19,8 @@ from models import (
     Shop,
     ShopBlock,
     TargetCollaboration,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -43,3 +45,5 @@ sample_t = table_of(SampleRequest)
 shop_t = table_of(Shop)
 shop_block_t = table_of(ShopBlock)
 state_t = table_of(ConversationState)
+webhook_delivery_t = table_of(WebhookDelivery)
+webhook_endpoint_t = table_of(WebhookEndpoint)

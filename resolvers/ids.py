@@ -9,22 +9,17 @@ from typing import Any
 from strawberry import ID
 
 from core.errors import BadUserInput
+from core.ids import encode_text
 
 # Keys are INTEGER columns (BIGINT for messages): a larger number cannot name a row, and the
 # database refuses to compare with it, so such an ID or cursor is malformed, not merely unknown.
 MAX_KEY = 2**31 - 1
 MAX_BIG_KEY = 2**63 - 1
-BIG_KEY_TYPES = ("Message", "Image")
+BIG_KEY_TYPES = ("Message", "Image", "WebhookDelivery")
 
 
-_URL_SAFE = bytes.maketrans(b"+/", b"-_")
-# The unpadded URL-safe alphabet that `_encode` writes, only: "+", "/" and "=" become invalid characters.
+# The unpadded URL-safe alphabet that `encode_text` writes, only: "+", "/" and "=" become invalid characters.
 _STANDARD = str.maketrans("-_+/=", "+/!!!")
-
-
-def _encode(text: str) -> str:
-    # base64.urlsafe_b64encode, minus its Python-level steps: this runs for every id of every page.
-    return binascii.b2a_base64(text.encode(), newline=False).translate(_URL_SAFE).rstrip(b"=").decode()
 
 
 def _decode(value: str) -> str:
@@ -39,7 +34,7 @@ def _decode(value: str) -> str:
 
 def encode_id(type_name: str, pk: int) -> ID:
     # An ID is a str: no NewType call for each of the IDs of every page.
-    return _encode(f"{type_name}:{pk}")  # type: ignore[return-value]
+    return encode_text(f"{type_name}:{pk}")  # type: ignore[return-value]
 
 
 def decode_any_id(value: str) -> tuple[str, int]:
@@ -65,12 +60,12 @@ def decode_id(value: str, expected: str, field: str = "id") -> int:
 
 
 def encode_cursor(*values: object) -> str:
-    return _encode("|".join(map(str, values)))
+    return encode_text("|".join(map(str, values)))
 
 
 def id_cursor(row: Any) -> str:
     """The cursor of a row of a list ordered by id."""
-    return _encode(str(row.id))
+    return encode_text(str(row.id))
 
 
 def decode_node_cursor(value: str | None, type_name: str) -> int | None:

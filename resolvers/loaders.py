@@ -8,10 +8,21 @@ from typing import Any
 from sqlalchemy import Table
 from strawberry.dataloader import DataLoader
 
+from core.pages import Page
 from core.viewer import Viewer
 from models.database import GatedEngine
-from models.tables import collaboration_t, creator_t, image_t, message_t, product_t, sample_t, shop_t
-from services import blocks, catalog, inbox, loaders
+from models.tables import (
+    collaboration_t,
+    creator_t,
+    image_t,
+    message_t,
+    product_t,
+    sample_t,
+    shop_t,
+    webhook_delivery_t,
+    webhook_endpoint_t,
+)
+from services import blocks, catalog, inbox, loaders, webhooks
 from services.inbox import ConversationRecord
 
 # What a loader runs: (engine, keys) -> {key: value}.
@@ -71,6 +82,19 @@ class Loaders:
     @cached_property
     def products_by_collaboration(self) -> DataLoader[int, list[Any]]:
         return self._loader(catalog.products_by_collaboration, default=[])
+
+    @cached_property
+    def webhook_endpoint_by_id(self) -> DataLoader[int, Any]:
+        return self._loader(_by_id(webhook_endpoint_t))
+
+    @cached_property
+    def webhook_delivery_by_id(self) -> DataLoader[int, Any]:
+        return self._loader(_by_id(webhook_delivery_t))
+
+    @cached_property
+    def webhook_deliveries(self) -> DataLoader[webhooks.DeliveryPageKey, Page]:
+        """Pages of endpoints' deliveries (the resolver checked the endpoints are the viewer's)."""
+        return self._loader(webhooks.delivery_pages)
 
     # Viewer-relative: only what the viewer may see comes back.
     @cached_property

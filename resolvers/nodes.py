@@ -6,9 +6,21 @@ from resolvers.ids import (
     decode_any_id,
 )
 from resolvers.marketplace import creator_by_pk
+from resolvers.webhooks import visible_delivery, visible_endpoint
 from services import images
 
-NODE_TYPES = ("Shop", "Creator", "Product", "Conversation", "Message", "SampleRequest", "TargetCollaboration", "Image")
+NODE_TYPES = (
+    "Shop",
+    "Creator",
+    "Product",
+    "Conversation",
+    "Message",
+    "SampleRequest",
+    "TargetCollaboration",
+    "Image",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+)
 
 
 async def node(ctx: Context, global_id: str) -> tuple[str, object] | None:
@@ -36,6 +48,10 @@ async def node(ctx: Context, global_id: str) -> tuple[str, object] | None:
         row = await loaders.sample_request_by_id.load(pk)
         if row and not viewer.owns(row.shop_id, row.creator_id):
             row = None
+    elif type_name == "WebhookEndpoint":
+        row = await visible_endpoint(ctx, pk)
+    elif type_name == "WebhookDelivery":
+        row = await visible_delivery(ctx, pk)
     else:
         row = await loaders.collaboration_by_id.load(pk)
         if row and row.shop_id != viewer.shop_id:

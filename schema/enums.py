@@ -96,6 +96,32 @@ class SampleRequestStatus(Enum):
     REJECTED = "REJECTED"
 
 
+@strawberry.enum(description="Events a shop can receive at its webhook endpoints.")
+class WebhookEventType(Enum):
+    MESSAGE_CREATED = strawberry.enum_value(
+        "MESSAGE_CREATED",
+        description="A message was added to one of the shop's conversations (either side, notices included).",
+    )
+    SAMPLE_REQUEST_CREATED = "SAMPLE_REQUEST_CREATED"
+    SAMPLE_REQUEST_DECIDED = "SAMPLE_REQUEST_DECIDED"
+    CONVERSATION_STARTED = "CONVERSATION_STARTED"
+    BLOCK_CHANGED = strawberry.enum_value(
+        "BLOCK_CHANGED",
+        description="The shop blocked or unblocked a creator, or a creator blocked or unblocked the shop.",
+    )
+
+
+@strawberry.enum
+class WebhookDeliveryStatus(Enum):
+    PENDING = strawberry.enum_value(
+        "PENDING", description="Not delivered yet; it will be tried again at nextAttemptAt."
+    )
+    DELIVERED = "DELIVERED"
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Given up after the last retry, or the endpoint was disabled or deleted."
+    )
+
+
 # The contract's ErrorCode: the codes a business refusal carries (core/errors.py lists every code).
 # mypy types Enum's functional form with a computed member list as a member, not as a class.
 ErrorCode = strawberry.enum(  # type: ignore[call-overload]

@@ -10,6 +10,7 @@ from schema.images import ImageMutation
 from schema.live import LiveMutation
 from schema.messages import MessageMutation
 from schema.samples import SampleMutation
+from schema.webhooks import WebhookMutation
 
 
 @strawberry.type
@@ -22,5 +23,6 @@ class Mutation(
     CollaborationMutation,
     LiveMutation,
     ImageMutation,
+    WebhookMutation,
 ):
     """Fields come from the bases; the schema lists them base by base, left to right."""

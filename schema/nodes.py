@@ -17,6 +17,7 @@ from schema.marketplace import Creator
 from schema.messages import Message
 from schema.relay import Node
 from schema.samples import SampleRequest
+from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 # The `from_row` of each node type that reads no viewer; rows come from the loaders (resolvers/nodes.py).
 _FROM_ROW: dict[str, Callable[[Any], Node]] = {
@@ -25,6 +26,8 @@ _FROM_ROW: dict[str, Callable[[Any], Node]] = {
     "Product": Product.from_row,
     "SampleRequest": SampleRequest.from_row,
     "TargetCollaboration": TargetCollaboration.from_row,
+    "WebhookEndpoint": WebhookEndpoint.from_row,
+    "WebhookDelivery": WebhookDelivery.from_row,
 }
 
 

@@ -9,8 +9,11 @@ from schema.nodes import NodeQuery
 from schema.outreach import OutreachQuery
 from schema.samples import SampleQuery
 from schema.search import SearchQuery
+from schema.webhooks import WebhookQuery
 
 
 @strawberry.type
-class Query(InboxQuery, NodeQuery, ConversationQuery, MarketplaceQuery, OutreachQuery, SampleQuery, SearchQuery):
+class Query(
+    InboxQuery, NodeQuery, ConversationQuery, MarketplaceQuery, OutreachQuery, SampleQuery, SearchQuery, WebhookQuery
+):
     """Fields come from the bases; the schema lists them base by base, left to right."""

@@ -11,7 +11,7 @@ from core.viewer import Viewer
 from models.database import GatedEngine, fetch, insert_ignoring_conflicts
 from models.tables import block_t, shop_block_t
 from models.types import utcnow
-from services import events, transactions
+from services import events, transactions, webhooks
 from services.content import SYSTEM, Content
 from services.conversations import (
     block_flags,
@@ -78,8 +78,12 @@ async def _set(
         changed = (
             await conn.execute(delete(table).where(table.c.shop_id == shop_id, table.c.creator_id == creator_id))
         ).rowcount
+    conversation_id = conversation.id if conversation else None
+    if changed:
+        blocked_by = "SHOP" if blocked_party == "CREATOR" else "CREATOR"
+        await webhooks.block_changed(conn, shop_id, creator_id, conversation_id, blocked_by, blocked)
     if not changed or conversation is None:
-        return (conversation.id if conversation else None), []
+        return conversation_id, []
     code = f"{blocked_party}_{'BLOCKED' if blocked else 'UNBLOCKED'}"
     notice = await append_message(conn, conversation, SYSTEM, Content("NOTICE", text=NOTICES[code], notice_code=code))
     return conversation.id, [events.message_added(conversation, notice)]

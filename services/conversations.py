@@ -36,7 +36,7 @@ from models.tables import (
     state_t,
 )
 from models.types import UtcDateTime, utcnow
-from services import events, inbox, transactions
+from services import events, inbox, transactions, webhooks
 from services.runtime import Runtime
 
 # What a sender is told while a block holds. The other party's block comes first: lifting one's own
@@ -225,6 +225,8 @@ async def open_conversation(
         )
     locked = await lock_pair(conn, shop_id, creator_id, sender_key, client_message_id)
     assert locked is not None, "inserted above, or by the open it raced"
+    if inserted is not None:
+        await webhooks.conversation_started(conn, locked)
     return locked, inserted is not None
 
 

@@ -1,7 +1,8 @@
 """Messages: appending one to a conversation, sending (the rules, idempotent retries), and reading pages of them.
 
 Every message (a send, a sample card, a system notice) goes through `append_message`,
-which keeps the denormalised inbox columns and the search rows right in the same transaction."""
+which keeps the denormalised inbox columns, the search rows and the webhook outbox right in the
+same transaction."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from core.viewer import CREATOR, SELLER, Viewer
 from models.database import GatedEngine, built_once, fetch
 from models.tables import conversation_t, message_t, state_t
 from models.types import UtcDateTime, utcnow
-from services import events, search, transactions
+from services import events, search, transactions, webhooks
 from services.content import SYSTEM, Content, check_card
 from services.conversations import (
     block_flags,
@@ -116,6 +117,7 @@ async def append_message(
         {"conversation": conversation.id, "sender": sender_role, "message": message.id, "now": now},
     )
     await search.index_message(conn, conversation, message)
+    await webhooks.message_created(conn, conversation, message)
     return message
 
 

@@ -11,7 +11,7 @@ from core.text import NOTE
 from core.viewer import CREATOR, Viewer
 from models.tables import product_t, sample_t
 from models.types import utcnow
-from services import events, transactions
+from services import events, transactions, webhooks
 from services.content import SYSTEM, Content
 from services.conversations import (
     get_shop,
@@ -84,6 +84,7 @@ async def _request(
             .returning(*sample_t.c)
         )
     ).one()
+    await webhooks.sample_request_changed(conn, request, decided=False)
     # The card is the creator's message: it lifts the five-message limit and is unread for the seller.
     card = await append_message(
         conn,
@@ -139,6 +140,7 @@ async def _decide(
             .returning(*sample_t.c)
         )
     ).one()
+    await webhooks.sample_request_changed(conn, request, decided=True)
     conversation = await lock_conversation(conn, request.conversation_id)
     assert conversation is not None, "a sample request's conversation exists (foreign key)"
     notice = await append_message(conn, conversation, SYSTEM, _notice(status, reason))

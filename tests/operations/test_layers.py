@@ -33,6 +33,7 @@ CAPABILITIES = (
     "search",
     "live",
     "images",
+    "webhooks",
 )
 LAYERS = ("schema", "resolvers", "services", "models")
 
