@@ -299,6 +299,8 @@ class Dispatcher:
                     .values(is_enabled=False, disabled_reason=disable)
                 )
                 await fail_pending(conn, claim.endpoint_id, "The endpoint was disabled: " + disable)
+        if values.get("next_attempt_at") is not None:
+            self._wake.set()  # the next round sleeps until this retry, not until the lease it replaced
 
     async def _prune(self) -> None:
         """Deliveries are kept KEEP_DELIVERIES; checked hourly, in batches that hold no lock for long."""
