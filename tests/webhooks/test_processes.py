@@ -1,0 +1,104 @@
+"""Webhook dispatch across `server.py` processes on one PostgreSQL: they share the outbox without making
+any attempt twice, and a process killed after sending but before recording the outcome leaves the
+delivery to be made again, with the same eventId and body, once its lease ends."""
+
+import asyncio
+from collections import Counter
+
+import aiohttp
+from sqlalchemy import select
+
+from models.database import create_engine
+from models.tables import webhook_delivery_t
+from tests.support.app import JWT_SECRET
+from tests.support.gql import SEND, text_to_shop
+from tests.support.processes import ServerProcess, post_mutation
+from tests.support.receiver import Receiver
+from tests.support.webhooks import CREATE
+from tests.support.world import build_world_at
+
+
+def server(postgres_url: str, tmp_path, name: str, **env: str) -> ServerProcess:
+    settings = {
+        "DATABASE_URL": postgres_url,
+        "INBOX_JWT_SECRET": JWT_SECRET,
+        "INBOX_DATA_DIR": str(tmp_path),
+        "INBOX_WEBHOOK_ALLOW_PRIVATE": "1",
+        "INBOX_WEBHOOK_POLL_SECONDS": "0.5",
+        **env,
+    }
+    return ServerProcess(settings, tmp_path / f"{name}.log")
+
+
+async def deliveries(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(select(webhook_delivery_t).order_by(webhook_delivery_t.c.id))).all())
+    finally:
+        await engine.dispose()
+
+
+async def wait_settled(url: str, count: int, timeout: float = 30) -> list:
+    async with asyncio.timeout(timeout):
+        while True:
+            rows = await deliveries(url)
+            if len(rows) >= count and all(row.status != "PENDING" for row in rows):
+                return rows
+            await asyncio.sleep(0.2)
+
+
+async def test_two_processes_share_the_outbox_and_make_no_attempt_twice(postgres_url, tmp_path):
+    await build_world_at(postgres_url)
+    receiver = await Receiver(delay=0.02).start()
+    servers = [server(postgres_url, tmp_path, f"server{n}").start() for n in range(2)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
+            await post_mutation(session, servers[0], CREATE, create, "shop:s1")
+
+            async def talk(creator: int) -> None:
+                for n in range(3):
+                    variables = text_to_shop(1, f"hello {n}", f"c{creator}-{n}")
+                    await post_mutation(session, servers[(creator + n) % 2], SEND, variables, f"creator:c{creator}")
+
+            await asyncio.gather(*(talk(creator) for creator in range(1, 41)))
+        rows = await wait_settled(postgres_url, 120)
+        await receiver.wait_for(120)
+        await asyncio.sleep(1.0)  # anything made twice would arrive by now
+    finally:
+        for process in servers:
+            process.stop()
+        await receiver.stop()
+    assert len(rows) == 120 and {row.status for row in rows} == {"DELIVERED"}
+    assert {row.attempts for row in rows} == {1}
+    arrivals = Counter(r.event_id for r in receiver.received)
+    assert set(arrivals) == {row.event_id for row in rows} and set(arrivals.values()) == {1}
+
+
+async def test_a_process_killed_before_recording_leaves_the_event_to_be_sent_again(postgres_url, tmp_path):
+    await build_world_at(postgres_url)
+    receiver = await Receiver(delay=60).start()  # takes the first request and never answers it
+    lease = {"INBOX_WEBHOOK_LEASE_SECONDS": "8", "INBOX_WEBHOOK_TIMEOUT_SECONDS": "5"}
+    first = server(postgres_url, tmp_path, "first", **lease).start()
+    second = server(postgres_url, tmp_path, "second", **lease)
+    try:
+        async with aiohttp.ClientSession() as session:
+            create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
+            await post_mutation(session, first, CREATE, create, "shop:s1")
+            await post_mutation(session, first, SEND, text_to_shop(1, "catch me", "k1"), "creator:c1")
+            (sent,) = await receiver.wait_for(1)
+            assert first.process is not None
+            first.process.kill()  # after sending, before the outcome
+            first.process.wait(5)
+            receiver.delay = 0
+            second.start()
+            _, again = await receiver.wait_for(2, timeout=20)
+        (row,) = await wait_settled(postgres_url, 1)
+    finally:
+        first.stop()
+        second.stop()
+        await receiver.stop()
+    assert (again.event_id, again.body) == (sent.event_id, sent.body)
+    assert again.headers["webhook-timestamp"] >= sent.headers["webhook-timestamp"]
+    assert (row.status, row.attempts, row.event_id) == ("DELIVERED", 2, sent.event_id)
