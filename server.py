@@ -100,11 +100,13 @@ def create_app(settings: Settings) -> web.Application:
         await state.sockets.start()
         await state.storage.start()
         cleanup = asyncio.create_task(clean_up_periodically(state, settings.image_cleanup_seconds))
-        webhooks = Dispatcher(settings, state.webhooks_due)
-        webhooks.start()
+        webhooks = Dispatcher(settings, state.webhooks_due) if settings.webhook_dispatch else None
+        if webhooks is not None:
+            webhooks.start()
         yield
         cleanup.cancel()
-        await webhooks.close()
+        if webhooks is not None:
+            await webhooks.close()
         state.decoder.shutdown(wait=False, cancel_futures=True)
         await state.storage.close()
         await state.sockets.close()

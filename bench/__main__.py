@@ -613,6 +613,10 @@ def cmd_run(args) -> int:
         from bench import uploads
 
         return uploads.run()
+    if args.only == "webhooks":  # bench/webhooks.py: two servers on a database of its own, a local receiver
+        from bench import webhooks
+
+        return webhooks.run()
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result: dict = {
@@ -1006,7 +1010,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--duration", type=float, default=10, help="seconds per timed run")
     run.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per point")
     run.add_argument(
-        "--only", help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall (default all)"
+        "--only",
+        help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall (default all); "
+        "or uploads, or webhooks, alone",
     )
     run.add_argument("--database", help="the seeded database to use or build (default inbox_bench_<scale>)")
     profile = commands.add_parser("profile", help="py-spy flame graph and summary of the API under load")

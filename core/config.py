@@ -79,6 +79,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     image_cleanup_seconds: float = 600.0  # how often unsent images older than a day are looked for
+    webhook_dispatch: bool = True  # off: this process sends no webhooks (others on the database do)
     webhook_allow_private: bool = False  # development and tests only: http:// and local receivers
     webhook_timeout_seconds: float = 5.0
     webhook_lease_seconds: float = 30.0  # an attempt not recorded by then is made again (the process died)
@@ -148,6 +149,7 @@ class Settings:
             s3_endpoint_url=env.get("INBOX_S3_ENDPOINT_URL") or None,
             s3_region=env.get("INBOX_S3_REGION", "us-east-1"),
             image_cleanup_seconds=float(env.get("INBOX_IMAGE_CLEANUP_SECONDS", "600")),
+            webhook_dispatch=parse_switch(env.get("INBOX_WEBHOOK_DISPATCH", "on"), "INBOX_WEBHOOK_DISPATCH"),
             webhook_allow_private=env.get("INBOX_WEBHOOK_ALLOW_PRIVATE", "") == "1",
             webhook_timeout_seconds=float(env.get("INBOX_WEBHOOK_TIMEOUT_SECONDS", "5")),
             webhook_lease_seconds=float(env.get("INBOX_WEBHOOK_LEASE_SECONDS", "30")),

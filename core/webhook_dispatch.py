@@ -26,7 +26,7 @@ import asyncpg
 import standardwebhooks
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.config import Settings
@@ -161,7 +161,7 @@ class Dispatcher:
                 await self._listen()
                 wait = await self._round()
                 await self._prune()
-            except (OSError, DBAPIError, OperationalError) as error:
+            except (OSError, DBAPIError) as error:
                 log.warning("webhook dispatch: the database is unavailable (%s); trying again", error)
                 wait = self._settings.webhook_poll_seconds
             if not self._settings.is_sqlite:
@@ -249,7 +249,10 @@ class Dispatcher:
             if time.monotonic() - claimed_at > settings.webhook_lease_seconds - settings.webhook_timeout_seconds - 1:
                 return  # left for the lease to end; claimed again then
             outcome = await self._client.post(endpoint.url, claim.body.encode(), self._headers(claim, endpoint))
-        await self._record(claim, outcome)
+        try:
+            await self._record(claim, outcome)
+        except (OSError, DBAPIError) as error:  # the attempt is made again when its lease ends
+            log.warning("webhook dispatch: could not record delivery %s (%s)", claim.id, error)
 
     def _headers(self, claim: Any, endpoint: Any) -> dict[str, str]:
         """Standard Webhooks headers: the event's id, this attempt's time, a v1 signature per live secret."""

@@ -15,12 +15,16 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
+from sqlalchemy import insert
 
 from core.viewer import CREATOR, SELLER
+from models.tables import webhook_endpoint_t
+from models.types import utcnow
 from resolvers.context import Context
 from schema.build import build_schema
 from schema.inputs import guard_inputs
 from services.auth import find_viewer
+from services.webhooks import new_secret
 from tests.support.gql import gid, say
 from tests.support.world import build_world, unchanged
 from tests.support.ws import TRANSPORT_WS, WSClient
@@ -374,6 +378,42 @@ CASES = {
         "product",
         ["input", "productIds", "0"],
     ),
+    "CreateWebhookEndpointInput.url": (
+        "shop:s1",
+        [mutation("createWebhookEndpoint", "{url: $v, eventTypes: [MESSAGE_CREATED]}")],
+        "hook_url",
+        ["input", "url"],
+    ),
+    "UpdateWebhookEndpointInput.endpointId": (
+        "shop:s1",
+        [mutation("updateWebhookEndpoint", "{endpointId: $v, isEnabled: false}", "ID!")],
+        "endpoint",
+        ["input", "endpointId"],
+    ),
+    "UpdateWebhookEndpointInput.url": (
+        "shop:s1",
+        [mutation("updateWebhookEndpoint", '{endpointId: "V2ViaG9va0VuZHBvaW50OjE", url: $v}')],
+        "hook_url",
+        ["input", "url"],
+    ),
+    "WebhookEndpointInput.endpointId": (
+        "shop:s1",
+        [mutation(name, "{endpointId: $v}", "ID!") for name in ("deleteWebhookEndpoint", "rotateWebhookSecret")],
+        "endpoint",
+        ["input", "endpointId"],
+    ),
+    "RedeliverWebhookInput.deliveryId": (
+        "shop:s1",
+        [mutation("redeliverWebhook", "{deliveryId: $v}", "ID!")],
+        "delivery",
+        ["input", "deliveryId"],
+    ),
+    "WebhookEndpoint.deliveries(after:)": (
+        "shop:s1",
+        ["query($v: String) { webhookEndpoints { deliveries(after: $v) { nodes { id } } } }"],
+        "delivery",
+        None,
+    ),
 }
 
 
@@ -403,6 +443,7 @@ async def prepared_world(api) -> dict:
     )
     shop = cursors["viewer"]["shop"]
     assert sent["conversation"]["id"] == gid("Conversation", 1)
+    await _webhook_endpoint(api.engine)
     return {
         "conversation": gid("Conversation", 1),
         "message": sent["message"]["id"],
@@ -419,7 +460,26 @@ async def prepared_world(api) -> dict:
         "sample_cursor": cursors["sampleRequests"]["edges"][0]["cursor"],
         "products_cursor": shop["products"]["edges"][0]["cursor"],
         "collaborations_cursor": shop["targetCollaborations"]["edges"][0]["cursor"],
+        "hook_url": "https://hooks.example.com/inbox",
+        "endpoint": gid("WebhookEndpoint", 1),
+        "delivery": gid("WebhookDelivery", 1),
     }
+
+
+async def _webhook_endpoint(engine) -> None:
+    """Shop s1's endpoint, written directly: its URL is not resolved (the tests have no DNS), and
+    `WebhookEndpoint.deliveries` needs an endpoint for its argument to be read."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(webhook_endpoint_t).values(
+                shop_id=1,
+                url="https://hooks.example.com/inbox",
+                event_types=",MESSAGE_CREATED,",
+                secret=new_secret(),
+                is_enabled=True,
+                created_at=utcnow(),
+            )
+        )
 
 
 def bad_values(base: str, limit: int) -> dict[str, str]:

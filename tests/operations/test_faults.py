@@ -251,7 +251,8 @@ async def test_too_many_connections_answer_503_until_one_is_free(postgres, aioht
     await _prepared_world(postgres)
     await asyncio.to_thread(postgres.stop, "fast")
     await asyncio.to_thread(postgres.start, "max_connections=2", "superuser_reserved_connections=0")
-    api = await client_of(aiohttp_client, make_settings(postgres.url, tmp_path))
+    # No webhook dispatcher: its connections (a pool and a LISTEN) would take the two handed out here.
+    api = await client_of(aiohttp_client, make_settings(postgres.url, tmp_path, webhook_dispatch=False))
     hogs = [await asyncpg.connect(postgres.url.replace("+asyncpg", "")) for _ in range(2)]  # all it allows
     try:
         status, body = await api.post(INBOX, {"first": 5}, as_="shop:s1")
