@@ -75,7 +75,7 @@ def _prepare(database_url: str, env: dict) -> None:
 
 async def _post(session: aiohttp.ClientSession, url: str, token: str, query: str, variables: dict) -> dict:
     async with session.post(
-        f"{url}/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+        url, json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
     ) as response:
         body = await response.json()
     (payload,) = body["data"].values()
