@@ -134,7 +134,11 @@ async def _backlog(dsn: str, receiver: Receiver) -> dict:
     await receiver.until(before + BACKLOG, 120)
     arrivals = receiver.arrivals[before:]
     seconds = arrivals[-1][0] - committed
-    return {"deliveries": len(arrivals), "seconds": round(seconds, 2), "deliveries_per_s": round(len(arrivals) / seconds)}
+    return {
+        "deliveries": len(arrivals),
+        "seconds": round(seconds, 2),
+        "deliveries_per_s": round(len(arrivals) / seconds),
+    }
 
 
 def run() -> int:
@@ -158,7 +162,9 @@ def run() -> int:
                 creators = [servers.token(f"creator:c{n}", database_url) for n in range(1, 21)]
                 async with aiohttp.ClientSession() as session:
                     url = f"http://127.0.0.1:{receiver.port}/hook"
-                    await _post(session, api[0], shop, CREATE, {"input": {"url": url, "eventTypes": ["MESSAGE_CREATED"]}})
+                    await _post(
+                        session, api[0], shop, CREATE, {"input": {"url": url, "eventTypes": ["MESSAGE_CREATED"]}}
+                    )
                 steady = await _steady(api, creators, receiver)
                 backlog = await _backlog(dsn, receiver)
         finally:
