@@ -9,7 +9,7 @@ import pytest_asyncio
 import standardwebhooks
 from sqlalchemy import func, select
 
-from core.errors import RuleViolation
+from core.errors import ErrorCode, RuleViolation
 from models.tables import webhook_delivery_t
 from services import transactions, webhooks
 from tests.support.app import world_api
@@ -137,7 +137,7 @@ async def test_a_rolled_back_change_sends_nothing(api, receiver):
 
     async def work(conn):
         await webhooks.record(conn, 1, "MESSAGE_CREATED", {"shopId": gid("Shop", 1)})
-        raise RuleViolation("INVALID_INPUT", "changed my mind")  # type: ignore[arg-type]
+        raise RuleViolation(ErrorCode.INVALID_INPUT, "changed my mind")
 
     with pytest.raises(RuleViolation):
         await transactions.write(api.runtime, work)
