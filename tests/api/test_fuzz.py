@@ -27,6 +27,8 @@ EXAMPLES = int(os.environ.get("INBOX_FUZZ_EXAMPLES", "60"))
 SCALARS = {
     "DateTime": st.sampled_from(["2026-01-01T00:00:00+00:00", "yesterday", ""]).map(nodes.String),
     "Decimal": st.sampled_from(["0.10", "1234.50", "-1", "abc", "1e9"]).map(nodes.String),
+    # A file only travels in a multipart request: as a literal it must be refused cleanly.
+    "Upload": st.sampled_from(["photo.jpg", ""]).map(nodes.String),
 }
 SUBJECTS = ("shop:s1", "creator:c1")
 
