@@ -468,7 +468,8 @@ async def prepared_world(api) -> dict:
 
 async def _webhook_endpoint(engine) -> None:
     """Shop s1's endpoint, written directly: its URL is not resolved (the tests have no DNS), and
-    `WebhookEndpoint.deliveries` needs an endpoint for its argument to be read."""
+    `WebhookEndpoint.deliveries` needs an endpoint for its argument to be read. Disabled: no event is
+    written for it, so no delivery attempt changes the database while `unchanged` watches."""
     async with engine.begin() as conn:
         await conn.execute(
             insert(webhook_endpoint_t).values(
@@ -476,7 +477,7 @@ async def _webhook_endpoint(engine) -> None:
                 url="https://hooks.example.com/inbox",
                 event_types=",MESSAGE_CREATED,",
                 secret=new_secret(),
-                is_enabled=True,
+                is_enabled=False,
                 created_at=utcnow(),
             )
         )
