@@ -82,7 +82,7 @@ class Settings:
     webhook_dispatch: bool = True  # off: this process sends no webhooks (others on the database do)
     webhook_allow_private: bool = False  # development and tests only: http:// and local receivers
     webhook_timeout_seconds: float = 5.0
-    webhook_lease_seconds: float = 30.0  # an attempt not recorded by then is made again (the process died)
+    webhook_lease_seconds: float = 15.0  # an attempt not recorded by then is made again (the process died)
     webhook_poll_seconds: float = 1.0  # the dispatcher looks for due deliveries at least this often
     webhook_retry_scale: float = 1.0  # multiplies the retry schedule and its 3 days (tests shrink it)
     webhook_concurrency: int = 32  # attempts in flight per process
@@ -152,7 +152,7 @@ class Settings:
             webhook_dispatch=parse_switch(env.get("INBOX_WEBHOOK_DISPATCH", "on"), "INBOX_WEBHOOK_DISPATCH"),
             webhook_allow_private=env.get("INBOX_WEBHOOK_ALLOW_PRIVATE", "") == "1",
             webhook_timeout_seconds=float(env.get("INBOX_WEBHOOK_TIMEOUT_SECONDS", "5")),
-            webhook_lease_seconds=float(env.get("INBOX_WEBHOOK_LEASE_SECONDS", "30")),
+            webhook_lease_seconds=float(env.get("INBOX_WEBHOOK_LEASE_SECONDS", "15")),
             webhook_poll_seconds=float(env.get("INBOX_WEBHOOK_POLL_SECONDS", "1")),
             webhook_retry_scale=float(env.get("INBOX_WEBHOOK_RETRY_SCALE", "1")),
             webhook_concurrency=int(env.get("INBOX_WEBHOOK_CONCURRENCY", "32")),

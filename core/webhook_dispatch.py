@@ -133,7 +133,7 @@ class Dispatcher:
             .render_as_string(hide_password=False)
         )
         self._listener: asyncpg.Connection | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], Any] = {}  # each attempt's task and its claim
         self._per_endpoint: Counter[int] = Counter()
         self._slots: dict[int, asyncio.Semaphore] = {}
         self._saturated = False
@@ -144,15 +144,32 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        # Attempts cut short here are claimed again once their lease ends.
-        for task in [self._task, *self._in_flight]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in [self._task, *self._in_flight] if t is not None), return_exceptions=True)
+        """Stop; attempts cut short are due again at once (for another process, or the next start)."""
+        cut_short = list(self._in_flight.values())
+        tasks = [task for task in [self._task, *self._in_flight] if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._release(cut_short)
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
         await self._client.close()
         await self._engine.dispose()
+
+    async def _release(self, claims: list[Any]) -> None:
+        """Make claims due now rather than at their lease's end (a request may have gone out: at least once)."""
+        if not claims:
+            return
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(webhook_delivery_t)
+                    .where(d.id == bindparam("claim"), d.attempts == bindparam("attempt"), d.status == "PENDING")
+                    .values(next_attempt_at=utcnow()),
+                    [{"claim": claim.id, "attempt": claim.attempts} for claim in claims],
+                )
+        except (OSError, DBAPIError) as error:  # their leases end by themselves
+            log.warning("webhook dispatch: could not release %d attempts (%s)", len(claims), error)
 
     async def _run(self) -> None:
         while True:
@@ -224,11 +241,11 @@ class Dispatcher:
         for claim in claims:
             self._per_endpoint[claim.endpoint_id] += 1
             task = asyncio.create_task(self._attempt(claim, endpoints[claim.endpoint_id], claimed_at))
-            self._in_flight.add(task)
+            self._in_flight[task] = claim
             task.add_done_callback(functools.partial(self._ended, endpoint_id=claim.endpoint_id))
 
     def _ended(self, task: asyncio.Task[None], *, endpoint_id: int) -> None:
-        self._in_flight.discard(task)
+        self._in_flight.pop(task, None)
         self._per_endpoint[endpoint_id] -= 1
         if self._per_endpoint[endpoint_id] <= 0:
             del self._per_endpoint[endpoint_id]

@@ -102,3 +102,29 @@ async def test_a_process_killed_before_recording_leaves_the_event_to_be_sent_aga
     assert (again.event_id, again.body) == (sent.event_id, sent.body)
     assert again.headers["webhook-timestamp"] >= sent.headers["webhook-timestamp"]
     assert (row.status, row.attempts, row.event_id) == ("DELIVERED", 2, sent.event_id)
+
+
+async def test_a_process_stopped_gracefully_hands_its_attempt_back_at_once(postgres_url, tmp_path):
+    await build_world_at(postgres_url)
+    receiver = await Receiver(delay=60).start()
+    lease = {"INBOX_WEBHOOK_LEASE_SECONDS": "60", "INBOX_WEBHOOK_TIMEOUT_SECONDS": "5"}
+    first = server(postgres_url, tmp_path, "first", **lease).start()
+    second = server(postgres_url, tmp_path, "second", **lease)
+    try:
+        async with aiohttp.ClientSession() as session:
+            create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
+            await post_mutation(session, first, CREATE, create, "shop:s1")
+            await post_mutation(session, first, SEND, text_to_shop(1, "hand it back", "k1"), "creator:c1")
+            (sent,) = await receiver.wait_for(1)
+            await asyncio.to_thread(first.stop)  # SIGTERM, mid-attempt
+            receiver.delay = 0
+            second.start()
+            # Long before the 60-s lease would have ended.
+            _, again = await receiver.wait_for(2, timeout=10)
+        (row,) = await wait_settled(postgres_url, 1)
+    finally:
+        first.stop()
+        second.stop()
+        await receiver.stop()
+    assert again.event_id == sent.event_id and (row.status, row.attempts) == ("DELIVERED", 2)
+    assert "Traceback" not in (tmp_path / "first.log").read_text()
