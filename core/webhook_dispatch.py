@@ -168,7 +168,7 @@ class Dispatcher:
                     .values(next_attempt_at=utcnow()),
                     [{"claim": claim.id, "attempt": claim.attempts} for claim in claims],
                 )
-        except (OSError, DBAPIError) as error:  # their leases end by themselves
+        except (OSError, TimeoutError, DBAPIError) as error:  # their leases end by themselves
             log.warning("webhook dispatch: could not release %d attempts (%s)", len(claims), error)
 
     async def _run(self) -> None:
@@ -178,8 +178,11 @@ class Dispatcher:
                 await self._listen()
                 wait = await self._round()
                 await self._prune()
-            except (OSError, DBAPIError) as error:
+            except (OSError, TimeoutError, DBAPIError) as error:
                 log.warning("webhook dispatch: the database is unavailable (%s); trying again", error)
+                wait = self._settings.webhook_poll_seconds
+            except Exception:  # noqa: BLE001 - a bug: logged, and the dispatcher goes on
+                log.exception("webhook dispatch round failed")
                 wait = self._settings.webhook_poll_seconds
             if not self._settings.is_sqlite:
                 # Other processes' commits wake us by NOTIFY, but a notification is lost when the
@@ -268,7 +271,7 @@ class Dispatcher:
             outcome = await self._client.post(endpoint.url, claim.body.encode(), self._headers(claim, endpoint))
         try:
             await self._record(claim, outcome)
-        except (OSError, DBAPIError) as error:  # the attempt is made again when its lease ends
+        except (OSError, TimeoutError, DBAPIError) as error:  # the attempt is made again when its lease ends
             log.warning("webhook dispatch: could not record delivery %s (%s)", claim.id, error)
 
     def _headers(self, claim: Any, endpoint: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ from core.config import Settings
 from models.migrate import upgrade
 from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.postgres import PG_URL, REQUIRE_PG, admin, clone_database, dsn
-from tests.support.processes import RedisServer, ServerProcess, free_port
+from tests.support.processes import PostgresServer, RedisServer, ServerProcess, free_port, postgres_bin
 from tests.support.world import build_world_at
 
 TEMPLATE_DB = f"inbox_test_template_{os.getpid()}"
@@ -60,6 +60,19 @@ def database_url(request, tmp_path):
 def postgres_url(postgres_template):
     """A fresh PostgreSQL database only, for tests that race across processes."""
     yield from clone_database(postgres_template)
+
+
+@pytest.fixture
+def postgres():
+    """A private PostgreSQL cluster for one test, free to be stopped and started (the shared one never is)."""
+    if postgres_bin() is None:
+        message = "initdb not found: the PostgreSQL fault tests need PostgreSQL installed"
+        if REQUIRE_PG:
+            pytest.fail(f"{message} (INBOX_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    server = PostgresServer().init()
+    yield server
+    server.remove()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 
 import aiohttp
 import asyncpg
-import pytest
 from sqlalchemy.engine import make_url
 
 from models.migrate import upgrade
@@ -19,12 +18,10 @@ from resolvers.ids import decode_id
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET, client_of, make_settings
 from tests.support.gql import INBOX, SEND, message_cursor, text_to_shop
-from tests.support.postgres import REQUIRE_PG
 from tests.support.processes import (
     PostgresServer,
     ServerProcess,
     TcpProxy,
-    postgres_bin,
 )
 from tests.support.world import build_world, build_world_at
 from tests.support.ws import TRANSPORT_WS, WSClient
@@ -35,18 +32,6 @@ LIVE = """subscription Live($conversationId: ID, $after: String) {
   messageAdded(conversationId: $conversationId, after: $after) { id content { ... on TextContent { text } } }
 }"""
 SENDERS = (1, 2, 3)  # creators c1..c3, each writing to shop s1
-
-
-@pytest.fixture
-def postgres():
-    if postgres_bin() is None:
-        message = "initdb not found: the PostgreSQL fault tests need PostgreSQL installed"
-        if REQUIRE_PG:
-            pytest.fail(f"{message} (INBOX_REQUIRE_POSTGRES=1)")
-        pytest.skip(message)
-    server = PostgresServer().init()
-    yield server
-    server.remove()
 
 
 def _token(subject: str) -> str:

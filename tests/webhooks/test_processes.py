@@ -1,6 +1,7 @@
 """Webhook dispatch across `server.py` processes on one PostgreSQL: they share the outbox without making
-any attempt twice, and a process killed after sending but before recording the outcome leaves the
-delivery to be made again, with the same eventId and body, once its lease ends."""
+any attempt twice, a process killed after sending but before recording the outcome leaves the
+delivery to be made again, with the same eventId and body, once its lease ends, a graceful stop hands
+its attempt back at once, and a database restart stops nothing for good."""
 
 import asyncio
 from collections import Counter
@@ -9,6 +10,7 @@ import aiohttp
 from sqlalchemy import select
 
 from models.database import create_engine
+from models.migrate import upgrade
 from models.tables import webhook_delivery_t
 from tests.support.app import JWT_SECRET
 from tests.support.gql import SEND, text_to_shop
@@ -128,3 +130,35 @@ async def test_a_process_stopped_gracefully_hands_its_attempt_back_at_once(postg
         await receiver.stop()
     assert again.event_id == sent.event_id and (row.status, row.attempts) == ("DELIVERED", 2)
     assert "Traceback" not in (tmp_path / "first.log").read_text()
+
+
+async def test_deliveries_go_on_after_the_database_restarts(postgres, tmp_path):
+    """The dispatcher outlives a PostgreSQL restart: warnings while it is down, no traceback, and the
+    events of before and after are delivered (its LISTEN connection opened again)."""
+    await asyncio.to_thread(upgrade, postgres.url)
+    await build_world_at(postgres.url)
+    receiver = await Receiver().start()
+    app = server(postgres.url, tmp_path, "app").start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
+            await post_mutation(session, app, CREATE, create, "shop:s1")
+            await post_mutation(session, app, SEND, text_to_shop(1, "before", "k1"), "creator:c1")
+            await receiver.wait_for(1)
+            await asyncio.to_thread(postgres.stop, "fast")
+            await asyncio.sleep(2)  # several rounds find it gone
+            await asyncio.to_thread(postgres.start)
+            async with asyncio.timeout(20):
+                while True:  # the app's pool reconnects by itself
+                    try:
+                        await post_mutation(session, app, SEND, text_to_shop(1, "after", "k2"), "creator:c1")
+                        break
+                    except AssertionError:
+                        await asyncio.sleep(0.5)
+            (_, after) = await receiver.wait_for(2, timeout=20)
+    finally:
+        app.stop()
+        await receiver.stop()
+    assert after.payload["data"]["message"]["content"]["text"] == "after"
+    log = (tmp_path / "app.log").read_text()
+    assert "Traceback" not in log and "webhook dispatch: the database is unavailable" in log
