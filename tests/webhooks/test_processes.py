@@ -78,56 +78,48 @@ async def test_two_processes_share_the_outbox_and_make_no_attempt_twice(postgres
     assert set(arrivals) == {row.event_id for row in rows} and set(arrivals.values()) == {1}
 
 
-async def test_a_process_killed_before_recording_leaves_the_event_to_be_sent_again(postgres_url, tmp_path):
+async def handed_over(postgres_url: str, tmp_path, lease: str, end_first, within: float):
+    """(the first request, the second's, the delivery row): the receiver holds the first attempt of an event
+    unanswered while `end_first(process)` ends the process that made it; then another process starts."""
     await build_world_at(postgres_url)
-    receiver = await Receiver(delay=60).start()  # takes the first request and never answers it
-    lease = {"INBOX_WEBHOOK_LEASE_SECONDS": "8", "INBOX_WEBHOOK_TIMEOUT_SECONDS": "5"}
-    first = server(postgres_url, tmp_path, "first", **lease).start()
-    second = server(postgres_url, tmp_path, "second", **lease)
+    receiver = await Receiver(delay=60).start()
+    env = {"INBOX_WEBHOOK_LEASE_SECONDS": lease, "INBOX_WEBHOOK_TIMEOUT_SECONDS": "5"}
+    first = server(postgres_url, tmp_path, "first", **env).start()
+    second = server(postgres_url, tmp_path, "second", **env)
     try:
         async with aiohttp.ClientSession() as session:
             create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
             await post_mutation(session, first, CREATE, create, "shop:s1")
             await post_mutation(session, first, SEND, text_to_shop(1, "catch me", "k1"), "creator:c1")
             (sent,) = await receiver.wait_for(1)
-            assert first.process is not None
-            first.process.kill()  # after sending, before the outcome
-            first.process.wait(5)
+            await asyncio.to_thread(end_first, first)
             receiver.delay = 0
             second.start()
-            _, again = await receiver.wait_for(2, timeout=20)
+            _, again = await receiver.wait_for(2, timeout=within)
         (row,) = await wait_settled(postgres_url, 1)
     finally:
         first.stop()
         second.stop()
         await receiver.stop()
+    return sent, again, row
+
+
+def kill(process: ServerProcess) -> None:
+    assert process.process is not None
+    process.process.kill()  # SIGKILL: after sending, before the outcome
+    process.process.wait(5)
+
+
+async def test_a_process_killed_before_recording_leaves_the_event_to_be_sent_again(postgres_url, tmp_path):
+    sent, again, row = await handed_over(postgres_url, tmp_path, "8", kill, within=20)
     assert (again.event_id, again.body) == (sent.event_id, sent.body)
     assert again.headers["webhook-timestamp"] >= sent.headers["webhook-timestamp"]
     assert (row.status, row.attempts, row.event_id) == ("DELIVERED", 2, sent.event_id)
 
 
 async def test_a_process_stopped_gracefully_hands_its_attempt_back_at_once(postgres_url, tmp_path):
-    await build_world_at(postgres_url)
-    receiver = await Receiver(delay=60).start()
-    lease = {"INBOX_WEBHOOK_LEASE_SECONDS": "60", "INBOX_WEBHOOK_TIMEOUT_SECONDS": "5"}
-    first = server(postgres_url, tmp_path, "first", **lease).start()
-    second = server(postgres_url, tmp_path, "second", **lease)
-    try:
-        async with aiohttp.ClientSession() as session:
-            create = {"input": {"url": receiver.url, "eventTypes": ["MESSAGE_CREATED"]}}
-            await post_mutation(session, first, CREATE, create, "shop:s1")
-            await post_mutation(session, first, SEND, text_to_shop(1, "hand it back", "k1"), "creator:c1")
-            (sent,) = await receiver.wait_for(1)
-            await asyncio.to_thread(first.stop)  # SIGTERM, mid-attempt
-            receiver.delay = 0
-            second.start()
-            # Long before the 60-s lease would have ended.
-            _, again = await receiver.wait_for(2, timeout=10)
-        (row,) = await wait_settled(postgres_url, 1)
-    finally:
-        first.stop()
-        second.stop()
-        await receiver.stop()
+    # SIGTERM mid-attempt; redelivered long before the 60-s lease would have ended.
+    sent, again, row = await handed_over(postgres_url, tmp_path, "60", ServerProcess.stop, within=10)
     assert again.event_id == sent.event_id and (row.status, row.attempts) == ("DELIVERED", 2)
     assert "Traceback" not in (tmp_path / "first.log").read_text()
 
