@@ -3,11 +3,12 @@ only on create and rotate, public HTTPS addresses only (checked again after reso
 and deliveries listed newest first in one statement whatever the number of endpoints."""
 
 import asyncio
+import socket
 
 import pytest
 import pytest_asyncio
 
-from core.webhook_http import WebhookClient
+from core.webhook_http import GuardedResolver, RefusedAddress, WebhookClient, is_public
 from tests.support.app import world_api
 from tests.support.gql import gid, send_ok, text_to_creator
 from tests.support.receiver import Receiver
@@ -24,6 +25,7 @@ from tests.support.webhooks import (
 )
 
 PUBLIC = "https://hooks.example.com/inbox"  # not resolved: the safety test below covers names
+HOSTNAME = socket.gethostname()
 
 
 @pytest_asyncio.fixture
@@ -113,7 +115,7 @@ async def test_bad_input_is_refused_and_changes_nothing(api):
         "http://hooks.example.com/inbox",  # https only
         "https://127.0.0.1/hook",
         "https://localhost/hook",
-        "https://vm/hook",  # a name: resolves to 127.0.0.1 here (/etc/hosts)
+        f"https://{HOSTNAME}/hook",  # a name: this machine's, which resolves to a loopback or private address
         "https://10.1.2.3/hook",
         "https://192.168.0.10/hook",
         "https://169.254.169.254/latest/meta-data",  # the cloud metadata address
@@ -136,18 +138,24 @@ async def test_delivery_checks_the_address_again_after_resolving():
     receiver = await Receiver().start()
     client = WebhookClient(allow_private=False, timeout_seconds=2, limit=4)
     try:
-        # "vm" goes through the resolver (no literal to judge), which refuses its loopback answer.
-        for url in [f"https://vm:{receiver.port}/hook", f"https://127.0.0.1:{receiver.port}/hook"]:
+        # A name goes through the resolver (no literal to judge), which refuses its loopback answer.
+        for url in [f"https://{HOSTNAME}:{receiver.port}/hook", f"https://127.0.0.1:{receiver.port}/hook"]:
             outcome = await client.post(url, b"{}", {})
             assert outcome.status is None and "public" in (outcome.error or ""), (url, outcome)
         assert (await client.post(receiver.url, b"{}", {})).error == "The URL must start with https:// and name a host."
         assert receiver.received == []
         allowed = WebhookClient(allow_private=True, timeout_seconds=2, limit=4)
-        assert (await allowed.post(f"http://vm:{receiver.port}/hook", b"{}", {})).status == 200
+        assert (await allowed.post(f"http://localhost:{receiver.port}/hook", b"{}", {})).status == 200
         await allowed.close()
     finally:
         await client.close()
         await receiver.stop()
+
+
+async def test_the_resolver_refuses_any_answer_that_is_not_public():
+    with pytest.raises(RefusedAddress):
+        await GuardedResolver().resolve("localhost", 443)  # 127.0.0.1 (and ::1)
+    assert not is_public("169.254.169.254") and not is_public("::ffff:10.0.0.1") and is_public("93.184.216.34")
 
 
 async def test_redirects_are_not_followed():
