@@ -39,10 +39,10 @@ class Runtime:
     persisted: PersistedQueries = field(init=False)
     indicators: MemoryIndicators | RedisIndicators = field(init=False)
     storage: LocalStorage | S3Storage = field(init=False)
-    # Images are decoded on one thread of their own, one at a time: a decoded picture can take 160 MB,
-    # and one thread reuses one malloc arena (others would each keep what they once held).
     # Set after a commit that wrote webhook deliveries: the dispatcher (core/webhook_dispatch.py) waits on it.
     webhooks_due: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    # Images are decoded on one thread of their own, one at a time: a decoded picture can take 160 MB,
+    # and one thread reuses one malloc arena (others would each keep what they once held).
     decoder: ThreadPoolExecutor = field(
         init=False, default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="decoder")
     )

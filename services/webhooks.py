@@ -71,6 +71,12 @@ def event_types_of(row: Any) -> list[str]:
 
 # The outbox.
 
+
+def _wanting(shop_id: ColumnElement[int], framed_type: ColumnElement[str] | str) -> tuple[ColumnElement[bool], ...]:
+    """The shop's enabled endpoints that want a type (`framed_type`: "%,TYPE,%")."""
+    return (e.shop_id == shop_id, e.is_enabled.is_(True), e.deleted_at.is_(None), e.event_types.like(framed_type))
+
+
 _NOW = bindparam("now", type_=UtcDateTime())
 _WANTING = (
     select(
@@ -84,12 +90,7 @@ _WANTING = (
         _NOW,
         _NOW,
     )
-    .where(
-        e.shop_id == bindparam("shop"),
-        e.is_enabled.is_(True),
-        e.deleted_at.is_(None),
-        e.event_types.like(bindparam("framed_type")),
-    )
+    .where(*_wanting(bindparam("shop"), bindparam("framed_type")))
     .order_by(e.id)
 )
 _OUTBOX_COLUMNS = [
@@ -106,6 +107,12 @@ _INSERT = insert(webhook_delivery_t).from_select([*_OUTBOX_COLUMNS, "created_at"
 # PostgreSQL: the rows and, only if there are any, the NOTIFY that goes out at the commit, in one statement.
 _INSERTED = _INSERT.returning(d.id).cte("inserted")
 _INSERT_AND_NOTIFY = select(func.pg_notify(NOTIFY_CHANNEL, "")).where(exists(select(_INSERTED.c.id)))
+
+
+def wanted(shop_id: ColumnElement[int], event_type: str) -> ColumnElement[bool]:
+    """SQL: whether an enabled endpoint of the shop wants the event type (`webhooks_wanted`), for a
+    statement that runs anyway to tell whether `record` has anything to write."""
+    return exists().where(*_wanting(shop_id, f"%,{event_type},%")).label("webhooks_wanted")
 
 
 async def record(conn: AsyncConnection, shop_id: int, event_type: str, data: dict[str, Any]) -> None:
@@ -134,7 +141,7 @@ async def record(conn: AsyncConnection, shop_id: int, event_type: str, data: dic
         conn.info[OUTBOX_WRITTEN] = True
 
 
-async def _wake_others(conn: AsyncConnection) -> None:
+async def _wake_dispatchers(conn: AsyncConnection) -> None:
     """Wake the dispatchers after this transaction commits (a redelivery is due now)."""
     conn.info[OUTBOX_WRITTEN] = True
     if conn.dialect.name == "postgresql":
@@ -323,11 +330,12 @@ async def update_endpoint(
 
     async def work(conn: AsyncConnection) -> tuple[Row[Any], list[events.Event]]:
         endpoint = await _lock_endpoint(conn, viewer, endpoint_id)
+        changes = dict(values)  # this attempt's: the write may run the work twice
         if is_enabled is False and endpoint.is_enabled:
             await fail_pending(conn, endpoint_id, "The endpoint was disabled.")
         if is_enabled is False and not endpoint.is_enabled:
-            values.pop("disabled_reason")  # already disabled: keep why
-        return (await _save(conn, endpoint_id, **values) if values else endpoint), []
+            del changes["disabled_reason"]  # already disabled: keep why
+        return (await _save(conn, endpoint_id, **changes) if changes else endpoint), []
 
     return await transactions.write(rt, work)
 
@@ -389,7 +397,7 @@ async def redeliver(rt: Runtime, viewer: Viewer, delivery_id: int) -> Row[Any]:
                 .returning(*webhook_delivery_t.c)
             )
         ).one()
-        await _wake_others(conn)
+        await _wake_dispatchers(conn)
         return delivery, []
 
     return await transactions.write(rt, work)
