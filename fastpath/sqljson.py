@@ -2,13 +2,15 @@
 
 The two screens the app is judged by, the chat screen (`conversation(id) { messages(...) }`) and the
 inbox list (`conversations(folder, filter, first, after)`), select only fields backed by columns.
-For such a root field, `compile_conversation` and `compile_inbox` turn the selection into a SELECT
+For such a root field, `chat_statement` and `inbox_statement` turn the selection into a SELECT
 that wraps the reference statement (the one the resolvers run, so the same rows and access rules)
-in `json_build_object` / `json_agg`, as PostGraphile and Hasura do: no Python object per row or
-field. The statement also answers `ok`: false when a row holds what the compiler does not know to
-write (a content kind it does not cover, such as a kind added later; an enum value outside the
-schema; a null where the schema forbids one; an Int past 32 bits), and the caller then answers by
-the reference path, which knows or reports it.
+in expressions that write the answer's JSON text, as PostGraphile and Hasura do: no Python object
+per row or field. The text is concatenated (`||`, `string_agg`) rather than built by
+`json_build_object` / `json_agg`, which look up the type of every argument on every row: that way a
+50-message page costs PostgreSQL half the CPU (docs/performance.md). The statement also answers
+`ok`: false when a row holds what the compiler does not know to write (a content kind it does not
+cover, such as a kind added later; an enum value outside the schema; a null where the schema forbids
+one; an Int past 32 bits), and the caller then answers by the reference path, which knows or reports it.
 
 Values are written as the reference writes them: global ids are the unpadded urlsafe base64 of
 "Type:pk" (resolvers/ids.py), DateTimes `datetime.isoformat()` of a UTC timestamp (microseconds
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import orjson
 from graphql import (
     FieldNode,
     GraphQLField,
@@ -49,9 +52,11 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, operators
+from sqlalchemy.sql.elements import ClauseList, Grouping
 
 from core.viewer import SELLER
 from models.database import built_once
@@ -75,8 +80,8 @@ ID, ACTIVITY = "@id", "@last_activity_at"
 
 @dataclass
 class Json:
-    """A compiled value: its JSON expression and the conditions under which it is what the reference
-    writes (otherwise the reference answers)."""
+    """A compiled value: an expression of its JSON text (never NULL: `null` is the text 'null'), and
+    the conditions under which it is what the reference writes (otherwise the reference answers)."""
 
     expr: Sql
     guards: list[Sql] = field(default_factory=list)
@@ -93,6 +98,43 @@ _INT_MIN, _INT_MAX = _constant(-(2**31)), _constant(2**31 - 1)
 def _quoted(text: str) -> Sql:
     """A SQL string literal written into the statement (names from the schema, not input)."""
     return literal_column("'" + text.replace("'", "''") + "'", Text)
+
+
+_NULL = _quoted("null")
+
+
+def _concat(*pieces: str | Sql) -> Sql:
+    """`a || b || ...` of SQL text values and literal strings (adjacent literals written as one);
+    one flat list, not a nested pair per piece, however many fields an object has."""
+    merged: list[str | Sql] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    parts = [_quoted(piece) if isinstance(piece, str) else piece for piece in merged]
+    return type_coerce(Grouping(ClauseList(*parts, operator=operators.concat_op)), Text)
+
+
+def _json_text(value: str) -> Sql:
+    """A constant as JSON."""
+    return _quoted(orjson.dumps(value).decode())
+
+
+def _string(column: Sql) -> Json:
+    """A String of any text (escaped as JSON)."""
+    return Json(func.coalesce(cast(func.to_json(column), Text), _NULL))
+
+
+def _ascii(column: Sql) -> Json:
+    """A string whose characters never need escaping in JSON: global ids and cursors (base64url),
+    timestamps, enum names."""
+    return Json(func.coalesce(_concat('"', column, '"'), _NULL))
+
+
+def _scalar(column: Sql) -> Json:
+    """A Boolean or an Int: PostgreSQL's text of a boolean or an integer is its JSON."""
+    return Json(func.coalesce(cast(column, Text), _NULL))
 
 
 def global_id(type_name: str, pk: Sql) -> Sql:
@@ -117,14 +159,14 @@ def _enum(column: Sql, enum: type[Enum], nullable: bool) -> Json:
     """An enum column (its members' values) as the members' GraphQL names (strawberry names a member
     by its Python name)."""
     names = {member.value: member.name for member in enum}
-    expr = case(*((column == _quoted(value), _quoted(name)) for value, name in names.items()), else_=None)
+    expr = case(*((column == _quoted(value), _json_text(name)) for value, name in names.items()), else_=_NULL)
     known = column.in_([_quoted(value) for value in names])
     return Json(expr, [or_(column.is_(None), known) if nullable else known])
 
 
 def _int(column: Sql) -> Json:
     """An Int: GraphQL's are 32 bits (the reference reports a larger one)."""
-    return Json(column, [or_(column.is_(None), column.between(_INT_MIN, _INT_MAX))])
+    return Json(_scalar(column).expr, [or_(column.is_(None), column.between(_INT_MIN, _INT_MAX))])
 
 
 def _not_null(json: Json, column: Sql) -> Json:
@@ -188,20 +230,24 @@ class Compiler:
         parent: str = "",
         siblings: frozenset[str] = frozenset(),
     ) -> Json:
-        """`json_build_object` of the selected fields, each compiled by `fill`."""
+        """The JSON object of the selected fields, each compiled by `fill`."""
         if not isinstance(named, GraphQLObjectType) or node.selection_set is None:
             raise Unsupported(named.name)
-        parts: list[Sql] = []
+        parts: list[str | Sql] = []
         guards: list[Sql] = []
         for selected in _fields(named, node.selection_set.selections, parent, siblings):
             if selected.node.arguments and selected.node.name.value not in ("messages",):
                 raise Unsupported("arguments")
-            value = Json(_quoted(named.name)) if selected.definition is _TYPENAME else fill(selected)
-            parts += [_quoted(selected.key), value.expr]
+            parts += ["," if parts else "{", orjson.dumps(selected.key).decode() + ":"]
+            if selected.definition is _TYPENAME:
+                parts.append(orjson.dumps(named.name).decode())
+                continue
+            value = fill(selected)
+            parts.append(value.expr)
             guards += value.guards
-        if not parts or len(parts) > 100:  # PostgreSQL's limit on a function's arguments
+        if not parts:
             raise Unsupported("width")
-        return Json(func.json_build_object(*parts), guards)
+        return Json(_concat(*parts, "}"), guards)
 
     def child(self, selected: Field) -> GraphQLNamedType:
         return get_named_type(selected.definition.type)
@@ -218,19 +264,19 @@ class Compiler:
             else literal_column("NULL::int")
         )
         plain: dict[str, Callable[[], Json]] = {
-            "id": lambda: Json(c[ID] if ID in c else global_id("Conversation", c["id"])),
+            "id": lambda: _ascii(c[ID] if ID in c else global_id("Conversation", c["id"])),
             "entrance": lambda: _enum(c["entrance"], ConversationEntrance, False),
-            "createdAt": lambda: Json(isoformat(c["created_at"])),
-            "lastActivityAt": lambda: Json(c[ACTIVITY] if ACTIVITY in c else isoformat(c["last_activity_at"])),
+            "createdAt": lambda: _ascii(isoformat(c["created_at"])),
+            "lastActivityAt": lambda: _ascii(c[ACTIVITY] if ACTIVITY in c else isoformat(c["last_activity_at"])),
             "unreadCount": lambda: _int(c["unread_count"]),
-            "isStarred": lambda: Json(c["starred"]),
-            "isArchived": lambda: Json(c["archived"]),
-            "isUnreplied": lambda: Json(c["unreplied"]),
-            "creatorHasReplied": lambda: Json(c["creator_has_replied"]),
-            "messagesRemainingBeforeReply": lambda: Json(remaining),
-            "isBlocked": lambda: Json(c["blocked"]),
-            "isBlockedByCreator": lambda: Json(c["blocked_by_creator"]),
-            "otherSideLastReadAt": lambda: Json(isoformat(c["other_last_read_at"])),
+            "isStarred": lambda: _scalar(c["starred"]),
+            "isArchived": lambda: _scalar(c["archived"]),
+            "isUnreplied": lambda: _scalar(c["unreplied"]),
+            "creatorHasReplied": lambda: _scalar(c["creator_has_replied"]),
+            "messagesRemainingBeforeReply": lambda: _scalar(remaining),
+            "isBlocked": lambda: _scalar(c["blocked"]),
+            "isBlockedByCreator": lambda: _scalar(c["blocked_by_creator"]),
+            "otherSideLastReadAt": lambda: _ascii(isoformat(c["other_last_read_at"])),
         }
 
         def fill(selected: Field) -> Json:
@@ -244,7 +290,7 @@ class Compiler:
             if name == "lastMessage":
                 last = c["last_message"]
                 message = self.message(selected.node, self.child(selected), last, c["other_last_read_message_id"])
-                return Json(case((last["id"].is_(None), None), else_=message.expr), message.guards)
+                return Json(case((last["id"].is_(None), _NULL), else_=message.expr), message.guards)
             if name == "messages":
                 return messages_page(selected)
             raise Unsupported(name)
@@ -253,21 +299,21 @@ class Compiler:
 
     def creator(self, node: FieldNode, named: GraphQLNamedType, r: Row) -> Json:
         plain = {
-            "id": lambda: Json(global_id("Creator", r["id"])),
-            "platformId": lambda: Json(r["platform_id"]),
-            "handle": lambda: Json(r["handle"]),
-            "displayName": lambda: Json(r["display_name"]),
-            "avatarUrl": lambda: Json(r["avatar_url"]),
+            "id": lambda: _ascii(global_id("Creator", r["id"])),
+            "platformId": lambda: _string(r["platform_id"]),
+            "handle": lambda: _string(r["handle"]),
+            "displayName": lambda: _string(r["display_name"]),
+            "avatarUrl": lambda: _string(r["avatar_url"]),
             "followerCount": lambda: _int(r["follower_count"]),
-            "mainCategory": lambda: Json(r["main_category"]),
+            "mainCategory": lambda: _string(r["main_category"]),
         }
         return self.object(named, node, lambda selected: _plain(plain, selected))
 
     def shop(self, node: FieldNode, named: GraphQLNamedType, r: Row) -> Json:
         plain = {
-            "id": lambda: Json(global_id("Shop", r["id"])),
-            "platformId": lambda: Json(r["platform_id"]),
-            "name": lambda: Json(r["name"]),
+            "id": lambda: _ascii(global_id("Shop", r["id"])),
+            "platformId": lambda: _string(r["platform_id"]),
+            "name": lambda: _string(r["name"]),
             "status": lambda: _enum(r["status"], ShopStatus, False),
         }
         return self.object(named, node, lambda selected: _plain(plain, selected))
@@ -276,12 +322,12 @@ class Compiler:
         """A message seen by the viewer's side, the other side having read up to `other_read`."""
         mine = m["sender_role"] == _quoted(self.side)
         plain = {
-            "id": lambda: Json(m[ID] if ID in m else global_id("Message", m["id"])),
+            "id": lambda: _ascii(m[ID] if ID in m else global_id("Message", m["id"])),
             "senderRole": lambda: _enum(m["sender_role"], SenderRole, False),
-            "isMine": lambda: Json(mine),
-            "clientMessageId": lambda: Json(case((mine, m["client_message_id"]), else_=None)),
-            "createdAt": lambda: Json(isoformat(m["created_at"])),
-            "isReadByOtherSide": lambda: Json(case((mine, m["id"] <= other_read), else_=literal_column("NULL::bool"))),
+            "isMine": lambda: _scalar(mine),
+            "clientMessageId": lambda: _string(case((mine, m["client_message_id"]), else_=None)),
+            "createdAt": lambda: _ascii(isoformat(m["created_at"])),
+            "isReadByOtherSide": lambda: _scalar(case((mine, m["id"] <= other_read), else_=None)),
         }
 
         def fill(selected: Field) -> Json:
@@ -298,7 +344,7 @@ class Compiler:
             raise Unsupported(union.name)
         types = {t.name: t for t in union.types}
         text = m["text"]
-        text_field = {"text": lambda: _not_null(Json(text), text)}
+        text_field = {"text": lambda: _not_null(_string(text), text)}
         notice = {"text": text_field["text"], "code": lambda: _enum(m["notice_code"], SystemNoticeCode, False)}
         by_kind = {"TEXT": ("TextContent", text_field), "NOTICE": ("SystemNotice", notice)}
         # Cards whose fields are resolvers: only their __typename is written here.
@@ -315,7 +361,7 @@ class Compiler:
             whens.append((is_kind, value.expr))
             guards += [or_(~is_kind, guard) for guard in value.guards]
         known = m["kind"].in_([_quoted(kind) for kind in by_kind])
-        return Json(case(*whens, else_=None), [known, *guards])
+        return Json(case(*whens, else_=_NULL), [known, *guards])
 
 
 def _plain_of(plain: dict[str, Callable[[], Json]]) -> Callable[[Field], Json]:
@@ -353,11 +399,12 @@ SIZE = bindparam("size", type_=Integer)  # the page's size; its statement reads 
 
 @dataclass(frozen=True)
 class Page:
-    """The rows of a page, read one past its size and numbered `rn` in the page's order (which is
-    also the answer's)."""
+    """The rows of a page: read one past its size and numbered `rn` in the page's order (which is
+    also the answer's), or, where the selection does not ask whether there is more, the page's
+    rows only (`rn` None)."""
 
     cursor: Sql  # a row's cursor
-    rn: Sql
+    rn: Sql | None
     order: Sql  # the answer's order of the rows
     has_next: Sql
     has_previous: Sql
@@ -368,27 +415,29 @@ def connection(
 ) -> Json:
     """A connection (edges, nodes, pageInfo) of aggregates over the page's rows: an aggregate
     expression, with one guard that holds for every row of the page."""
-    in_page = page.rn <= SIZE
     guards: list[Sql] = []
+
+    def of_page(aggregate: Any) -> Any:
+        return aggregate if page.rn is None else aggregate.filter(page.rn <= SIZE)
 
     def aggregate(json: Json) -> Sql:
         guards.extend(json.guards)
-        agg = func.json_agg(aggregate_order_by(json.expr, page.order)).filter(in_page)
-        return func.coalesce(agg, literal_column("'[]'::json"))
+        items = of_page(func.string_agg(json.expr, aggregate_order_by(_quoted(","), page.order)))
+        return _concat("[", func.coalesce(items, _quoted("")), "]")
 
     def end(last: bool) -> Sql:
         order = page.order.desc() if last else page.order
-        return func.array_agg(aggregate_order_by(page.cursor, order)).filter(in_page)[_ONE]
+        return of_page(func.array_agg(aggregate_order_by(page.cursor, order)))[_ONE]
 
     page_info = {
-        "hasNextPage": lambda: Json(page.has_next),
-        "hasPreviousPage": lambda: Json(page.has_previous),
-        "startCursor": lambda: Json(end(last=False)),
-        "endCursor": lambda: Json(end(last=True)),
+        "hasNextPage": lambda: _scalar(page.has_next),
+        "hasPreviousPage": lambda: _scalar(page.has_previous),
+        "startCursor": lambda: _ascii(end(last=False)),
+        "endCursor": lambda: _ascii(end(last=True)),
     }
 
     def edge(selected: Field) -> Json:
-        parts = {"cursor": lambda: Json(page.cursor)}
+        parts = {"cursor": lambda: _ascii(page.cursor)}
         return compiler.object(
             compiler.child(selected),
             selected.node,
@@ -406,8 +455,31 @@ def connection(
         raise Unsupported(name)
 
     built = compiler.object(named, node, fill)
-    ok = func.coalesce(func.bool_and(_all(guards)).filter(in_page), true())
+    ok = func.coalesce(of_page(func.bool_and(_all(guards))), true())
     return Json(built.expr, [*built.guards, ok])
+
+
+def _selected(selections: Sequence[SelectionNode], name: str) -> list[FieldNode]:
+    """The fields of that name among the selections, inline fragments' included."""
+    found: list[FieldNode] = []
+    for selection in selections:
+        if isinstance(selection, FieldNode) and selection.name.value == name:
+            found.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            found += _selected(selection.selection_set.selections, name)
+    return found
+
+
+def _asks_whether_more(connection: FieldNode) -> bool:
+    """Whether a connection's selection asks for `hasNextPage` or `hasPreviousPage`."""
+    assert connection.selection_set is not None, "a connection has a selection"
+    infos = _selected(connection.selection_set.selections, "pageInfo")
+    return any(
+        _selected(info.selection_set.selections, name)
+        for info in infos
+        if info.selection_set is not None
+        for name in ("hasNextPage", "hasPreviousPage")
+    )
 
 
 def _answer(data: Json) -> list[Sql]:
@@ -439,9 +511,15 @@ def chat_statement(
             raise Unsupported("messages")
         m = message_t.alias("m")
         order = m.c.id.desc() if shape.newest_first else m.c.id
+        query = messages.messages_query(m, c["id"], shape.has_after, shape.has_before, shape.newest_first)
+        more_asked = _asks_whether_more(selected.node)
+        # Without hasNextPage / hasPreviousPage, the page's rows only: no row past it to number and leave out.
+        if more_asked:
+            query = query.add_columns(func.row_number().over(order_by=order).label("rn"))
+        else:
+            query = query.limit(SIZE)
         rows = (
-            messages.messages_query(m, c["id"], shape.has_after, shape.has_before, shape.newest_first)
-            .add_columns(func.row_number().over(order_by=order).label("rn"), global_id("Message", m.c.id).label("gid"))
+            query.add_columns(global_id("Message", m.c.id).label("gid"))
             .correlate(c_sub)  # the conversation of the outer FROM, not another join of it
             .lateral("pm")
         )
@@ -449,7 +527,7 @@ def chat_statement(
         more = func.count() > SIZE
         page = Page(
             cursor=rows.c.gid,  # a message's cursor is its ID
-            rn=rows.c.rn,
+            rn=rows.c.rn if more_asked else None,
             order=rows.c.id,  # chronological: `last` reads newest first, and its page is reversed
             has_next=more if not shape.newest_first else literal_column("true" if shape.has_before else "false"),
             has_previous=more if shape.newest_first else literal_column("true" if shape.has_after else "false"),

@@ -421,7 +421,7 @@ def _lock_visible(side: str) -> Select:
     return (
         select(c.id, c.shop_id, c.creator_id)
         .join_from(conversation_t, state_t, and_(s.conversation_id == c.id, s.side == side))
-        .where(c.id.in_(bindparam("ids", expanding=True)), s.owner_id == bindparam("owner"), s.visible)
+        .where(c.id.in_(bindparam("ids", expanding=True)), inbox.owned(s), s.visible)
         .order_by(c.id)
         .with_for_update(of=conversation_t)
     )

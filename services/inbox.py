@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, case, func, literal_column, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.text import fold
@@ -49,7 +49,9 @@ def folder_condition(folder: str) -> ColumnElement[bool]:
     s = state_t.c
     return {
         "ALL": ~s.archived,
-        "UNREAD": and_(~s.archived, s.unread_count > 0),
+        # 0 written into the statement, not bound: a prepared statement's generic plan can use the
+        # partial index ix_state_unread only where its predicate (`unread_count > 0`) is in the text.
+        "UNREAD": and_(~s.archived, s.unread_count > literal_column("0", Integer)),
         "UNREPLIED": and_(~s.archived, s.unreplied),
         "STARRED": s.starred,
         "ARCHIVED": s.archived,
@@ -291,6 +293,15 @@ async def list_conversations(
     return rows[:first], len(rows) > first
 
 
+def owned(state: Any) -> ColumnElement[bool]:
+    """`state.owner_id = :owner` for rows found by their conversation: written so that it is not an
+    index condition. asyncpg prepares every statement, and after five runs PostgreSQL may keep a
+    generic plan, which estimates any owner at a few rows and would find one conversation by walking
+    ix_state_inbox over every conversation of the owner (a big shop's 5,000: 0.4 ms a page) instead of
+    the primary key."""
+    return (state.owner_id + literal_column("0", Integer)) == bindparam("owner")
+
+
 def conversations_query(side: str, key: str, many: bool) -> Select[Any]:
     """The select of conversations of one side by `conversation.id` or `creator_id` (bound as
     `keys`, the side's owner as `owner`). One key gets `= :keys`: an IN list is rewritten for
@@ -298,7 +309,7 @@ def conversations_query(side: str, key: str, many: bool) -> Select[Any]:
     s = state_t.c
     column = conversation_t.c[key]
     match = column.in_(bindparam("keys", expanding=True)) if many else column == bindparam("keys")
-    return _joined(side).where(s.owner_id == bindparam("owner"), s.visible, match)
+    return _joined(side).where(owned(s), s.visible, match)
 
 
 @lru_cache(maxsize=16)

@@ -23,7 +23,7 @@ from core.errors import (
 from core.indicators import Change
 from core.viewer import Viewer
 from models.tables import conversation_t, shop_t, state_t
-from services import blocks, catalog, events, messages
+from services import blocks, catalog, events, inbox, messages
 from services.events import creator_channel, shop_channel, typing_channel
 from services.inbox import MessageRecord, message_record
 from services.runtime import Runtime
@@ -171,7 +171,7 @@ def _typing_target() -> Select:
         .select_from(conversation_t)
         .join(own, and_(own.c.conversation_id == c.id, own.c.side == bindparam("side")))
         .join(other, and_(other.c.conversation_id == c.id, other.c.side != bindparam("side")))
-        .where(c.id == bindparam("conversation"), own.c.owner_id == bindparam("owner"), own.c.visible)
+        .where(c.id == bindparam("conversation"), inbox.owned(own.c), own.c.visible)
     )
 
 

@@ -27,8 +27,8 @@ GENERATED = 40  # documents per root field
 
 
 def compiled(statements) -> int:
-    """How many of the statements were compiled selections."""
-    return sum("json_build_object" in statement for statement in statements)
+    """How many of the statements were compiled selections (the answer's JSON text, then `ok`)."""
+    return sum(" AS TEXT) AS data, CAST(" in statement for statement in statements)
 
 
 def postgres(api) -> bool:
@@ -73,6 +73,37 @@ async def test_a_content_kind_it_does_not_know_answers_by_the_reference(apps):  
     with fast.count_statements() as statements:
         await assert_alike(apps, API_MESSAGES, {"id": conversation})
     assert compiled(statements) == (1 if postgres(fast) else 0)  # tried, then answered by the reference
+
+
+PAGE_OF = """
+query Page($id: ID!, $first: Int, $last: Int, $after: String, $before: String) {
+  conversation(id: $id) { messages(first: $first, last: $last, after: $after, before: $before) {
+    edges { cursor node { id content { __typename ... on TextContent { text } } } }%s
+  } }
+}"""
+
+
+async def test_a_page_shorter_than_the_conversation_answers_alike_with_and_without_page_info(apps):  # noqa: F811
+    """Without hasNextPage / hasPreviousPage the statement reads the page's rows only; with them, one
+    row more. Both keep to the page, either way through the conversation."""
+    fast, _ = apps
+    conversation = await chat_world(fast)
+    newest = json.loads(await assert_alike(apps, PAGE_OF % "", {"id": conversation, "last": 3}, "shop:s1"))
+    oldest = json.loads(await assert_alike(apps, PAGE_OF % "", {"id": conversation, "first": 3}, "shop:s1"))
+    assert len(newest["data"]["conversation"]["messages"]["edges"]) == 3
+    middle = newest["data"]["conversation"]["messages"]["edges"][0]["cursor"]
+    start = oldest["data"]["conversation"]["messages"]["edges"][0]["cursor"]
+    info = " pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+    for selection in ("", info):
+        for window in (
+            {"last": 3},
+            {"first": 3},
+            {"last": 2, "before": middle},
+            {"first": 2, "after": start},
+        ):
+            with fast.count_statements() as statements:
+                await assert_alike(apps, PAGE_OF % selection, {"id": conversation, **window}, "shop:s1")
+            assert compiled(statements) == (1 if postgres(fast) else 0), (selection, window)
 
 
 def documents(root: str, conversation: str) -> list[str]:
