@@ -11,8 +11,9 @@ that both answer byte for byte alike, and CI runs the API tests both ways.
 - documents.py, pipeline.py: parsed and validated documents cached by text and identity; the
   operation pipeline's steps in one hook.
 - sqljson.py, compiled.py: the chat screen's and the inbox list's plain selections compiled into one
-  statement that writes the answer's JSON in PostgreSQL (json_build_object / json_agg over the
-  reference statements); anything they do not cover resolves as below.
+  statement that writes the answer's JSON text in PostgreSQL (concatenated over the reference
+  statements), passed to the response as it is (an `orjson.Fragment`); anything they do not cover
+  resolves as below.
 - readahead.py: the chat screen's conversation and messages page in one statement (PostgreSQL), where
   the selection is not compiled.
 - view.py: the JSON POST lane, one operation without the rest of strawberry's `run`.
@@ -36,7 +37,8 @@ Private internals it relies on, each pinned with its library (`PINNED`):
   compiler read (the plain pipeline reads it too: strawberry has no public accessor; its own printer
   reads `_schema`).
 - graphql-core's `complete_object_value` receiving a resolver's value as is: a root field answered by
-  its statement returns a `Completed`, which the plans' execution context returns unchanged
+  its statement returns a `Completed`, which the plans' execution context returns unchanged, and
+  graphql-core keeping that value (an `orjson.Fragment`, not a dict) in the result as it is
   (execution.py, compiled.py).
 - strawberry's `MaybeNullValidationRule` and `OneOfInputValidationRule`, the rules its validation adds
   to the ones it is given, so that a cached validation finds what strawberry's would (documents.py,

@@ -3,7 +3,10 @@
 `conversation(id)` and `conversations(...)` of the fast schema's Query try this first, on
 PostgreSQL: the root field's selection is compiled once per document node and viewer side (and
 statement shape), the arguments are checked by the reference's own functions, and the statement's
-JSON becomes the field's completed value (`Completed`, which fastpath/execution.py returns as is).
+JSON becomes the field's completed value (`Completed`, which fastpath/execution.py returns as is),
+kept as the text PostgreSQL wrote: an `orjson.Fragment`, which every encoder of the app's answers
+(orjson: `InboxView.encode_json`, `schema.http_transport.fill`) writes as it is, so the page is
+neither parsed nor serialized again in Python.
 Where the selection is not covered, an argument is refused (the reference reports it), or the rows
 hold what the compiler does not write (`ok` is false), the field resolves by the reference path.
 """
@@ -29,9 +32,9 @@ from services import inbox
 
 @dataclass(frozen=True)
 class Completed:
-    """A field's answer already completed: the JSON the statement wrote, parsed."""
+    """A field's answer already completed: the JSON text the statement wrote, or None."""
 
-    data: Any
+    data: orjson.Fragment | None
 
 
 # Statements by root field node, then by viewer side and shape (None: not covered).
@@ -72,7 +75,7 @@ async def _run(info: Info[Context, None], statement: Select[Any], params: dict[s
     if not rows:
         return Completed(None)
     data, ok = rows[0]
-    return Completed(orjson.loads(data)) if ok else None
+    return Completed(orjson.Fragment(data)) if ok else None
 
 
 def _covered(info: Info[Context, None]) -> FieldNode | None:

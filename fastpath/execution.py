@@ -208,7 +208,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
         if type(result) is Completed:  # a root field answered by its statement's JSON (fastpath/compiled.py)
-            return result.data
+            return result.data  # type: ignore[return-value]  # a Fragment in place of the dict: orjson writes it
         plan = self._object_plan(return_type, field_details_list)
         if plan is not None:
             try:
