@@ -6,8 +6,8 @@ For such a root field, `chat_statement` and `inbox_statement` turn the selection
 that wraps the reference statement (the one the resolvers run, so the same rows and access rules)
 in expressions that write the answer's JSON text, as PostGraphile and Hasura do: no Python object
 per row or field. The text is concatenated (`||`, `string_agg`) rather than built by
-`json_build_object` / `json_agg`, which look up the type of every argument on every row: that way a
-50-message page costs PostgreSQL half the CPU (docs/performance.md). The statement also answers
+`json_build_object` / `json_agg`, which look up the type of every argument on every row: a
+50-message page's JSON costs PostgreSQL a third less CPU that way (docs/performance.md). The statement also answers
 `ok`: false when a row holds what the compiler does not know to write (a content kind it does not
 cover, such as a kind added later; an enum value outside the schema; a null where the schema forbids
 one; an Int past 32 bits), and the caller then answers by the reference path, which knows or reports it.
