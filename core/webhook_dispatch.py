@@ -19,6 +19,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -139,12 +140,18 @@ class Dispatcher:
         self._saturated = False
         self._pruned_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        # Set by close, which also cancels the loop: a CI run hung once with close waiting for a loop
+        # that went on after its cancellation (Python 3.11's asyncio.wait_for swallows a cancellation
+        # that arrives as its awaitable completes, gh-86296; the wait below no longer uses it).
+        self._closing = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
         """Stop; attempts cut short are due again at once (for another process, or the next start)."""
+        self._closing = True
+        self._wake.set()
         cut_short = list(self._in_flight.values())
         tasks = [task for task in [self._task, *self._in_flight] if task is not None]
         for task in tasks:
@@ -172,7 +179,7 @@ class Dispatcher:
             log.warning("webhook dispatch: could not release %d attempts (%s)", len(claims), error)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             self._wake.clear()  # before the round: a commit during it wakes the next one
             try:
                 await self._listen()
@@ -192,10 +199,9 @@ class Dispatcher:
                     if wait is not None
                     else self._settings.webhook_poll_seconds
                 )
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
+            with suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def _listen(self) -> None:
         """LISTEN on a connection of its own (PostgreSQL), opened again if it was lost."""
