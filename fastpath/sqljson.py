@@ -7,10 +7,12 @@ that wraps the reference statement (the one the resolvers run, so the same rows 
 in expressions that write the answer's JSON text, as PostGraphile and Hasura do: no Python object
 per row or field. The text is concatenated (`||`, `string_agg`) rather than built by
 `json_build_object` / `json_agg`, which look up the type of every argument on every row: a
-50-message page's JSON costs PostgreSQL a third less CPU that way (docs/performance.md). The statement also answers
-`ok`: false when a row holds what the compiler does not know to write (a content kind it does not
-cover, such as a kind added later; an enum value outside the schema; a null where the schema forbids
-one; an Int past 32 bits), and the caller then answers by the reference path, which knows or reports it.
+50-message page's JSON costs PostgreSQL a third less CPU that way (docs/performance.md).
+
+The statement also answers `ok`: false when a row holds what the compiler does not know to write (a
+content kind it does not cover, such as a kind added later; an enum value outside the schema; a null
+where the schema forbids one; an Int past 32 bits), and the caller then answers by the reference
+path, which knows or reports it.
 
 Values are written as the reference writes them: global ids are the unpadded urlsafe base64 of
 "Type:pk" (resolvers/ids.py), DateTimes `datetime.isoformat()` of a UTC timestamp (microseconds
@@ -116,9 +118,14 @@ def _concat(*pieces: str | Sql) -> Sql:
     return type_coerce(Grouping(ClauseList(*parts, operator=operators.concat_op)), Text)
 
 
+def _json(value: str) -> str:
+    """A string constant (a name from the schema) as JSON text."""
+    return orjson.dumps(value).decode()
+
+
 def _json_text(value: str) -> Sql:
-    """A constant as JSON."""
-    return _quoted(orjson.dumps(value).decode())
+    """A string constant as a SQL literal of its JSON."""
+    return _quoted(_json(value))
 
 
 def _string(column: Sql) -> Json:
@@ -238,9 +245,9 @@ class Compiler:
         for selected in _fields(named, node.selection_set.selections, parent, siblings):
             if selected.node.arguments and selected.node.name.value not in ("messages",):
                 raise Unsupported("arguments")
-            parts += ["," if parts else "{", orjson.dumps(selected.key).decode() + ":"]
+            parts += ["," if parts else "{", _json(selected.key) + ":"]
             if selected.definition is _TYPENAME:
-                parts.append(orjson.dumps(named.name).decode())
+                parts.append(_json(named.name))
                 continue
             value = fill(selected)
             parts.append(value.expr)
