@@ -34,7 +34,7 @@ from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
 from core.webhook_dispatch import Dispatcher
-from models.database import create_engine
+from models.database import GatedEngine, create_engine
 from schema import schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.images import media_handler
@@ -81,15 +81,18 @@ def create_app(settings: Settings) -> web.Application:
         Bucket(settings.typing_burst, settings.typing_rate),
         # A full hour's allowance at once, refilled evenly over the hour.
         Bucket(settings.uploads_per_hour, settings.uploads_per_hour / 3600),
+        cluster=settings.redis_cluster,
     )
     # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
     seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
-    engine = seams.gated_engine(create_engine(settings.database_url, settings.db_pool_size))
+    # Behind PgBouncer, no reads on asyncpg itself: they keep statements prepared across transactions.
+    gated_engine = GatedEngine if settings.db_pooler else seams.gated_engine
+    engine = gated_engine(create_engine(settings.database_url, settings.db_pool_size, settings.db_pooler))
     state = Runtime(
         settings=settings,
         engine=engine,
         secret=resolve_secret(settings),
-        broker=create_broker(settings.redis_url),
+        broker=create_broker(settings.redis_url, settings.redis_cluster),
         rate_limits=rate_limits,
         media_secret=resolve_media_secret(settings),
     )
@@ -225,7 +228,7 @@ async def _prepare_embedded(settings: Settings, seed: bool) -> bool:
     )
 
     await asyncio.to_thread(upgrade, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pooler=settings.db_pooler)
     try:
         if seed and await database_is_empty(engine):
             await seed_demo(engine, scale=1)
@@ -364,7 +367,7 @@ def _import(settings: Settings, path: str) -> None:
     )
 
     async def run() -> "ImportSummary":
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pooler=settings.db_pooler)
         try:
             summary = await import_platform_data(engine, load_import_file(path))
         finally:
@@ -394,7 +397,7 @@ async def _announce_status_changes(settings: Settings, shop_ids: list[int]) -> N
     """Tell running servers at once that shops changed status (needs Redis; else they poll)."""
     if not settings.redis_url or not shop_ids:
         return
-    broker = create_broker(settings.redis_url)
+    broker = create_broker(settings.redis_url, settings.redis_cluster)
     await broker.start()
     try:
         for shop_id in shop_ids:
@@ -409,7 +412,7 @@ def _seed(settings: Settings, scale: int, reset: bool) -> None:
     from models.migrate import upgrade
 
     async def run() -> "DemoSummary":
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pooler=settings.db_pooler)
         try:
             return await seed_demo(engine, scale=scale, reset=reset)
         finally:

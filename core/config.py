@@ -30,12 +30,23 @@ def parse_switch(text: str, name: str) -> bool:
     return value == "on"
 
 
+def parse_pooler(text: str) -> str | None:
+    """`INBOX_DB_POOLER`: empty (the database itself) or `pgbouncer` (in transaction mode)."""
+    value = text.strip().lower()
+    if value not in ("", "pgbouncer"):
+        raise ValueError(f"INBOX_DB_POOLER must be empty or pgbouncer, not {text!r}")
+    return value or None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path(".inbox")
     database_url: str = ""
     jwt_secret: str | None = None
     redis_url: str | None = None
+    redis_cluster: bool = False  # REDIS_URL is a node of a Redis Cluster (subscriptions/cluster.py)
+    db_pooler: str | None = None  # "pgbouncer": DATABASE_URL is PgBouncer in transaction mode
+    database_listen_url: str | None = None  # the primary itself, for LISTEN (a pooler cannot hold one)
     environment: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -106,6 +117,9 @@ class Settings:
             database_url=env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'inbox.db'}",
             jwt_secret=env.get("INBOX_JWT_SECRET") or None,
             redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=parse_switch(env.get("INBOX_REDIS_CLUSTER", "off"), "INBOX_REDIS_CLUSTER"),
+            db_pooler=parse_pooler(env.get("INBOX_DB_POOLER", "")),
+            database_listen_url=env.get("INBOX_DATABASE_LISTEN_URL") or None,
             environment=env.get("INBOX_ENV", "development"),
             host=env.get("INBOX_HOST", "127.0.0.1"),
             port=int(env.get("INBOX_PORT", "8000")),

@@ -14,8 +14,9 @@ import logging
 import time
 from enum import Enum
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from core.redis_client import SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.indicators")
 
@@ -80,8 +81,8 @@ class MemoryIndicators:
 class RedisIndicators:
     """The gate shared by every process through Redis."""
 
-    def __init__(self, url: str) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    def __init__(self, url: str, cluster: bool = False) -> None:
+        self._redis = redis_client(url, cluster, **SHARED_TIMEOUTS)
 
     async def admit(self, key: str, change: Change) -> bool:
         on, off, live = (f"inbox:typing:{name}" for name in _keys(key))
@@ -116,5 +117,5 @@ def _keys(key: str) -> tuple[str, str, str]:
     return f"{{{key}}}:on", f"{{{key}}}:off", f"{{{key}}}:live"
 
 
-def create_indicators(redis_url: str | None) -> MemoryIndicators | RedisIndicators:
-    return RedisIndicators(redis_url) if redis_url else MemoryIndicators()
+def create_indicators(redis_url: str | None, cluster: bool = False) -> MemoryIndicators | RedisIndicators:
+    return RedisIndicators(redis_url, cluster) if redis_url else MemoryIndicators()

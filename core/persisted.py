@@ -16,8 +16,9 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from core.redis_client import SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.persisted")
 
@@ -68,8 +69,8 @@ class MemoryQueryStore:
 class RedisQueryStore:
     """Documents shared by every process: `inbox:apq:<hash>`, expiring TTL_SECONDS after last use."""
 
-    def __init__(self, url: str):
-        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    def __init__(self, url: str, cluster: bool = False):
+        self._redis = redis_client(url, cluster, **SHARED_TIMEOUTS)
 
     async def get(self, query_hash: str) -> str | None:
         try:
@@ -117,10 +118,10 @@ class PersistedQueries:
             await self.store.close()
 
 
-def create_persisted_queries(redis_url: str | None, manifest: Path | None) -> PersistedQueries:
+def create_persisted_queries(redis_url: str | None, manifest: Path | None, cluster: bool = False) -> PersistedQueries:
     if manifest is not None:
         return PersistedQueries(None, load_manifest(manifest))
-    return PersistedQueries(RedisQueryStore(redis_url) if redis_url else MemoryQueryStore())
+    return PersistedQueries(RedisQueryStore(redis_url, cluster) if redis_url else MemoryQueryStore())
 
 
 def load_manifest(path: Path) -> dict[str, str]:

@@ -9,8 +9,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from core.redis_client import SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.ratelimit")
 
@@ -93,8 +94,8 @@ return {allowed, retry}
 class RedisLimiter:
     """Buckets shared by every process through Redis."""
 
-    def __init__(self, url: str):
-        self._redis = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    def __init__(self, url: str, cluster: bool = False):
+        self._redis = redis_client(url, cluster, **SHARED_TIMEOUTS)
         self._take = self._redis.register_script(_TAKE)
 
     async def take(self, key: str, bucket: Bucket, cost: int = 1) -> Verdict:
@@ -145,8 +146,13 @@ class RateLimits:
 
 
 def create_rate_limits(
-    redis_url: str | None, queries: Bucket, mutations: Bucket, bulk_recipients: Bucket, typing: Bucket, uploads: Bucket
+    redis_url: str | None,
+    queries: Bucket,
+    mutations: Bucket,
+    bulk_recipients: Bucket,
+    typing: Bucket,
+    uploads: Bucket,
+    cluster: bool = False,
 ) -> RateLimits:
-    return RateLimits(
-        RedisLimiter(redis_url) if redis_url else MemoryLimiter(), queries, mutations, bulk_recipients, typing, uploads
-    )
+    limiter = RedisLimiter(redis_url, cluster) if redis_url else MemoryLimiter()
+    return RateLimits(limiter, queries, mutations, bulk_recipients, typing, uploads)

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from core.config import Settings
 from core.errors import ErrorCode, InboxError
+from core.redis_client import SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.sockets")
 
@@ -86,7 +87,7 @@ class SocketRegistry:
         self._redis: Redis | None = None
         self._renewer: asyncio.Task[None] | None = None
         if settings.redis_url:
-            self._redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis = redis_client(settings.redis_url, settings.redis_cluster, **SHARED_TIMEOUTS)
             self._acquire_script = self._redis.register_script(_ACQUIRE)
             self._renew_script = self._redis.register_script(_RENEW)
 
@@ -185,10 +186,15 @@ class SocketRegistry:
         held = [(_key(kind, principal), list(ids)) for (kind, principal), ids in self._held.items()]
         if not held or self._redis is None:
             return
+        lease_ms = int(self.lease_seconds * 1000)
         try:
+            if self.settings.redis_cluster:
+                # A cluster's pipeline cannot carry scripts: one call per principal, all at once.
+                await asyncio.gather(*(self._renew_script(keys=[key], args=[lease_ms, *ids]) for key, ids in held))
+                return
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, ids in held:
-                    await self._renew_script(keys=[key], args=[int(self.lease_seconds * 1000), *ids], client=pipe)
+                    await self._renew_script(keys=[key], args=[lease_ms, *ids], client=pipe)
                 await pipe.execute()
         except _REDIS_ERRORS as error:
             log.warning("socket registry: could not renew leases: %s", error)

@@ -122,17 +122,11 @@ class Dispatcher:
         self._settings = settings
         self._wake = wake
         # An engine of its own: its statements are nobody's request (and never wait behind them).
-        self._engine: AsyncEngine = create_engine(settings.database_url, pool_size=2)
+        self._engine: AsyncEngine = create_engine(settings.database_url, pool_size=2, pooler=settings.db_pooler)
         self._client = WebhookClient(
             settings.webhook_allow_private, settings.webhook_timeout_seconds, settings.webhook_concurrency
         )
-        self._listen_dsn = (
-            None
-            if settings.is_sqlite
-            else make_url(settings.database_url)
-            .set(drivername="postgresql", query={})
-            .render_as_string(hide_password=False)
-        )
+        self._listen_dsn = _listen_dsn(settings)
         self._listener: asyncpg.Connection | None = None
         self._in_flight: dict[asyncio.Task[None], Any] = {}  # each attempt's task and its claim
         self._per_endpoint: Counter[int] = Counter()
@@ -342,3 +336,13 @@ class Dispatcher:
             async with self._engine.begin() as conn:
                 if not (await conn.execute(delete(webhook_delivery_t).where(d.id.in_(old)))).rowcount:
                     return
+
+
+def _listen_dsn(settings: Settings) -> str | None:
+    """Where to LISTEN: the database itself, never a pooler in transaction mode (a LISTEN there holds
+    a server connection for a moment only). None (polling only): SQLite, or PgBouncer without
+    INBOX_DATABASE_LISTEN_URL."""
+    url = settings.database_listen_url or (None if settings.is_sqlite or settings.db_pooler else settings.database_url)
+    if url is None:
+        return None
+    return make_url(url).set(drivername="postgresql", query={}).render_as_string(hide_password=False)

@@ -1,6 +1,7 @@
 """Engine creation, the read function, and the few statements whose SQL differs between the two databases."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,16 +25,26 @@ StatementT = TypeVar("StatementT", bound=Executable)
 StatementWatcher = Callable[[str, Sequence[Any]], None]
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
+def create_engine(url: str, pool_size: int = 10, pooler: str | None = None) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking. Behind PgBouncer
+    (`pooler="pgbouncer"`, transaction mode), see `_PGBOUNCER_ARGS`."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=0,
-        connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}},
-    )
+    connect_args = _PGBOUNCER_ARGS if pooler == "pgbouncer" else _DIRECT_ARGS
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, connect_args=connect_args)
+
+
+_DIRECT_ARGS: dict[str, Any] = {"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}}
+# PgBouncer in transaction mode gives each transaction whichever server connection is free, so:
+# no statement cache (a statement prepared on one server connection is unknown on the next), unique
+# names for the statements SQLAlchemy still prepares inside a transaction (asyncpg's numbered names
+# would collide with another client's on a shared server connection), and no startup settings
+# (PgBouncer 1.18 refuses unknown ones: the database's own settings carry them, `ALTER DATABASE ... SET`).
+_PGBOUNCER_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: f"__inbox_{uuid.uuid4().hex}__",
+}
 
 
 class GatedEngine:
@@ -114,12 +125,14 @@ async def fetch(
     return await db.fetch(statement, params or {})
 
 
-def autocommit(engine: GatedEngine) -> GatedEngine:
+def autocommit(engine: GatedEngine, pooler: str | None = None) -> GatedEngine:
     """The engine for single-statement reads: on PostgreSQL without BEGIN/ROLLBACK round trips.
 
-    SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip.
+    SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip. So do reads
+    through PgBouncer: outside a transaction it may run a statement's Bind on another server
+    connection than its Parse.
     """
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != "postgresql" or pooler == "pgbouncer":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 

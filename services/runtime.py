@@ -49,7 +49,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
-        self.reader = autocommit(self.engine)
+        self.reader = autocommit(self.engine, self.settings.db_pooler)
         self.auth = Authenticator(
             self.reader,
             self.secret,
@@ -60,8 +60,10 @@ class Runtime:
         self.broker.add_system_listener(self._on_system_event)
         self.metrics = Metrics(self.broker)
         self.sockets = SocketRegistry(self.settings)
-        self.persisted = create_persisted_queries(self.settings.redis_url, self.settings.trusted_documents)
-        self.indicators = create_indicators(self.settings.redis_url)
+        self.persisted = create_persisted_queries(
+            self.settings.redis_url, self.settings.trusted_documents, self.settings.redis_cluster
+        )
+        self.indicators = create_indicators(self.settings.redis_url, self.settings.redis_cluster)
         self.storage = create_storage(self.settings)
         count_statements(self.engine)
 

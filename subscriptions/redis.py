@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from orjson import dumps as _dumps
@@ -55,13 +56,7 @@ class RedisBroker(Broker):
         else:
             commands = ("SUBSCRIBE", "UNSUBSCRIBE", "PUBLISH")
         self._subscribe_cmd, self._unsubscribe_cmd, self._publish_cmd = commands
-        self._publisher = Redis.from_url(
-            url,
-            client_name=f"{name}-pub",
-            socket_timeout=_SOCKET_TIMEOUT,
-            socket_connect_timeout=_SOCKET_TIMEOUT,
-            retry=Retry(NoBackoff(), 1),  # e.g. a pooled connection cut by a Redis restart
-        )
+        self._publisher = self._publisher_client(url, name)
         # No socket timeout: reads on the pub/sub connection wait for the next message.
         # No retries: every loss must reach the reader, which reconnects by itself so as
         # to re-subscribe and resync.  Replies stay bytes: with RESP3, redis-py recognises
@@ -83,6 +78,15 @@ class RedisBroker(Broker):
         self._tokens = itertools.count()
         self._connected = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+
+    def _publisher_client(self, url: str, name: str) -> Redis:
+        return Redis.from_url(
+            url,
+            client_name=f"{name}-pub",
+            socket_timeout=_SOCKET_TIMEOUT,
+            socket_connect_timeout=_SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),  # e.g. a pooled connection cut by a Redis restart
+        )
 
     async def start(self) -> None:
         """Start the reader and wait briefly for a first connection (Redis may be down)."""
@@ -188,9 +192,9 @@ class RedisBroker(Broker):
         lost = False
         while True:
             try:
-                pubsub = await self._connect(resync=lost)
+                await self._connect(resync=lost)
                 delay = _BACKOFF_MIN
-                await self._read(pubsub)
+                await self._read()
             except _TRANSPORT_ERRORS as exc:
                 log.warning("redis pub/sub connection down: %s", exc)
             except Exception:
@@ -202,7 +206,7 @@ class RedisBroker(Broker):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, _BACKOFF_MAX)
 
-    async def _connect(self, *, resync: bool) -> PubSub:
+    async def _connect(self, *, resync: bool) -> None:
         """Open a new pub/sub connection and subscribe every channel in use."""
         async with self._lock:
             self._pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
@@ -213,14 +217,11 @@ class RedisBroker(Broker):
                 # nothing published after the consumers re-read the database is lost.
                 await self._pubsub.ping(_RESYNC_TOKEN)
             self._connected.set()
-            return self._pubsub
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _read(self) -> None:
         """Dispatch messages until the connection fails."""
-        while True:
-            message = await pubsub.get_message(timeout=None)
-            if message is not None:
-                self._handle(message)
+        assert self._pubsub is not None, "connected"
+        await read_messages(self._pubsub, self._handle)
 
     def _handle(self, message: dict[str, Any]) -> None:
         if message["type"] == "pong":
@@ -250,3 +251,11 @@ class RedisBroker(Broker):
             self._pongs.clear()
         if pubsub is not None:
             await pubsub.aclose()
+
+
+async def read_messages(pubsub: PubSub, handle: Callable[[dict[str, Any]], None]) -> None:
+    """Hand each message of a pub/sub connection to `handle`, until the connection fails."""
+    while True:
+        message = await pubsub.get_message(timeout=None)
+        if message is not None:
+            handle(message)
