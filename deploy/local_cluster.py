@@ -24,8 +24,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = Path(os.environ.get("INBOX_CLUSTER_DIR", "/tmp/inbox-local-cluster"))
@@ -48,6 +50,7 @@ class Cluster:
     pgbouncer_port: int
     redis_ports: list[int]
     redis_bus_ports: list[int]
+    env: dict[str, str] = field(default_factory=dict)  # more settings for the API processes
     api_pids: list[int] = field(default_factory=list)
 
     @property
@@ -84,6 +87,7 @@ class Cluster:
             INBOX_DATA_DIR=str(self.path / f"api-{port}"),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.env)
         return env
 
     def save(self) -> None:
@@ -107,7 +111,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def wait_for(check, what: str, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -120,7 +124,7 @@ def wait_for(check, what: str, seconds: float = 30.0) -> None:  # type: ignore[n
         time.sleep(0.1)
 
 
-def _run(argv: list[str], **options) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+def _run(argv: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, **options)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {done.returncode}: {(done.stderr or done.stdout)[-2000:]}")
@@ -146,7 +150,8 @@ def _owned_by_postgres(path: Path, mode: int = 0o755) -> Path:
     return path
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Whether something accepts connections on the port (raises OSError if not)."""
     with socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
 
@@ -228,7 +233,7 @@ pidfile = {home}/pgbouncer.pid
 """
     )
     _run([*AS_POSTGRES, "pgbouncer", "-d", str(home / "pgbouncer.ini")])
-    wait_for(lambda: _listening(cluster.pgbouncer_port), "PgBouncer")
+    wait_for(lambda: listening(cluster.pgbouncer_port), "PgBouncer")
 
 
 def stop_pgbouncer(cluster: Cluster) -> None:
@@ -240,7 +245,7 @@ def restart_pgbouncer(cluster: Cluster) -> None:
     stop_pgbouncer(cluster)
     wait_for(lambda: not (cluster.path / "pgbouncer" / "pgbouncer.pid").exists(), "PgBouncer's exit", 10)
     _run([*AS_POSTGRES, "pgbouncer", "-d", str(cluster.path / "pgbouncer" / "pgbouncer.ini")])
-    wait_for(lambda: _listening(cluster.pgbouncer_port), "PgBouncer")
+    wait_for(lambda: listening(cluster.pgbouncer_port), "PgBouncer")
 
 
 # --- Redis Cluster ------------------------------------------------------------------------------
@@ -269,7 +274,7 @@ def start_redis_node(cluster: Cluster, port: int) -> None:
         "logfile": home / "redis.log",
     }
     _run(["redis-server", *(part for name, value in options.items() for part in (f"--{name}", str(value)))])
-    wait_for(lambda: _listening(port), f"redis-server on {port}")
+    wait_for(lambda: listening(port), f"redis-server on {port}")
 
 
 def start_redis_cluster(cluster: Cluster) -> None:
@@ -284,26 +289,35 @@ def _cluster_ok(port: int) -> bool:
     return "cluster_state:ok" in _run(["redis-cli", "-p", str(port), "cluster", "info"]).stdout
 
 
-def redis_masters(cluster: Cluster) -> list[int]:
-    """The ports of the cluster's masters now."""
+def _nodes(cluster: Cluster) -> list[tuple[str, int, str, str]]:
+    """(id, port, flags, master's id or "-") of each node, as CLUSTER NODES tells them."""
     lines = _run(["redis-cli", "-p", str(cluster.redis_ports[0]), "cluster", "nodes"]).stdout.splitlines()
-    return sorted(
-        int(line.split()[1].split("@")[0].rsplit(":", 1)[1])
-        for line in lines
-        if "master" in line.split()[2] and "fail" not in line.split()[2]
-    )
+    fields = [line.split() for line in lines]
+    return [(f[0], int(f[1].split("@")[0].rsplit(":", 1)[1]), f[2], f[3]) for f in fields]
+
+
+def redis_masters(cluster: Cluster) -> list[int]:
+    """The ports of the cluster's masters now (not those failing)."""
+    return sorted(port for _, port, flags, _ in _nodes(cluster) if "master" in flags and "fail" not in flags)
 
 
 def fail_over_redis_master(cluster: Cluster, port: int) -> None:
-    """Kill a master (SIGKILL: no goodbye to the cluster); its replica takes over; then start it again,
-    as a replica of the new master, and wait until the cluster is whole again."""
+    """Kill a master (SIGKILL: no goodbye to the cluster) and wait until its replica took over; then
+    start it again and wait until it rejoined as the new master's replica."""
+    nodes = _nodes(cluster)
+    (master_id,) = [node_id for node_id, node_port, _, _ in nodes if node_port == port]
+    (replica,) = [node_port for _, node_port, _, of in nodes if of == master_id]
     home = _redis_dir(cluster, port)
     os.kill(int((home / "redis.pid").read_text()), signal.SIGKILL)
     (home / "redis.pid").unlink(missing_ok=True)
-    others = [p for p in cluster.redis_ports if p != port]
-    wait_for(lambda: port not in redis_masters(cluster) and _cluster_ok(others[0]), "the replica's promotion")
+    wait_for(lambda: _role(replica) == "master" and _cluster_ok(replica), "the replica's promotion")
     start_redis_node(cluster, port)
+    wait_for(lambda: _role(port) == "slave", f"redis-server on {port} to rejoin as a replica")
     wait_for(lambda: all(_cluster_ok(p) for p in cluster.redis_ports), "the Redis Cluster")
+
+
+def _role(port: int) -> str:
+    return _run(["redis-cli", "-p", str(port), "role"]).stdout.split()[0]
 
 
 def stop_redis_cluster(cluster: Cluster) -> None:
@@ -354,6 +368,11 @@ def stop_api(cluster: Cluster, index: int) -> None:
 # --- nginx --------------------------------------------------------------------------------------
 
 
+UNAVAILABLE_BODY = json.dumps(
+    {"errors": [{"message": "Unavailable for a moment; retry shortly.", "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+)
+
+
 def start_nginx(cluster: Cluster) -> None:
     home = cluster.path / "nginx"
     (home / "tmp").mkdir(parents=True)
@@ -394,13 +413,20 @@ http {{
       # A refused connection (a dead process) is tried on the next one; a request that reached a
       # process is never sent twice (a POST is not idempotent).
       proxy_next_upstream error timeout;
+      error_page 502 504 = @unavailable;
+    }}
+    # A process that died with the request: the GraphQL error a client retries on, never a bare 502.
+    location @unavailable {{
+      default_type application/json;
+      add_header Retry-After 1 always;
+      return 503 '{UNAVAILABLE_BODY}';
     }}
   }}
 }}
 """
     )
     _run(["nginx", "-c", str(home / "nginx.conf"), "-p", str(home)])
-    wait_for(lambda: _listening(cluster.lb_port), "nginx")
+    wait_for(lambda: listening(cluster.lb_port), "nginx")
 
 
 def stop_nginx(cluster: Cluster) -> None:
@@ -444,8 +470,9 @@ def _kill_pidfile(path: Path) -> None:
     _kill(pid, signal.SIGTERM)
 
 
-def start(directory: Path = DEFAULT_DIR) -> Cluster:
-    """Start the whole topology in `directory` (which must not hold a running one)."""
+def start(directory: Path = DEFAULT_DIR, env: dict[str, str] | None = None) -> Cluster:
+    """Start the whole topology in `directory` (absent or empty), the API processes with the settings
+    in `env` besides the environment's own."""
     if directory.exists() and any(directory.iterdir()):
         raise SystemExit(f"{directory} is not empty (a cluster, or one that failed to start): stop --dir {directory}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -461,6 +488,7 @@ def start(directory: Path = DEFAULT_DIR) -> Cluster:
         api_ports=ports[4 : 4 + API_PROCESSES],
         redis_ports=ports[4 + API_PROCESSES : 4 + API_PROCESSES + REDIS_NODES],
         redis_bus_ports=ports[4 + API_PROCESSES + REDIS_NODES :],
+        env=env or {},
     )
     cluster.save()
     try:

@@ -75,6 +75,14 @@ def postgres():
     server.remove()
 
 
+@pytest.fixture(scope="session")
+def local_cluster():
+    """The multi-node topology behind a load balancer (tests/support/cluster.py), once per session."""
+    from tests.support.cluster import running_cluster
+
+    yield from running_cluster()
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     """A private redis-server for one test, free to be killed and restarted."""

@@ -18,12 +18,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 
-from models import metadata
-from models.database import create_engine
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET, make_settings
+from tests.support.cluster import lb_base
 from tests.support.gql import (
     APPROVE_SAMPLE,
     BLOCK_SHOP,
@@ -47,7 +45,7 @@ from tests.support.gql import (
 )
 from tests.support.postgres import clone_database
 from tests.support.processes import ROOT, free_port
-from tests.support.world import build_world
+from tests.support.world import fresh_world_at
 
 STARTUP_TIMEOUT = 30
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
@@ -147,28 +145,23 @@ def servers(race_database, tmp_path_factory):
         _stop(processes)
 
 
-async def _fresh_world(url: str) -> None:
-    """Empty every table (ids restart at 1) and import the world again."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        await build_world(engine)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=["one_app", "two_servers"])
-def backend(request) -> list[str] | None:
-    """None for one in-process app, or the base URLs of two server processes."""
-    return request.getfixturevalue("servers") if request.param == "two_servers" else None
+@pytest.fixture(params=["one_app", "two_servers", "load_balancer"])
+def backend(request) -> tuple[list[str], str] | None:
+    """None for one in-process app; or the base URLs of server processes and their database: two
+    `server.py` processes, or the load balancer of the local cluster (three processes behind nginx,
+    on PgBouncer and a Redis Cluster: tests/support/cluster.py)."""
+    if request.param == "one_app":
+        return None
+    if request.param == "two_servers":
+        return request.getfixturevalue("servers"), request.getfixturevalue("race_database")
+    topology = request.getfixturevalue("local_cluster")
+    return [lb_base(topology)], topology.primary_dsn("postgresql+asyncpg")
 
 
 @pytest_asyncio.fixture
 async def cluster(backend, race_database, tmp_path, aiohttp_client):
-    """A fresh world on PostgreSQL, behind one app or two server processes."""
-    await _fresh_world(race_database)
+    """A fresh world on PostgreSQL, behind one app, two server processes or the load balancer."""
+    await fresh_world_at(race_database if backend is None else backend[1])
     if backend is None:
         from server import create_app
 
@@ -190,7 +183,7 @@ async def cluster(backend, race_database, tmp_path, aiohttp_client):
 
             return post
 
-        yield Cluster([poster(base) for base in backend])
+        yield Cluster([poster(base) for base in backend[0]])
 
 
 def error_codes(payloads) -> Counter:

@@ -74,6 +74,23 @@ async def build_world_at(url: str) -> None:
         await engine.dispose()
 
 
+async def fresh_world_at(url: str) -> None:
+    """Empty every table of the PostgreSQL database at `url` (ids restart at 1) and build the world again."""
+    from sqlalchemy import text
+
+    from models import metadata
+    from models.database import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await build_world(engine)
+    finally:
+        await engine.dispose()
+
+
 def sqlite_world(directory) -> str:
     """The URL of a migrated SQLite database in `directory` holding the world (for server processes)."""
     import asyncio
