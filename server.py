@@ -35,6 +35,7 @@ from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
 from core.webhook_dispatch import Dispatcher
 from models.database import GatedEngine, create_engine
+from models.replica import READ_AFTER_HEADER, WAL_POSITION_HEADER
 from schema import schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
 from schema.images import media_handler
@@ -66,8 +67,9 @@ CORS_ALLOW_HEADERS = (
     "X-Apollo-Operation-Id",
     "Apollo-Require-Preflight",
     "X-GraphQL-Event-Stream-Token",
+    READ_AFTER_HEADER,
 )
-CORS_EXPOSE_HEADERS = ("X-Request-Id", "Retry-After")
+CORS_EXPOSE_HEADERS = ("X-Request-Id", "Retry-After", WAL_POSITION_HEADER)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -88,6 +90,10 @@ def create_app(settings: Settings) -> web.Application:
     # Behind PgBouncer, no reads on asyncpg itself: they keep statements prepared across transactions.
     gated_engine = GatedEngine if settings.db_pooler else seams.gated_engine
     engine = gated_engine(create_engine(settings.database_url, settings.db_pool_size, settings.db_pooler))
+    replica = settings.database_replica_url
+    replica_engine = (
+        gated_engine(create_engine(replica, settings.db_pool_size, settings.db_pooler)) if replica else None
+    )
     state = Runtime(
         settings=settings,
         engine=engine,
@@ -95,6 +101,7 @@ def create_app(settings: Settings) -> web.Application:
         broker=create_broker(settings.redis_url, settings.redis_cluster),
         rate_limits=rate_limits,
         media_secret=resolve_media_secret(settings),
+        replica_engine=replica_engine,
     )
     app[APP_STATE] = state
 
@@ -102,6 +109,8 @@ def create_app(settings: Settings) -> web.Application:
         await state.broker.start()
         await state.sockets.start()
         await state.storage.start()
+        if state.replica is not None:
+            state.replica.start()
         cleanup = asyncio.create_task(clean_up_periodically(state, settings.image_cleanup_seconds))
         webhooks = Dispatcher(settings, state.webhooks_due) if settings.webhook_dispatch else None
         if webhooks is not None:
@@ -117,6 +126,8 @@ def create_app(settings: Settings) -> web.Application:
         await state.indicators.close()
         await state.broker.close()
         await state.rate_limits.close()
+        if state.replica is not None:
+            await state.replica.close()
         await state.engine.dispose()
 
     app.cleanup_ctx.append(lifetime)

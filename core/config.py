@@ -47,6 +47,8 @@ class Settings:
     redis_cluster: bool = False  # REDIS_URL is a node of a Redis Cluster (subscriptions/cluster.py)
     db_pooler: str | None = None  # "pgbouncer": DATABASE_URL is PgBouncer in transaction mode
     database_listen_url: str | None = None  # the primary itself, for LISTEN (a pooler cannot hold one)
+    database_replica_url: str | None = None  # a streaming replica for queries (models/replica.py)
+    replica_max_lag_ms: int = 1000  # a replica further behind is not read
     environment: str = "development"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -120,6 +122,8 @@ class Settings:
             redis_cluster=parse_switch(env.get("INBOX_REDIS_CLUSTER", "off"), "INBOX_REDIS_CLUSTER"),
             db_pooler=parse_pooler(env.get("INBOX_DB_POOLER", "")),
             database_listen_url=env.get("INBOX_DATABASE_LISTEN_URL") or None,
+            database_replica_url=env.get("INBOX_DATABASE_REPLICA_URL") or None,
+            replica_max_lag_ms=int(env.get("INBOX_REPLICA_MAX_LAG_MS", "1000")),
             environment=env.get("INBOX_ENV", "development"),
             host=env.get("INBOX_HOST", "127.0.0.1"),
             port=int(env.get("INBOX_PORT", "8000")),

@@ -72,12 +72,15 @@ class Cluster:
         return f"{driver}://postgres@127.0.0.1:{self.replica_port}/{DATABASE}"
 
     def api_env(self, port: int) -> dict[str, str]:
-        """An API process's environment: through PgBouncer and the Redis Cluster."""
+        """An API process's environment: the primary through PgBouncer, the replica, the Redis Cluster."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
         env.update(
             DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{self.pgbouncer_port}/{DATABASE}",
             INBOX_DB_POOLER="pgbouncer",
             INBOX_DATABASE_LISTEN_URL=self.primary_dsn(),
+            INBOX_DATABASE_REPLICA_URL=self.replica_dsn(
+                "postgresql+asyncpg"
+            ),  # its own endpoint, as a managed replica's
             REDIS_URL=f"redis://127.0.0.1:{self.redis_ports[0]}",
             INBOX_REDIS_CLUSTER="on",
             INBOX_JWT_SECRET=self.jwt_secret,

@@ -29,7 +29,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     socket: SocketLease | None = None  # a WebSocket's, once authenticated
     request_id: str = ""
+    read_after: int | None = None  # the WAL position of the client's last write (its Inbox-Read-After header)
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
+    _reader: GatedEngine | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.authenticated is not None:
@@ -51,7 +53,7 @@ class Context:
 
     def refresh_loaders(self) -> None:
         """Fresh loaders: per request, and per delivered event on a long-lived WebSocket."""
-        self._loaders = Loaders(self.app.reader, self.viewer)
+        self._loaders = Loaders(self.reader, self.viewer)
 
     @property
     def principal(self) -> str:
@@ -65,8 +67,20 @@ class Context:
 
     @property
     def reader(self) -> GatedEngine:
-        """The engine of single-statement reads (see `models.database.fetch`)."""
-        return self.app.reader
+        """The engine of single-statement reads (see `models.database.fetch`): the primary's, or the
+        replica's for a query that `read_from_replica` sent there."""
+        return self._reader or self.app.reader
+
+    def read_from_replica(self) -> None:
+        """A query over HTTP: read it from the replica if one keeps up and has replayed the client's last
+        write. WebSockets read the primary: a subscription's replay must not miss what was just written."""
+        if self.app.replica is None or self.socket is not None or self.connection_params is not None:
+            return
+        reader = self.app.replica.reader_after(self.read_after)
+        if reader is not self.reader:
+            self._reader = reader
+            if self.authenticated is not None:
+                self.refresh_loaders()
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A pooled connection for one read: `async with ctx.connect() as conn`."""

@@ -18,6 +18,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from models.replica import WAL_POSITION_HEADER
 from schema.limits import Limits, OperationCost, admit, operation_cost, refuse_if_too_costly
 from schema.observability import Observation
 from schema.persisted import refuse_untrusted, register
@@ -51,6 +52,7 @@ class Pipeline(SchemaExtension):
     rules: Rules = ()
     production: bool = False
     cost: int | None = None
+    operation: OperationType | None = None
 
     @classmethod
     def configured(cls, limits: Limits, rules: Rules, production: bool) -> type["Pipeline"]:
@@ -67,17 +69,27 @@ class Pipeline(SchemaExtension):
     async def admit(self, cost_of: CostOf = operation_cost) -> None:
         """Apply the limits to an operation strawberry will run, and keep its text if it came with its hash."""
         context = self.execution_context
-        operation = _operation_to_run(context)
+        operation = self.operation = _operation_to_run(context)
         if operation is None:
             return
+        if operation is OperationType.QUERY:
+            context.context.read_from_replica()
         self.cost = _cost(context, self.production, cost_of)
         if self.cost is not None:
             refuse_if_too_costly(self.cost, self.limits.max_cost)
         await admit(context, operation)
         await register(context.context.app.persisted, context)
 
-    def get_results(self) -> dict[str, Any]:
-        return {} if self.cost is None else {"cost": self.cost}
+    async def get_results(self) -> dict[str, Any]:
+        results: dict[str, Any] = {} if self.cost is None else {"cost": self.cost}
+        replica = self.execution_context.context.app.replica
+        if self.operation is OperationType.MUTATION and replica is not None:
+            # What the client sends back (Inbox-Read-After) so that its next queries see this write.
+            position = results["walPosition"] = await replica.position()
+            response = self.execution_context.context.response
+            if response is not None:
+                response.headers[WAL_POSITION_HEADER] = position
+        return results
 
 
 class OperationPipeline(Pipeline):

@@ -38,6 +38,7 @@ from core.errors import (
 )
 from core.viewer import Viewer
 from models.availability import is_unavailable
+from models.replica import READ_AFTER_HEADER, WAL_POSITION_HEADER, parse_position
 from resolvers.context import Context
 from schema.graphiql import page_html
 from schema.http_streams import (
@@ -277,6 +278,7 @@ class InboxView(GraphQLView[Context, None]):
             request=request,
             response=response,
             request_id=request[REQUEST_ID_KEY],
+            read_after=_read_after(request),
         )
 
     async def authenticate_ws(self, context: Context, params: object) -> None:
@@ -361,3 +363,17 @@ def _is_introspection_only(query: str, max_tokens: int) -> bool:
         )
         for operation in operations
     )
+
+
+def _read_after(request: web.Request) -> int | None:
+    """The WAL position in a request's Inbox-Read-After header (a mutation's Inbox-WAL-Position sent
+    back): its queries read nothing older. 400 if it is not one."""
+    value = request.headers.get(READ_AFTER_HEADER)
+    if value is None:
+        return None
+    try:
+        return parse_position(value)
+    except ValueError:
+        raise HTTPException(
+            400, f"{READ_AFTER_HEADER} must be a WAL position as a mutation's {WAL_POSITION_HEADER} gave it"
+        ) from None

@@ -15,6 +15,7 @@ from core.ratelimit import RateLimits
 from core.sockets import SocketRegistry
 from core.storage import LocalStorage, S3Storage, create_storage
 from models.database import GatedEngine, autocommit
+from models.replica import ReplicaReads
 from services.auth import Authenticator
 from services.events import Event
 from subscriptions import RESYNC, Broker
@@ -31,7 +32,9 @@ class Runtime:
     broker: Broker
     rate_limits: RateLimits
     media_secret: str = ""  # signs media links (services/images.py); not the JWT secret
+    replica_engine: GatedEngine | None = None  # a streaming replica's, for queries (INBOX_DATABASE_REPLICA_URL)
     reader: GatedEngine = field(init=False)
+    replica: ReplicaReads | None = field(init=False, default=None)
     auth: Authenticator = field(init=False)
     metrics: Metrics = field(init=False)
     websockets: WeakSet[web.WebSocketResponse] = field(init=False, default_factory=WeakSet)
@@ -50,6 +53,9 @@ class Runtime:
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
         self.reader = autocommit(self.engine, self.settings.db_pooler)
+        if self.replica_engine is not None:
+            replica_reader = autocommit(self.replica_engine, self.settings.db_pooler)
+            self.replica = ReplicaReads(self.reader, replica_reader, self.settings.replica_max_lag_ms / 1000)
         self.auth = Authenticator(
             self.reader,
             self.secret,
