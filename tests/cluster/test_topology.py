@@ -11,16 +11,15 @@ import aiohttp
 import pytest
 import redis
 
-from deploy import local_cluster
+from deploy import clients, local_cluster
+from deploy.clients import ResumingSubscriber
 from deploy.local_cluster import Cluster
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET
 from tests.support.cluster import API_SETTINGS, api_base, lb_base
-from tests.support.gql import MESSAGE_ADDED, SEND, message_cursor, text_to_creator, text_to_shop
+from tests.support.gql import MESSAGE_ADDED, message_cursor, text_to_creator, text_to_shop
 from tests.support.world import fresh_world_at
 from tests.support.ws import WSClient
-
-UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 @pytest.fixture
@@ -34,22 +33,11 @@ def _headers(subject: str) -> dict[str, str]:
 
 
 async def _send(session: aiohttp.ClientSession, base: str, text: str, key: str, subject: str = "shop:s1") -> dict:
-    """sendMessage, retried with the same key while the answer is SERVICE_UNAVAILABLE (the key makes a
-    retry of a send that did land return the same message); any other error fails the test."""
+    """sendMessage, retried with the same key while the answer is SERVICE_UNAVAILABLE (deploy/clients.py)."""
     variables = text_to_creator(1, text, key) if subject == "shop:s1" else text_to_shop(1, text, key)
-    for _ in range(100):
-        async with session.post(
-            f"{base}/graphql", json={"query": SEND, "variables": variables}, headers=_headers(subject)
-        ) as response:
-            assert response.status in (200, 503), (response.status, await response.text())
-            body = await response.json()
-        errors = body.get("errors") or []
-        if not errors:
-            assert body["data"]["sendMessage"]["userErrors"] == [], body
-            return body["data"]["sendMessage"]["message"]
-        assert {error["extensions"]["code"] for error in errors} == {UNAVAILABLE}, body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{text!r} never landed")
+    outcome = await clients.send(session, f"{base}/graphql", issue_token(JWT_SECRET, subject), variables)
+    assert outcome.message is not None, f"{text!r} never landed"
+    return outcome.message
 
 
 async def _subscriber(session: aiohttp.ClientSession, base: str, subject: str, after: str) -> WSClient:
@@ -67,44 +55,8 @@ async def _texts(client: WSClient, count: int, timeout: float = 20) -> list[str]
     ]
 
 
-class Resuming:
-    """A `messageAdded` client as one should be written: when its stream ends (SERVICE_UNAVAILABLE, or
-    the socket closed with its process), it subscribes again through the load balancer with `after`
-    its last message."""
-
-    def __init__(self, session: aiohttp.ClientSession, base: str, subject: str, after: str) -> None:
-        self.session, self.base, self.subject, self.after = session, base, subject, after
-        self.client: WSClient | None = None
-        self.resumed = 0
-
-    async def texts(self, count: int, timeout: float = 30) -> list[str]:
-        texts: list[str] = []
-        async with asyncio.timeout(timeout):
-            while len(texts) < count:
-                try:
-                    if self.client is None:
-                        self.client = await _subscriber(self.session, self.base, self.subject, self.after)
-                    message = await self.client.next_payload(timeout)
-                except (ConnectionError, aiohttp.ClientError, AssertionError):
-                    await self._resume()
-                    continue
-                data = message["payload"].get("data") if message["type"] == "next" else None
-                if data is None:  # the stream ended: only ever for a moment's unavailability
-                    errors = message.get("payload") or []
-                    errors = errors.get("errors", []) if isinstance(errors, dict) else errors
-                    assert {error["extensions"]["code"] for error in errors} <= {UNAVAILABLE}, message
-                    await self._resume()
-                    continue
-                texts.append(data["messageAdded"]["content"]["text"])
-                self.after = message_cursor(data["messageAdded"]["id"])
-        return texts
-
-    async def _resume(self) -> None:
-        if self.client is not None:
-            await self.client.close()
-        self.client = None
-        self.resumed += 1
-        await asyncio.sleep(0.2)
+def _resuming(session: aiohttp.ClientSession, base: str, subject: str, after: str) -> ResumingSubscriber:
+    return ResumingSubscriber(session, f"{base}/graphql", issue_token(JWT_SECRET, subject), after)
 
 
 async def test_a_send_reaches_subscribers_on_every_process_and_through_the_load_balancer(topology):
@@ -160,7 +112,7 @@ async def test_a_pgbouncer_restart_costs_retries_only(topology):
     stream ends, gets them all, in order, once."""
     async with aiohttp.ClientSession() as session:
         anchor = await _send(session, lb_base(topology), "before", "c0", subject="creator:c1")
-        seller = Resuming(session, lb_base(topology), "shop:s1", message_cursor(anchor["id"]))
+        seller = _resuming(session, lb_base(topology), "shop:s1", message_cursor(anchor["id"]))
         restart = asyncio.create_task(asyncio.to_thread(local_cluster.restart_pgbouncer, topology))
         ids = [
             (await _send(session, lb_base(topology), f"m{i}", f"k{i}", subject="creator:c1"))["id"] for i in range(15)
