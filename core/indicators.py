@@ -5,7 +5,7 @@ broadcast within REPEAT_SECONDS; a sent message ends the indicator only if one m
 (a start reported within LIFETIME_SECONDS and not stopped since). So a client may report on every
 keystroke and the other side hears of it once per REPEAT_SECONDS.
 
-In-process by default; with Redis every process shares the same keys (SET NX PX, in one MULTI per
+In-process by default; with Redis every process shares the same keys (SET NX PX, in one script per
 report), so reports spread over processes are deduplicated too. If Redis cannot be reached the
 report goes out (fail open, as the rate limiter does): a duplicate indicator is harmless.
 """
@@ -14,9 +14,7 @@ import logging
 import time
 from enum import Enum
 
-from redis.exceptions import RedisError
-
-from core.redis_client import SHARED_TIMEOUTS, redis_client
+from core.redis_client import REDIS_UNAVAILABLE, SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.indicators")
 
@@ -78,34 +76,44 @@ class MemoryIndicators:
         """Nothing to release (the Redis gate closes its connection)."""
 
 
+# KEYS on, off, live (one hash slot); ARGV the change, REPEAT_SECONDS and LIFETIME_SECONDS in ms. 1 if the
+# change is broadcast. A script, not a MULTI: as atomic, and a cluster client runs a MULTI's commands one
+# thread and event loop each (redis-py 8.1's asyncio ClusterPipeline), blocking the process meanwhile.
+_ADMIT = """
+if ARGV[1] == 'start' then
+  local told = redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[3], 1, 'PX', ARGV[3])
+  return told and 1 or 0
+elseif ARGV[1] == 'stop' then
+  local told = redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1], KEYS[3])
+  return told and 1 or 0
+end
+local showing = redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[2])
+return showing
+"""
+
+
 class RedisIndicators:
     """The gate shared by every process through Redis."""
 
     def __init__(self, url: str, cluster: bool = False) -> None:
         self._redis = redis_client(url, cluster, **SHARED_TIMEOUTS)
+        self._admit = self._redis.register_script(_ADMIT)
 
     async def admit(self, key: str, change: Change) -> bool:
-        on, off, live = (f"inbox:typing:{name}" for name in _keys(key))
-        repeat, lifetime = int(REPEAT_SECONDS * 1000), int(LIFETIME_SECONDS * 1000)
+        keys = [f"inbox:typing:{name}" for name in _keys(key)]
+        args = [change.value, int(REPEAT_SECONDS * 1000), int(LIFETIME_SECONDS * 1000)]
         try:
-            # One MULTI: the three keys of a side change together, whichever process reports.
-            async with self._redis.pipeline(transaction=True) as pipe:
-                if change is Change.START:
-                    pipe.set(on, 1, nx=True, px=repeat)
-                    pipe.delete(off)
-                    pipe.set(live, 1, px=lifetime)
-                elif change is Change.STOP:
-                    pipe.set(off, 1, nx=True, px=repeat)
-                    pipe.delete(on, live)
-                else:
-                    pipe.delete(live)
-                    pipe.delete(on)
-                    pipe.set(off, 1, px=repeat)
-                first, *_ = await pipe.execute()  # the first command's reply: told or not
-        except (RedisError, OSError) as error:
+            # One script: the three keys of a side change together, whichever process reports.
+            told = await self._admit(keys=keys, args=args)
+        except REDIS_UNAVAILABLE as error:
             log.warning("typing gate unavailable, broadcasting the report: %s", error)
             return True
-        return bool(first)
+        return bool(told)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -113,7 +121,7 @@ class RedisIndicators:
 
 def _keys(key: str) -> tuple[str, str, str]:
     """The side's keys: a start and a stop broadcast within REPEAT_SECONDS, an indicator that may
-    be showing. The braces make them one Redis Cluster hash slot, as a MULTI needs."""
+    be showing. The braces make them one Redis Cluster hash slot, as a script needs."""
     return f"{{{key}}}:on", f"{{{key}}}:off", f"{{{key}}}:live"
 
 

@@ -16,9 +16,7 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
-from core.redis_client import SHARED_TIMEOUTS, redis_client
+from core.redis_client import REDIS_UNAVAILABLE, SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.persisted")
 
@@ -75,7 +73,7 @@ class RedisQueryStore:
     async def get(self, query_hash: str) -> str | None:
         try:
             document = await self._redis.getex(f"inbox:apq:{query_hash}", ex=TTL_SECONDS)
-        except (RedisError, OSError) as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("persisted queries unavailable, asking for the text: %s", error)
             return None
         return document.decode() if isinstance(document, bytes) else document
@@ -83,7 +81,7 @@ class RedisQueryStore:
     async def add(self, query_hash: str, document: str) -> None:
         try:
             await self._redis.set(f"inbox:apq:{query_hash}", document, ex=TTL_SECONDS)
-        except (RedisError, OSError) as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("persisted query not stored: %s", error)
 
     async def close(self) -> None:

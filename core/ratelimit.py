@@ -9,9 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
-from core.redis_client import SHARED_TIMEOUTS, redis_client
+from core.redis_client import REDIS_UNAVAILABLE, SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.ratelimit")
 
@@ -103,7 +101,7 @@ class RedisLimiter:
             allowed, retry_ms = await self._take(
                 keys=[f"inbox:rate:{key}"], args=[bucket.capacity, bucket.per_second, cost]
             )
-        except (RedisError, OSError) as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("rate limiter unavailable, letting the request through: %s", error)
             return Verdict(True)
         return Verdict(bool(allowed), retry_ms / 1000)

@@ -7,7 +7,13 @@ one node of a cluster as it does on a single Redis."""
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisError
 
+# Redis unreachable, as each shared part fails open on it. Besides RedisError and OSError: redis-py 8.1
+# lets a write on a connection its peer closed raise the transport's own error (TypeError, AttributeError,
+# uvloop's RuntimeError) instead of ConnectionError (redis/redis-py#4287); seen in the fault run when a
+# cluster master dies.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, OSError, TypeError, AttributeError, RuntimeError)
 SHARED_TIMEOUTS: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 
 

@@ -21,17 +21,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.config import Settings
 from core.errors import ErrorCode, InboxError
-from core.redis_client import SHARED_TIMEOUTS, redis_client
+from core.redis_client import REDIS_UNAVAILABLE, SHARED_TIMEOUTS, redis_client
 
 log = logging.getLogger("inbox.sockets")
 
 SOCKETS, SUBSCRIPTIONS = "sockets", "subscriptions"
 LEASE_SECONDS = 30.0
-_REDIS_ERRORS = (RedisError, OSError)
 
 # KEYS[1] the principal's set; ARGV cap, lease in ms, id. Drops ended leases, then adds the id
 # unless the set is full, in one step: racing processes cannot overshoot. 1 if added, else 0.
@@ -146,7 +144,7 @@ class SocketRegistry:
                     keys=[_key(kind, principal)], args=[cap, int(self.lease_seconds * 1000), entry]
                 )
             )
-        except _REDIS_ERRORS as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("socket registry: Redis unavailable, counting this process only: %s", error)
             return True
 
@@ -156,7 +154,7 @@ class SocketRegistry:
             return
         try:
             await self._redis.zrem(_key(kind, principal), entry)
-        except _REDIS_ERRORS:
+        except REDIS_UNAVAILABLE:
             pass  # not renewed any more: its lease ends on its own
 
     def _forget(self, kind: str, principal: str, entry: str) -> None:
@@ -196,7 +194,7 @@ class SocketRegistry:
                 for key, ids in held:
                     await self._renew_script(keys=[key], args=[lease_ms, *ids], client=pipe)
                 await pipe.execute()
-        except _REDIS_ERRORS as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("socket registry: could not renew leases: %s", error)
 
 

@@ -3,6 +3,7 @@ retried with its key while the answer is SERVICE_UNAVAILABLE, and a `messageAdde
 resumes with `after` its last message whenever its stream ends."""
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,10 @@ import aiohttp
 from resolvers.ids import decode_id, encode_cursor
 
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
+# Codes that end a subscription which the client resumes with `after`: a moment's unavailability, or its
+# consumer falling too far behind (the server's queue for it overflowed).
+RESUMABLE = {UNAVAILABLE, "SLOW_CONSUMER"}
+RESUME_WINDOW_SECONDS = 10.0
 SEND = """mutation Send($input: SendMessageInput!) {
   sendMessage(input: $input) { message { id content { ... on TextContent { text } } } userErrors { code message } }
 }"""
@@ -71,16 +76,24 @@ async def send(
 
 @dataclass
 class ResumingSubscriber:
-    """`messageAdded` over graphql-transport-ws. When the stream ends (SERVICE_UNAVAILABLE, or the socket
-    closed with its process), it subscribes again with `after` its last message; `received` holds every
-    message delivered, in order of arrival."""
+    """`messageAdded` over graphql-transport-ws. When the stream ends (SERVICE_UNAVAILABLE, SLOW_CONSUMER,
+    or the socket closed with its process), it subscribes again with `after` a message it received at
+    least RESUME_WINDOW_SECONDS before, and drops by id what it already had.
+
+    Why not after its last message: a stream over many conversations delivers each conversation's
+    messages in order, but two conversations' as they commit, not by id. A message committed just
+    before another one with a lower id may arrive first; resuming after it would skip the other. A
+    cursor some seconds old is older than any transaction in flight then."""
 
     session: aiohttp.ClientSession
     url: str  # ws:// or http:// of /graphql
     token: str
-    after: str | None = None
-    received: list[dict[str, Any]] = field(default_factory=list)
+    after: str | None = None  # where it started; then where it resumes
+    received: list[dict[str, Any]] = field(default_factory=list)  # every message, once, in order of arrival
+    redelivered: int = 0  # messages a resumption replayed that it already had
     resumed: int = 0
+    _seen: set[str] = field(default_factory=set)
+    _arrivals: list[tuple[float, int, str]] = field(default_factory=list)  # (when, message pk, its cursor)
     _ws: aiohttp.ClientWebSocketResponse | None = None
 
     async def next(self, timeout: float = 30) -> dict[str, Any]:
@@ -99,18 +112,29 @@ class ResumingSubscriber:
                     await self._ws.send_json({"type": "pong"})
                     continue
                 data = (frame.get("payload") or {}).get("data") if kind == "next" else None
-                if data is None:  # the stream ended: only ever for a moment's unavailability
+                if data is None:  # the stream ended: only ever for a reason to resume
                     if kind in ("next", "error"):
                         payload = frame.get("payload")
                         errors = payload.get("errors", []) if isinstance(payload, dict) else payload or []
-                        if {error.get("extensions", {}).get("code") for error in errors} - {UNAVAILABLE}:
+                        if {error.get("extensions", {}).get("code") for error in errors} - RESUMABLE:
                             raise Refused(f"subscription errors: {errors}")
                     await self._resume()
                     continue
                 message = data["messageAdded"]
+                if message["id"] in self._seen:
+                    self.redelivered += 1
+                    continue
+                self._seen.add(message["id"])
                 self.received.append(message)
-                self.after = message_cursor(message["id"])
+                pk = decode_id(message["id"], "Message")
+                self._arrivals.append((time.monotonic(), pk, encode_cursor(pk)))
                 return message
+
+    def _resume_cursor(self) -> str | None:
+        """The newest message received RESUME_WINDOW_SECONDS ago or earlier, else where it started."""
+        settled = time.monotonic() - RESUME_WINDOW_SECONDS
+        old = [(pk, cursor) for when, pk, cursor in self._arrivals if when <= settled]
+        return max(old)[1] if old else self.after
 
     async def texts(self, count: int, timeout: float = 30) -> list[str]:
         return [(await self.next(timeout))["content"]["text"] for _ in range(count)]
@@ -122,7 +146,8 @@ class ResumingSubscriber:
         if ack.get("type") != "connection_ack":
             await ws.close()
             raise ConnectionError(f"no connection_ack: {ack}")
-        variables = {"after": self.after} if self.after else {}
+        after = self._resume_cursor()
+        variables = {"after": after} if after else {}
         await ws.send_json(
             {"id": "1", "type": "subscribe", "payload": {"query": MESSAGE_ADDED, "variables": variables}}
         )

@@ -304,6 +304,24 @@ def redis_masters(cluster: Cluster) -> list[int]:
     return sorted(port for _, port, flags, _ in _nodes(cluster) if "master" in flags and "fail" not in flags)
 
 
+def master_of(cluster: Cluster, channel: str) -> int:
+    """The port of the master that holds a key's (or a sharded channel's) slot now."""
+    seed = str(cluster.redis_ports[0])
+    slot = int(_run(["redis-cli", "-p", seed, "cluster", "keyslot", channel]).stdout)
+    for line in _run(["redis-cli", "-p", seed, "cluster", "nodes"]).stdout.splitlines():
+        (
+            node,
+            address,
+            flags,
+            *_,
+        ) = line.split()[:3]
+        for held in line.split()[8:]:  # "0-5460" or "5461": the slots a master holds
+            first, _, last = held.partition("-")
+            if "master" in flags and "fail" not in flags and int(first) <= slot <= int(last or first):
+                return int(address.split("@")[0].rsplit(":", 1)[1])
+    raise LookupError(f"no master holds slot {slot}")
+
+
 def fail_over_redis_master(cluster: Cluster, port: int) -> None:
     """Kill a master (SIGKILL: no goodbye to the cluster) and wait until its replica took over; then
     start it again and wait until it rejoined as the new master's replica."""

@@ -151,7 +151,7 @@ class ClusterBroker(RedisBroker):
                 return None
             pongs = [await self._ping(self._nodes[master]) for master in masters]
             return pongs[0] if len(pongs) == 1 else _all_of(pongs)
-        except (*_TRANSPORT_ERRORS, ShardMoved) as exc:
+        except _TRANSPORT_ERRORS as exc:  # ShardMoved is a ConnectionError
             log.warning("redis cluster %s failed: %s; reconnecting", command, exc)
             for pubsub in self._nodes.values():
                 await pubsub.aclose()  # the reader fails, reconnects and resyncs

@@ -21,7 +21,9 @@ from .broker import RESYNC, SYSTEM_CHANNEL, Broker, Event, Subscription
 
 log = logging.getLogger(__name__)
 
-_TRANSPORT_ERRORS = (RedisError, OSError)
+# As core/redis_client.py's REDIS_UNAVAILABLE: redis-py 8.1 may raise a closed transport's own error
+# instead of ConnectionError (redis/redis-py#4287).
+_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TypeError, AttributeError, RuntimeError)
 # Short socket timeouts: a Redis outage must fail a publish quickly, never hang its caller.
 _SOCKET_TIMEOUT = 1.0
 _START_TIMEOUT = 2.0

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import redis
 
 from deploy import clients, local_cluster
 from deploy.clients import ResumingSubscriber
@@ -71,19 +70,6 @@ async def test_a_send_reaches_subscribers_on_every_process_and_through_the_load_
             assert await _texts(subscriber, 6) == [f"m{i}" for i in range(6)]
 
 
-def _master_of_channel(cluster: Cluster, channel: str) -> int:
-    """The port of the Redis master that holds a sharded channel's slot."""
-    client = redis.Redis(port=cluster.redis_ports[0])
-    try:
-        slot = client.execute_command("CLUSTER", "KEYSLOT", channel)
-        for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
-            if start <= slot <= end:
-                return int(master[1])
-    finally:
-        client.close()
-    raise AssertionError(f"no master holds slot {slot}")
-
-
 async def test_a_redis_master_failover_loses_no_message(topology):
     """The master holding the seller's channel dies (SIGKILL) while messages are sent; its replica takes
     over. The subscriber gets every message, in order, once: its broker resubscribes on the new master
@@ -93,7 +79,7 @@ async def test_a_redis_master_failover_loses_no_message(topology):
         seller = await _subscriber(session, api_base(topology, 0), "shop:s1", message_cursor(anchor["id"]))
         await _send(session, api_base(topology, 1), "warm", "w", subject="creator:c1")
         assert await _texts(seller, 1) == ["warm"]
-        master = _master_of_channel(topology, "inbox:shop:1")
+        master = local_cluster.master_of(topology, "inbox:shop:1")
         failover = asyncio.create_task(asyncio.to_thread(local_cluster.fail_over_redis_master, topology, master))
         sent = []
         for i in range(20):
