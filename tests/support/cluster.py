@@ -19,7 +19,14 @@ from tests.support.app import JWT_SECRET
 REQUIRE_CLUSTER = os.environ.get("INBOX_REQUIRE_CLUSTER") == "1"
 PROGRAMS = ("nginx", "pgbouncer", "redis-server", "redis-cli", "runuser")
 # The processes live for the whole session: rate limits (not under test here) must not interfere.
-API_SETTINGS = {"INBOX_JWT_SECRET": JWT_SECRET, "INBOX_MUTATION_BURST": "10000", "INBOX_QUERY_BURST": "10000"}
+# Webhooks: local receivers allowed, and polling too slow to hide a missing wake-up (NOTIFY) from another process.
+API_SETTINGS = {
+    "INBOX_JWT_SECRET": JWT_SECRET,
+    "INBOX_MUTATION_BURST": "10000",
+    "INBOX_QUERY_BURST": "10000",
+    "INBOX_WEBHOOK_ALLOW_PRIVATE": "1",
+    "INBOX_WEBHOOK_POLL_SECONDS": "60",
+}
 
 
 def missing_programs() -> list[str]:
