@@ -34,7 +34,7 @@ from core.config import Settings
 from core.persisted import ManifestError, load_manifest
 from core.ratelimit import Bucket, create_rate_limits
 from core.webhook_dispatch import Dispatcher
-from models.database import GatedEngine, create_engine
+from models.database import create_engine
 from models.replica import READ_AFTER_HEADER, WAL_POSITION_HEADER
 from schema import schema
 from schema.graphiql import add_asset_routes as add_graphiql_routes
@@ -87,12 +87,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     # The speed layer's parts, or the plain app's (INBOX_FAST_PATH=off, or other library versions).
     seams = app[APP_SEAMS] = fastpath.seams(settings.fast_path)
-    # Behind PgBouncer, no reads on asyncpg itself: they keep statements prepared across transactions.
-    gated_engine = GatedEngine if settings.db_pooler else seams.gated_engine
-    engine = gated_engine(create_engine(settings.database_url, settings.db_pool_size, settings.db_pooler))
+    engine = seams.gated_engine(create_engine(settings.database_url, settings.db_pool_size, settings.db_pooler))
     replica = settings.database_replica_url
     replica_engine = (
-        gated_engine(create_engine(replica, settings.db_pool_size, settings.db_pooler)) if replica else None
+        seams.gated_engine(create_engine(replica, settings.db_pool_size, settings.db_pooler)) if replica else None
     )
     state = Runtime(
         settings=settings,

@@ -516,6 +516,52 @@ def run_writes(procs, ds, facts, token, args, result) -> list[Row]:
     return rows
 
 
+POOLER_SCENARIOS = ("messages", "inbox_all")
+
+
+def run_pooler(procs, ds, facts, token, args, result) -> None:
+    """The cost of PgBouncer (INBOX_DB_POOLER=pgbouncer: no prepared statements kept, reads in transactions)
+    beside the direct connection: the messages page and the inbox at 32 connections, runs interleaved.
+    PgBouncer's own CPU counts in the pooled server's CPU per request."""
+    import tempfile
+
+    from deploy import local_cluster
+
+    home = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+    home.chmod(0o755)
+    port = free_port()
+    local_cluster.run_pgbouncer(home / "pgbouncer", port, {ds.database: dataset.PG_PORT})
+    try:
+        direct = procs.start(servers.api_server("api", ds.sqlalchemy_url(), free_port()))
+        pooled_url = f"postgresql+asyncpg://{dataset.PG_USER}@127.0.0.1:{port}/{ds.database}"
+        pooled = procs.start(servers.api_pgbouncer_server("api-pgbouncer", pooled_url, free_port()))
+        probes = {
+            "direct": cpu.Probe((direct.pid,), ds.database),
+            "pgbouncer": cpu.Probe((pooled.pid, local_cluster.pgbouncer_pid(home / "pgbouncer")), ds.database),
+        }
+        figures: dict = {}
+        for sc in read_scenarios(facts["shop_pk"], facts["busy_conversation"]):
+            if sc.name not in POOLER_SCENARIOS:
+                continue
+            script = wrk.static_script(f"{sc.name}-api", sc.api_query, sc.api_variables, token)
+            series = {"direct": wrk.Series(), "pgbouncer": wrk.Series()}
+            for server in (direct, pooled):
+                wrk.run(server.url, script, 32, args.warmup)
+            for _ in range(args.runs):
+                for kind, server in (("direct", direct), ("pgbouncer", pooled)):
+                    series[kind].runs.append(wrk.run(server.url, script, 32, args.duration, probes[kind]))
+            figures[sc.name] = {kind: s.summary() for kind, s in series.items()}
+            log(
+                f"{sc.name} @32: direct {series['direct'].median('rps'):.0f} req/s {_us(series['direct'])} | "
+                f"pgbouncer {series['pgbouncer'].median('rps'):.0f} req/s {_us(series['pgbouncer'])}"
+            )
+        result["pooler"] = figures
+        procs.stop(pooled)
+        procs.stop(direct)
+    finally:
+        local_cluster.stop_pgbouncer_in(home / "pgbouncer")
+
+
 def run_mark_all(procs, ds, facts, token, args, result) -> list[Row]:
     """markAllConversationsRead of s1's whole inbox (5,000 conversations), each unread, on a copy of the
     database, as a client sees it: REDIS_URL is set, so the events to the 5,000 creators are included."""
@@ -667,6 +713,8 @@ def cmd_run(args) -> int:
             rows += run_writes(procs, ds, facts, token, args, result)
         if only is None or "markall" in only:
             rows += run_mark_all(procs, ds, facts, token, args, result)
+        if only is None or "pooler" in only:
+            run_pooler(procs, ds, facts, token, args, result)
     result["round_trips"] = round_trips
     result["foreign_cpu_cores_mean"] = (sum(c for _, c in HOST.samples) / len(HOST.samples)) if HOST.samples else None
     # rows in a stable order: by scenario, then server, then connections
@@ -1011,7 +1059,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per point")
     run.add_argument(
         "--only",
-        help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall (default all); "
+        help="comma list of parts: reads,roundtrips,ceiling,twoproc,search,writes,markall,pooler (default all); "
         "or uploads, or webhooks, alone",
     )
     run.add_argument("--database", help="the seeded database to use or build (default inbox_bench_<scale>)")

@@ -276,6 +276,12 @@ def api_server(name: str, database_url: str, port: int, redis_url: str | None = 
     )
 
 
+def api_pgbouncer_server(name: str, pgbouncer_url: str, port: int) -> Server:
+    """The API behind PgBouncer in transaction mode (INBOX_DB_POOLER=pgbouncer), production settings."""
+    env = {**api_env(pgbouncer_url, port), "INBOX_DB_POOLER": "pgbouncer"}
+    return Server(name, [PYTHON, "server.py", "serve", "--no-demo"], env, REPO, port, _api_ready)
+
+
 def has_workers_option() -> bool:
     """Whether `server.py serve` takes --workers (several processes on one port)."""
     out = subprocess.run(

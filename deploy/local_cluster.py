@@ -212,15 +212,22 @@ def migrate(cluster: Cluster) -> None:
 
 
 def start_pgbouncer(cluster: Cluster) -> None:
-    home = _owned_by_postgres(cluster.path / "pgbouncer")
+    run_pgbouncer(cluster.path / "pgbouncer", cluster.pgbouncer_port, {DATABASE: cluster.primary_port})
+
+
+def run_pgbouncer(home: Path, port: int, databases: dict[str, int]) -> None:
+    """PgBouncer in transaction mode on `port`, its files in `home`, for each database on 127.0.0.1 at the
+    port given (the bench puts one in front of the machine's own PostgreSQL too)."""
+    _owned_by_postgres(home)
     (home / "userlist.txt").write_text('"postgres" ""\n')
+    entries = "\n".join(f"{name} = host=127.0.0.1 port={server} dbname={name}" for name, server in databases.items())
     (home / "pgbouncer.ini").write_text(
         f"""[databases]
-{DATABASE} = host=127.0.0.1 port={cluster.primary_port} dbname={DATABASE}
+{entries}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = {cluster.pgbouncer_port}
+listen_port = {port}
 unix_socket_dir =
 auth_type = trust
 auth_file = {home}/userlist.txt
@@ -228,27 +235,31 @@ admin_users = postgres
 pool_mode = transaction
 max_client_conn = 2000
 default_pool_size = 40
-; The API's statements are prepared inside one transaction (models/database.py); none may outlive it.
-server_reset_query = DEALLOCATE ALL
-server_reset_query_always = 1
 logfile = {home}/pgbouncer.log
 pidfile = {home}/pgbouncer.pid
 """
     )
     _run([*AS_POSTGRES, "pgbouncer", "-d", str(home / "pgbouncer.ini")])
-    wait_for(lambda: listening(cluster.pgbouncer_port), "PgBouncer")
+    wait_for(lambda: listening(port), "PgBouncer")
+
+
+def pgbouncer_pid(home: Path) -> int:
+    return int((home / "pgbouncer.pid").read_text().split()[0])
 
 
 def stop_pgbouncer(cluster: Cluster) -> None:
-    _kill_pidfile(cluster.path / "pgbouncer" / "pgbouncer.pid")
+    stop_pgbouncer_in(cluster.path / "pgbouncer")
+
+
+def stop_pgbouncer_in(home: Path) -> None:
+    _kill_pidfile(home / "pgbouncer.pid")
 
 
 def restart_pgbouncer(cluster: Cluster) -> None:
     """Stop PgBouncer (every client connection through it is cut) and start it again."""
     stop_pgbouncer(cluster)
     wait_for(lambda: not (cluster.path / "pgbouncer" / "pgbouncer.pid").exists(), "PgBouncer's exit", 10)
-    _run([*AS_POSTGRES, "pgbouncer", "-d", str(cluster.path / "pgbouncer" / "pgbouncer.ini")])
-    wait_for(lambda: listening(cluster.pgbouncer_port), "PgBouncer")
+    start_pgbouncer(cluster)
 
 
 # --- Redis Cluster ------------------------------------------------------------------------------

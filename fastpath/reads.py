@@ -120,7 +120,7 @@ class DirectReads(GatedEngine):
         arguments = _arguments(form.binds, params)
         async with self._driver_connection() as conn:
             if form.direct is None:
-                attributes = (await conn.prepare(form.sql)).get_attributes()
+                attributes = await _result_attributes(conn, form.sql)
                 form.direct = not _converts_results(statement, self.dialect, [a.type.oid for a in attributes])
                 if not form.direct:
                     return None
@@ -163,6 +163,13 @@ class DirectReads(GatedEngine):
             return self.sync_engine.raw_connection()
         except MissingGreenlet:
             return None
+
+
+async def _result_attributes(conn: asyncpg.Connection, sql: str) -> Sequence[Any]:
+    """The result columns of a statement, from an unnamed prepared statement: behind PgBouncer in
+    transaction mode (INBOX_DB_POOLER=pgbouncer) a named one may be unknown to the next server
+    connection, and asyncpg's numbered names may be taken on one shared with another client."""
+    return (await conn.prepare(sql, name="")).get_attributes()
 
 
 def _is_disconnect(error: Exception, driver: asyncpg.Connection) -> bool:

@@ -1,7 +1,6 @@
 """Engine creation, the read function, and the few statements whose SQL differs between the two databases."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,15 +34,17 @@ def create_engine(url: str, pool_size: int = 10, pooler: str | None = None) -> A
 
 
 _DIRECT_ARGS: dict[str, Any] = {"server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}}
-# PgBouncer in transaction mode gives each transaction whichever server connection is free, so:
-# no statement cache (a statement prepared on one server connection is unknown on the next), unique
-# names for the statements SQLAlchemy still prepares inside a transaction (asyncpg's numbered names
-# would collide with another client's on a shared server connection), and no startup settings
-# (PgBouncer 1.18 refuses unknown ones: the database's own settings carry them, `ALTER DATABASE ... SET`).
+# PgBouncer in transaction mode gives each transaction (each statement, outside one) whichever server
+# connection is free, so no named prepared statement may be relied on: no statement cache, and the
+# statements SQLAlchemy prepares (to read their result columns) are unnamed (asyncpg's numbered names
+# would collide with another client's on a shared server connection, and never be deallocated). With no
+# cache, asyncpg parses an unnamed statement again in the same Sync as its Bind and Execute, which
+# PgBouncer keeps on one server connection. And no startup settings: PgBouncer 1.18 refuses unknown
+# ones (the database's own settings carry them, `ALTER DATABASE ... SET`).
 _PGBOUNCER_ARGS: dict[str, Any] = {
     "statement_cache_size": 0,
     "prepared_statement_cache_size": 0,
-    "prepared_statement_name_func": lambda: f"__inbox_{uuid.uuid4().hex}__",
+    "prepared_statement_name_func": lambda: "",
 }
 
 
@@ -125,14 +126,12 @@ async def fetch(
     return await db.fetch(statement, params or {})
 
 
-def autocommit(engine: GatedEngine, pooler: str | None = None) -> GatedEngine:
+def autocommit(engine: GatedEngine) -> GatedEngine:
     """The engine for single-statement reads: on PostgreSQL without BEGIN/ROLLBACK round trips.
 
-    SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip. So do reads
-    through PgBouncer: outside a transaction it may run a statement's Bind on another server
-    connection than its Parse.
+    SQLite keeps its transactions: its write lock is taken in the BEGIN this would skip.
     """
-    if engine.dialect.name != "postgresql" or pooler == "pgbouncer":
+    if engine.dialect.name != "postgresql":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 

@@ -52,9 +52,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         # Reads are single statements: they need no transaction of their own.
-        self.reader = autocommit(self.engine, self.settings.db_pooler)
+        self.reader = autocommit(self.engine)
         if self.replica_engine is not None:
-            replica_reader = autocommit(self.replica_engine, self.settings.db_pooler)
+            replica_reader = autocommit(self.replica_engine)
             self.replica = ReplicaReads(self.reader, replica_reader, self.settings.replica_max_lag_ms / 1000)
         self.auth = Authenticator(
             self.reader,
