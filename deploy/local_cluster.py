@@ -115,6 +115,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def wait_for(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    """Until `check()` is true (an exception counts as not yet); TimeoutError after `seconds`."""
     deadline = time.monotonic() + seconds
     while True:
         try:

@@ -8,12 +8,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
 import redis
 
+from deploy.local_cluster import wait_for
 from services.auth import issue_token
 from tests.support.app import JWT_SECRET
 
@@ -25,19 +25,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait(check, what: str, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet, whatever the error
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not become ready in {seconds} s")
-        time.sleep(0.05)
 
 
 def start_listening(
@@ -53,7 +40,7 @@ def start_listening(
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
 
-    _wait(listening, f"{what} on port {port}", seconds)
+    wait_for(listening, f"{what} on port {port}", seconds)
     return process
 
 
@@ -84,7 +71,7 @@ class RedisServer:
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
-            _wait(client.ping, "redis-server", 5)
+            wait_for(client.ping, "redis-server", 5)
         finally:
             client.close()
 
