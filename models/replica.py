@@ -51,6 +51,7 @@ class ReplicaReads:
         self.lag_seconds = float("inf")
         self._samples: deque[tuple[float, int]] = deque()  # (monotonic time, primary's position), in order
         self._task: asyncio.Task[None] | None = None
+        self._told_not_a_replica = False  # warned once, not every poll
 
     def reader_after(self, position: int | None) -> GatedEngine:
         """The replica's reader if it keeps up and has replayed `position` (a client's last write), else
@@ -80,9 +81,9 @@ class ReplicaReads:
         while True:
             try:
                 await self.poll()
-            except Exception as error:  # noqa: BLE001 - logged; the replica is unused until the next poll
+            except Exception as error:  # noqa: BLE001 - the replica is unused until a poll succeeds
                 self.replayed = None
-                if not is_unavailable(error):
+                if not is_unavailable(error):  # a database away is expected; anything else is logged
                     log.exception("replica watch failed")
             await asyncio.sleep(POLL_SECONDS)
 
@@ -93,21 +94,13 @@ class ReplicaReads:
             primary = parse_position((await conn.execute(_PRIMARY_POSITION)).scalar_one())
         if (not self._samples or self._samples[-1][1] < primary) and len(self._samples) < _MAX_SAMPLES:
             self._samples.append((now, primary))
-        try:
-            async with asyncio.timeout(1.0), self.replica.connect() as conn:
-                replayed = (await conn.execute(_REPLAYED)).scalar_one()
-        except (TimeoutError, OSError) as error:
-            self.replayed = None
-            log.debug("replica unreachable: %s", error)
-            return
-        except Exception as error:
-            if not is_unavailable(error):
-                raise
-            self.replayed = None
-            return
+        async with asyncio.timeout(1.0), self.replica.connect() as conn:  # TimeoutError: unavailable
+            replayed = (await conn.execute(_REPLAYED)).scalar_one()
         if replayed is None:  # not in recovery: not a replica
+            if not self._told_not_a_replica:
+                log.warning("INBOX_DATABASE_REPLICA_URL is not a streaming replica; reading the primary")
+                self._told_not_a_replica = True
             self.replayed = None
-            log.warning("INBOX_DATABASE_REPLICA_URL is not a streaming replica; reading the primary")
             return
         self.replayed = parse_position(replayed)
         while self._samples and self._samples[0][1] <= self.replayed:
